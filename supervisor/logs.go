@@ -138,6 +138,9 @@ func (l *programLog) appendToFile(line LogLine) {
 		return
 	}
 	if l.file == nil {
+		if err := os.MkdirAll(l.cfg.Dir, 0o700); err != nil {
+			return
+		}
 		path := filepath.Join(l.cfg.Dir, l.name+".log")
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {

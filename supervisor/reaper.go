@@ -75,6 +75,7 @@ type Command struct {
 	Env    []string
 	Dir    string
 	Cred   *syscall.Credential // nil: run as ourselves
+	Stdin  *os.File            // nil: /dev/null
 	Stdout *os.File            // nil: /dev/null
 	Stderr *os.File            // nil: /dev/null
 }
@@ -159,7 +160,10 @@ func (r *Reaper) Start(cmd Command) (*Process, error) {
 		return nil, err
 	}
 	defer devnull.Close()
-	stdout, stderr := cmd.Stdout, cmd.Stderr
+	stdin, stdout, stderr := cmd.Stdin, cmd.Stdout, cmd.Stderr
+	if stdin == nil {
+		stdin = devnull
+	}
 	if stdout == nil {
 		stdout = devnull
 	}
@@ -169,7 +173,7 @@ func (r *Reaper) Start(cmd Command) (*Process, error) {
 	attr := &syscall.ProcAttr{
 		Dir:   cmd.Dir,
 		Env:   cmd.Env,
-		Files: []uintptr{devnull.Fd(), stdout.Fd(), stderr.Fd()},
+		Files: []uintptr{stdin.Fd(), stdout.Fd(), stderr.Fd()},
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: cmd.Cred},
 	}
 

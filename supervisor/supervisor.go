@@ -9,7 +9,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/user"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -63,6 +65,16 @@ func (e *FatalError) Error() string {
 	return fmt.Sprintf("critical program %s is fatal: %s", e.Program, e.Reason)
 }
 
+// StopError is returned by Run when some programs did not stop within their
+// grace period and had to be killed.
+type StopError struct {
+	Killed []string
+}
+
+func (e *StopError) Error() string {
+	return fmt.Sprintf("killed after their grace period: %s", strings.Join(e.Killed, ", "))
+}
+
 // Config is what New needs.
 type Config struct {
 	Programs []Program
@@ -85,6 +97,7 @@ type Supervisor struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every state change
 	subs    map[chan Event]struct{}
+	killed  []string // programs SIGKILLed at the end of a grace period
 }
 
 type program struct {
@@ -125,11 +138,6 @@ func New(cfg Config) (*Supervisor, error) {
 	}
 	logs := cfg.Logs
 	logs.withDefaults()
-	if logs.Dir != "" {
-		if err := os.MkdirAll(logs.Dir, 0o700); err != nil {
-			return nil, fmt.Errorf("supervisor: log dir: %w", err)
-		}
-	}
 
 	s := &Supervisor{
 		reaper:  cfg.Reaper,
@@ -199,7 +207,24 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if fatal != nil {
 		return fatal
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.killed) > 0 {
+		sort.Strings(s.killed)
+		return &StopError{Killed: s.killed}
+	}
 	return nil
+}
+
+// Signal sends sig to every running program, as PID 1 forwards SIGHUP.
+func (s *Supervisor) Signal(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.progs {
+		if p.status.PID > 0 {
+			_ = syscall.Kill(p.status.PID, sig)
+		}
+	}
 }
 
 // shutdown stops each program once everything that depends on it, and
@@ -578,6 +603,9 @@ func (s *Supervisor) stopProcess(p *program, proc *Process, reason string) {
 	case <-grace.C:
 		s.logger.Warn("grace period over; killing process group", "program", p.spec.Name, "grace", p.spec.StopGrace.String())
 		_ = proc.SignalGroup(syscall.SIGKILL)
+		s.mu.Lock()
+		s.killed = append(s.killed, p.spec.Name)
+		s.mu.Unlock()
 	case <-s.force:
 		_ = proc.SignalGroup(syscall.SIGKILL)
 	}

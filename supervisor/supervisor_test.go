@@ -326,8 +326,9 @@ func TestIgnoredTermIsKilledAfterGrace(t *testing.T) {
 	st := h.waitFor("stubborn", StateHealthy)
 	pid := st.PID
 	begin := time.Now()
-	if err := h.stop(); err != nil {
-		t.Fatal(err)
+	var stopErr *StopError
+	if err := h.stop(); !errors.As(err, &stopErr) || stopErr.Killed[0] != "stubborn" {
+		t.Fatalf("Run returned %v, want a StopError naming stubborn", err)
 	}
 	if took := time.Since(begin); took < 300*time.Millisecond {
 		t.Errorf("stopped after %s, before its grace period", took)

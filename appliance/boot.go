@@ -1,0 +1,250 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vanta-ledger/vanta/supervisor"
+)
+
+// Appliance is a booted `vanta init`: its services and their state.
+type Appliance struct {
+	cfg     Config
+	layout  Layout
+	catalog *catalog
+	sup     *supervisor.Supervisor
+	logger  *slog.Logger
+
+	everReady atomic.Bool
+	stopping  atomic.Bool
+}
+
+// HandlerFunc builds the public HTTP handler once the appliance exists;
+// it lives in internal/api, which the appliance does not import.
+type HandlerFunc func(*Appliance) http.Handler
+
+// Prepare validates the whole configuration, including every program the
+// supervisor would run, and touches nothing on disk. A bad config fails
+// here, naming the program or field, before anything starts.
+func Prepare(cfg Config, reaper *supervisor.Reaper, out io.Writer) (*Appliance, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := slog.New(slog.NewJSONHandler(out, nil))
+	pgBin, err := findPostgresBin(cfg.PostgresBin)
+	if err != nil {
+		return nil, err
+	}
+	pgUser, err := serviceAccount("postgres", true)
+	if err != nil {
+		return nil, &supervisor.ConfigError{Program: ServicePostgres, Field: "user", Problem: err.Error()}
+	}
+	redisAcc, _ := serviceAccount("redis", false)
+	engine := cfg.MongoEngine
+	if engine == "auto" {
+		engine = "docdb"
+		if _, err := exec.LookPath("mongod"); err == nil {
+			engine = "mongod"
+		}
+	}
+	if cfg.Executable == "" {
+		if cfg.Executable, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("locate own executable for docdb: %w", err)
+		}
+	}
+	layout := Layout{Root: cfg.DataDir}
+	cat := &catalog{cfg: &cfg, layout: layout, budget: splitBudget(cfg.StopTimeout), pgBin: pgBin, pgUser: pgUser, redis: redisAcc, engine: engine}
+	sup, err := supervisor.New(supervisor.Config{
+		Programs: cat.programs(),
+		Reaper:   reaper,
+		Output:   out,
+		Logger:   logger,
+		Logs:     supervisor.LogConfig{Dir: layout.Path("log")},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Appliance{cfg: cfg, layout: layout, catalog: cat, sup: sup, logger: logger}, nil
+}
+
+// Run provisions the data directory, starts every service and serves
+// handler on the listen address until a stop signal; then it stops in
+// order within the budget. It returns nil after a clean stop.
+func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler HandlerFunc) error {
+	a.logger.Info("boot", "data", a.cfg.DataDir, "listen", a.cfg.Listen, "mongodb_engine", a.catalog.engine, "pid", os.Getpid())
+	a.logger.Info("shutdown budget", "budget", a.catalog.budget.String(),
+		"hint", "docker stops after 10s by default: raise both `docker run --stop-timeout N` and VANTA_STOP_TIMEOUT together")
+
+	if err := os.MkdirAll(a.cfg.DataDir, 0o711); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	unlock, err := lockDataDir(a.layout.Path(".lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	prov := &provisioner{cfg: &a.cfg, layout: a.layout, reaper: reaper, logger: a.logger,
+		pgBin: a.catalog.pgBin, pgUser: a.catalog.pgUser, redisAcc: a.catalog.redis}
+	if a.catalog.engine == "mongod" {
+		prov.extra = append(prov.extra, a.catalog.writeMongodConfig)
+	}
+	if err := prov.run(ctx); err != nil {
+		return err
+	}
+
+	// Listen before starting services, so a taken port fails the boot at
+	// once rather than after everything is up.
+	apiLn, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return &FieldError{Source: "config", Field: "listen", Value: a.cfg.Listen, Err: err}
+	}
+	ctl, err := a.listenControl()
+	if err != nil {
+		apiLn.Close()
+		return err
+	}
+	api := &http.Server{Handler: handler(a), ReadHeaderTimeout: 10 * time.Second}
+	ctlSrv := &http.Server{Handler: a.controlHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = api.Serve(apiLn) }()
+	go func() { _ = ctlSrv.Serve(ctl) }()
+
+	supCtx, stopServices := context.WithCancel(context.Background())
+	defer stopServices()
+	supDone := make(chan error, 1)
+	go func() { supDone <- a.sup.Run(supCtx) }()
+	go a.watchReady(supCtx)
+
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(signals)
+
+	var runErr error
+	shuttingDown := false
+	var drained sync.WaitGroup
+	beginShutdown := func(why string) {
+		if shuttingDown {
+			return
+		}
+		shuttingDown = true
+		a.stopping.Store(true)
+		a.logger.Info("shutdown", "reason", why, "budget", a.catalog.budget.String())
+		drained.Add(1)
+		go func() {
+			defer drained.Done()
+			drainCtx, cancel := context.WithTimeout(context.Background(), a.catalog.budget.Drain)
+			defer cancel()
+			_ = api.Shutdown(drainCtx)
+			stopServices()
+		}()
+	}
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			beginShutdown("context ended")
+		case sig := <-signals:
+			switch {
+			case sig == syscall.SIGHUP:
+				a.logger.Info("forwarding signal", "signal", sig.String())
+				a.sup.Signal(syscall.SIGHUP)
+			case shuttingDown && sig == syscall.SIGINT:
+				a.logger.Warn("second interrupt: killing every service now")
+				a.sup.Kill()
+			default:
+				beginShutdown(sig.String())
+			}
+		case runErr = <-supDone:
+			done = true
+		}
+	}
+	drained.Wait()
+	_ = api.Close()
+	_ = ctlSrv.Close()
+
+	var fatal *supervisor.FatalError
+	switch {
+	case errors.As(runErr, &fatal):
+		a.logger.Error("fatal", "program", fatal.Program, "reason", fatal.Reason)
+	case runErr != nil:
+		a.logger.Error("unclean stop", "error", runErr.Error())
+	default:
+		a.logger.Info("stopped cleanly")
+	}
+	return runErr
+}
+
+// watchReady records the first time every service is healthy, which turns
+// later outages from "starting" into "degraded", and logs it once.
+func (a *Appliance) watchReady(ctx context.Context) {
+	events, cancel := a.sup.Subscribe()
+	defer cancel()
+	for {
+		if a.Readiness().Ready() {
+			a.everReady.Store(true)
+			a.logger.Info("ready")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-events:
+		}
+	}
+}
+
+// Services reports every service.
+func (a *Appliance) Services() ServicesReport {
+	now := time.Now()
+	statuses := a.sup.Status()
+	out := ServicesReport{Services: make([]ServiceReport, 0, len(statuses))}
+	for _, st := range statuses {
+		out.Services = append(out.Services, report(st, a.catalog.engine, now))
+	}
+	return out
+}
+
+// Readiness reports whether the appliance serves.
+func (a *Appliance) Readiness() Readiness {
+	return readiness(a.sup.Status(), a.everReady.Load(), a.stopping.Load())
+}
+
+// Supervisor gives the control socket its program operations.
+func (a *Appliance) Supervisor() *supervisor.Supervisor { return a.sup }
+
+// lockDataDir holds an exclusive lock on the data directory for the life
+// of the process, so two inits never run one cluster.
+func lockDataDir(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another vanta init: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// BecomeInit does what PID 1 must before anything else: a restrictive
+// umask, and no core dumps, which would write key material to disk.
+func BecomeInit() error {
+	unix.Umask(0o077)
+	if err := unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{Cur: 0, Max: 0}); err != nil {
+		return fmt.Errorf("disable core dumps: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,343 @@
+package appliance
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/vanta-ledger/vanta/supervisor"
+)
+
+// Service names, as reported by status and the API.
+const (
+	ServicePostgres     = "postgres"
+	ServiceRedis        = "redis"
+	ServiceMongo        = "mongodb"
+	ServiceMongoExpress = "mongo-express"
+	ServicePgAdmin      = "pgadmin"
+	llamaPrefix         = "llama-"
+)
+
+// Budget splits the shutdown time: the HTTP drain first, then every
+// service but PostgreSQL in parallel, then PostgreSQL alone. A database is
+// given the whole of its share and never killed inside it.
+type Budget struct {
+	Total, Drain, Services, Postgres time.Duration
+}
+
+func splitBudget(total time.Duration) Budget {
+	drain := min(total/10, time.Second)
+	services := (total - drain) * 4 / 10
+	return Budget{Total: total, Drain: drain, Services: services, Postgres: total - drain - services}
+}
+
+func (b Budget) String() string {
+	return fmt.Sprintf("%s: http drain %s, services %s, postgres %s", b.Total, b.Drain, b.Services, b.Postgres)
+}
+
+// catalog describes the services vanta init runs.
+type catalog struct {
+	cfg    *Config
+	layout Layout
+	budget Budget
+	pgBin  string
+	pgUser account
+	redis  account
+	engine string // mongod or docdb
+}
+
+// Connection details the appliance's own clients use.
+func (c *catalog) postgresDSN(user, password, db string) string {
+	q := url.Values{"host": {c.layout.Path("run", "postgres")}, "sslmode": {"disable"}}
+	return (&url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Path: "/" + db, RawQuery: q.Encode()}).String()
+}
+
+func (c *catalog) redisOptions(password string) *redis.Options {
+	return &redis.Options{Network: "unix", Addr: c.layout.Path("run", "redis", "redis.sock"), Username: redisUser, Password: password}
+}
+
+func (c *catalog) mongoURI() string {
+	sock := c.layout.Path("run", "mongodb", "mongodb.sock")
+	if c.engine == "mongod" {
+		sock = c.layout.Path("run", "mongodb", "mongodb-27017.sock")
+	}
+	return "mongodb://" + url.PathEscape(sock)
+}
+
+// findPostgresBin returns the directory with initdb and postgres.
+func findPostgresBin(configured string) (string, error) {
+	var candidates []string
+	if configured != "" {
+		candidates = []string{configured}
+	} else {
+		if p, err := exec.LookPath("initdb"); err == nil {
+			if real, err := filepath.EvalSymlinks(p); err == nil {
+				candidates = append(candidates, filepath.Dir(real))
+			}
+		}
+		matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+		sort.Sort(sort.Reverse(sort.StringSlice(matches))) // newest major first
+		candidates = append(candidates, matches...)
+	}
+	for _, dir := range candidates {
+		if isExecutable(filepath.Join(dir, "initdb")) && isExecutable(filepath.Join(dir, "postgres")) {
+			return dir, nil
+		}
+	}
+	if configured != "" {
+		return "", &FieldError{Source: "config", Field: "postgres_bin", Value: configured, Err: fmt.Errorf("no initdb and postgres there")}
+	}
+	return "", fmt.Errorf("PostgreSQL server binaries not found in PATH or /usr/lib/postgresql/*/bin (scripts/install-deps installs postgresql-15)")
+}
+
+func isExecutable(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// programs returns the supervisor's view of every service.
+func (c *catalog) programs() []supervisor.Program {
+	progs := []supervisor.Program{c.postgres(), c.redisProgram(), c.mongo()}
+	progs = append(progs, c.llamaServers()...)
+	progs = append(progs, c.mongoExpress(), c.pgAdmin())
+
+	// PostgreSQL is stopped last: everything else may still be writing
+	// through the API until it is gone.
+	for _, p := range progs[1:] {
+		progs[0].StopAfter = append(progs[0].StopAfter, p.Name)
+	}
+	for _, pc := range c.cfg.Programs {
+		p, _ := pc.program() // validated with the config
+		progs = append(progs, p)
+	}
+	return progs
+}
+
+func (c *catalog) postgres() supervisor.Program {
+	p := supervisor.Program{
+		Name:     ServicePostgres,
+		Command:  filepath.Join(c.pgBin, "postgres"),
+		Args:     []string{"-D", c.layout.Path("postgres")},
+		User:     c.pgUser.name,
+		Critical: true,
+		// SIGINT is PostgreSQL's fast shutdown: roll back open
+		// transactions, checkpoint, exit. No crash recovery next boot.
+		StopSignal: syscall.SIGINT,
+		StopGrace:  c.budget.Postgres,
+		Backoff:    supervisor.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Retries: 5},
+		Health: &supervisor.HealthCheck{
+			Func:          c.checkPostgres,
+			StartInterval: 50 * time.Millisecond,
+			Interval:      5 * time.Second,
+			Timeout:       3 * time.Second,
+			StartPeriod:   2 * time.Minute, // crash recovery of a large WAL can take this long
+		},
+	}
+	if c.cfg.PostgresURL != "" {
+		p.Disabled = "external: VANTA_POSTGRES_URL"
+	}
+	return p
+}
+
+// checkPostgres runs a query on the application database over the real
+// socket, as the application role: it fails during initdb's temporary
+// server, recovery, or before the database exists, where pg_isready lies.
+func (c *catalog) checkPostgres(ctx context.Context) error {
+	pass, err := readSecret(c.layout, "postgres-app")
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, c.postgresDSN(pgAppRole, pass, pgDatabase))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var db string
+	if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil {
+		return err
+	}
+	if db != pgDatabase {
+		return fmt.Errorf("connected to %q, want %q", db, pgDatabase)
+	}
+	return nil
+}
+
+func (c *catalog) redisProgram() supervisor.Program {
+	bin, _ := exec.LookPath("redis-server")
+	if bin == "" {
+		bin = "redis-server"
+	}
+	p := supervisor.Program{
+		Name:       ServiceRedis,
+		Command:    bin,
+		Args:       []string{c.layout.Path("redis", "redis.conf")},
+		User:       c.redis.name,
+		Critical:   true,
+		StopSignal: syscall.SIGTERM, // shutdown-on-sigterm save: AOF fsync and RDB save
+		StopGrace:  c.budget.Services,
+		Backoff:    supervisor.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Retries: 5},
+		Health: &supervisor.HealthCheck{
+			Func:          c.checkRedis,
+			StartInterval: 20 * time.Millisecond,
+			Interval:      5 * time.Second,
+			Timeout:       2 * time.Second,
+			StartPeriod:   time.Minute, // loading a large AOF
+		},
+	}
+	if c.cfg.RedisURL != "" {
+		p.Disabled = "external: VANTA_REDIS_URL"
+	}
+	return p
+}
+
+// checkRedis is healthy only once the dataset is loaded: Redis answers
+// PING while still replaying its AOF.
+func (c *catalog) checkRedis(ctx context.Context) error {
+	pass, err := readSecret(c.layout, "redis")
+	if err != nil {
+		return err
+	}
+	opts := c.redisOptions(pass)
+	opts.MaxRetries = -1
+	client := redis.NewClient(opts)
+	defer client.Close()
+	info, err := client.Info(ctx, "persistence").Result()
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "loading:0") {
+		return fmt.Errorf("still loading its dataset")
+	}
+	return nil
+}
+
+func (c *catalog) mongo() supervisor.Program {
+	p := supervisor.Program{
+		Name:       ServiceMongo,
+		Critical:   true,
+		StopSignal: syscall.SIGTERM,
+		StopGrace:  c.budget.Services,
+		Backoff:    supervisor.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Retries: 5},
+		Health: &supervisor.HealthCheck{
+			Func:          c.checkMongo,
+			StartInterval: 20 * time.Millisecond,
+			Interval:      5 * time.Second,
+			Timeout:       3 * time.Second,
+			StartPeriod:   time.Minute,
+		},
+	}
+	if c.engine == "mongod" {
+		p.Command = "mongod"
+		p.Args = []string{"--config", c.layout.Path("mongodb", "mongod.conf")}
+	} else {
+		p.Command = c.cfg.Executable
+		p.Args = []string{"docdb", "--data", c.layout.Path("docdb"), "--socket", c.layout.Path("run", "mongodb", "mongodb.sock")}
+	}
+	if c.cfg.MongoURL != "" {
+		p.Disabled = "external: VANTA_MONGO_URL"
+	}
+	return p
+}
+
+func (c *catalog) checkMongo(ctx context.Context) error {
+	client, err := mongo.Connect(options.Client().ApplyURI(c.mongoURI()).SetServerSelectionTimeout(time.Second))
+	if err != nil {
+		return err
+	}
+	defer client.Disconnect(context.WithoutCancel(ctx))
+	return client.Ping(ctx, nil)
+}
+
+// llamaServers returns one program per GGUF model in $DATA/models, or a
+// single disabled entry saying why there are none.
+func (c *catalog) llamaServers() []supervisor.Program {
+	models, _ := filepath.Glob(c.layout.Path("models", "*.gguf"))
+	if len(models) == 0 {
+		return []supervisor.Program{{Name: "llama", Disabled: "no models in " + c.layout.Path("models")}}
+	}
+	bin, err := exec.LookPath("llama-server")
+	var progs []supervisor.Program
+	for i, m := range models {
+		name := llamaPrefix + modelName(m)
+		if err != nil {
+			progs = append(progs, supervisor.Program{Name: name, Disabled: "not installed: llama-server not in PATH"})
+			continue
+		}
+		port := 8081 + i
+		progs = append(progs, supervisor.Program{
+			Name:    name,
+			Command: bin,
+			Args:    []string{"-m", m, "--host", "127.0.0.1", "--port", fmt.Sprint(port)},
+			Health: &supervisor.HealthCheck{
+				// 503 while the model loads, 200 once it serves.
+				HTTP:          fmt.Sprintf("http://127.0.0.1:%d/health", port),
+				StartInterval: 200 * time.Millisecond,
+				Interval:      10 * time.Second,
+				Timeout:       3 * time.Second,
+				StartPeriod:   5 * time.Minute,
+			},
+			StopGrace: c.budget.Services,
+		})
+	}
+	return progs
+}
+
+// modelName makes a program name from a model file name.
+func modelName(path string) string {
+	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '.', r == '_':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, base)
+}
+
+func (c *catalog) mongoExpress() supervisor.Program {
+	return supervisor.Program{Name: ServiceMongoExpress, Disabled: "not installed", DependsOn: []string{ServiceMongo}}
+}
+
+func (c *catalog) pgAdmin() supervisor.Program {
+	return supervisor.Program{Name: ServicePgAdmin, Disabled: "not installed (image only)", DependsOn: []string{ServicePostgres}}
+}
+
+// writeMongodConfig writes mongod's config for the image, where mongod is
+// installed: data under $DATA/mongodb, loopback and a private socket only.
+func (c *catalog) writeMongodConfig() error {
+	conf := fmt.Sprintf(`# Written by vanta init at every boot.
+storage:
+  dbPath: %s
+net:
+  bindIp: 127.0.0.1
+  port: 27017
+  unixDomainSocket:
+    enabled: true
+    pathPrefix: %s
+    filePermissions: 0700
+processManagement:
+  fork: false
+`, c.layout.Path("mongodb"), c.layout.Path("run", "mongodb"))
+	return writeFileAtomic(c.layout.Path("mongodb", "mongod.conf"), []byte(conf), 0o600)
+}

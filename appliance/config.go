@@ -1,0 +1,272 @@
+package appliance
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vanta-ledger/vanta/supervisor"
+)
+
+// DefaultConfigFile is where the image keeps the appliance config.
+const DefaultConfigFile = "/etc/vanta/appliance.yaml"
+
+// Config is the appliance configuration: defaults, then the YAML file,
+// then VANTA_* environment variables, then flags, each overriding the last.
+type Config struct {
+	DataDir     string        `yaml:"data"`
+	Listen      string        `yaml:"listen"`
+	StopTimeout time.Duration `yaml:"stop_timeout"`
+	// MongoEngine picks the document store: auto (mongod when on PATH,
+	// else the embedded docdb), mongod, or docdb.
+	MongoEngine string `yaml:"mongo_engine"`
+	// PostgresBin is the directory holding initdb and postgres; empty
+	// means the first of PATH and /usr/lib/postgresql/*/bin that has them.
+	PostgresBin string `yaml:"postgres_bin"`
+
+	// External servers: when set, that service is not started here.
+	PostgresURL string `yaml:"postgres_url"`
+	RedisURL    string `yaml:"redis_url"`
+	MongoURL    string `yaml:"mongo_url"`
+
+	// Programs are extra programs an operator adds beside the built-in
+	// services (a log shipper, a metrics agent).
+	Programs []ProgramConfig `yaml:"programs"`
+
+	// Executable is the path of our own binary, run as `vanta docdb`.
+	Executable string `yaml:"-"`
+}
+
+// ProgramConfig is an operator-defined program in appliance.yaml.
+type ProgramConfig struct {
+	Name       string       `yaml:"name"`
+	Command    string       `yaml:"command"`
+	Args       []string     `yaml:"args"`
+	Env        []string     `yaml:"env"`
+	Dir        string       `yaml:"dir"`
+	User       string       `yaml:"user"`
+	DependsOn  []string     `yaml:"depends_on"`
+	Critical   bool         `yaml:"critical"`
+	Restart    string       `yaml:"restart"`
+	StopSignal string       `yaml:"stop_signal"`
+	StopGrace  string       `yaml:"stop_grace"`
+	Health     *HealthCheck `yaml:"health"`
+}
+
+// HealthCheck is a program's health check in appliance.yaml.
+type HealthCheck struct {
+	Exec             []string `yaml:"exec"`
+	TCP              string   `yaml:"tcp"`
+	HTTP             string   `yaml:"http"`
+	Interval         string   `yaml:"interval"`
+	Timeout          string   `yaml:"timeout"`
+	StartPeriod      string   `yaml:"start_period"`
+	FailureThreshold int      `yaml:"failure_threshold"`
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		DataDir:     "/var/lib/vanta",
+		Listen:      ":8443",
+		StopTimeout: 10 * time.Second,
+		MongoEngine: "auto",
+	}
+}
+
+// FieldError names the configuration field (or flag, or variable) at fault.
+type FieldError struct {
+	Source string // file path, "environment" or "flags"
+	Field  string
+	Value  string
+	Err    error
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("config %s: %s=%q: %v", e.Source, e.Field, e.Value, e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// LoadFile merges the YAML file at path into c. A missing file is fine
+// when optional is true; unknown keys are errors, so a typo is not silently
+// ignored.
+func (c *Config) LoadFile(path string, optional bool) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && optional {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	// Durations are written as "10s"; decode through a mirror that takes
+	// them as strings, so the error can name the field.
+	var raw struct {
+		Config      `yaml:",inline"`
+		StopTimeout string `yaml:"stop_timeout"`
+	}
+	raw.Config = *c
+	raw.Config.StopTimeout = 0
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	stop := c.StopTimeout
+	if raw.StopTimeout != "" {
+		d, err := time.ParseDuration(raw.StopTimeout)
+		if err != nil {
+			return &FieldError{Source: path, Field: "stop_timeout", Value: raw.StopTimeout, Err: err}
+		}
+		stop = d
+	}
+	*c = raw.Config
+	c.StopTimeout = stop
+	return nil
+}
+
+// envVars maps each VANTA_* variable to the field it sets.
+func (c *Config) envVars() []struct {
+	name string
+	set  func(string) error
+} {
+	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+	return []struct {
+		name string
+		set  func(string) error
+	}{
+		{"VANTA_DATA", str(&c.DataDir)},
+		{"VANTA_LISTEN", str(&c.Listen)},
+		{"VANTA_STOP_TIMEOUT", func(v string) error {
+			d, err := time.ParseDuration(v)
+			c.StopTimeout = d
+			return err
+		}},
+		{"VANTA_MONGO_ENGINE", str(&c.MongoEngine)},
+		{"VANTA_POSTGRES_BIN", str(&c.PostgresBin)},
+		{"VANTA_POSTGRES_URL", str(&c.PostgresURL)},
+		{"VANTA_REDIS_URL", str(&c.RedisURL)},
+		{"VANTA_MONGO_URL", str(&c.MongoURL)},
+	}
+}
+
+// LoadEnv merges VANTA_* variables from getenv into c.
+func (c *Config) LoadEnv(getenv func(string) string) error {
+	for _, v := range c.envVars() {
+		if val := getenv(v.name); val != "" {
+			if err := v.set(val); err != nil {
+				return &FieldError{Source: "environment", Field: v.name, Value: val, Err: err}
+			}
+		}
+	}
+	return nil
+}
+
+// RegisterFlags defines the flags that override c on fs.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (env VANTA_DATA)")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "API listen address (env VANTA_LISTEN)")
+	fs.DurationVar(&c.StopTimeout, "stop-timeout", c.StopTimeout, "total shutdown budget; match docker's --stop-timeout (env VANTA_STOP_TIMEOUT)")
+	fs.StringVar(&c.MongoEngine, "mongo-engine", c.MongoEngine, "document store: auto, mongod or docdb (env VANTA_MONGO_ENGINE)")
+}
+
+// Validate checks every field and resolves DataDir to an absolute path.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, value string, err error) {
+		errs = append(errs, &FieldError{Source: "config", Field: field, Value: value, Err: err})
+	}
+	if c.DataDir == "" {
+		bad("data", c.DataDir, errors.New("must not be empty"))
+	} else if abs, err := filepath.Abs(c.DataDir); err != nil {
+		bad("data", c.DataDir, err)
+	} else {
+		c.DataDir = abs
+		// Unix socket paths are limited to 107 bytes; ours are the longest
+		// paths under DataDir.
+		if sock := c.socketPath("postgres") + "/.s.PGSQL.5432"; len(sock) > 107 {
+			bad("data", c.DataDir, fmt.Errorf("too long: socket path %s exceeds 107 bytes", sock))
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", c.Listen, err)
+	}
+	if c.StopTimeout < 2*time.Second {
+		bad("stop_timeout", c.StopTimeout.String(), errors.New("must be at least 2s"))
+	}
+	switch c.MongoEngine {
+	case "auto", "mongod", "docdb":
+	default:
+		bad("mongo_engine", c.MongoEngine, errors.New("must be auto, mongod or docdb"))
+	}
+	for i, p := range c.Programs {
+		if _, err := p.program(); err != nil {
+			bad(fmt.Sprintf("programs[%d]", i), p.Name, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) socketPath(service string) string {
+	return filepath.Join(c.DataDir, "run", service)
+}
+
+// program converts an operator's program to the supervisor's form.
+func (p ProgramConfig) program() (supervisor.Program, error) {
+	prog := supervisor.Program{
+		Name: p.Name, Command: p.Command, Args: p.Args, Env: p.Env, Dir: p.Dir, User: p.User,
+		DependsOn: p.DependsOn, Critical: p.Critical, Restart: supervisor.RestartPolicy(p.Restart),
+	}
+	dur := func(field, v string, dst *time.Duration) error {
+		if v == "" {
+			return nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", field, err)
+		}
+		*dst = d
+		return nil
+	}
+	if err := dur("stop_grace", p.StopGrace, &prog.StopGrace); err != nil {
+		return prog, err
+	}
+	if p.StopSignal != "" {
+		sig, ok := signalNames[strings.TrimPrefix(strings.ToUpper(p.StopSignal), "SIG")]
+		if !ok {
+			return prog, fmt.Errorf("stop_signal: unknown signal %q", p.StopSignal)
+		}
+		prog.StopSignal = sig
+	}
+	if h := p.Health; h != nil {
+		prog.Health = &supervisor.HealthCheck{Exec: h.Exec, TCP: h.TCP, HTTP: h.HTTP, FailureThreshold: h.FailureThreshold}
+		for _, d := range []struct {
+			field, v string
+			dst      *time.Duration
+		}{
+			{"health.interval", h.Interval, &prog.Health.Interval},
+			{"health.timeout", h.Timeout, &prog.Health.Timeout},
+			{"health.start_period", h.StartPeriod, &prog.Health.StartPeriod},
+		} {
+			if err := dur(d.field, d.v, d.dst); err != nil {
+				return prog, err
+			}
+		}
+	}
+	return prog, nil
+}
+
+var signalNames = map[string]syscall.Signal{
+	"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT,
+	"HUP": syscall.SIGHUP, "KILL": syscall.SIGKILL, "USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2,
+}

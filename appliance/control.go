@@ -1,0 +1,144 @@
+package appliance
+
+import (
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+
+	"github.com/vanta-ledger/vanta/supervisor"
+)
+
+// ControlSocket is the path of the control socket under a data directory.
+func ControlSocket(dataDir string) string { return Layout{Root: dataDir}.Path("run", "vanta.sock") }
+
+// listenControl opens the control socket, 0600: whoever can open it is
+// the operator, with no token, like the docker socket.
+func (a *Appliance) listenControl() (net.Listener, error) {
+	path := ControlSocket(a.cfg.DataDir)
+	// We hold the data directory lock, so a socket here is stale.
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// controlHandler serves `vanta ctl`:
+//
+//	GET  /v1/services                    the services object
+//	GET  /v1/readiness                   the /readyz body
+//	POST /v1/services/{name}/restart
+//	GET  /v1/services/{name}/logs?n=N[&follow=1]   JSON lines
+//	GET  /v1/events                      state transitions as JSON lines
+func (a *Appliance) controlHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, a.Services())
+	})
+	mux.HandleFunc("GET /v1/readiness", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, a.Readiness())
+	})
+	mux.HandleFunc("POST /v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		if err := a.sup.Restart(name); err != nil {
+			writeJSON(w, http.StatusNotFound, errorBody("not_found", err.Error(), "name"))
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]string{"restarting": name})
+	})
+	mux.HandleFunc("GET /v1/services/{name}/logs", func(w http.ResponseWriter, r *http.Request) {
+		n := 100
+		if v := r.URL.Query().Get("n"); v != "" {
+			var err error
+			if n, err = strconv.Atoi(v); err != nil || n < 0 {
+				writeJSON(w, http.StatusBadRequest, errorBody("validation_failed", "n must be a non-negative integer", "n"))
+				return
+			}
+		}
+		name := r.PathValue("name")
+		if r.URL.Query().Get("follow") == "" {
+			lines, err := a.sup.Logs(name, n)
+			if err != nil {
+				writeJSON(w, http.StatusNotFound, errorBody("not_found", err.Error(), "name"))
+				return
+			}
+			streamLines(w, lines, nil, r)
+			return
+		}
+		recent, lines, stop, err := a.sup.Follow(name, n)
+		if err != nil {
+			writeJSON(w, http.StatusNotFound, errorBody("not_found", err.Error(), "name"))
+			return
+		}
+		defer stop()
+		streamLines(w, recent, lines, r)
+	})
+	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		events, cancel := a.sup.Subscribe()
+		defer cancel()
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		enc := json.NewEncoder(w)
+		flush(w)
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case ev := <-events:
+				_ = enc.Encode(map[string]any{"time": ev.Time, "program": ev.Program, "from": ev.From, "to": ev.To, "reason": ev.Reason})
+				flush(w)
+			}
+		}
+	})
+	return mux
+}
+
+func streamLines(w http.ResponseWriter, recent []supervisor.LogLine, more <-chan supervisor.LogLine, r *http.Request) {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	for _, l := range recent {
+		_ = enc.Encode(l)
+	}
+	flush(w)
+	if more == nil {
+		return
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case l := <-more:
+			_ = enc.Encode(l)
+			flush(w)
+		}
+	}
+}
+
+func flush(w http.ResponseWriter) {
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func errorBody(code, message, field string) map[string]any {
+	e := map[string]string{"code": code, "message": message}
+	if field != "" {
+		e["field"] = field
+	}
+	return map[string]any{"error": e}
+}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vanta-ledger/vanta/appliance"
+)
+
+const ctlUsage = `usage: vanta ctl <command> [flags]
+
+commands:
+  status [--json] [--check]     services, their state, pid, uptime, restarts
+  restart NAME                  stop and start one service
+  logs NAME [-n N] [-f] [--json]  a service's recent output
+  events                        state changes as they happen (JSON lines)
+
+Every command takes --data DIR (env VANTA_DATA, default /var/lib/vanta) and
+talks to the running 'vanta init' over DIR/run/vanta.sock.
+`
+
+func cmdCtl(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, ctlUsage)
+		return exitUsage
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("vanta ctl "+sub, flag.ContinueOnError)
+	dataDir := appliance.Defaults().DataDir
+	if v := os.Getenv("VANTA_DATA"); v != "" {
+		dataDir = v
+	}
+	fs.StringVar(&dataDir, "data", dataDir, "data directory of the running init (env VANTA_DATA)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	var run func(c *ctlClient, fs *flag.FlagSet) int
+	switch sub {
+	case "status":
+		check := fs.Bool("check", false, "exit 1 unless every enabled critical service is healthy (for HEALTHCHECK)")
+		run = func(c *ctlClient, _ *flag.FlagSet) int { return ctlStatus(c, *asJSON, *check) }
+	case "restart":
+		run = ctlRestart
+	case "logs":
+		n := fs.Int("n", 100, "number of recent lines")
+		follow := fs.Bool("f", false, "keep printing new lines")
+		run = func(c *ctlClient, fs *flag.FlagSet) int { return ctlLogs(c, fs, *n, *follow, *asJSON) }
+	case "events":
+		run = func(c *ctlClient, _ *flag.FlagSet) int { return ctlEvents(c) }
+	case "help", "-h", "--help":
+		fmt.Print(ctlUsage)
+		return exitOK
+	default:
+		fmt.Fprintf(os.Stderr, "vanta ctl: unknown command %q\n\n%s", sub, ctlUsage)
+		return exitUsage
+	}
+	// Let flags follow a positional NAME: `logs postgres -n 5`.
+	if err := parseInterspersed(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	return run(newCtlClient(dataDir), fs)
+}
+
+// parseInterspersed parses flags wherever they stand among the arguments,
+// leaving the positional ones in fs.Args().
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return fs.Parse(append([]string{"--"}, positional...))
+}
+
+type ctlClient struct {
+	socket string
+	http   *http.Client
+}
+
+func newCtlClient(dataDir string) *ctlClient {
+	socket := appliance.ControlSocket(dataDir)
+	return &ctlClient{socket: socket, http: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+		},
+	}}}
+}
+
+func (c *ctlClient) do(method, path string) (*http.Response, error) {
+	req, err := http.NewRequest(method, "http://vanta"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach vanta init at %s (is it running? is --data right?): %w", c.socket, err)
+	}
+	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
+		var body struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return nil, errors.New(body.Error.Message)
+	}
+	return resp, nil
+}
+
+func (c *ctlClient) getJSON(path string, v any) error {
+	resp, err := c.do(http.MethodGet, path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func ctlStatus(c *ctlClient, asJSON, check bool) int {
+	var rep appliance.ServicesReport
+	if err := c.getJSON("/v1/services", &rep); err != nil {
+		fmt.Fprintf(os.Stderr, "vanta ctl status: %v\n", err)
+		return exitFailure
+	}
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+	} else if !check {
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tLAST EXIT\tREASON")
+		for _, s := range rep.Services {
+			pid, uptime := "-", "-"
+			if s.PID > 0 {
+				pid, uptime = fmt.Sprint(s.PID), (time.Duration(s.UptimeS) * time.Second).String()
+			}
+			name := s.Name
+			if s.Engine != "" {
+				name += " (" + s.Engine + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, s.State, pid, uptime, s.Restarts, dash(s.LastExit), s.Reason)
+		}
+		tw.Flush()
+	}
+	if check {
+		for _, s := range rep.Services {
+			if s.Critical && s.State != "healthy" && s.State != "disabled" {
+				fmt.Fprintf(os.Stderr, "%s is %s %s\n", s.Name, s.State, s.Reason)
+				return exitFailure
+			}
+		}
+	}
+	return exitOK
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func ctlRestart(c *ctlClient, fs *flag.FlagSet) int {
+	if fs.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "vanta ctl restart: name one service (see 'vanta ctl status')")
+		return exitUsage
+	}
+	resp, err := c.do(http.MethodPost, "/v1/services/"+url.PathEscape(fs.Arg(0))+"/restart")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vanta ctl restart: %v\n", err)
+		return exitFailure
+	}
+	resp.Body.Close()
+	fmt.Printf("restarting %s\n", fs.Arg(0))
+	return exitOK
+}
+
+func ctlLogs(c *ctlClient, fs *flag.FlagSet, n int, follow, asJSON bool) int {
+	if fs.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "vanta ctl logs: name one service (see 'vanta ctl status')")
+		return exitUsage
+	}
+	if n < 0 {
+		fmt.Fprintln(os.Stderr, "vanta ctl logs: -n must not be negative")
+		return exitUsage
+	}
+	path := fmt.Sprintf("/v1/services/%s/logs?n=%d", url.PathEscape(fs.Arg(0)), n)
+	if follow {
+		path += "&follow=1"
+	}
+	resp, err := c.do(http.MethodGet, path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vanta ctl logs: %v\n", err)
+		return exitFailure
+	}
+	defer resp.Body.Close()
+	return printLines(resp.Body, func(raw []byte) string {
+		if asJSON {
+			return string(raw)
+		}
+		var l struct {
+			Time   time.Time `json:"time"`
+			Stream string    `json:"stream"`
+			Line   string    `json:"line"`
+		}
+		if json.Unmarshal(raw, &l) != nil {
+			return string(raw)
+		}
+		prefix := ""
+		if l.Stream == "stderr" {
+			prefix = "! "
+		}
+		return l.Time.Local().Format("15:04:05.000") + " " + prefix + l.Line
+	})
+}
+
+func ctlEvents(c *ctlClient) int {
+	resp, err := c.do(http.MethodGet, "/v1/events")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vanta ctl events: %v\n", err)
+		return exitFailure
+	}
+	defer resp.Body.Close()
+	return printLines(resp.Body, func(raw []byte) string { return string(raw) })
+}
+
+func printLines(r io.Reader, format func([]byte) string) int {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fmt.Println(strings.TrimRight(format(sc.Bytes()), "\n"))
+	}
+	return exitOK
+}

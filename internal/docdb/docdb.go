@@ -1,0 +1,68 @@
+// Package docdb is the embedded document store: a MongoDB-protocol server
+// (FerretDB with its SQLite backend) for machines without mongod.
+//
+// It runs as its own supervised process (`vanta docdb`), not inside
+// `vanta init`, so that a crash in it is a restart like any other service's
+// and its memory is not ours.
+package docdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+// Config says where the data lives and where to listen.
+type Config struct {
+	Dir    string // SQLite databases, one file per MongoDB database
+	Socket string // unix socket path; the only listener unless TCP is set
+	TCP    string // optional host:port, for tools that cannot use a socket
+	Logger *slog.Logger
+}
+
+// Run serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Dir == "" {
+		return errors.New("docdb: data directory is required (--data)")
+	}
+	if cfg.Socket == "" && cfg.TCP == "" {
+		return errors.New("docdb: a listener is required (--socket or --tcp)")
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("docdb: data directory %s: %w", cfg.Dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("docdb: data directory: %w", err)
+	}
+	if cfg.Socket != "" {
+		// A socket left by a killed predecessor would make Listen fail.
+		if err := os.Remove(cfg.Socket); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("docdb: stale socket %s: %w", cfg.Socket, err)
+		}
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{Unix: cfg.Socket, TCP: cfg.TCP},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + dir + "/",
+		Logger:    logger,
+	})
+	if err != nil {
+		return fmt.Errorf("docdb: %w", err)
+	}
+	if cfg.Socket != "" {
+		if err := os.Chmod(cfg.Socket, 0o600); err != nil {
+			return fmt.Errorf("docdb: socket permissions: %w", err)
+		}
+	}
+	return f.Run(ctx)
+}
