@@ -67,7 +67,7 @@ func Prepare(cfg Config, reaper *supervisor.Reaper, out io.Writer) (*Appliance, 
 		}
 	}
 	layout := Layout{Root: cfg.DataDir}
-	cat := &catalog{cfg: &cfg, layout: layout, budget: splitBudget(cfg.StopTimeout), pgBin: pgBin, pgUser: pgUser, redis: redisAcc, engine: engine}
+	cat := &catalog{cfg: &cfg, layout: layout, budget: splitBudget(time.Duration(cfg.StopTimeout)), pgBin: pgBin, pgUser: pgUser, redis: redisAcc, engine: engine}
 	sup, err := supervisor.New(supervisor.Config{
 		Programs: cat.programs(),
 		Reaper:   reaper,

@@ -26,7 +26,7 @@ const DefaultConfigFile = "/etc/vanta/appliance.yaml"
 type Config struct {
 	DataDir     string        `yaml:"data"`
 	Listen      string        `yaml:"listen"`
-	StopTimeout time.Duration `yaml:"stop_timeout"`
+	StopTimeout Duration      `yaml:"stop_timeout"`
 	// MongoEngine picks the document store: auto (mongod when on PATH,
 	// else the embedded docdb), mongod, or docdb.
 	MongoEngine string `yaml:"mongo_engine"`
@@ -74,12 +74,25 @@ type HealthCheck struct {
 	FailureThreshold int      `yaml:"failure_threshold"`
 }
 
+// Duration is a time.Duration written as "10s" or "1m30s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
+	v, err := time.ParseDuration(node.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 10s or 1m30s", node.Line, node.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
 	return Config{
 		DataDir:     "/var/lib/vanta",
 		Listen:      ":8443",
-		StopTimeout: 10 * time.Second,
+		StopTimeout: Duration(10 * time.Second),
 		MongoEngine: "auto",
 	}
 }
@@ -109,29 +122,11 @@ func (c *Config) LoadFile(path string, optional bool) error {
 	if err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
-	// Durations are written as "10s"; decode through a mirror that takes
-	// them as strings, so the error can name the field.
-	var raw struct {
-		Config      `yaml:",inline"`
-		StopTimeout string `yaml:"stop_timeout"`
-	}
-	raw.Config = *c
-	raw.Config.StopTimeout = 0
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file
 		return fmt.Errorf("config %s: %w", path, err)
 	}
-	stop := c.StopTimeout
-	if raw.StopTimeout != "" {
-		d, err := time.ParseDuration(raw.StopTimeout)
-		if err != nil {
-			return &FieldError{Source: path, Field: "stop_timeout", Value: raw.StopTimeout, Err: err}
-		}
-		stop = d
-	}
-	*c = raw.Config
-	c.StopTimeout = stop
 	return nil
 }
 
@@ -149,7 +144,7 @@ func (c *Config) envVars() []struct {
 		{"VANTA_LISTEN", str(&c.Listen)},
 		{"VANTA_STOP_TIMEOUT", func(v string) error {
 			d, err := time.ParseDuration(v)
-			c.StopTimeout = d
+			c.StopTimeout = Duration(d)
 			return err
 		}},
 		{"VANTA_MONGO_ENGINE", str(&c.MongoEngine)},
@@ -176,7 +171,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (env VANTA_DATA)")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "API listen address (env VANTA_LISTEN)")
-	fs.DurationVar(&c.StopTimeout, "stop-timeout", c.StopTimeout, "total shutdown budget; match docker's --stop-timeout (env VANTA_STOP_TIMEOUT)")
+	fs.DurationVar((*time.Duration)(&c.StopTimeout), "stop-timeout", time.Duration(c.StopTimeout), "total shutdown budget; match docker's --stop-timeout (env VANTA_STOP_TIMEOUT)")
 	fs.StringVar(&c.MongoEngine, "mongo-engine", c.MongoEngine, "document store: auto, mongod or docdb (env VANTA_MONGO_ENGINE)")
 }
 
@@ -201,8 +196,8 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", c.Listen, err)
 	}
-	if c.StopTimeout < 2*time.Second {
-		bad("stop_timeout", c.StopTimeout.String(), errors.New("must be at least 2s"))
+	if time.Duration(c.StopTimeout) < 2*time.Second {
+		bad("stop_timeout", time.Duration(c.StopTimeout).String(), errors.New("must be at least 2s"))
 	}
 	switch c.MongoEngine {
 	case "auto", "mongod", "docdb":
