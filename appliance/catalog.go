@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -58,6 +60,10 @@ type catalog struct {
 	pgUser account
 	redis  account
 	engine string // mongod or docdb
+
+	mongoOnce   sync.Once
+	mongoClient *mongo.Client
+	mongoErr    error
 }
 
 // Connection details the appliance's own clients use.
@@ -70,13 +76,14 @@ func (c *catalog) redisOptions(password string) *redis.Options {
 	return &redis.Options{Network: "unix", Addr: c.layout.Path("run", "redis", "redis.sock"), Username: redisUser, Password: password}
 }
 
-func (c *catalog) mongoURI() string {
-	sock := c.layout.Path("run", "mongodb", "mongodb.sock")
+func (c *catalog) mongoSocket() string {
 	if c.engine == "mongod" {
-		sock = c.layout.Path("run", "mongodb", "mongodb-27017.sock")
+		return c.layout.Path("run", "mongodb", "mongodb-27017.sock")
 	}
-	return "mongodb://" + url.PathEscape(sock)
+	return c.layout.Path("run", "mongodb", "mongodb.sock")
 }
+
+func (c *catalog) mongoURI() string { return "mongodb://" + url.PathEscape(c.mongoSocket()) }
 
 // findPostgresBin returns the directory with initdb and postgres.
 func findPostgresBin(configured string) (string, error) {
@@ -259,12 +266,22 @@ func (c *catalog) mongo() supervisor.Program {
 }
 
 func (c *catalog) checkMongo(ctx context.Context) error {
-	client, err := mongo.Connect(options.Client().ApplyURI(c.mongoURI()).SetServerSelectionTimeout(time.Second))
+	// Dial first: the driver, finding no server, would wait for its next
+	// heartbeat (500ms) before the ping could succeed.
+	conn, err := (&net.Dialer{}).DialContext(ctx, "unix", c.mongoSocket())
 	if err != nil {
 		return err
 	}
-	defer client.Disconnect(context.WithoutCancel(ctx))
-	return client.Ping(ctx, nil)
+	conn.Close()
+	// One client for all checks: a client per check would end its
+	// sessions on every disconnect, which docdb logs as an unknown command.
+	c.mongoOnce.Do(func() {
+		c.mongoClient, c.mongoErr = mongo.Connect(options.Client().ApplyURI(c.mongoURI()).SetServerSelectionTimeout(time.Second))
+	})
+	if c.mongoErr != nil {
+		return c.mongoErr
+	}
+	return c.mongoClient.Ping(ctx, nil)
 }
 
 // llamaServers returns one program per GGUF model in $DATA/models, or a

@@ -61,6 +61,14 @@ type ProgramConfig struct {
 	StopSignal string       `yaml:"stop_signal"`
 	StopGrace  string       `yaml:"stop_grace"`
 	Health     *HealthCheck `yaml:"health"`
+	Backoff    *Backoff     `yaml:"backoff"`
+}
+
+// Backoff is a program's restart backoff in appliance.yaml.
+type Backoff struct {
+	Initial string `yaml:"initial"`
+	Max     string `yaml:"max"`
+	Retries int    `yaml:"retries"`
 }
 
 // HealthCheck is a program's health check in appliance.yaml.
@@ -235,6 +243,15 @@ func (p ProgramConfig) program() (supervisor.Program, error) {
 	}
 	if err := dur("stop_grace", p.StopGrace, &prog.StopGrace); err != nil {
 		return prog, err
+	}
+	if b := p.Backoff; b != nil {
+		prog.Backoff.Retries = b.Retries
+		if err := dur("backoff.initial", b.Initial, &prog.Backoff.Initial); err != nil {
+			return prog, err
+		}
+		if err := dur("backoff.max", b.Max, &prog.Backoff.Max); err != nil {
+			return prog, err
+		}
 	}
 	if p.StopSignal != "" {
 		sig, ok := signalNames[strings.TrimPrefix(strings.ToUpper(p.StopSignal), "SIG")]

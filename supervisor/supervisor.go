@@ -534,7 +534,11 @@ func (s *Supervisor) runOnce(p *program) runResult {
 				}
 				healthy = true
 			case !healthy && time.Since(started) < h.StartPeriod:
-				// Inside the start budget a failing check is expected.
+				// Inside the start budget a failing check is expected;
+				// keep its error in the reason so status says why.
+				s.mu.Lock()
+				p.status.Reason = "starting: " + err.Error()
+				s.mu.Unlock()
 			default:
 				failures++
 				if failures < h.FailureThreshold {

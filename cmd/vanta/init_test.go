@@ -559,6 +559,7 @@ programs:
   - name: flaky
     command: sh
     args: ["-c", "echo cannot start >&2; exit 7"]
+    backoff: {initial: 10ms, max: 50ms, retries: 3}
   - name: needs-flaky
     command: sleep
     args: ["600"]
@@ -567,7 +568,7 @@ programs:
 	in := boot(t, data, "--config", cfg)
 	in.waitLine("flaky fatal", stateLine("flaky", "fatal"))
 	flaky := in.service("flaky")
-	if !strings.Contains(flaky.Reason, "failed starts in a row; last: exited with exit status 7") || flaky.LastExitCode == nil || *flaky.LastExitCode != 7 {
+	if !strings.Contains(flaky.Reason, "4 failed starts in a row; last: exited with exit status 7") || flaky.LastExitCode == nil || *flaky.LastExitCode != 7 {
 		t.Errorf("flaky: %+v", flaky)
 	}
 	dep := in.service("needs-flaky")
