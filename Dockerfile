@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # Vanta Ledger appliance image: one `vanta init` (PID 1) supervising
 # PostgreSQL, Redis and mongod, all keeping their state under one volume.
 #
@@ -66,8 +64,8 @@ ARG MONGODB_KEY_FINGERPRINT
 # The on-disk format of $DATA/postgres belongs to one PostgreSQL major:
 # changing PG_MAJOR on an existing volume needs pg_upgrade, not a rebuild.
 ARG PG_MAJOR=15
-# 7.2 is the newest Redis line under the BSD licence and the behaviour the
-# appliance is tested against (ACL file, shutdown-on-sigterm); the vendor
+# The appliance needs Redis 7 (its config uses shutdown-on-sigterm and an ACL
+# file); 7.2 is the last 7.x line under the BSD licence. The vendor
 # repository also carries later lines, which apt would otherwise prefer.
 ARG REDIS_SERIES=7.2
 ARG MONGODB_SERIES=8.0
@@ -82,15 +80,22 @@ RUN for v in PGDG_REPO PGDG_KEY_URL PGDG_KEY_FINGERPRINT \
              MONGODB_REPO MONGODB_KEY_URL MONGODB_KEY_FINGERPRINT; do \
       if [ -z "${!v:-}" ]; then echo "build arg $v is required (see the top of the Dockerfile)" >&2; exit 1; fi; \
     done; \
+    # Packages must not start their servers here: PostgreSQL would run on
+    # the cluster we are about to drop, Redis on a config we never use.
+    made_policy=; \
+    if [ ! -e /usr/sbin/policy-rc.d ]; then \
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 0755 /usr/sbin/policy-rc.d; made_policy=1; \
+    fi; \
     apt-get update; \
     apt-get install -y --no-install-recommends ca-certificates curl gnupg; \
     export GNUPGHOME="$(mktemp -d)"; \
     install -d -m 0755 /etc/apt/keyrings; \
-    # trust_key URL FINGERPRINT NAME: import the file into a scratch keyring \
-    # and export only the key with that fingerprint; nothing exported, or \
-    # nothing matching, fails the build. \
+    # trust_key URL FINGERPRINT NAME: import the file into a scratch keyring
+    # and export only the key with that fingerprint, so extra keys in the
+    # file are never trusted and a wrong one fails the build.
     trust_key() { \
       local want; want="$(tr -d ' ' <<<"$2" | tr 'a-f' 'A-F')"; \
+      if [[ ! "$want" =~ ^[0-9A-F]{40}$ ]]; then echo "$3: fingerprint must be 40 hex digits, not a short key id" >&2; exit 1; fi; \
       curl -fsSL --proto '=https' --tlsv1.2 "$1" | gpg --batch --quiet --import; \
       gpg --batch --export "$want" > "/etc/apt/keyrings/$3.gpg"; \
       if [ ! -s "/etc/apt/keyrings/$3.gpg" ]; then echo "no key with fingerprint $want at $1" >&2; exit 1; fi; \
@@ -99,17 +104,20 @@ RUN for v in PGDG_REPO PGDG_KEY_URL PGDG_KEY_FINGERPRINT \
     trust_key "$PGDG_KEY_URL" "$PGDG_KEY_FINGERPRINT" pgdg; \
     trust_key "$REDIS_KEY_URL" "$REDIS_KEY_FINGERPRINT" redis; \
     trust_key "$MONGODB_KEY_URL" "$MONGODB_KEY_FINGERPRINT" mongodb; \
+    gpgconf --kill all; \
     codename="$(. /etc/os-release && echo "$VERSION_CODENAME")"; \
     echo "deb [signed-by=/etc/apt/keyrings/pgdg.gpg] ${PGDG_REPO} ${codename}-pgdg main" > /etc/apt/sources.list.d/pgdg.list; \
     echo "deb [signed-by=/etc/apt/keyrings/redis.gpg] ${REDIS_REPO} ${codename} main" > /etc/apt/sources.list.d/redis.list; \
     echo "deb [signed-by=/etc/apt/keyrings/mongodb.gpg] ${MONGODB_REPO} ${codename}/mongodb-org/${MONGODB_SERIES} multiverse" > /etc/apt/sources.list.d/mongodb.list; \
     apt-get update; \
-    # The newest release of the chosen Redis line; redis-tools must be \
-    # pinned with it, or apt pairs the server with a later line's tools. \
-    redis_version="$(apt-cache madison redis-server \
-      | awk -F' *[|] *' -v s="${REDIS_SERIES}." 'index($2, s) == 1 || index($2, ":" s) > 0 { print $2; exit }')"; \
+    # The newest release of the chosen Redis line. redis-tools is pinned
+    # with it, or apt would pair the server with a later line's tools. awk
+    # reads to the end so apt-cache never meets a closed pipe.
+    redis_version="$(apt-cache madison redis-server | awk -F' *[|] *' -v s="$REDIS_SERIES" \
+      'BEGIN { gsub(/[.]/, "[.]", s); re = "^([0-9]+:)?" s "[.]" } $2 ~ re && !v { v = $2 } END { print v }')"; \
     if [ -z "$redis_version" ]; then echo "no redis-server ${REDIS_SERIES}.x in the configured repositories" >&2; exit 1; fi; \
-    # mongod's maintainer scripts call systemctl, which a container lacks. \
+    # mongod's maintainer scripts may call systemctl, which a container
+    # does not have; let those calls succeed as no-ops during the install.
     ln -s /bin/true /usr/local/bin/systemctl; \
     apt-get install -y --no-install-recommends \
       "postgresql-${PG_MAJOR}" \
@@ -117,36 +125,39 @@ RUN for v in PGDG_REPO PGDG_KEY_URL PGDG_KEY_FINGERPRINT \
       mongodb-org-server \
       tesseract-ocr tesseract-ocr-eng poppler-utils; \
     rm /usr/local/bin/systemctl; \
-    # The package makes a cluster of its own; only vanta init may own \
-    # PostgreSQL (its cluster lives in $DATA/postgres), so nothing else \
-    # could ever be started against a second one by mistake. \
+    if [ -n "$made_policy" ]; then rm /usr/sbin/policy-rc.d; fi; \
+    # The package creates a cluster of its own. Only vanta init owns
+    # PostgreSQL (its cluster is $DATA/postgres); a second cluster in the
+    # image is one that something could start by mistake.
     if pg_lsclusters -h | awk -v m="$PG_MAJOR" '$1 == m && $2 == "main" { found = 1 } END { exit !found }'; then \
-      pg_dropcluster "$PG_MAJOR" main; \
+      pg_dropcluster --stop "$PG_MAJOR" main; \
     fi; \
     rm -rf "/var/lib/postgresql/${PG_MAJOR}/main" "/etc/postgresql/${PG_MAJOR}/main"; \
-    # Running as root, vanta init drops each server to its own user \
-    # (PostgreSQL refuses root); normally the packages have made them. \
+    # Running as root, vanta init runs PostgreSQL (which refuses root) and
+    # Redis as these users; the packages normally create them.
     for u in postgres redis; do \
       if ! id -u "$u" >/dev/null 2>&1; then \
         useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u"; \
       fi; \
     done; \
-    # Fail the build, not the first boot, if a repository served the wrong line. \
+    # Fail the build, not the first boot, when a repository served the
+    # wrong line: vanta init finds PostgreSQL under /usr/lib/postgresql.
     test -x "/usr/lib/postgresql/${PG_MAJOR}/bin/postgres"; \
     test -x "/usr/lib/postgresql/${PG_MAJOR}/bin/initdb"; \
-    dpkg-query -W -f='${Version}\n' mongodb-org-server | grep -q "^\([0-9]*:\)\?${MONGODB_SERIES//./\\.}\."; \
-    # Build-only tools go; apt keeps working with the keyrings above. \
+    mongo_version="$(dpkg-query -W -f='${Version}' mongodb-org-server)"; \
+    if [[ "${mongo_version#*:}" != "${MONGODB_SERIES}."* ]]; then echo "mongodb-org-server is $mongo_version, want ${MONGODB_SERIES}.x" >&2; exit 1; fi; \
+    # Build-only tools go; apt verifies with gpgv, which stays.
     apt-get purge -y --auto-remove curl gnupg; \
     rm -rf "$GNUPGHOME" /var/lib/apt/lists/*; \
-    # The distribution config files are unused: vanta init writes each \
-    # server's config into the data directory at every boot. \
+    # Made before VOLUME, so a new named volume starts with the mode that
+    # vanta init gives the data directory.
     install -d -m 0711 /var/lib/vanta
 
 COPY --from=build /out/vanta /usr/local/bin/vanta
 COPY rootfs/ /
 
-# No USER: vanta init starts as root so it can run each service as its own
-# system user; it never serves anything as root itself beyond the API.
+# No USER: vanta init must start as root to run PostgreSQL and Redis as
+# their own system users.
 ENV VANTA_DATA=/var/lib/vanta VANTA_LISTEN=:8443
 VOLUME /var/lib/vanta
 EXPOSE 8443

@@ -45,7 +45,7 @@ func Prepare(cfg Config, reaper *supervisor.Reaper, out io.Writer) (*Appliance, 
 		return nil, err
 	}
 	logger := slog.New(slog.NewJSONHandler(out, nil))
-	pgBin, err := findPostgresBin(cfg.PostgresBin)
+	pgBin, err := FindPostgresBin(cfg.PostgresBin)
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +149,7 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 			drainCtx, cancel := context.WithTimeout(context.Background(), a.catalog.budget.Drain)
 			defer cancel()
 			_ = api.Shutdown(drainCtx)
+			a.catalog.closeClients(drainCtx)
 			stopServices()
 		}()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -85,8 +86,8 @@ func (c *catalog) mongoSocket() string {
 
 func (c *catalog) mongoURI() string { return "mongodb://" + url.PathEscape(c.mongoSocket()) }
 
-// findPostgresBin returns the directory with initdb and postgres.
-func findPostgresBin(configured string) (string, error) {
+// FindPostgresBin returns the directory with initdb and postgres.
+func FindPostgresBin(configured string) (string, error) {
 	var candidates []string
 	if configured != "" {
 		candidates = []string{configured}
@@ -153,7 +154,7 @@ func (c *catalog) postgres() supervisor.Program {
 		Backoff:    supervisor.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Retries: 5},
 		Health: &supervisor.HealthCheck{
 			Func:          c.checkPostgres,
-			StartInterval: 50 * time.Millisecond,
+			StartInterval: 5 * time.Millisecond,
 			Interval:      5 * time.Second,
 			Timeout:       3 * time.Second,
 			StartPeriod:   2 * time.Minute, // crash recovery of a large WAL can take this long
@@ -204,7 +205,7 @@ func (c *catalog) redisProgram() supervisor.Program {
 		Backoff:    supervisor.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Retries: 5},
 		Health: &supervisor.HealthCheck{
 			Func:          c.checkRedis,
-			StartInterval: 20 * time.Millisecond,
+			StartInterval: 5 * time.Millisecond,
 			Interval:      5 * time.Second,
 			Timeout:       2 * time.Second,
 			StartPeriod:   time.Minute, // loading a large AOF
@@ -224,7 +225,10 @@ func (c *catalog) checkRedis(ctx context.Context) error {
 		return err
 	}
 	opts := c.redisOptions(pass)
+	// The supervisor is the one retrying: the client's own dial retries
+	// would hold a failed check for 100ms each and delay boot by as much.
 	opts.MaxRetries = -1
+	opts.DialerRetries = 1
 	client := redis.NewClient(opts)
 	defer client.Close()
 	info, err := client.Info(ctx, "persistence").Result()
@@ -246,7 +250,7 @@ func (c *catalog) mongo() supervisor.Program {
 		Backoff:    supervisor.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Retries: 5},
 		Health: &supervisor.HealthCheck{
 			Func:          c.checkMongo,
-			StartInterval: 20 * time.Millisecond,
+			StartInterval: 5 * time.Millisecond,
 			Interval:      5 * time.Second,
 			Timeout:       3 * time.Second,
 			StartPeriod:   time.Minute,
@@ -282,6 +286,15 @@ func (c *catalog) checkMongo(ctx context.Context) error {
 		return c.mongoErr
 	}
 	return c.mongoClient.Ping(ctx, nil)
+}
+
+// closeClients hangs up the health checkers' long-lived connections, so
+// that no server waits on them while stopping.
+func (c *catalog) closeClients(ctx context.Context) {
+	c.mongoOnce.Do(func() { c.mongoErr = errors.New("shutting down") })
+	if c.mongoClient != nil {
+		_ = c.mongoClient.Disconnect(ctx)
+	}
 }
 
 // llamaServers returns one program per GGUF model in $DATA/models, or a
@@ -356,5 +369,5 @@ net:
 processManagement:
   fork: false
 `, c.layout.Path("mongodb"), c.layout.Path("run", "mongodb"))
-	return writeFileAtomic(c.layout.Path("mongodb", "mongod.conf"), []byte(conf), 0o600)
+	return writeConfigFile(c.layout.Path("mongodb", "mongod.conf"), []byte(conf), currentAccount())
 }

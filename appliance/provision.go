@@ -205,6 +205,21 @@ func (p *provisioner) makeSecrets() error {
 	return nil
 }
 
+// writeConfigFile writes a generated config unless it already has exactly
+// this content, so a warm boot pays for no fsync.
+func writeConfigFile(path string, data []byte, owner account) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	if err := writeFileAtomic(path, data, 0o600); err != nil {
+		return err
+	}
+	if owner.self() {
+		return nil
+	}
+	return os.Chown(path, owner.uid, owner.gid)
+}
+
 // ensureSecret writes 32 random bytes, hex-encoded, unless the file
 // exists. It writes to a temporary file and renames, so a crash never
 // leaves a truncated secret that a later boot would trust.
@@ -343,11 +358,7 @@ password_encryption = 'scram-sha-256'
 logging_collector = off
 log_line_prefix = '%%m [%%p] '
 `, p.layout.Path("run", "postgres"))
-	path := p.layout.Path("postgres", "vanta.conf")
-	if err := writeFileAtomic(path, []byte(conf), 0o600); err != nil {
-		return err
-	}
-	return p.chown(path, p.pgUser)
+	return writeConfigFile(p.layout.Path("postgres", "vanta.conf"), []byte(conf), p.pgUser)
 }
 
 func (p *provisioner) writeRedisConfig() error {
@@ -381,11 +392,7 @@ appendfsync everysec
 save 3600 1 300 100 60 10000
 shutdown-on-sigterm save
 `, p.layout.Path("run", "redis", "redis.sock"), dir, acl)
-	path := filepath.Join(dir, "redis.conf")
-	if err := writeFileAtomic(path, []byte(conf), 0o600); err != nil {
-		return err
-	}
-	return p.chown(path, p.redisAcc)
+	return writeConfigFile(filepath.Join(dir, "redis.conf"), []byte(conf), p.redisAcc)
 }
 
 func (p *provisioner) chown(path string, a account) error {

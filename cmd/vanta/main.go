@@ -27,6 +27,7 @@ commands:
   init      run the appliance: supervise services, serve the API (PID 1)
   ctl       inspect and control a running init: status, restart, logs, events
   docdb     run the embedded MongoDB-protocol document store
+  bench     measure the appliance (bench boot)
   version   print the version
 
 Run 'vanta <command> -h' for a command's flags.
@@ -46,6 +47,8 @@ func main() {
 		code = cmdCtl(args)
 	case "docdb":
 		code = cmdDocDB(args)
+	case "bench":
+		code = cmdBench(args)
 	case "version", "-version", "--version":
 		fmt.Printf("vanta %s (%s, %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":

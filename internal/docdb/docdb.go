@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -64,5 +65,22 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("docdb: socket permissions: %w", err)
 		}
 	}
-	return f.Run(ctx)
+	done := make(chan struct{})
+	go func() {
+		_ = f.Run(ctx)
+		close(done)
+	}()
+	<-ctx.Done()
+	// FerretDB waits for clients to hang up before Run returns; a client
+	// that keeps its connection (a pool, a health checker) would hold the
+	// whole shutdown. Every acknowledged write is already committed to
+	// SQLite, so after a short grace we just go.
+	select {
+	case <-done:
+	case <-time.After(stopGrace):
+	}
+	return nil
 }
+
+// stopGrace is how long in-flight requests get at shutdown.
+const stopGrace = 300 * time.Millisecond
