@@ -1,0 +1,94 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/vanta-ledger/vanta/appliance"
+)
+
+// stubAppliance answers with fixed reports: the router's logic is what is
+// under test here, the real appliance is exercised end to end in cmd/vanta.
+type stubAppliance struct {
+	ready    appliance.Readiness
+	services appliance.ServicesReport
+}
+
+func (s stubAppliance) Services() appliance.ServicesReport { return s.services }
+func (s stubAppliance) Readiness() appliance.Readiness     { return s.ready }
+
+func serve(t *testing.T, a Appliance, method, path string) (*httptest.ResponseRecorder, map[string]any) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	NewRouter(a).ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	var body map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("%s %s: body is not JSON: %q", method, path, rec.Body.String())
+	}
+	return rec, body
+}
+
+func TestEndpoints(t *testing.T) {
+	ready := stubAppliance{ready: appliance.Readiness{Status: appliance.StatusReady, Services: []appliance.ServiceBrief{{Name: "postgres", State: "healthy", Critical: true}}}}
+	starting := stubAppliance{ready: appliance.Readiness{Status: appliance.StatusStarting, Services: []appliance.ServiceBrief{{Name: "postgres", State: "starting", Critical: true}}}}
+	withServices := stubAppliance{services: appliance.ServicesReport{Services: []appliance.ServiceReport{{Name: "redis", State: "healthy", PID: 7, Restarts: 1}}}}
+	tests := []struct {
+		name       string
+		app        Appliance
+		method     string
+		path       string
+		wantStatus int
+		check      func(t *testing.T, body map[string]any)
+	}{
+		{"healthz", starting, "GET", "/healthz", 200, func(t *testing.T, b map[string]any) {
+			if b["status"] != "ok" {
+				t.Errorf("body %v", b)
+			}
+		}},
+		{"readyz ready", ready, "GET", "/readyz", 200, func(t *testing.T, b map[string]any) {
+			if b["status"] != "ready" || len(b["services"].([]any)) != 1 {
+				t.Errorf("body %v", b)
+			}
+		}},
+		{"readyz starting", starting, "GET", "/readyz", 503, func(t *testing.T, b map[string]any) {
+			svc := b["services"].([]any)[0].(map[string]any)
+			if b["status"] != "starting" || svc["state"] != "starting" || svc["critical"] != true {
+				t.Errorf("body %v", b)
+			}
+		}},
+		{"services", withServices, "GET", "/api/v1/sys/services", 200, func(t *testing.T, b map[string]any) {
+			svc := b["services"].([]any)[0].(map[string]any)
+			for _, k := range []string{"name", "state", "pid", "uptime_s", "restarts", "last_exit", "reason", "critical"} {
+				if _, ok := svc[k]; !ok {
+					t.Errorf("service lacks %q: %v", k, svc)
+				}
+			}
+		}},
+		{"unknown route", ready, "GET", "/api/v1/nope", 404, func(t *testing.T, b map[string]any) {
+			if e := b["error"].(map[string]any); e["code"] != "not_found" || e["message"] == "" {
+				t.Errorf("body %v", b)
+			}
+		}},
+		{"wrong method", ready, "POST", "/healthz", 405, func(t *testing.T, b map[string]any) {
+			if e := b["error"].(map[string]any); e["code"] != "method_not_allowed" {
+				t.Errorf("body %v", b)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, body := serve(t, tc.app, tc.method, tc.path)
+			if rec.Code != tc.wantStatus {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.wantStatus, rec.Body)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json; charset=utf-8" {
+				t.Errorf("content type %q", ct)
+			}
+			if rec.Header().Get("X-Content-Type-Options") != "nosniff" || rec.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("security headers missing: %v", rec.Header())
+			}
+			tc.check(t, body)
+		})
+	}
+}
