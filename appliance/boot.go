@@ -160,8 +160,7 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 		case sig := <-signals:
 			switch {
 			case sig == syscall.SIGHUP:
-				a.logger.Info("forwarding signal", "signal", sig.String())
-				a.sup.Signal(syscall.SIGHUP)
+				a.logger.Info("reload", "signalled", a.sup.Reload())
 			case shuttingDown && sig == syscall.SIGINT:
 				a.logger.Warn("second interrupt: killing every service now")
 				a.sup.Kill()

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -98,7 +99,12 @@ func FindPostgresBin(configured string) (string, error) {
 			}
 		}
 		matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-		sort.Sort(sort.Reverse(sort.StringSlice(matches))) // newest major first
+		// Newest major first, by number: "15" sorts after "9.6".
+		major := func(dir string) float64 {
+			v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(dir)), 64)
+			return v
+		}
+		sort.Slice(matches, func(i, j int) bool { return major(matches[i]) > major(matches[j]) })
 		candidates = append(candidates, matches...)
 	}
 	for _, dir := range candidates {
@@ -128,14 +134,17 @@ func (c *catalog) programs() []supervisor.Program {
 	progs = append(progs, c.llamaServers()...)
 	progs = append(progs, c.mongoExpress(), c.pgAdmin())
 
-	// PostgreSQL is stopped last: everything else may still be writing
-	// through the API until it is gone.
-	for _, p := range progs[1:] {
-		progs[0].StopAfter = append(progs[0].StopAfter, p.Name)
-	}
 	for _, pc := range c.cfg.Programs {
 		p, _ := pc.program() // validated with the config
+		if p.StopGrace == 0 {
+			p.StopGrace = c.budget.Services // fit docker's stop timeout
+		}
 		progs = append(progs, p)
+	}
+	// PostgreSQL is stopped last: everything else may still be writing
+	// to it until it is gone.
+	for _, p := range progs[1:] {
+		progs[0].StopAfter = append(progs[0].StopAfter, p.Name)
 	}
 	return progs
 }
@@ -149,8 +158,9 @@ func (c *catalog) postgres() supervisor.Program {
 		Critical: true,
 		// SIGINT is PostgreSQL's fast shutdown: roll back open
 		// transactions, checkpoint, exit. No crash recovery next boot.
-		StopSignal: syscall.SIGINT,
-		StopGrace:  c.budget.Postgres,
+		StopSignal:   syscall.SIGINT,
+		StopGrace:    c.budget.Postgres,
+		ReloadSignal: syscall.SIGHUP, // re-reads postgresql.conf and pg_hba.conf
 		Backoff:    supervisor.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Retries: 5},
 		Health: &supervisor.HealthCheck{
 			Func:          c.checkPostgres,

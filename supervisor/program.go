@@ -44,6 +44,9 @@ type Program struct {
 
 	StopSignal syscall.Signal // default SIGTERM
 	StopGrace  time.Duration  // then SIGKILL to the process group; default 10s
+
+	// ReloadSignal, when set, is sent by Reload (PostgreSQL: SIGHUP).
+	ReloadSignal syscall.Signal
 }
 
 // HealthCheck says how to tell that a program serves. Exactly one of Exec,

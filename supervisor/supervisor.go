@@ -66,7 +66,7 @@ func (e *FatalError) Error() string {
 }
 
 // StopError is returned by Run when some programs did not stop within their
-// grace period and had to be killed.
+// grace period, or were forced by Kill, and so were killed.
 type StopError struct {
 	Killed []string
 }
@@ -216,15 +216,22 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	return nil
 }
 
-// Signal sends sig to every running program, as PID 1 forwards SIGHUP.
-func (s *Supervisor) Signal(sig syscall.Signal) {
+// Reload sends each running program its ReloadSignal, as PID 1 passes on
+// a SIGHUP; programs without one are left alone, since for most the
+// default action of SIGHUP is to exit. It returns the programs signalled.
+func (s *Supervisor) Reload() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, p := range s.progs {
-		if p.status.PID > 0 {
-			_ = syscall.Kill(p.status.PID, sig)
+	var sent []string
+	for _, name := range s.order {
+		p := s.progs[name]
+		if p.status.PID > 0 && p.spec.ReloadSignal != 0 {
+			if syscall.Kill(p.status.PID, p.spec.ReloadSignal) == nil {
+				sent = append(sent, name)
+			}
 		}
 	}
+	return sent
 }
 
 // shutdown stops each program once everything that depends on it, and
@@ -337,6 +344,8 @@ func (s *Supervisor) setState(p *program, to State, reason string) {
 	s.mu.Unlock()
 	s.logger.Info("state", "program", ev.Program, "from", string(from), "to", string(to), "reason", reason)
 }
+
+func (p *program) reason() string { return p.status.Reason } // only from p's runner
 
 // snapshot returns the status of a program and a channel closed at the
 // next change of any program.
@@ -536,9 +545,9 @@ func (s *Supervisor) runOnce(p *program) runResult {
 			case !healthy && time.Since(started) < h.StartPeriod:
 				// Inside the start budget a failing check is expected;
 				// keep its error in the reason so status says why.
-				s.mu.Lock()
-				p.status.Reason = "starting: " + err.Error()
-				s.mu.Unlock()
+				if reason := "starting: " + err.Error(); reason != p.reason() {
+					s.setState(p, StateStarting, reason)
+				}
 			default:
 				failures++
 				if failures < h.FailureThreshold {
@@ -612,6 +621,9 @@ func (s *Supervisor) stopProcess(p *program, proc *Process, reason string) {
 		s.mu.Unlock()
 	case <-s.force:
 		_ = proc.SignalGroup(syscall.SIGKILL)
+		s.mu.Lock()
+		s.killed = append(s.killed, p.spec.Name)
+		s.mu.Unlock()
 	}
 	s.exited(p, proc)
 }

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -544,4 +547,91 @@ func TestMergeEnv(t *testing.T) {
 	if strings.Join(got, ",") != "A=1,B=3,C=4" {
 		t.Errorf("mergeEnv = %v", got)
 	}
+}
+
+func TestReloadSignalsOnlyProgramsThatAskForIt(t *testing.T) {
+	h := start(t, LogConfig{},
+		Program{Name: "reloader", Command: "sh", Args: []string{"-c", `trap "exit 42" HUP; while :; do sleep 60 & wait; done`},
+			ReloadSignal: syscall.SIGHUP, Restart: RestartNever, MinUptime: time.Millisecond},
+		Program{Name: "plain", Command: "sleep", Args: []string{"60"}, MinUptime: time.Millisecond},
+	)
+	h.waitFor("reloader", StateHealthy)
+	plain := h.waitFor("plain", StateHealthy)
+	if sent := h.sup.Reload(); len(sent) != 1 || sent[0] != "reloader" {
+		t.Fatalf("Reload signalled %v", sent)
+	}
+	st := h.waitFor("reloader", StateExited)
+	if st.LastExit == nil || st.LastExit.Code != 42 {
+		t.Errorf("reloader's exit %v, want 42 from its HUP trap", st.LastExit)
+	}
+	if now := h.status("plain"); now.State != StateHealthy || now.PID != plain.PID {
+		t.Errorf("plain was disturbed: %+v", now)
+	}
+}
+
+func TestKillSkipsGrace(t *testing.T) {
+	ready := filepath.Join(t.TempDir(), "ready")
+	h := start(t, LogConfig{},
+		Program{Name: "stubborn", Command: "sh", Args: []string{"-c", `trap "" TERM; touch "$0"; while :; do sleep 60 & wait; done`, ready},
+			Health:    &HealthCheck{Exec: []string{"test", "-e", ready}, StartInterval: 5 * time.Millisecond, Interval: time.Second, Timeout: time.Second, StartPeriod: time.Hour},
+			StopGrace: time.Hour},
+	)
+	h.waitFor("stubborn", StateHealthy)
+	h.cancel()
+	h.waitFor("stubborn", StateStopping)
+	h.sup.Kill()
+	var stopErr *StopError
+	if err := h.stop(); !errors.As(err, &stopErr) || len(stopErr.Killed) != 1 {
+		t.Fatalf("Run returned %v, want a StopError naming stubborn", err)
+	}
+	if last := h.status("stubborn").LastExit; last == nil || last.Signal != syscall.SIGKILL {
+		t.Errorf("last exit %v", last)
+	}
+}
+
+func TestNetworkHealthChecks(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "svc.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	var up atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			http.Error(w, "loading model", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, `{"status":"ok"}`)
+	}))
+	defer srv.Close()
+	check := func(hc HealthCheck) *HealthCheck {
+		hc.StartInterval, hc.Interval, hc.Timeout, hc.StartPeriod = time.Millisecond, time.Second, time.Second, time.Hour
+		return &hc
+	}
+	h := start(t, LogConfig{},
+		Program{Name: "tcp", Command: "sleep", Args: []string{"60"}, Health: check(HealthCheck{TCP: sock})},
+		Program{Name: "http", Command: "sleep", Args: []string{"60"}, Health: check(HealthCheck{HTTP: srv.URL + "/health"})},
+	)
+	h.waitFor("tcp", StateHealthy)
+	h.waitFor("http", StateStarting)
+	deadline := time.After(guard)
+	for !strings.Contains(h.status("http").Reason, "503 Service Unavailable") {
+		select {
+		case <-h.events:
+		case <-deadline:
+			t.Fatalf("http reason %q", h.status("http").Reason)
+		}
+	}
+	up.Store(true)
+	h.waitFor("http", StateHealthy)
 }

@@ -24,6 +24,9 @@ func cmdDocDB(args []string) int {
 		}
 		return exitUsage
 	}
+	// SIGHUP means "reload" to a supervised service; we have nothing to
+	// reload, and must not die of it.
+	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := docdb.Run(ctx, cfg); err != nil {
