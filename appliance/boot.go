@@ -16,8 +16,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/sys/unix"
 
+	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
 
@@ -29,7 +31,10 @@ type Appliance struct {
 	sup     *supervisor.Supervisor
 	logger  *slog.Logger
 
-	everReady atomic.Bool
+	seal      *seal.Service
+	redis     *redis.Client // the appliance's own client: break-glass tokens
+
+	everReady atomic.Bool // every service was healthy once
 	stopping  atomic.Bool
 }
 
@@ -45,6 +50,7 @@ func Prepare(cfg Config, reaper *supervisor.Reaper, out io.Writer) (*Appliance, 
 		return nil, err
 	}
 	logger := slog.New(slog.NewJSONHandler(out, nil))
+	redis.SetLogger(redisLog{logger})
 	pgBin, err := FindPostgresBin(cfg.PostgresBin)
 	if err != nil {
 		return nil, err
@@ -106,6 +112,11 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 	if err := prov.run(ctx); err != nil {
 		return err
 	}
+	if err := a.openSeal(); err != nil {
+		return err
+	}
+	defer a.seal.Close() // zero every key on the way out
+	defer a.redis.Close()
 
 	// Listen before starting services, so a taken port fails the boot at
 	// once rather than after everything is up.
@@ -187,15 +198,43 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 	return runErr
 }
 
+// redisLog takes go-redis's own messages into our JSON log at debug level:
+// dial failures while Redis starts are expected, and health checks report
+// what matters.
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.l.Debug("redis client", "message", fmt.Sprintf(format, v...))
+}
+
+// openSeal loads the seal state; the appliance always boots sealed.
+func (a *Appliance) openSeal() error {
+	pass, err := readSecret(a.layout, "redis")
+	if err != nil {
+		return err
+	}
+	a.redis = redis.NewClient(a.catalog.redisOptions(pass))
+	a.seal, err = seal.Open(seal.Options{
+		Dir:    a.layout.Path("seal"),
+		Tokens: seal.RedisTokens{Client: a.redis},
+		Logger: a.logger,
+	})
+	if err != nil {
+		a.redis.Close()
+		return fmt.Errorf("seal: %w", err)
+	}
+	return nil
+}
+
 // watchReady records the first time every service is healthy, which turns
 // later outages from "starting" into "degraded", and logs it once.
 func (a *Appliance) watchReady(ctx context.Context) {
 	events, cancel := a.sup.Subscribe()
 	defer cancel()
 	for {
-		if a.Readiness().Ready() {
+		if servicesHealthy(a.sup.Status()) {
 			a.everReady.Store(true)
-			a.logger.Info("ready")
+			a.logger.Info("services healthy", "sealed", a.seal.Sealed())
 			return
 		}
 		select {
@@ -219,8 +258,14 @@ func (a *Appliance) Services() ServicesReport {
 
 // Readiness reports whether the appliance serves.
 func (a *Appliance) Readiness() Readiness {
-	return readiness(a.sup.Status(), a.everReady.Load(), a.stopping.Load())
+	return readiness(a.sup.Status(), a.everReady.Load(), a.stopping.Load(), a.seal.Sealed())
 }
+
+// Seal is the appliance's seal, for the API.
+func (a *Appliance) Seal() *seal.Service { return a.seal }
+
+// Logger is where the appliance writes its JSON log lines.
+func (a *Appliance) Logger() *slog.Logger { return a.logger }
 
 // Supervisor gives the control socket its program operations.
 func (a *Appliance) Supervisor() *supervisor.Supervisor { return a.sup }

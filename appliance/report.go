@@ -30,6 +30,7 @@ type ServicesReport struct {
 // Readiness values.
 const (
 	StatusReady    = "ready"
+	StatusSealed   = "sealed"
 	StatusStarting = "starting"
 	StatusDegraded = "degraded"
 	StatusStopping = "stopping"
@@ -80,10 +81,20 @@ func report(st supervisor.Status, engine string, now time.Time) ServiceReport {
 	return r
 }
 
+// servicesHealthy reports whether every enabled service is healthy.
+func servicesHealthy(statuses []supervisor.Status) bool {
+	for _, st := range statuses {
+		if st.State != supervisor.StateHealthy && st.State != supervisor.StateDisabled {
+			return false
+		}
+	}
+	return true
+}
+
 // readiness derives the /readyz answer: ready only when every enabled
-// service is healthy; before the first time that happens the appliance is
-// starting, after it degraded.
-func readiness(statuses []supervisor.Status, everReady, stopping bool) Readiness {
+// service is healthy and the keys are unsealed. Before the services are
+// first all healthy the appliance is starting, after it degraded.
+func readiness(statuses []supervisor.Status, everReady, stopping, sealed bool) Readiness {
 	r := Readiness{Status: StatusReady, Services: make([]ServiceBrief, 0, len(statuses))}
 	failed := false
 	for _, st := range statuses {
@@ -102,6 +113,8 @@ func readiness(statuses []supervisor.Status, everReady, stopping bool) Readiness
 		r.Status = StatusStopping
 	case r.Status != StatusReady && (everReady || failed):
 		r.Status = StatusDegraded
+	case r.Status == StatusReady && sealed:
+		r.Status = StatusSealed
 	}
 	return r
 }

@@ -15,19 +15,22 @@ func TestReadiness(t *testing.T) {
 		statuses  []supervisor.Status
 		everReady bool
 		stopping  bool
+		sealed    bool
 		want      string
 	}{
-		{"all healthy", healthy, false, false, StatusReady},
-		{"booting", []supervisor.Status{st("postgres", supervisor.StateStarting)}, false, false, StatusStarting},
-		{"waiting for a dependency", []supervisor.Status{st("postgres", supervisor.StateStopped)}, false, false, StatusStarting},
-		{"outage after ready", []supervisor.Status{st("redis", supervisor.StateBackoff)}, true, false, StatusDegraded},
-		{"fatal during boot", []supervisor.Status{st("redis", supervisor.StateFatal), st("postgres", supervisor.StateStarting)}, false, false, StatusDegraded},
-		{"unhealthy non-critical", []supervisor.Status{st("llama-x", supervisor.StateUnhealthy)}, true, false, StatusDegraded},
-		{"stopping", healthy, true, true, StatusStopping},
+		{"all healthy, unsealed", healthy, false, false, false, StatusReady},
+		{"all healthy, sealed", healthy, true, false, true, StatusSealed},
+		{"booting", []supervisor.Status{st("postgres", supervisor.StateStarting)}, false, false, true, StatusStarting},
+		{"waiting for a dependency", []supervisor.Status{st("postgres", supervisor.StateStopped)}, false, false, false, StatusStarting},
+		{"outage after ready", []supervisor.Status{st("redis", supervisor.StateBackoff)}, true, false, false, StatusDegraded},
+		{"outage while sealed", []supervisor.Status{st("redis", supervisor.StateBackoff)}, true, false, true, StatusDegraded},
+		{"fatal during boot", []supervisor.Status{st("redis", supervisor.StateFatal), st("postgres", supervisor.StateStarting)}, false, false, false, StatusDegraded},
+		{"unhealthy non-critical", []supervisor.Status{st("llama-x", supervisor.StateUnhealthy)}, true, false, false, StatusDegraded},
+		{"stopping", healthy, true, true, false, StatusStopping},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := readiness(tc.statuses, tc.everReady, tc.stopping)
+			r := readiness(tc.statuses, tc.everReady, tc.stopping, tc.sealed)
 			if r.Status != tc.want || r.Ready() != (tc.want == StatusReady) || len(r.Services) != len(tc.statuses) {
 				t.Errorf("readiness = %+v, want %s", r, tc.want)
 			}

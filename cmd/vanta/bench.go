@@ -158,7 +158,8 @@ func benchBoot(runs int, progress io.Writer) (bootResult, error) {
 	return res, nil
 }
 
-// timeBoot runs `vanta init` until it logs "ready", then stops it.
+// timeBoot runs `vanta init` until it logs that every service is healthy
+// (it stays sealed: unsealing waits on people), then stops it.
 func timeBoot(self, dir string) (up, down time.Duration, err error) {
 	cmd := exec.Command(self, "init", "--data", dir, "--listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "VANTA_CONFIG=/dev/null")
@@ -174,14 +175,14 @@ func timeBoot(self, dir string) (up, down time.Duration, err error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var line struct{ Msg string }
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "ready" {
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "services healthy" {
 			up = time.Since(begin)
 			break
 		}
 	}
 	if up == 0 {
 		_ = cmd.Wait()
-		return 0, 0, fmt.Errorf("vanta init exited before ready")
+		return 0, 0, fmt.Errorf("vanta init exited before its services were healthy")
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 	stopAt := time.Now()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/api"
+	"github.com/vanta-ledger/vanta/internal/web"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
 
@@ -43,7 +44,9 @@ func cmdInit(args []string) int {
 		fmt.Fprintf(os.Stderr, "vanta init: invalid configuration:\n%v\n", err)
 		return exitUsage
 	}
-	err = app.Run(context.Background(), reaper, func(a *appliance.Appliance) http.Handler { return api.NewRouter(a) })
+	err = app.Run(context.Background(), reaper, func(a *appliance.Appliance) http.Handler {
+		return api.NewRouter(api.Deps{Appliance: a, Seal: a.Seal(), Logger: a.Logger(), Pages: web.Handler()})
+	})
 	var fatal *supervisor.FatalError
 	switch {
 	case err == nil:

@@ -180,7 +180,7 @@ func stateLine(program, to string) func(map[string]any) bool {
 	return func(l map[string]any) bool { return l["msg"] == "state" && l["program"] == program && l["to"] == to }
 }
 
-func (in *instance) waitReady() { in.t.Helper(); in.waitLine("ready", msg("ready")) }
+func (in *instance) waitReady() { in.t.Helper(); in.waitLine("services healthy", msg("services healthy")) }
 
 // stop sends SIGTERM and returns how long the exit took.
 func (in *instance) stop() time.Duration {
@@ -325,6 +325,8 @@ func TestBootWriteStopReboot(t *testing.T) {
 	data := dataDir(t)
 	in := boot(t, data)
 	in.waitReady()
+	shares := in.initSeal(3, 2)
+	in.unseal(shares[:2])
 
 	code, body := in.get("/readyz")
 	var ready appliance.Readiness
@@ -397,6 +399,10 @@ func TestBootWriteStopReboot(t *testing.T) {
 
 	again := boot(t, data)
 	again.waitReady()
+	again.unseal(shares[1:3])
+	if code, body := again.get("/readyz"); code != http.StatusOK {
+		t.Errorf("readyz after reboot and unseal: %d %s", code, body)
+	}
 	pg = pgConnect(t, data)
 	var v string
 	if err := pg.QueryRow(ctx, "SELECT v FROM boot_probe").Scan(&v); err != nil || v != "ledger row" {
@@ -428,6 +434,7 @@ func TestKilledRedisIsRestarted(t *testing.T) {
 	data := dataDir(t)
 	in := boot(t, data)
 	in.waitReady()
+	in.unseal(in.initSeal(2, 2))
 	before := in.service("redis")
 	if err := syscall.Kill(before.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)

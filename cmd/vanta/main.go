@@ -26,6 +26,7 @@ const usage = `usage: vanta <command> [flags]
 commands:
   init      run the appliance: supervise services, serve the API (PID 1)
   ctl       inspect and control a running init: status, restart, logs, events
+  operator  the seal: init, confirm, unseal, seal, seal-status, rekey, rotate
   docdb     run the embedded MongoDB-protocol document store
   bench     measure the appliance (bench boot)
   version   print the version
@@ -45,6 +46,8 @@ func main() {
 		code = cmdInit(args)
 	case "ctl":
 		code = cmdCtl(args)
+	case "operator":
+		code = cmdOperator(args)
 	case "docdb":
 		code = cmdDocDB(args)
 	case "bench":

@@ -3,11 +3,14 @@
 package api
 
 import (
+	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/vanta-ledger/vanta/appliance"
+	"github.com/vanta-ledger/vanta/internal/seal"
 )
 
 // Appliance is what the API needs of the running appliance.
@@ -16,18 +19,35 @@ type Appliance interface {
 	Readiness() appliance.Readiness
 }
 
+// Deps are the API's collaborators.
+type Deps struct {
+	Appliance Appliance
+	Seal      *seal.Service
+	Logger    *slog.Logger
+	Pages     http.Handler // the web console (setup wizard, unseal page); optional
+}
+
+type server struct {
+	Deps
+	logger *slog.Logger
+}
+
 // NewRouter returns the HTTP handler for the whole API.
-func NewRouter(a Appliance) http.Handler {
+func NewRouter(d Deps) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
+	s := &server{Deps: d, logger: d.Logger}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
 	r := gin.New()
-	r.Use(gin.Recovery(), securityHeaders)
+	r.Use(gin.Recovery(), securityHeaders, s.auditRequests)
 	r.HandleMethodNotAllowed = true
 
 	r.GET("/healthz", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"status": "ok"})
 	})
 	r.GET("/readyz", func(c *gin.Context) {
-		ready := a.Readiness()
+		ready := d.Appliance.Readiness()
 		status := http.StatusOK
 		if !ready.Ready() {
 			status = http.StatusServiceUnavailable
@@ -35,19 +55,43 @@ func NewRouter(a Appliance) http.Handler {
 		c.JSON(status, ready)
 	})
 
-	v1 := r.Group("/api/v1")
+	v1 := r.Group("/api/v1", s.sealedGate)
+	sys := v1.Group("/sys")
 	// Open until accounts exist; the identity issue puts it behind GOD.
-	v1.GET("/sys/services", func(c *gin.Context) {
-		c.JSON(http.StatusOK, a.Services())
+	sys.GET("/services", func(c *gin.Context) {
+		c.JSON(http.StatusOK, d.Appliance.Services())
 	})
+	if d.Seal != nil {
+		s.sealRoutes(sys)
+	}
 
-	r.NoRoute(func(c *gin.Context) {
+	if d.Pages != nil {
+		for _, p := range []string{"/", "/setup", "/unseal", "/assets/*file"} {
+			r.GET(p, gin.WrapH(d.Pages))
+		}
+	}
+	r.NoRoute(s.sealedGate, func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "not_found", "no such route: "+c.Request.Method+" "+c.Request.URL.Path, "")
 	})
 	r.NoMethod(func(c *gin.Context) {
 		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", c.Request.Method+" is not allowed on "+c.Request.URL.Path, "")
 	})
 	return r
+}
+
+// sealedGate answers 503 for every /api/v1 route but /api/v1/sys/* while
+// the keys are locked: nothing that touches company data can run.
+func (s *server) sealedGate(c *gin.Context) {
+	p := c.Request.URL.Path
+	if s.Seal == nil || !strings.HasPrefix(p, "/api/v1/") || strings.HasPrefix(p, "/api/v1/sys/") {
+		c.Next()
+		return
+	}
+	if s.Seal.Sealed() {
+		writeError(c, http.StatusServiceUnavailable, "sealed", "the appliance is sealed: custodians must unseal it (see /unseal)", "")
+		return
+	}
+	c.Next()
 }
 
 // securityHeaders sets the headers every response carries.
@@ -57,6 +101,7 @@ func securityHeaders(c *gin.Context) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 	c.Next()
 }
 

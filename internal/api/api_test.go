@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/vanta-ledger/vanta/appliance"
 )
@@ -21,7 +22,7 @@ func (s stubAppliance) Readiness() appliance.Readiness     { return s.ready }
 func serve(t *testing.T, a Appliance, method, path string) (*httptest.ResponseRecorder, map[string]any) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	NewRouter(a).ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	NewRouter(Deps{Appliance: a}).ServeHTTP(rec, httptest.NewRequest(method, path, nil))
 	var body map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 		t.Fatalf("%s %s: body is not JSON: %q", method, path, rec.Body.String())
@@ -90,5 +91,25 @@ func TestEndpoints(t *testing.T) {
 			}
 			tc.check(t, body)
 		})
+	}
+}
+
+func TestClientLimiter(t *testing.T) {
+	l := newClientLimiter(60, 3) // one a second after a burst of three
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		if ok, _ := l.reserve("10.0.0.1", now); !ok {
+			t.Fatalf("request %d of the burst refused", i+1)
+		}
+	}
+	ok, wait := l.reserve("10.0.0.1", now)
+	if ok || wait <= 0 || wait > time.Second {
+		t.Fatalf("4th request: ok %v, retry after %s", ok, wait)
+	}
+	if ok, _ := l.reserve("10.0.0.2", now); !ok {
+		t.Error("another client was limited")
+	}
+	if ok, _ := l.reserve("10.0.0.1", now.Add(time.Second)); !ok {
+		t.Error("refused after waiting the advised time")
 	}
 }

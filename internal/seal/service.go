@@ -460,17 +460,17 @@ func (s *Service) Confirm(shareText string) (Status, error) {
 // rebuilds the secret and opens the keyring. nonce, if not empty, must be
 // the round's.
 func (s *Service) Unseal(ctx context.Context, shareText, nonce string) (Status, error) {
-	share, err := decodeShare(shareText)
-	if err != nil {
-		s.audit("seal.unseal", "outcome", "malformed share")
-		return s.Status(), err
-	}
-	defer wipe(share)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.requireSealedLocked(); err != nil {
 		return s.statusLocked(), err
 	}
+	share, err := decodeShare(shareText)
+	if err != nil {
+		s.audit("seal.unseal", "outcome", "malformed share")
+		return s.statusLocked(), err
+	}
+	defer wipe(share)
 	s.expireLocked()
 	if s.unseal == nil {
 		s.unseal = newCollector(s.opts.Now())

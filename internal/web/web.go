@@ -1,0 +1,32 @@
+// Package web serves the console's pages: the first-boot setup wizard and
+// the custodians' unseal page. Assets are embedded; nothing is fetched from
+// elsewhere, so the pages work on an appliance with no internet.
+package web
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+	"strings"
+)
+
+//go:embed static
+var static embed.FS
+
+// Handler serves /setup, /unseal and /assets/*.
+func Handler() http.Handler {
+	root, _ := fs.Sub(static, "static")
+	files := http.FileServerFS(root)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/":
+			http.Redirect(w, r, "/unseal", http.StatusFound)
+		case r.URL.Path == "/setup" || r.URL.Path == "/unseal":
+			http.ServeFileFS(w, r, root, strings.TrimPrefix(r.URL.Path, "/")+".html")
+		case strings.HasPrefix(r.URL.Path, "/assets/"):
+			files.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
