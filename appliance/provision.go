@@ -322,7 +322,7 @@ func (p *provisioner) initPostgres(ctx context.Context) error {
 	}
 	bootstrap := strings.Join([]string{
 		"CREATE ROLE " + pgOwnerRole + " NOLOGIN",
-		"CREATE ROLE " + pgAppRole + " LOGIN PASSWORD '" + appPass + "'",
+		"CREATE ROLE " + pgAppRole + " LOGIN NOINHERIT PASSWORD '" + appPass + "'",
 		"CREATE DATABASE " + pgDatabase + " OWNER " + pgOwnerRole,
 		"REVOKE ALL ON DATABASE " + pgDatabase + " FROM PUBLIC",
 		"GRANT CONNECT, TEMPORARY ON DATABASE " + pgDatabase + " TO " + pgAppRole,
