@@ -214,10 +214,15 @@ func (a *Appliance) openSeal() error {
 		return err
 	}
 	a.redis = redis.NewClient(a.catalog.redisOptions(pass))
+	var provider seal.KeyProvider = seal.SoftwareProvider{}
+	if a.cfg.KeyProvider == "pkcs11" {
+		provider = seal.PKCS11Provider{Module: a.cfg.PKCS11Module, TokenLabel: a.cfg.PKCS11Token, SOPIN: a.cfg.PKCS11SOPIN}
+	}
 	a.seal, err = seal.Open(seal.Options{
-		Dir:    a.layout.Path("seal"),
-		Tokens: seal.RedisTokens{Client: a.redis},
-		Logger: a.logger,
+		Dir:      a.layout.Path("seal"),
+		Provider: provider,
+		Tokens:   seal.RedisTokens{Client: a.redis},
+		Logger:   a.logger,
 	})
 	if err != nil {
 		a.redis.Close()

@@ -34,6 +34,15 @@ type Config struct {
 	// means the first of PATH and /usr/lib/postgresql/*/bin that has them.
 	PostgresBin string `yaml:"postgres_bin"`
 
+	// KeyProvider holds the key-encryption key: software (Argon2id, the
+	// default) or pkcs11 (an HSM token that the shares unlock).
+	KeyProvider  string `yaml:"key_provider"`
+	PKCS11Module string `yaml:"pkcs11_module"`
+	PKCS11Token  string `yaml:"pkcs11_token"`
+	// PKCS11SOPIN is the token's security-officer PIN, needed once, at
+	// init; only ever from the environment, never from a file in the image.
+	PKCS11SOPIN string `yaml:"-"`
+
 	// External servers: when set, that service is not started here.
 	PostgresURL string `yaml:"postgres_url"`
 	RedisURL    string `yaml:"redis_url"`
@@ -102,6 +111,7 @@ func Defaults() Config {
 		Listen:      ":8443",
 		StopTimeout: Duration(10 * time.Second),
 		MongoEngine: "auto",
+		KeyProvider: "software",
 	}
 }
 
@@ -157,6 +167,10 @@ func (c *Config) envVars() []struct {
 		}},
 		{"VANTA_MONGO_ENGINE", str(&c.MongoEngine)},
 		{"VANTA_POSTGRES_BIN", str(&c.PostgresBin)},
+		{"VANTA_KEY_PROVIDER", str(&c.KeyProvider)},
+		{"VANTA_PKCS11_MODULE", str(&c.PKCS11Module)},
+		{"VANTA_PKCS11_TOKEN", str(&c.PKCS11Token)},
+		{"VANTA_PKCS11_SO_PIN", str(&c.PKCS11SOPIN)},
 		{"VANTA_POSTGRES_URL", str(&c.PostgresURL)},
 		{"VANTA_REDIS_URL", str(&c.RedisURL)},
 		{"VANTA_MONGO_URL", str(&c.MongoURL)},
@@ -211,6 +225,18 @@ func (c *Config) Validate() error {
 	case "auto", "mongod", "docdb":
 	default:
 		bad("mongo_engine", c.MongoEngine, errors.New("must be auto, mongod or docdb"))
+	}
+	switch c.KeyProvider {
+	case "software":
+	case "pkcs11":
+		if c.PKCS11Module == "" {
+			bad("pkcs11_module", c.PKCS11Module, errors.New("required with key_provider pkcs11 (the token's PKCS#11 library)"))
+		}
+		if c.PKCS11Token == "" {
+			bad("pkcs11_token", c.PKCS11Token, errors.New("required with key_provider pkcs11 (the token's label)"))
+		}
+	default:
+		bad("key_provider", c.KeyProvider, errors.New("must be software or pkcs11"))
 	}
 	for i, p := range c.Programs {
 		if _, err := p.program(); err != nil {

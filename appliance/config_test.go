@@ -76,6 +76,9 @@ func TestValidate(t *testing.T) {
 		{"listen without port", func(c *Config) { c.Listen = "localhost" }, "listen"},
 		{"tiny stop timeout", func(c *Config) { c.StopTimeout = Duration(time.Second) }, "stop_timeout"},
 		{"engine", func(c *Config) { c.MongoEngine = "couchdb" }, "mongo_engine"},
+		{"key provider", func(c *Config) { c.KeyProvider = "vault" }, "key_provider"},
+		{"pkcs11 without module", func(c *Config) { c.KeyProvider, c.PKCS11Token = "pkcs11", "t" }, "pkcs11_module"},
+		{"pkcs11 without token", func(c *Config) { c.KeyProvider, c.PKCS11Module = "pkcs11", "/lib/x.so" }, "pkcs11_token"},
 		{"program duration", func(c *Config) {
 			c.Programs = []ProgramConfig{{Name: "x", Command: "sleep", StopGrace: "soon"}}
 		}, "programs[0]"},

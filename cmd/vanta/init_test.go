@@ -97,10 +97,16 @@ type instance struct {
 
 func boot(t *testing.T, data string, extraArgs ...string) *instance {
 	t.Helper()
+	return bootWith(t, data, nil, extraArgs...)
+}
+
+// bootWith starts `vanta init` with extra environment variables.
+func bootWith(t *testing.T, data string, env []string, extraArgs ...string) *instance {
+	t.Helper()
 	in := &instance{t: t, data: data, addr: "127.0.0.1:" + freePort(t), exited: make(chan struct{}), more: make(chan struct{})}
 	args := append([]string{"init", "--data", data, "--listen", in.addr}, extraArgs...)
 	in.cmd = exec.Command(vantaBin, args...)
-	in.cmd.Env = append(os.Environ(), "VANTA_CONFIG=/dev/null")
+	in.cmd.Env = append(append(os.Environ(), "VANTA_CONFIG=/dev/null"), env...)
 	in.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := in.cmd.StdoutPipe()
 	if err != nil {

@@ -84,12 +84,43 @@ func errorCode(body []byte) string {
 	return e.Error.Code
 }
 
-func TestSealLifecycle(t *testing.T) {
+func TestSealLifecycle(t *testing.T) { sealLifecycle(t, nil) }
+
+// TestSealLifecyclePKCS11 runs the same lifecycle with the KEK in a
+// SoftHSM2 token.
+func TestSealLifecyclePKCS11(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "softhsm2.conf")
+	if err := os.MkdirAll(filepath.Join(dir, "tokens"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte("directories.tokendir = "+filepath.Join(dir, "tokens")+"\nobjectstore.backend = file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	initToken := exec.Command("softhsm2-util", "--init-token", "--free", "--label", "vanta-appliance", "--so-pin", "so-pin-1234", "--pin", "initial-user-pin")
+	initToken.Env = append(os.Environ(), "SOFTHSM2_CONF="+conf)
+	if out, err := initToken.CombinedOutput(); err != nil {
+		t.Fatalf("softhsm2-util: %v %s", err, out)
+	}
+	sealLifecycle(t, []string{
+		"SOFTHSM2_CONF=" + conf,
+		"VANTA_KEY_PROVIDER=pkcs11",
+		"VANTA_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so",
+		"VANTA_PKCS11_TOKEN=vanta-appliance",
+		"VANTA_PKCS11_SO_PIN=so-pin-1234",
+	})
+}
+
+func sealLifecycle(t *testing.T, env []string) {
 	data := dataDir(t)
-	in := boot(t, data)
+	in := bootWith(t, data, env)
 	in.waitReady()
 
-	if st := in.sealStatus(); st.Initialized || !st.Sealed {
+	wantProvider := "software"
+	if len(env) > 0 {
+		wantProvider = "pkcs11"
+	}
+	if st := in.sealStatus(); st.Initialized || !st.Sealed || st.Provider != wantProvider {
 		t.Fatalf("fresh appliance: %+v", st)
 	}
 	code, body := in.get("/api/v1/companies")
@@ -191,7 +222,7 @@ func TestSealLifecycle(t *testing.T) {
 
 	// Restart: sealed again; custodians unseal with the CLI, share on stdin.
 	in.stop()
-	again := boot(t, data)
+	again := bootWith(t, data, env)
 	again.waitReady()
 	if st := again.sealStatus(); !st.Sealed || !st.Initialized {
 		t.Fatalf("after restart %+v", st)

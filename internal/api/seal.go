@@ -76,7 +76,7 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 		return gin.H{"complete": true, "threshold": res.Threshold, "shares": res.Shares, "rekey": st.Rekey}, nil
 	}))
 	limited.POST("/rekey/confirm", s.withShare(false, func(c *gin.Context, req shareRequest) (any, error) {
-		return s.Seal.RekeyConfirm(req.Share)
+		return s.Seal.RekeyConfirm(c.Request.Context(), req.Share)
 	}))
 	sys.POST("/rekey/cancel", func(c *gin.Context) {
 		st, err := s.Seal.RekeyCancel()

@@ -28,6 +28,11 @@ type KeyProvider interface {
 	Rekey(ctx context.Context, kek KEK, params json.RawMessage, newSecret []byte) (KEK, json.RawMessage, error)
 }
 
+// ErrWrongSecret is what a provider's Open wraps when the secret is not the
+// one that unlocks its KEK (a token refusing the derived PIN). Any other
+// Open error is operational: a missing module, an absent token.
+var ErrWrongSecret = errors.New("the secret does not unlock the key-encryption key")
+
 // KEK wraps and unwraps the root keyring.
 type KEK interface {
 	Wrap(plaintext, aad []byte) ([]byte, error)

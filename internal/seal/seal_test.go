@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 	redisClient = redis.NewClient(&redis.Options{Network: "unix", Addr: sock})
 	code := 1
 	if ready {
-		code = m.Run()
+		code = runWithProviders(m)
 	} else {
 		fmt.Fprintln(os.Stderr, "redis-server did not answer")
 	}
@@ -69,13 +69,63 @@ func TestMain(m *testing.M) {
 // cheap KDF parameters: the tests exercise the flow, not Argon2's cost.
 var fastProvider = SoftwareProvider{Params: Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}}
 
+// providerCase is a key provider the flow tests run against. forDir gives
+// an appliance directory its provider, the same one every time it is
+// reopened (for PKCS#11: the same token).
+type providerCase struct {
+	name   string
+	setup  func() (cleanup func(), err error) // run once by TestMain; may be nil
+	forDir func(t *testing.T, dir string) KeyProvider
+}
+
+// providerCases are the providers every flow test runs with; a file that
+// adds one (pkcs11_test.go) appends it in its init.
+var providerCases = []*providerCase{
+	{name: "software", forDir: func(*testing.T, string) KeyProvider { return fastProvider }},
+}
+
+// runWithProviders sets up each provider case, runs the tests, tears down.
+func runWithProviders(m *testing.M) int {
+	for _, pc := range providerCases {
+		if pc.setup == nil {
+			continue
+		}
+		cleanup, err := pc.setup()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "set up the %s key provider: %v\n", pc.name, err)
+			return 1
+		}
+		defer cleanup()
+	}
+	return m.Run()
+}
+
+// eachProvider runs a flow test once per provider case, as subtests.
+func eachProvider(t *testing.T, test func(t *testing.T, pc *providerCase)) {
+	for _, pc := range providerCases {
+		t.Run(pc.name, func(t *testing.T) { test(t, pc) })
+	}
+}
+
 type clock struct{ now time.Time }
 
 func (c *clock) Now() time.Time { return c.now }
 
+// open and initialized use the software provider; flow tests that run
+// with every provider call the providerCase methods of the same names.
 func open(t *testing.T, dir string, c *clock) *Service {
 	t.Helper()
-	s, err := Open(Options{Dir: dir, Provider: fastProvider, Now: c.Now,
+	return providerCases[0].open(t, dir, c)
+}
+
+func initialized(t *testing.T, n, k int) (*Service, []string, string, *clock) {
+	t.Helper()
+	return providerCases[0].initialized(t, n, k)
+}
+
+func (pc *providerCase) open(t *testing.T, dir string, c *clock) *Service {
+	t.Helper()
+	s, err := Open(Options{Dir: dir, Provider: pc.forDir(t, dir), Now: c.Now,
 		Tokens: RedisTokens{Client: redisClient, Prefix: "test:" + t.Name() + ":"}})
 	if err != nil {
 		t.Fatal(err)
@@ -85,11 +135,11 @@ func open(t *testing.T, dir string, c *clock) *Service {
 }
 
 // initialized returns a service past the key ceremony and its plain shares.
-func initialized(t *testing.T, n, k int) (*Service, []string, string, *clock) {
+func (pc *providerCase) initialized(t *testing.T, n, k int) (*Service, []string, string, *clock) {
 	t.Helper()
 	dir := t.TempDir()
 	c := &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	s := open(t, dir, c)
+	s := pc.open(t, dir, c)
 	res, err := s.Init(context.Background(), InitRequest{Shares: n, Threshold: k})
 	if err != nil {
 		t.Fatal(err)
@@ -172,11 +222,13 @@ func TestMasterSecretAlphabet(t *testing.T) {
 	}
 }
 
-func TestCeremonyUnsealRestart(t *testing.T) {
+func TestCeremonyUnsealRestart(t *testing.T) { eachProvider(t, testCeremonyUnsealRestart) }
+
+func testCeremonyUnsealRestart(t *testing.T, pc *providerCase) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	c := &clock{now: time.Now()}
-	s := open(t, dir, c)
+	s := pc.open(t, dir, c)
 	if st := s.Status(); st.Initialized || !st.Sealed {
 		t.Fatalf("fresh status %+v", st)
 	}
@@ -232,7 +284,7 @@ func TestCeremonyUnsealRestart(t *testing.T) {
 
 	// A restart: a new process reads the same directory and comes up sealed.
 	s.Close()
-	again := open(t, dir, c)
+	again := pc.open(t, dir, c)
 	if st := again.Status(); !st.Initialized || !st.Sealed || st.Progress != 0 {
 		t.Fatalf("after restart %+v", st)
 	}
@@ -256,10 +308,12 @@ func TestCeremonyUnsealRestart(t *testing.T) {
 	}
 }
 
-func TestRefusedSharesChangeNothing(t *testing.T) {
+func TestRefusedSharesChangeNothing(t *testing.T) { eachProvider(t, testRefusedSharesChangeNothing) }
+
+func testRefusedSharesChangeNothing(t *testing.T, pc *providerCase) {
 	ctx := context.Background()
-	s, shares, _, _ := initialized(t, 7, 5)
-	other, otherShares, _, _ := initialized(t, 7, 5)
+	s, shares, _, _ := pc.initialized(t, 7, 5)
+	other, otherShares, _, _ := pc.initialized(t, 7, 5)
 	_ = other
 	if _, err := s.Unseal(ctx, shares[0], ""); err != nil {
 		t.Fatal(err)
@@ -309,9 +363,11 @@ func TestRefusedSharesChangeNothing(t *testing.T) {
 	}
 }
 
-func TestInitValidationAndReissue(t *testing.T) {
+func TestInitValidationAndReissue(t *testing.T) { eachProvider(t, testInitValidationAndReissue) }
+
+func testInitValidationAndReissue(t *testing.T, pc *providerCase) {
 	ctx := context.Background()
-	s := open(t, t.TempDir(), &clock{now: time.Now()})
+	s := pc.open(t, t.TempDir(), &clock{now: time.Now()})
 	var fe *FieldError
 	for _, req := range []InitRequest{
 		{Shares: 1, Threshold: 1},
@@ -373,9 +429,11 @@ func TestProgressExpires(t *testing.T) {
 	}
 }
 
-func TestRekey(t *testing.T) {
+func TestRekey(t *testing.T) { eachProvider(t, testRekey) }
+
+func testRekey(t *testing.T, pc *providerCase) {
 	ctx := context.Background()
-	s, old, dir, c := initialized(t, 5, 3)
+	s, old, dir, c := pc.initialized(t, 5, 3)
 	unsealWith(t, s, old[:3])
 	kr, _ := s.Keyring()
 	ct, err := kr.Seal("backup", nil, []byte("ledger"))
@@ -400,7 +458,7 @@ func TestRekey(t *testing.T) {
 	}
 	// Until every new custodian confirms, the old set is the one that works.
 	for _, sh := range res.Shares {
-		if _, err := s.RekeyConfirm(sh.Share); err != nil {
+		if _, err := s.RekeyConfirm(ctx, sh.Share); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -408,7 +466,7 @@ func TestRekey(t *testing.T) {
 		t.Fatalf("after rekey %+v", st)
 	}
 	s.Close()
-	again := open(t, dir, c)
+	again := pc.open(t, dir, c)
 	var se *ShareError
 	if _, err := again.Unseal(ctx, old[0], ""); !errors.As(err, &se) || se.Kind != ShareUnknown {
 		t.Errorf("old share after rekey: %v", err)
@@ -423,9 +481,11 @@ func TestRekey(t *testing.T) {
 	}
 }
 
-func TestRekeyCancelKeepsOldShares(t *testing.T) {
+func TestRekeyCancelKeepsOldShares(t *testing.T) { eachProvider(t, testRekeyCancelKeepsOldShares) }
+
+func testRekeyCancelKeepsOldShares(t *testing.T, pc *providerCase) {
 	ctx := context.Background()
-	s, old, _, _ := initialized(t, 3, 2)
+	s, old, _, _ := pc.initialized(t, 3, 2)
 	st, err := s.RekeyStart(InitRequest{Shares: 3, Threshold: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -444,8 +504,45 @@ func TestRekeyCancelKeepsOldShares(t *testing.T) {
 	}
 }
 
-func TestRotate(t *testing.T) {
-	s, shares, dir, c := initialized(t, 3, 2)
+// A rekey abandoned after its new shares were issued (cancelled, or cut
+// short by a restart) must leave the old shares working, with every
+// provider: a token's PIN changes only at the last confirmation.
+func TestRekeyAbandonedAfterThreshold(t *testing.T) { eachProvider(t, testRekeyAbandonedAfterThreshold) }
+
+func testRekeyAbandonedAfterThreshold(t *testing.T, pc *providerCase) {
+	ctx := context.Background()
+	s, old, dir, c := pc.initialized(t, 3, 2)
+	st, err := s.RekeyStart(InitRequest{Shares: 3, Threshold: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res *InitResult
+	for _, sh := range old[:2] {
+		if _, res, err = s.RekeyUpdate(ctx, sh, st.Rekey.Nonce); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res == nil {
+		t.Fatal("no new shares at the threshold")
+	}
+	if _, err := s.RekeyConfirm(ctx, res.Shares[0].Share); err != nil {
+		t.Fatal(err)
+	}
+	s.Close() // a restart before the last confirmation
+	again := pc.open(t, dir, c)
+	var se *ShareError
+	if _, err := again.Unseal(ctx, res.Shares[1].Share, ""); !errors.As(err, &se) || se.Kind != ShareUnknown {
+		t.Errorf("an unconfirmed new share was accepted: %v", err)
+	}
+	if st := unsealWith(t, again, old[1:3]); st.Sealed {
+		t.Error("old shares stopped working after an abandoned rekey")
+	}
+}
+
+func TestRotate(t *testing.T) { eachProvider(t, testRotate) }
+
+func testRotate(t *testing.T, pc *providerCase) {
+	s, shares, dir, c := pc.initialized(t, 3, 2)
 	if _, err := s.Rotate(); !errors.Is(err, ErrSealed) {
 		t.Errorf("rotate while sealed: %v", err)
 	}
@@ -461,7 +558,7 @@ func TestRotate(t *testing.T) {
 		t.Errorf("ciphertext key versions %d, %d", v1[4], v2[4])
 	}
 	s.Close()
-	again := open(t, dir, c)
+	again := pc.open(t, dir, c)
 	unsealWith(t, again, shares[1:3])
 	kr, _ = again.Keyring()
 	for ct, want := range map[string]string{string(v1): "old", string(v2): "new"} {
@@ -541,9 +638,11 @@ func TestAgeEncryptedShares(t *testing.T) {
 	}
 }
 
-func TestBreakGlass(t *testing.T) {
+func TestBreakGlass(t *testing.T) { eachProvider(t, testBreakGlass) }
+
+func testBreakGlass(t *testing.T, pc *providerCase) {
 	ctx := context.Background()
-	s, shares, _, _ := initialized(t, 3, 2)
+	s, shares, _, _ := pc.initialized(t, 3, 2)
 	n, token, err := s.BreakGlass(ctx, shares[0], "")
 	if err != nil || n != 1 || token != "" {
 		t.Fatalf("first share: %d %q %v", n, token, err)

@@ -315,15 +315,16 @@ func validateRequest(req *InitRequest) error {
 	return nil
 }
 
-// issue makes a new master secret, its shares and a KEK for it.
-func (s *Service) issue(ctx context.Context, req InitRequest, create func(secret []byte) (KEK, json.RawMessage, error)) (*sealFile, KEK, InitResult, error) {
+// issue makes a new master secret and its shares. The caller makes the KEK
+// for the secret and destroys it.
+func (s *Service) issue(req InitRequest) (*sealFile, *lockedBytes, InitResult, error) {
 	secret, err := newMasterSecret()
 	if err != nil {
 		return nil, nil, InitResult{}, err
 	}
-	defer secret.destroy()
 	parts, slots, err := splitSecret(secret.bytes(), req.Shares, req.Threshold, req.Custodians)
 	if err != nil {
+		secret.destroy()
 		return nil, nil, InitResult{}, err
 	}
 	defer func() {
@@ -331,25 +332,21 @@ func (s *Service) issue(ctx context.Context, req InitRequest, create func(secret
 			wipe(p)
 		}
 	}()
-	kek, params, err := create(secret.bytes())
-	if err != nil {
-		return nil, nil, InitResult{}, fmt.Errorf("create key-encryption key: %w", err)
-	}
 	f := &sealFile{Version: 1, Shares: req.Shares, Threshold: req.Threshold, Slots: slots, Confirmed: []int{},
-		Provider: s.opts.Provider.Name(), ProviderParams: params, Created: s.opts.Now().UTC()}
+		Provider: s.opts.Provider.Name(), Created: s.opts.Now().UTC()}
 	res := InitResult{Threshold: req.Threshold}
 	for i, p := range parts {
 		is := IssuedShare{Slot: slots[i].Slot, Custodian: slots[i].Custodian, Share: encodeShare(p)}
 		if slots[i].AgeRecipient != "" {
 			if is.Share, err = encryptToAge(is.Share, slots[i].AgeRecipient); err != nil {
-				kek.Destroy()
+				secret.destroy()
 				return nil, nil, InitResult{}, err
 			}
 			is.Encrypted = true
 		}
 		res.Shares = append(res.Shares, is)
 	}
-	return f, kek, res, nil
+	return f, secret, res, nil
 }
 
 func encryptToAge(text, recipient string) (string, error) {
@@ -392,13 +389,17 @@ func (s *Service) Init(ctx context.Context, req InitRequest) (InitResult, error)
 			return InitResult{}, ErrInitPending
 		}
 	}
-	f, kek, res, err := s.issue(ctx, req, func(secret []byte) (KEK, json.RawMessage, error) {
-		return s.opts.Provider.Create(ctx, secret)
-	})
+	f, secret, res, err := s.issue(req)
 	if err != nil {
 		return InitResult{}, err
 	}
+	kek, params, err := s.opts.Provider.Create(ctx, secret.bytes())
+	secret.destroy()
+	if err != nil {
+		return InitResult{}, fmt.Errorf("create key-encryption key: %w", err)
+	}
 	defer kek.Destroy()
+	f.ProviderParams = params
 	kr, err := newKeyring()
 	if err != nil {
 		return InitResult{}, err
@@ -513,9 +514,19 @@ func (s *Service) openLocked(ctx context.Context, c *collector) (KEK, *Keyring, 
 		return nil, nil, err
 	}
 	defer secret.destroy()
-	kek, err := s.opts.Provider.Open(ctx, secret.bytes(), s.file.ProviderParams)
-	if err != nil {
+	return s.openWith(ctx, secret.bytes())
+}
+
+// openWith opens the KEK with a rebuilt secret and unwraps the keyring.
+// A secret that is not the one is a wrong key; a provider that cannot work
+// at all (its module or token gone) is an operational error.
+func (s *Service) openWith(ctx context.Context, secret []byte) (KEK, *Keyring, error) {
+	kek, err := s.opts.Provider.Open(ctx, secret, s.file.ProviderParams)
+	if errors.Is(err, ErrWrongSecret) {
 		return nil, nil, &ShareError{Kind: ShareWrongKey}
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("open the %s key provider: %w", s.opts.Provider.Name(), err)
 	}
 	plain, err := kek.Unwrap(s.file.Keyring, keyringAAD)
 	if err != nil {
