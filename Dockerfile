@@ -28,11 +28,22 @@
 # SIGKILLs the whole container while PostgreSQL is still checkpointing.
 
 # ---------------------------------------------------------------------------
-FROM golang:1.26-bookworm AS build
+FROM golang:1.26-bookworm AS go
 
-# The image's own toolchain builds it: a go.mod asking for a newer Go must
-# fail here rather than fetch another toolchain behind our back.
-ENV GOTOOLCHAIN=local
+# The binary is built with cgo (the PKCS#11 key provider loads an HSM's
+# library) and so links against glibc: build it on the runtime's own base,
+# since a binary linked on bookworm (glibc 2.36) would not start on 22.04
+# (2.35). The Go toolchain comes from the official image's stage above.
+FROM ubuntu:22.04 AS build
+COPY --from=go /usr/local/go /usr/local/go
+ENV PATH=/usr/local/go/bin:$PATH \
+    CGO_ENABLED=1 \
+    GOTOOLCHAIN=local
+# GOTOOLCHAIN=local: a go.mod asking for a newer Go must fail here rather
+# than fetch another toolchain behind our back.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev ca-certificates git \
+ && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
 
@@ -44,9 +55,7 @@ COPY . .
 
 # Without a default an empty -X would blank the version `vanta version` prints.
 ARG VERSION=dev
-# Static: the runtime image has no Go, and os/user then reads /etc/passwd
-# itself, which is all `vanta init` needs to find the service users.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/vanta ./cmd/vanta
+RUN go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/vanta ./cmd/vanta
 
 # ---------------------------------------------------------------------------
 FROM ubuntu:22.04
