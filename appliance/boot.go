@@ -31,8 +31,8 @@ type Appliance struct {
 	sup     *supervisor.Supervisor
 	logger  *slog.Logger
 
-	seal      *seal.Service
-	redis     *redis.Client // the appliance's own client: break-glass tokens
+	seal  *seal.Service
+	redis *redis.Client // the appliance's own client: break-glass tokens
 
 	everReady atomic.Bool // every service was healthy once
 	stopping  atomic.Bool

@@ -149,27 +149,35 @@ func (c *catalog) programs() []supervisor.Program {
 	return progs
 }
 
-func (c *catalog) postgres() supervisor.Program {
-	p := supervisor.Program{
-		Name:     ServicePostgres,
-		Command:  filepath.Join(c.pgBin, "postgres"),
-		Args:     []string{"-D", c.layout.Path("postgres")},
-		User:     c.pgUser.name,
-		Critical: true,
-		// SIGINT is PostgreSQL's fast shutdown: roll back open
-		// transactions, checkpoint, exit. No crash recovery next boot.
-		StopSignal:   syscall.SIGINT,
-		StopGrace:    c.budget.Postgres,
-		ReloadSignal: syscall.SIGHUP, // re-reads postgresql.conf and pg_hba.conf
+// dataService is what the three data services share: critical, restarted
+// with backoff, checked every 5 ms while starting so that boot waits on
+// them no longer than it must, then every 5 s.
+func (c *catalog) dataService(name string, check func(context.Context) error, startPeriod, grace time.Duration, stop syscall.Signal) supervisor.Program {
+	return supervisor.Program{
+		Name:       name,
+		Critical:   true,
+		StopSignal: stop,
+		StopGrace:  grace,
 		Backoff:    supervisor.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Retries: 5},
 		Health: &supervisor.HealthCheck{
-			Func:          c.checkPostgres,
+			Func:          check,
 			StartInterval: 5 * time.Millisecond,
 			Interval:      5 * time.Second,
 			Timeout:       3 * time.Second,
-			StartPeriod:   2 * time.Minute, // crash recovery of a large WAL can take this long
+			StartPeriod:   startPeriod,
 		},
 	}
+}
+
+func (c *catalog) postgres() supervisor.Program {
+	// SIGINT is PostgreSQL's fast shutdown: roll back open transactions,
+	// checkpoint, exit; no crash recovery next boot. The start budget
+	// allows crash recovery of a large WAL.
+	p := c.dataService(ServicePostgres, c.checkPostgres, 2*time.Minute, c.budget.Postgres, syscall.SIGINT)
+	p.Command = filepath.Join(c.pgBin, "postgres")
+	p.Args = []string{"-D", c.layout.Path("postgres")}
+	p.User = c.pgUser.name
+	p.ReloadSignal = syscall.SIGHUP // re-reads postgresql.conf and pg_hba.conf
 	if c.cfg.PostgresURL != "" {
 		p.Disabled = "external: VANTA_POSTGRES_URL"
 	}
@@ -204,23 +212,12 @@ func (c *catalog) redisProgram() supervisor.Program {
 	if bin == "" {
 		bin = "redis-server"
 	}
-	p := supervisor.Program{
-		Name:       ServiceRedis,
-		Command:    bin,
-		Args:       []string{c.layout.Path("redis", "redis.conf")},
-		User:       c.redis.name,
-		Critical:   true,
-		StopSignal: syscall.SIGTERM, // shutdown-on-sigterm save: AOF fsync and RDB save
-		StopGrace:  c.budget.Services,
-		Backoff:    supervisor.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Retries: 5},
-		Health: &supervisor.HealthCheck{
-			Func:          c.checkRedis,
-			StartInterval: 5 * time.Millisecond,
-			Interval:      5 * time.Second,
-			Timeout:       2 * time.Second,
-			StartPeriod:   time.Minute, // loading a large AOF
-		},
-	}
+	// SIGTERM with shutdown-on-sigterm save: AOF fsync and an RDB save. The
+	// start budget allows loading a large AOF.
+	p := c.dataService(ServiceRedis, c.checkRedis, time.Minute, c.budget.Services, syscall.SIGTERM)
+	p.Command = bin
+	p.Args = []string{c.layout.Path("redis", "redis.conf")}
+	p.User = c.redis.name
 	if c.cfg.RedisURL != "" {
 		p.Disabled = "external: VANTA_REDIS_URL"
 	}
@@ -252,20 +249,7 @@ func (c *catalog) checkRedis(ctx context.Context) error {
 }
 
 func (c *catalog) mongo() supervisor.Program {
-	p := supervisor.Program{
-		Name:       ServiceMongo,
-		Critical:   true,
-		StopSignal: syscall.SIGTERM,
-		StopGrace:  c.budget.Services,
-		Backoff:    supervisor.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Retries: 5},
-		Health: &supervisor.HealthCheck{
-			Func:          c.checkMongo,
-			StartInterval: 5 * time.Millisecond,
-			Interval:      5 * time.Second,
-			Timeout:       3 * time.Second,
-			StartPeriod:   time.Minute,
-		},
-	}
+	p := c.dataService(ServiceMongo, c.checkMongo, time.Minute, c.budget.Services, syscall.SIGTERM)
 	if c.engine == "mongod" {
 		p.Command = "mongod"
 		p.Args = []string{"--config", c.layout.Path("mongodb", "mongod.conf")}

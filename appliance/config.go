@@ -24,9 +24,9 @@ const DefaultConfigFile = "/etc/vanta/appliance.yaml"
 // Config is the appliance configuration: defaults, then the YAML file,
 // then VANTA_* environment variables, then flags, each overriding the last.
 type Config struct {
-	DataDir     string        `yaml:"data"`
-	Listen      string        `yaml:"listen"`
-	StopTimeout Duration      `yaml:"stop_timeout"`
+	DataDir     string   `yaml:"data"`
+	Listen      string   `yaml:"listen"`
+	StopTimeout Duration `yaml:"stop_timeout"`
 	// MongoEngine picks the document store: auto (mongod when on PATH,
 	// else the embedded docdb), mongod, or docdb.
 	MongoEngine string `yaml:"mongo_engine"`

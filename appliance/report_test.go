@@ -8,7 +8,9 @@ import (
 )
 
 func TestReadiness(t *testing.T) {
-	st := func(name string, s supervisor.State) supervisor.Status { return supervisor.Status{Name: name, State: s} }
+	st := func(name string, s supervisor.State) supervisor.Status {
+		return supervisor.Status{Name: name, State: s}
+	}
 	healthy := []supervisor.Status{st("postgres", supervisor.StateHealthy), st("llama", supervisor.StateDisabled)}
 	tests := []struct {
 		name      string

@@ -186,7 +186,10 @@ func stateLine(program, to string) func(map[string]any) bool {
 	return func(l map[string]any) bool { return l["msg"] == "state" && l["program"] == program && l["to"] == to }
 }
 
-func (in *instance) waitReady() { in.t.Helper(); in.waitLine("services healthy", msg("services healthy")) }
+func (in *instance) waitReady() {
+	in.t.Helper()
+	in.waitLine("services healthy", msg("services healthy"))
+}
 
 // stop sends SIGTERM and returns how long the exit took.
 func (in *instance) stop() time.Duration {

@@ -175,28 +175,16 @@ func cmdOperator(args []string) int {
 		err = c.withShare("/api/v1/sys/init/confirm", *asJSON)
 	case "unseal":
 		if *reset {
-			var st seal.Status
-			if err = c.call("POST", "/api/v1/sys/unseal", map[string]bool{"reset": true}, &st); err == nil {
-				printStatus(st, *asJSON)
-			}
+			err = c.statusCall("POST", "/api/v1/sys/unseal", map[string]bool{"reset": true}, *asJSON)
 			break
 		}
 		err = c.withShare("/api/v1/sys/unseal", *asJSON)
 	case "seal":
-		var st seal.Status
-		if err = c.call("POST", "/api/v1/sys/seal", nil, &st); err == nil {
-			printStatus(st, *asJSON)
-		}
+		err = c.statusCall("POST", "/api/v1/sys/seal", nil, *asJSON)
 	case "seal-status":
-		var st seal.Status
-		if err = c.call("GET", "/api/v1/sys/seal-status", nil, &st); err == nil {
-			printStatus(st, *asJSON)
-		}
+		err = c.statusCall("GET", "/api/v1/sys/seal-status", nil, *asJSON)
 	case "rekey start":
-		var st seal.Status
-		if err = c.call("POST", "/api/v1/sys/rekey/init", initReq, &st); err == nil {
-			printStatus(st, *asJSON)
-		}
+		err = c.statusCall("POST", "/api/v1/sys/rekey/init", initReq, *asJSON)
 	case "rekey update":
 		var share string
 		if share, err = readShare(); err != nil {
@@ -221,15 +209,9 @@ func cmdOperator(args []string) int {
 	case "rekey confirm":
 		err = c.withShare("/api/v1/sys/rekey/confirm", *asJSON)
 	case "rekey cancel":
-		var st seal.Status
-		if err = c.call("POST", "/api/v1/sys/rekey/cancel", nil, &st); err == nil {
-			printStatus(st, *asJSON)
-		}
+		err = c.statusCall("POST", "/api/v1/sys/rekey/cancel", nil, *asJSON)
 	case "rotate":
-		var st seal.Status
-		if err = c.call("POST", "/api/v1/sys/rotate", nil, &st); err == nil {
-			printStatus(st, *asJSON)
-		}
+		err = c.statusCall("POST", "/api/v1/sys/rotate", nil, *asJSON)
 	case "break-glass":
 		var share string
 		if share, err = readShare(); err != nil {
@@ -264,8 +246,13 @@ func (c *operatorClient) withShare(path string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
+	return c.statusCall("POST", path, map[string]string{"share": share}, asJSON)
+}
+
+// statusCall makes a call that answers with the seal status, and prints it.
+func (c *operatorClient) statusCall(method, path string, body any, asJSON bool) error {
 	var st seal.Status
-	if err := c.call("POST", path, map[string]string{"share": share}, &st); err != nil {
+	if err := c.call(method, path, body, &st); err != nil {
 		return err
 	}
 	printStatus(st, asJSON)
