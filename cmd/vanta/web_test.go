@@ -1,0 +1,515 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"filippo.io/age/armor"
+	"github.com/chromedp/chromedp"
+
+	"github.com/vanta-ledger/vanta/internal/seal"
+)
+
+// These tests drive the console pages in a real headless Chromium, against
+// the real appliance, the way custodians use them.
+
+const chromiumPath = "/usr/bin/chromium"
+
+// browser starts a headless Chromium for one test and returns a context for
+// its first tab, bounded by the guard.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("the browser tests need Chromium at %s (scripts/install-deps installs it): %v", chromiumPath, err)
+	}
+	profile, err := os.MkdirTemp("", "vanta-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox, // the tests run as root
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1100, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc() // waits for the browser to exit
+		os.RemoveAll(profile)
+	})
+	// The first Do starts the browser and ties its life to ctx, so it gets
+	// no deadline; the guard bounds what the test does with it.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	guarded, cancel := context.WithTimeout(ctx, guard)
+	t.Cleanup(cancel)
+	return guarded
+}
+
+// tab is one page in the browser, with what it reported as errors.
+type tab struct {
+	t    *testing.T
+	ctx  context.Context
+	name string
+
+	mu     sync.Mutex
+	errors []string
+}
+
+// newTab opens parent's tab (parent from browser) or, with fresh, another
+// tab of the same browser, and starts collecting its errors.
+func newTab(t *testing.T, parent context.Context, name string, fresh bool) *tab {
+	t.Helper()
+	ctx := parent
+	if fresh {
+		var cancel context.CancelFunc
+		ctx, cancel = chromedp.NewContext(parent)
+		t.Cleanup(cancel)
+	}
+	tb := &tab{t: t, ctx: ctx, name: name}
+	// Exceptions, console errors and Content-Security-Policy refusals are
+	// bugs of the page. Failed requests are not: the pages expect the API's
+	// 4xx answers to refused shares.
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Type != chromedp.ConsoleError && m.Type != chromedp.ConsoleException {
+				continue
+			}
+			if m.Source == "network" && strings.Contains(m.Text, "Failed to load resource") {
+				continue
+			}
+			tb.mu.Lock()
+			tb.errors = append(tb.errors, m.String())
+			tb.mu.Unlock()
+		}
+	}()
+	return tb
+}
+
+func (tb *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	if err := chromedp.Do(tb.ctx, steps...); err != nil {
+		tb.t.Fatalf("%s: %s: %v", tb.name, what, err)
+	}
+}
+
+// eval runs a JavaScript expression and decodes its value into T.
+func eval[T any](tb *tab, expr string) T {
+	tb.t.Helper()
+	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		tb.t.Fatalf("%s: evaluate %s: %v", tb.name, expr, err)
+	}
+	return v
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// waitFor polls a JavaScript condition until it holds; the guard, not a
+// sleep, bounds the wait. On failure it reports what shows says.
+func (tb *tab) waitFor(what, cond, shows string) {
+	tb.t.Helper()
+	_, err := chromedp.Run(tb.ctx, chromedp.Poll[chromedp.Void](cond,
+		chromedp.WithPollingInterval(25*time.Millisecond), chromedp.WithPollingTimeout(0)))
+	if err != nil {
+		got, _ := chromedp.Run(context.WithoutCancel(tb.ctx), chromedp.Evaluate[string](shows))
+		tb.t.Fatalf("%s: waiting for %s: %v; the page shows %q", tb.name, what, err, got)
+	}
+}
+
+// waitText waits until the element sel is shown (no [hidden] around it) and
+// its text contains want.
+func (tb *tab) waitText(sel, want string) {
+	tb.t.Helper()
+	cond := fmt.Sprintf(`(() => { const e = document.querySelector(%s);
+		return !!e && !e.closest("[hidden]") && e.textContent.includes(%s); })()`, jsString(sel), jsString(want))
+	tb.waitFor(fmt.Sprintf("%s to say %q", sel, want), cond, textOf(sel))
+}
+
+// waitShown waits until the element sel exists and is not hidden.
+func (tb *tab) waitShown(sel string) {
+	tb.t.Helper()
+	cond := fmt.Sprintf(`(() => { const e = document.querySelector(%s); return !!e && !e.closest("[hidden]"); })()`, jsString(sel))
+	tb.waitFor(sel+" to show", cond, `document.querySelector("main").innerText`)
+}
+
+func textOf(sel string) string {
+	return fmt.Sprintf(`(() => { const e = document.querySelector(%s); return e ? e.textContent : "(no such element)"; })()`, jsString(sel))
+}
+
+func (tb *tab) text(sel string) string {
+	tb.t.Helper()
+	return eval[string](tb, textOf(sel))
+}
+
+func (tb *tab) value(sel string) string {
+	tb.t.Helper()
+	return eval[string](tb, fmt.Sprintf(`document.querySelector(%s).value`, jsString(sel)))
+}
+
+func (tb *tab) screenshot(name string) {
+	tb.t.Helper()
+	dir := os.Getenv("VANTA_SCREENSHOT_DIR") // to keep them; they are never committed
+	if dir == "" {
+		dir = tb.t.TempDir()
+	}
+	buf, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tb.t.Fatalf("%s: screenshot: %v", tb.name, err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.t.Logf("screenshot %s", path)
+}
+
+// extraScreenshot is a screenshot taken only when VANTA_SCREENSHOT_DIR asks
+// to keep them: for looking at every state of the pages.
+func (tb *tab) extraScreenshot(name string) {
+	tb.t.Helper()
+	if os.Getenv("VANTA_SCREENSHOT_DIR") != "" {
+		tb.screenshot(name)
+	}
+}
+
+// checkErrors fails the test for anything the page reported as an error.
+func (tb *tab) checkErrors() {
+	tb.t.Helper()
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	for _, e := range tb.errors {
+		tb.t.Errorf("%s: the page reported: %s", tb.name, e)
+	}
+	tb.errors = nil
+}
+
+// decryptShare opens a share the page showed encrypted to a custodian's age key.
+func decryptShare(t *testing.T, armored string, id *age.X25519Identity) string {
+	t.Helper()
+	if !strings.HasPrefix(armored, armor.Header) {
+		t.Fatalf("an age custodian's share is shown as %q", armored)
+	}
+	r, err := age.Decrypt(armor.NewReader(strings.NewReader(armored)), id)
+	if err != nil {
+		t.Fatalf("decrypt the shown share: %v", err)
+	}
+	plain, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(plain)
+}
+
+// foreignShare is well-formed but belongs to no slot of any appliance.
+func foreignShare() string {
+	b := make([]byte, 65)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func TestSetupWizardInBrowser(t *testing.T) {
+	data := dataDir(t)
+	in := boot(t, data)
+	in.waitReady()
+
+	page := newTab(t, browser(t), "setup", false)
+	page.do("open /setup", chromedp.Navigate("http://"+in.addr+"/setup"))
+	page.waitShown("#step-configure")
+	if n, k := page.value("#shares"), page.value("#threshold"); n != "7" || k != "5" {
+		t.Errorf("defaults: %s shares, threshold %s; want 7 and 5", n, k)
+	}
+	page.waitText("#threshold-explain", "Any 5 of the 7 custodians")
+	// Baraka uses age: his share is handed out encrypted to his key.
+	baraka, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	page.do("name two custodians",
+		chromedp.SendKeys(chromedp.CSS("#custodian-name-1"), "Amina"),
+		chromedp.SendKeys(chromedp.CSS("#custodian-name-2"), "Baraka"),
+		chromedp.Click(chromedp.CSS("#use-age")),
+		chromedp.SendKeys(chromedp.CSS("#custodian-age-2"), baraka.Recipient().String()),
+	)
+	page.extraScreenshot("setup-1-configure.png")
+
+	// A threshold above the number of shares: the API's reason shows next
+	// to the field.
+	page.do("ask for 9 of 7",
+		chromedp.SetValue(chromedp.CSS("#threshold"), "9"),
+		chromedp.Click(chromedp.CSS("#init-submit")))
+	page.waitText(`[data-error-for="threshold"]`, "9 is not between 2 and shares (7)")
+	if st := in.sealStatus(); st.Shares != 0 {
+		t.Fatalf("a refused init changed the seal: %+v", st)
+	}
+	page.do("create the shares",
+		chromedp.SetValue(chromedp.CSS("#threshold"), "5"),
+		chromedp.Click(chromedp.CSS("#init-submit")))
+
+	names := map[int]string{1: "Amina", 2: "Baraka", 3: "Custodian 3", 7: "Custodian 7"}
+	var shares []string
+	for slot := 1; slot <= 7; slot++ {
+		page.waitShown(fmt.Sprintf(`#share-card[data-slot="%d"]`, slot))
+		page.waitText("#share-counter", fmt.Sprintf("Custodian %d of 7", slot))
+		if want, ok := names[slot]; ok {
+			if got := page.text("#share-custodian"); got != want {
+				t.Errorf("slot %d is shown as %q, want %q", slot, got, want)
+			}
+		}
+		shown := page.text("#share-text")
+		share := strings.Join(strings.Fields(shown), "")
+		if slot == 2 {
+			page.extraScreenshot("setup-2-encrypted.png")
+			share = decryptShare(t, shown, baraka)
+			shown = share[:4] + " " + share[4:8] // what must not be left on the page
+		}
+		if len(share) != 88 {
+			t.Fatalf("slot %d: share on the page is %q", slot, shown)
+		}
+		shares = append(shares, share)
+		if slot == 1 {
+			page.screenshot("setup.png")
+			page.do("copy", chromedp.Click(chromedp.CSS("#share-copy")))
+			page.waitText("#share-action-status", "Copied")
+		}
+		page.do("tick saved and continue",
+			chromedp.Click(chromedp.CSS("#share-saved")),
+			chromedp.WaitEnabled(chromedp.CSS("#share-continue")),
+			chromedp.Click(chromedp.CSS("#share-continue")),
+		)
+		page.waitShown("#confirm-share")
+		if strings.Contains(eval[string](page, `document.body.textContent`), strings.Fields(shown)[0]+" "+strings.Fields(shown)[1]) {
+			t.Errorf("slot %d: the share is still on the page after Continue", slot)
+		}
+		if slot == 1 {
+			// Refused shares: the API's reason shows next to the field, and
+			// the custodian stays on their confirmation.
+			page.do("enter a malformed share",
+				chromedp.SetValue(chromedp.CSS("#confirm-share"), "not a share"),
+				chromedp.Click(chromedp.CSS("#confirm-submit")))
+			page.waitShown(`#confirm-message[data-code="malformed_share"]`)
+			page.waitText("#confirm-message", "not valid base64")
+			page.do("enter another appliance's share",
+				chromedp.SetValue(chromedp.CSS("#confirm-share"), foreignShare()),
+				chromedp.Click(chromedp.CSS("#confirm-submit")))
+			page.waitShown(`#confirm-message[data-code="unknown_share"]`)
+			page.waitText("#confirm-message", "does not match any custodian slot")
+			page.extraScreenshot("setup-2-confirm-refused.png")
+		}
+		page.do("confirm the share",
+			chromedp.SetValue(chromedp.CSS("#confirm-share"), share),
+			chromedp.Click(chromedp.CSS("#confirm-submit")))
+	}
+	page.waitShown("#step-done")
+	page.waitText("#step-done h1", "initialized and sealed")
+	page.extraScreenshot("setup-3-done.png")
+	if href := eval[string](page, `document.querySelector("#to-unseal").getAttribute("href")`); href != "/unseal" {
+		t.Errorf("final step links to %q", href)
+	}
+	page.checkErrors()
+
+	st := in.sealStatus()
+	if !st.Initialized || !st.Sealed || st.PendingConfirmations != 0 || st.Shares != 7 || st.Threshold != 5 {
+		t.Fatalf("after the wizard: %+v", st)
+	}
+	if len(st.Custodians) != 7 || st.Custodians[0].Name != "Amina" || st.Custodians[1].Name != "Baraka" || st.Custodians[2].Name != "custodian 3" {
+		t.Errorf("custodians after the wizard: %+v", st.Custodians)
+	}
+	// The shares the page showed are the real ones.
+	if st := in.unseal(shares[2:7]); st.Sealed {
+		t.Errorf("five shares read from the page did not unseal: %+v", st)
+	}
+
+	// Once initialized, the wizard only points to /unseal.
+	page.do("reload /setup", chromedp.Navigate("http://"+in.addr+"/setup"))
+	page.waitShown("#step-already")
+	page.extraScreenshot("setup-4-already.png")
+	page.checkErrors()
+}
+
+func TestFiveCustodiansUnsealInBrowser(t *testing.T) {
+	data := dataDir(t)
+	in := boot(t, data)
+	in.waitReady()
+	shares := in.initSeal(7, 5)
+	url := "http://" + in.addr + "/unseal"
+
+	ctx := browser(t)
+	// A screen that stays open through the whole round: it follows the
+	// others only by polling.
+	board := newTab(t, ctx, "board", false)
+	board.do("open /unseal", chromedp.Navigate(url))
+	board.waitText("#progress-text", "0 of 5 shares entered")
+	board.waitText("#seal-state", "Sealed")
+	if n := eval[int](board, `document.querySelectorAll("#custodians li").length`); n != 7 {
+		t.Errorf("custodian list has %d slots, want 7", n)
+	}
+
+	// A share entered and then discarded with Reset: the round starts over.
+	board.do("enter the seventh share",
+		chromedp.SetValue(chromedp.CSS("#share-input"), shares[6]),
+		chromedp.Click(chromedp.CSS("#submit-share")))
+	board.waitText("#progress-text", "1 of 5 shares entered")
+	board.do("reset",
+		chromedp.Click(chromedp.CSS("#reset-button")),
+		chromedp.WaitVisible(chromedp.CSS("#reset-yes")),
+		chromedp.Click(chromedp.CSS("#reset-yes")))
+	board.waitShown(`#reset-message[data-code="reset"]`)
+	board.waitText("#progress-text", "0 of 5 shares entered")
+	if st := in.sealStatus(); st.Progress != 0 {
+		t.Fatalf("progress after reset: %+v", st)
+	}
+
+	var last *tab
+	for i := range 5 {
+		slot := i + 1
+		c := newTab(t, ctx, fmt.Sprintf("custodian %d", slot), true)
+		last = c
+		c.do("open /unseal", chromedp.Navigate(url))
+		c.waitText("#progress-text", fmt.Sprintf("%d of 5 shares entered", i))
+		// The first custodian types the share key by key; the others paste.
+		enter := chromedp.SetValue(chromedp.CSS("#share-input"), shares[i])
+		if i == 0 {
+			enter = chromedp.SendKeys(chromedp.CSS("#share-input"), shares[i])
+		}
+		c.do("enter the share", enter, chromedp.Click(chromedp.CSS("#submit-share")))
+		if slot == 5 {
+			break
+		}
+		c.waitShown(`#share-message[data-code="accepted"]`)
+		c.waitText("#share-message", fmt.Sprintf("slot %d", slot))
+		c.waitText("#progress-text", fmt.Sprintf("%d of 5 shares entered", slot))
+		if v := c.value("#share-input"); v != "" {
+			t.Errorf("custodian %d: the input still holds %q after submitting", slot, v)
+		}
+		if typ := eval[string](c, `document.querySelector("#share-input").type`); typ != "password" {
+			t.Errorf("share input is of type %q", typ)
+		}
+		c.waitShown(fmt.Sprintf(`#custodians li[data-slot="%d"][data-entered="true"]`, slot))
+		if n := eval[int](c, `document.querySelectorAll('#custodians li[data-entered="true"]').length`); n != slot {
+			t.Errorf("after custodian %d, %d slots are marked entered", slot, n)
+		}
+
+		if slot == 2 {
+			// A share of no slot, a share entered twice and no share at
+			// all: each says so, and none counts.
+			c.do("enter another appliance's share",
+				chromedp.SetValue(chromedp.CSS("#share-input"), foreignShare()),
+				chromedp.Click(chromedp.CSS("#submit-share")))
+			c.waitShown(`#share-message[data-code="unknown_share"]`)
+			c.waitText("#share-message", "does not match any custodian slot")
+			c.waitText("#progress-text", "2 of 5 shares entered")
+			c.do("enter the first share again",
+				chromedp.SetValue(chromedp.CSS("#share-input"), shares[0]),
+				chromedp.Click(chromedp.CSS("#submit-share")))
+			c.waitShown(`#share-message[data-code="duplicate_share"]`)
+			c.waitText("#share-message", "slot 1")
+			c.extraScreenshot("unseal-2-duplicate.png")
+			c.do("enter something that is no share",
+				chromedp.SetValue(chromedp.CSS("#share-input"), "%%%"),
+				chromedp.Click(chromedp.CSS("#submit-share")))
+			c.waitShown(`#share-message[data-code="malformed_share"]`)
+			c.waitText("#share-message", "not a complete share")
+			c.waitText("#progress-text", "2 of 5 shares entered")
+			if st := in.sealStatus(); st.Progress != 2 || !st.Sealed {
+				t.Fatalf("refused shares changed progress: %+v", st)
+			}
+		}
+		if slot == 3 {
+			board.waitText("#progress-text", "3 of 5 shares entered")
+			board.waitShown(`#custodians li[data-slot="3"][data-entered="true"]`)
+			c.screenshot("unseal.png")
+		}
+		c.checkErrors()
+	}
+
+	last.waitShown("#unsealed-view")
+	last.waitText("#seal-state", "Unsealed")
+	board.waitShown("#unsealed-view")
+	board.extraScreenshot("unseal-3-unsealed.png")
+	if st := in.sealStatus(); st.Sealed {
+		t.Fatalf("sealed after five custodians: %+v", st)
+	}
+	last.checkErrors()
+	board.checkErrors()
+}
+
+func TestUnfinishedSetupInBrowser(t *testing.T) {
+	data := dataDir(t)
+	in := boot(t, data)
+	in.waitReady()
+	// A ceremony begun elsewhere and left half done.
+	var res seal.InitResult
+	if code, body := in.post("/api/v1/sys/init", map[string]any{"shares": 3, "threshold": 2}, &res); code != 200 {
+		t.Fatalf("init: %d %s", code, body)
+	}
+
+	page := newTab(t, browser(t), "setup", false)
+	page.do("open /setup", chromedp.Navigate("http://"+in.addr+"/setup"))
+	page.waitShown("#step-pending")
+	page.waitText("#pending-summary", "3 custodians still need to confirm")
+	page.do("confirm the second share",
+		chromedp.SetValue(chromedp.CSS("#pending-share"), res.Shares[1].Share),
+		chromedp.Click(chromedp.CSS("#pending-submit")))
+	page.waitShown(`#pending-list li[data-slot="2"][data-confirmed="true"]`)
+	page.waitText("#pending-message", "Confirmed: slot 2")
+	page.waitText("#pending-summary", "2 custodians still need to confirm")
+	page.extraScreenshot("setup-5-pending.png")
+
+	// Starting over reissues: the shares handed out before stop working.
+	page.do("start over", chromedp.Click(chromedp.CSS("#start-over")))
+	page.waitShown("#step-configure")
+	page.waitShown("#reissue-note")
+	if n, k := page.value("#shares"), page.value("#threshold"); n != "3" || k != "2" {
+		t.Errorf("start over offers %s shares, threshold %s; want the pending 3 and 2", n, k)
+	}
+	page.do("create new shares", chromedp.Click(chromedp.CSS("#init-submit")))
+	for slot := 1; slot <= 3; slot++ {
+		page.waitShown(fmt.Sprintf(`#share-card[data-slot="%d"]`, slot))
+		share := strings.Join(strings.Fields(page.text("#share-text")), "")
+		if slot == 1 {
+			if code, body := in.post("/api/v1/sys/init/confirm", map[string]string{"share": res.Shares[0].Share}, nil); code != 400 || errorCode(body) != "unknown_share" {
+				t.Errorf("a share of the replaced set: %d %s", code, body)
+			}
+		}
+		page.do("save, continue and confirm",
+			chromedp.Click(chromedp.CSS("#share-saved")),
+			chromedp.WaitEnabled(chromedp.CSS("#share-continue")),
+			chromedp.Click(chromedp.CSS("#share-continue")),
+			chromedp.WaitVisible(chromedp.CSS("#confirm-share")),
+			chromedp.SetValue(chromedp.CSS("#confirm-share"), share),
+			chromedp.Click(chromedp.CSS("#confirm-submit")))
+	}
+	page.waitShown("#step-done")
+	page.checkErrors()
+	if st := in.sealStatus(); !st.Initialized || !st.Sealed || st.Shares != 3 || st.Threshold != 2 {
+		t.Fatalf("after starting over: %+v", st)
+	}
+}
