@@ -507,7 +507,9 @@ func testRekeyCancelKeepsOldShares(t *testing.T, pc *providerCase) {
 // A rekey abandoned after its new shares were issued (cancelled, or cut
 // short by a restart) must leave the old shares working, with every
 // provider: a token's PIN changes only at the last confirmation.
-func TestRekeyAbandonedAfterThreshold(t *testing.T) { eachProvider(t, testRekeyAbandonedAfterThreshold) }
+func TestRekeyAbandonedAfterThreshold(t *testing.T) {
+	eachProvider(t, testRekeyAbandonedAfterThreshold)
+}
 
 func testRekeyAbandonedAfterThreshold(t *testing.T, pc *providerCase) {
 	ctx := context.Background()
