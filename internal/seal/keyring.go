@@ -244,3 +244,11 @@ func (d *DataKey) Open(purpose, recordID string, ciphertext []byte) ([]byte, err
 
 // Destroy zeroes the key.
 func (d *DataKey) Destroy() { d.key.destroy(); d.aead = nil }
+
+// NewKeyring returns a fresh keyring with one root key, bound to no seal
+// and never persisted: for tests and tools that need real encryption
+// without a key ceremony.
+func NewKeyring() (*Keyring, error) { return newKeyring() }
+
+// Destroy zeroes every root key.
+func (k *Keyring) Destroy() { k.destroy() }

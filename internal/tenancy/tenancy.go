@@ -89,10 +89,19 @@ DO $$ BEGIN
 END $$;
 CREATE SCHEMA IF NOT EXISTS vanta AUTHORIZATION ` + OwnerRole + `;
 CREATE TABLE IF NOT EXISTS vanta.companies (
-	id         uuid PRIMARY KEY,
-	name       text NOT NULL,
-	status     text NOT NULL DEFAULT 'active',
-	created_at timestamptz NOT NULL DEFAULT now()
+	id                  uuid PRIMARY KEY,
+	name                text NOT NULL,
+	registration_number text NOT NULL DEFAULT '',
+	tax_id              text NOT NULL DEFAULT '',
+	industry            text NOT NULL DEFAULT '',
+	address             text NOT NULL DEFAULT '',
+	phone               text NOT NULL DEFAULT '',
+	email               text NOT NULL DEFAULT '',
+	settings            jsonb NOT NULL DEFAULT '{}',
+	status              text NOT NULL DEFAULT 'provisioning' CHECK (status IN ('provisioning', 'active', 'archived')),
+	dek                 bytea,  -- the company's data key, wrapped by the root keyring
+	redis_secret        bytea,  -- its Redis ACL password, sealed with its data key
+	created_at          timestamptz NOT NULL DEFAULT now()
 );
 ALTER TABLE vanta.companies OWNER TO ` + OwnerRole + `;
 `
@@ -107,10 +116,11 @@ var companyTables = []struct{ name, ddl string }{
 		PRIMARY KEY (company_id, key))`},
 }
 
-// Provision creates a company's schema, role, tables, grants and policies.
+// Provision creates a company's schema, role, tables, grants and policies
+// in PostgreSQL; Provisioner.Create does that and every other store.
 // It is idempotent: run again, it changes nothing; interrupted, it is
 // finished by the next run. It must run as a superuser or the owner.
-func Provision(ctx context.Context, tx pgx.Tx, id uuid.UUID, name string) (Scope, error) {
+func Provision(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Scope, error) {
 	if id == uuid.Nil {
 		return Scope{}, errors.New("tenancy: company id is nil")
 	}
@@ -149,15 +159,8 @@ func Provision(ctx context.Context, tx pgx.Tx, id uuid.UUID, name string) (Scope
 			fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO %s", table, role),
 		)
 	}
-	stmts = append(stmts, "INSERT INTO vanta.companies (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
 	for _, stmt := range stmts {
-		var err error
-		if strings.Contains(stmt, "$1") {
-			_, err = tx.Exec(ctx, stmt, id, name)
-		} else {
-			_, err = tx.Exec(ctx, stmt)
-		}
-		if err != nil {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
 			return Scope{}, fmt.Errorf("provision company %s: %w", id, err)
 		}
 	}

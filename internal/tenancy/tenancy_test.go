@@ -18,13 +18,22 @@ var pg *pgtest.Server
 
 const appPassword = "app-password-for-tests"
 
+// TestMain starts the real servers once: PostgreSQL, Redis (with an ACL
+// file, as the appliance runs it) and the embedded MongoDB-protocol server.
 func TestMain(m *testing.M) {
 	var err error
 	if pg, err = pgtest.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	stopOthers, err := startRedisAndDocDB()
+	if err != nil {
+		pg.Stop()
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
+	stopOthers()
 	pg.Stop()
 	os.Exit(code)
 }
@@ -57,10 +66,10 @@ func setup(t *testing.T) *env {
 	}
 	e := &env{super: super}
 	err = pgx.BeginFunc(ctx, super, func(tx pgx.Tx) error {
-		if e.a, err = Provision(ctx, tx, uuid.New(), "Acme Ltd"); err != nil {
+		if e.a, err = Provision(ctx, tx, uuid.New()); err != nil {
 			return err
 		}
-		e.b, err = Provision(ctx, tx, uuid.New(), "Bidii Ltd")
+		e.b, err = Provision(ctx, tx, uuid.New())
 		return err
 	})
 	if err != nil {
@@ -244,20 +253,20 @@ func TestSuiteCatchesEachMutation(t *testing.T) {
 		begin  beginFunc
 	}{
 		{"RLS disabled", func(t *testing.T, e *env) func() {
-			exec(t, e, "ALTER TABLE "+e.a.schema()+".settings DISABLE ROW LEVEL SECURITY")
+			superExec(t, e, "ALTER TABLE "+e.a.schema()+".settings DISABLE ROW LEVEL SECURITY")
 			return nil
 		}, realBegin},
 		{"FORCE dropped", func(t *testing.T, e *env) func() {
-			exec(t, e, "ALTER TABLE "+e.a.schema()+".settings NO FORCE ROW LEVEL SECURITY")
+			superExec(t, e, "ALTER TABLE "+e.a.schema()+".settings NO FORCE ROW LEVEL SECURITY")
 			return nil
 		}, realBegin},
 		{"permissive USING (true) policy", func(t *testing.T, e *env) func() {
-			exec(t, e, "CREATE POLICY oops ON "+e.a.schema()+".settings FOR SELECT USING (true)")
+			superExec(t, e, "CREATE POLICY oops ON "+e.a.schema()+".settings FOR SELECT USING (true)")
 			return nil
 		}, realBegin},
 		{"runtime role granted BYPASSRLS", func(t *testing.T, e *env) func() {
-			exec(t, e, "ALTER ROLE "+AppRole+" BYPASSRLS")
-			return func() { exec(t, e, "ALTER ROLE "+AppRole+" NOBYPASSRLS") }
+			superExec(t, e, "ALTER ROLE "+AppRole+" BYPASSRLS")
+			return func() { superExec(t, e, "ALTER ROLE "+AppRole+" NOBYPASSRLS") }
 		}, realBegin},
 		{"SET LOCAL ROLE skipped", func(t *testing.T, e *env) func() { return nil },
 			func(ctx context.Context, db *pgxpool.Pool, s Scope, fn func(pgx.Tx) error) error {
@@ -284,7 +293,7 @@ func TestSuiteCatchesEachMutation(t *testing.T) {
 	}
 }
 
-func exec(t *testing.T, e *env, sql string) {
+func superExec(t *testing.T, e *env, sql string) {
 	t.Helper()
 	if _, err := e.super.Exec(context.Background(), sql); err != nil {
 		t.Fatal(err)
@@ -295,7 +304,7 @@ func TestProvisionIsIdempotentAndScopeless(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	err := pgx.BeginFunc(ctx, e.super, func(tx pgx.Tx) error {
-		_, err := Provision(ctx, tx, e.a.Company(), "Acme Ltd")
+		_, err := Provision(ctx, tx, e.a.Company())
 		return err
 	})
 	if err != nil {

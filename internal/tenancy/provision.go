@@ -1,0 +1,221 @@
+package tenancy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/vanta-ledger/vanta/internal/audit"
+	"github.com/vanta-ledger/vanta/internal/seal"
+)
+
+// Keys makes and opens company data keys: the root keyring.
+type Keys interface {
+	NewDataKey(owner string) ([]byte, error)
+	DataKey(owner string, wrapped []byte) (*seal.DataKey, error)
+}
+
+// Provisioner creates a company in every store at once: its PostgreSQL
+// schema, role and policies, its data key, its MongoDB database, its Redis
+// ACL user, its files directory and its audit chain. Each step checks
+// before it acts, so Resume finishes a creation that was cut short.
+type Provisioner struct {
+	DB       *pgxpool.Pool // a role that may create roles and schemas
+	Mongo    *mongo.Client
+	Redis    *redis.Client // a user allowed ACL SETUSER and ACL SAVE
+	FilesDir string        // $DATA/companies
+	Keys     Keys
+}
+
+// Actor is who asked, for the audit record.
+type Actor struct {
+	UserID string
+	Role   string
+	IP     string
+}
+
+// MongoDatabase is a company's MongoDB database name.
+func (s Scope) MongoDatabase() string { return "vanta_c_" + strings.ReplaceAll(s.company.String(), "-", "") }
+
+// RedisUser is a company's Redis ACL user; RedisPrefix its key space.
+func (s Scope) RedisUser() string   { return schemaOf(s.company) }
+func (s Scope) RedisPrefix() string { return "company:" + s.company.String() + ":" }
+
+// Files is a company's files directory under root.
+func (s Scope) Files(root string) string { return filepath.Join(root, s.company.String()) }
+
+// Create validates c and provisions the company everywhere. The company
+// row and its audit records commit with the PostgreSQL objects; the other
+// stores follow, and the status turns active when all are ready.
+func (p *Provisioner) Create(ctx context.Context, c Company, by Actor) (Company, error) {
+	if err := c.Normalize(); err != nil {
+		return Company{}, err
+	}
+	if c.ID == uuid.Nil {
+		c.ID = uuid.New()
+	}
+	c.Status = StatusProvisioning
+	scope := Scope{company: c.ID}
+	dek, err := p.Keys.NewDataKey(c.ID.String())
+	if err != nil {
+		return Company{}, fmt.Errorf("create company: data key: %w", err)
+	}
+	secret := make([]byte, 24)
+	if _, err := rand.Read(secret); err != nil {
+		return Company{}, err
+	}
+	key, err := p.Keys.DataKey(c.ID.String(), dek)
+	if err != nil {
+		return Company{}, err
+	}
+	sealedSecret, err := key.Seal("redis-password", c.ID.String(), []byte(hex.EncodeToString(secret)))
+	key.Destroy()
+	if err != nil {
+		return Company{}, err
+	}
+	settings, _ := json.Marshal(c.Settings)
+	err = pgx.BeginFunc(ctx, p.DB, func(tx pgx.Tx) error {
+		if _, err := Provision(ctx, tx, c.ID); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO vanta.companies
+			(id, name, registration_number, tax_id, industry, address, phone, email, settings, status, dek, redis_secret)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING created_at`,
+			c.ID, c.Name, c.RegistrationNumber, c.TaxID, c.Industry, c.Address, c.Phone, c.Email, settings, c.Status, dek, sealedSecret,
+		).Scan(&c.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("insert company: %w", err)
+		}
+		entry := audit.Entry{Actor: by.UserID, Role: by.Role, IP: by.IP, Action: "company.create", Resource: "company/" + c.ID.String(),
+			Outcome: "ok", Details: map[string]any{"name": c.Name}}
+		if _, err := audit.Append(ctx, tx, "system", entry); err != nil {
+			return err
+		}
+		_, err = audit.Append(ctx, tx, c.ID.String(), entry)
+		return err
+	})
+	if err != nil {
+		return Company{}, fmt.Errorf("create company %s: %w", c.ID, err)
+	}
+	if err := p.finish(ctx, scope, sealedSecret, dek); err != nil {
+		return c, fmt.Errorf("create company %s: %w (it stays %s; Resume finishes it)", c.ID, err, StatusProvisioning)
+	}
+	c.Status = StatusActive
+	return c, nil
+}
+
+// Resume finishes a company left in provisioning.
+func (p *Provisioner) Resume(ctx context.Context, id uuid.UUID) error {
+	var dek, sealedSecret []byte
+	var status string
+	err := p.DB.QueryRow(ctx, "SELECT status, dek, redis_secret FROM vanta.companies WHERE id = $1", id).Scan(&status, &dek, &sealedSecret)
+	if err != nil {
+		return fmt.Errorf("resume company %s: %w", id, err)
+	}
+	if status != StatusProvisioning {
+		return nil
+	}
+	err = pgx.BeginFunc(ctx, p.DB, func(tx pgx.Tx) error {
+		_, err := Provision(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return p.finish(ctx, Scope{company: id}, sealedSecret, dek)
+}
+
+// finish prepares the stores outside PostgreSQL, then marks the company
+// active.
+func (p *Provisioner) finish(ctx context.Context, s Scope, sealedSecret, dek []byte) error {
+	key, err := p.Keys.DataKey(s.company.String(), dek)
+	if err != nil {
+		return err
+	}
+	secret, err := key.Open("redis-password", s.company.String(), sealedSecret)
+	key.Destroy()
+	if err != nil {
+		return fmt.Errorf("open redis password: %w", err)
+	}
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{"mongodb", func() error { return p.provisionMongo(ctx, s) }},
+		{"redis", func() error { return p.provisionRedis(ctx, s, string(secret)) }},
+		{"files", func() error { return os.MkdirAll(filepath.Join(s.Files(p.FilesDir), "documents"), 0o700) }},
+	}
+	for _, step := range steps {
+		if err := step.fn(); err != nil {
+			return fmt.Errorf("%s: %w", step.name, err)
+		}
+	}
+	_, err = p.DB.Exec(ctx, "UPDATE vanta.companies SET status = $2 WHERE id = $1 AND status = $3", s.company, StatusActive, StatusProvisioning)
+	return err
+}
+
+// provisionMongo creates the company's database, collections and indexes.
+func (p *Provisioner) provisionMongo(ctx context.Context, s Scope) error {
+	db := p.Mongo.Database(s.MongoDatabase())
+	indexes := map[string][]mongo.IndexModel{
+		"documents":   {{Keys: bson.D{{Key: "status", Value: 1}, {Key: "created_at", Value: -1}}}},
+		"analyses":    {{Keys: bson.D{{Key: "document_id", Value: 1}}}},
+		"extractions": {{Keys: bson.D{{Key: "document_id", Value: 1}}}},
+	}
+	for coll, models := range indexes {
+		err := db.CreateCollection(ctx, coll)
+		var ce mongo.CommandError
+		if err != nil && !(errors.As(err, &ce) && ce.Name == "NamespaceExists") {
+			return fmt.Errorf("collection %s: %w", coll, err)
+		}
+		if _, err := db.Collection(coll).Indexes().CreateMany(ctx, models, options.CreateIndexes()); err != nil {
+			return fmt.Errorf("indexes of %s: %w", coll, err)
+		}
+	}
+	return nil
+}
+
+// provisionRedis creates the company's ACL user, confined to its prefix
+// and to data commands, and saves the ACL file so it survives a restart.
+func (p *Provisioner) provisionRedis(ctx context.Context, s Scope, password string) error {
+	prefix := s.RedisPrefix()
+	args := []any{"ACL", "SETUSER", s.RedisUser(), "reset", "on", ">" + password,
+		"~" + prefix + "*", "&" + prefix + "*", "+@all", "-@admin", "-@dangerous", "-@scripting"}
+	if err := p.Redis.Do(ctx, args...).Err(); err != nil {
+		return fmt.Errorf("acl setuser: %w", err)
+	}
+	if err := p.Redis.Do(ctx, "ACL", "SAVE").Err(); err != nil {
+		return fmt.Errorf("acl save: %w", err)
+	}
+	return nil
+}
+
+// RedisPassword returns a company's Redis ACL password, for connecting as
+// its user.
+func (p *Provisioner) RedisPassword(ctx context.Context, s Scope) (string, error) {
+	var dek, sealedSecret []byte
+	if err := p.DB.QueryRow(ctx, "SELECT dek, redis_secret FROM vanta.companies WHERE id = $1", s.company).Scan(&dek, &sealedSecret); err != nil {
+		return "", err
+	}
+	key, err := p.Keys.DataKey(s.company.String(), dek)
+	if err != nil {
+		return "", err
+	}
+	defer key.Destroy()
+	secret, err := key.Open("redis-password", s.company.String(), sealedSecret)
+	return string(secret), err
+}

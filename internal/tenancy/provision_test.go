@@ -1,0 +1,235 @@
+package tenancy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/vanta-ledger/vanta/internal/audit"
+	"github.com/vanta-ledger/vanta/internal/docdb"
+	"github.com/vanta-ledger/vanta/internal/seal"
+)
+
+var (
+	redisSocket string
+	mongoURI    string
+)
+
+func startRedisAndDocDB() (stop func(), err error) {
+	dir, err := os.MkdirTemp("", "tenancy-")
+	if err != nil {
+		return nil, err
+	}
+	acl := filepath.Join(dir, "users.acl")
+	if err := os.WriteFile(acl, []byte("user default on nopass ~* &* +@all\n"), 0o600); err != nil {
+		return nil, err
+	}
+	redisSocket = filepath.Join(dir, "redis.sock")
+	srv := exec.Command("redis-server", "--port", "0", "--unixsocket", redisSocket, "--aclfile", acl, "--save", "", "--appendonly", "no", "--dir", dir)
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Start(); err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(out)
+	ready := false
+	for sc.Scan() {
+		if strings.Contains(strings.ToLower(sc.Text()), "ready to accept connections") {
+			ready = true
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	if !ready {
+		return nil, errors.New("redis-server did not start")
+	}
+	mongoSocket := filepath.Join(dir, "mongodb.sock")
+	mongoURI = "mongodb://" + url.PathEscape(mongoSocket)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- docdb.Run(ctx, docdb.Config{Dir: filepath.Join(dir, "docdb"), Socket: mongoSocket}) }()
+	return func() {
+		cancel()
+		<-done
+		_ = srv.Process.Kill()
+		_ = srv.Wait()
+		os.RemoveAll(dir)
+	}, nil
+}
+
+type fixture struct {
+	*env
+	prov *Provisioner
+	kr   *seal.Keyring
+}
+
+func provisioner(t *testing.T) *fixture {
+	t.Helper()
+	e := setup(t)
+	if _, err := e.super.Exec(context.Background(), audit.Schema); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := seal.NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kr.Destroy)
+	mc, err := mongo.Connect(options.Client().ApplyURI(mongoURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mc.Disconnect(context.Background()) })
+	rc := redis.NewClient(&redis.Options{Network: "unix", Addr: redisSocket})
+	t.Cleanup(func() { rc.Close() })
+	return &fixture{env: e, kr: kr, prov: &Provisioner{DB: e.super, Mongo: mc, Redis: rc, FilesDir: t.TempDir(), Keys: kr}}
+}
+
+func TestCreateCompanyEverywhere(t *testing.T) {
+	f := provisioner(t)
+	ctx := context.Background()
+	by := Actor{UserID: "god", Role: "god", IP: "127.0.0.1"}
+	a, err := f.prov.Create(ctx, Company{Name: "Acme Ltd", TaxID: "p051234567z", Email: "books@acme.co.ke"}, by)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.prov.Create(ctx, Company{Name: "Bidii Ltd"}, by)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Status != StatusActive || a.TaxID != "P051234567Z" || a.Settings.Currency != "KES" || a.Settings.Timezone != "Africa/Nairobi" || a.CreatedAt.IsZero() {
+		t.Errorf("created %+v", a)
+	}
+	sa, sb := Scope{company: a.ID}, Scope{company: b.ID}
+
+	var status string
+	var dek []byte
+	if err := f.super.QueryRow(ctx, "SELECT status, dek FROM vanta.companies WHERE id = $1", a.ID).Scan(&status, &dek); err != nil || status != StatusActive || len(dek) == 0 {
+		t.Errorf("company row: %s %d bytes %v", status, len(dek), err)
+	}
+	// PostgreSQL: its schema works under its scope.
+	if err := InTx(ctx, f.app, sa, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO settings (company_id, key, value) VALUES ($1, 'k', '1')", sa.Company())
+		return err
+	}); err != nil {
+		t.Errorf("company schema: %v", err)
+	}
+	// MongoDB: its database, collections and indexes.
+	names, err := f.prov.Mongo.Database(sa.MongoDatabase()).ListCollectionNames(ctx, bson.D{})
+	if err != nil || strings.Join(sortStrings(names), ",") != "analyses,documents,extractions" {
+		t.Errorf("mongo collections %v %v", names, err)
+	}
+	// Files.
+	if st, err := os.Stat(filepath.Join(sa.Files(f.prov.FilesDir), "documents")); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("files dir: %v", err)
+	}
+	// Redis: A's user works inside its prefix and nowhere else.
+	pass, err := f.prov.RedisPassword(ctx, sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := redis.NewClient(&redis.Options{Network: "unix", Addr: redisSocket, Username: sa.RedisUser(), Password: pass})
+	defer ca.Close()
+	if err := ca.Set(ctx, sa.RedisPrefix()+"session", "x", 0).Err(); err != nil {
+		t.Errorf("A writes its own key: %v", err)
+	}
+	for _, key := range []string{sb.RedisPrefix() + "session", "system:config"} {
+		if err := ca.Get(ctx, key).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+			t.Errorf("A reading %s: %v, want NOPERM", key, err)
+		}
+	}
+	if err := ca.Do(ctx, "ACL", "LIST").Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Errorf("A ran ACL LIST: %v", err)
+	}
+	// Audit: the system chain holds both creations, each company its own.
+	for chain, want := range map[string]int64{"system": 2, a.ID.String(): 1, b.ID.String(): 1} {
+		if res, err := audit.Verify(ctx, f.super, chain, nil); err != nil || !res.OK || res.Records != want {
+			t.Errorf("audit chain %s: %+v %v", chain, res, err)
+		}
+	}
+}
+
+func TestInvalidCompanyCreatesNothing(t *testing.T) {
+	f := provisioner(t)
+	ctx := context.Background()
+	tests := []struct {
+		c     Company
+		field string
+	}{
+		{Company{}, "company_name"},
+		{Company{Name: "X", TaxID: "P12345678"}, "tax_id"},
+		{Company{Name: "X", TaxID: "B051234567Z"}, "tax_id"},
+		{Company{Name: "X", Email: "not-an-email"}, "email"},
+		{Company{Name: "X", Phone: "call me"}, "phone"},
+		{Company{Name: "X", Settings: Settings{Currency: "shilling"}}, "settings.currency"},
+		{Company{Name: "X", Settings: Settings{Timezone: "Mars/Olympus"}}, "settings.timezone"},
+		{Company{Name: "X", Settings: Settings{Language: "english"}}, "settings.language"},
+		{Company{Name: "X", Settings: Settings{Features: []string{"ledger", "crypto"}}}, "settings.features"},
+		{Company{Name: "X", Settings: Settings{Features: []string{"ledger", "ledger"}}}, "settings.features"},
+	}
+	for _, tc := range tests {
+		_, err := f.prov.Create(ctx, tc.c, Actor{})
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != tc.field {
+			t.Errorf("Create(%+v) = %v, want a ValidationError on %s", tc.c, err, tc.field)
+		}
+	}
+	var n int
+	if err := f.super.QueryRow(ctx, "SELECT count(*) FROM vanta.companies").Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d companies after refused creations (%v)", n, err)
+	}
+	if res, _ := audit.Verify(ctx, f.super, "system", nil); res.Records != 0 {
+		t.Errorf("refused creations were audited as done: %+v", res)
+	}
+}
+
+func TestResumeFinishesAnInterruptedCreate(t *testing.T) {
+	f := provisioner(t)
+	ctx := context.Background()
+	broken := *f.prov
+	broken.Redis = redis.NewClient(&redis.Options{Network: "unix", Addr: filepath.Join(t.TempDir(), "absent.sock"), MaxRetries: -1})
+	defer broken.Redis.Close()
+	c, err := broken.Create(ctx, Company{Name: "Chui Ltd"}, Actor{})
+	if err == nil || c.ID == uuid.Nil {
+		t.Fatalf("create with Redis down: %v", err)
+	}
+	var status string
+	if err := f.super.QueryRow(ctx, "SELECT status FROM vanta.companies WHERE id = $1", c.ID).Scan(&status); err != nil || status != StatusProvisioning {
+		t.Fatalf("status after the failed step: %q %v", status, err)
+	}
+	if err := f.prov.Resume(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.super.QueryRow(ctx, "SELECT status FROM vanta.companies WHERE id = $1", c.ID).Scan(&status); err != nil || status != StatusActive {
+		t.Errorf("status after Resume: %q %v", status, err)
+	}
+	users, err := f.prov.Redis.Do(ctx, "ACL", "USERS").StringSlice()
+	if err != nil || !strings.Contains(strings.Join(users, ","), Scope{company: c.ID}.RedisUser()) {
+		t.Errorf("ACL users after Resume: %v %v", users, err)
+	}
+	if err := f.prov.Resume(ctx, c.ID); err != nil {
+		t.Errorf("Resume of an active company: %v", err)
+	}
+}
+
+func sortStrings(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
