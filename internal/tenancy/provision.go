@@ -49,7 +49,9 @@ type Actor struct {
 }
 
 // MongoDatabase is a company's MongoDB database name.
-func (s Scope) MongoDatabase() string { return "vanta_c_" + strings.ReplaceAll(s.company.String(), "-", "") }
+func (s Scope) MongoDatabase() string {
+	return "vanta_c_" + strings.ReplaceAll(s.company.String(), "-", "")
+}
 
 // RedisUser is a company's Redis ACL user; RedisPrefix its key space.
 func (s Scope) RedisUser() string   { return schemaOf(s.company) }
