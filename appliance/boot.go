@@ -36,6 +36,7 @@ type Appliance struct {
 
 	everReady atomic.Bool // every service was healthy once
 	stopping  atomic.Bool
+	stores    atomic.Pointer[Stores] // set once the schema is migrated
 }
 
 // HandlerFunc builds the public HTTP handler once the appliance exists;
@@ -160,6 +161,9 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 			drainCtx, cancel := context.WithTimeout(context.Background(), a.catalog.budget.Drain)
 			defer cancel()
 			_ = api.Shutdown(drainCtx)
+			if st := a.stores.Swap(nil); st != nil {
+				st.Close(drainCtx)
+			}
 			a.catalog.closeClients(drainCtx)
 			stopServices()
 		}()
@@ -239,6 +243,13 @@ func (a *Appliance) watchReady(ctx context.Context) {
 	for {
 		if servicesHealthy(a.sup.Status()) {
 			a.everReady.Store(true)
+			stores, err := a.openStores(ctx)
+			if err != nil {
+				// Readiness stays below ready; the log says why.
+				a.logger.Error("open stores", "error", err.Error())
+				return
+			}
+			a.stores.Store(stores)
 			a.logger.Info("services healthy", "sealed", a.seal.Sealed())
 			return
 		}
@@ -263,8 +274,15 @@ func (a *Appliance) Services() ServicesReport {
 
 // Readiness reports whether the appliance serves.
 func (a *Appliance) Readiness() Readiness {
-	return readiness(a.sup.Status(), a.everReady.Load(), a.stopping.Load(), a.seal.Sealed())
+	r := readiness(a.sup.Status(), a.everReady.Load(), a.stopping.Load(), a.seal.Sealed())
+	if (r.Status == StatusReady || r.Status == StatusSealed) && a.stores.Load() == nil {
+		r.Status = StatusStarting // services up, schema not migrated yet
+	}
+	return r
 }
+
+// Stores returns the data-service connections, or nil before they are open.
+func (a *Appliance) Stores() *Stores { return a.stores.Load() }
 
 // Seal is the appliance's seal, for the API.
 func (a *Appliance) Seal() *seal.Service { return a.seal }

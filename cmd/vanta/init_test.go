@@ -373,6 +373,10 @@ func TestBootWriteStopReboot(t *testing.T) {
 
 	ctx := context.Background()
 	pg := pgConnect(t, data)
+	var migrated int
+	if err := pg.QueryRow(ctx, "SELECT count(*) FROM vanta.schema_migrations").Scan(&migrated); err != nil || migrated < 3 {
+		t.Errorf("schema migrations applied: %d, %v", migrated, err)
+	}
 	if _, err := pg.Exec(ctx, "CREATE TABLE boot_probe (v text)"); err != nil {
 		t.Fatal(err)
 	}
