@@ -281,6 +281,9 @@ func (a *Appliance) Readiness() Readiness {
 	return r
 }
 
+// TrustedProxies is how many reverse proxies front the API.
+func (a *Appliance) TrustedProxies() int { return a.cfg.TrustedProxies }
+
 // Stores returns the data-service connections, or nil before they are open.
 func (a *Appliance) Stores() *Stores { return a.stores.Load() }
 

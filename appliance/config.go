@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,11 @@ type Config struct {
 	// PKCS11SOPIN is the token's security-officer PIN, needed once, at
 	// init; only ever from the environment, never from a file in the image.
 	PKCS11SOPIN string `yaml:"-"`
+
+	// TrustedProxies is how many reverse proxies stand in front of the
+	// API: the client address is read that many hops from the right of
+	// X-Forwarded-For. Zero trusts no header.
+	TrustedProxies int `yaml:"trusted_proxies"`
 
 	// External servers: when set, that service is not started here.
 	PostgresURL string `yaml:"postgres_url"`
@@ -167,6 +173,11 @@ func (c *Config) envVars() []struct {
 		}},
 		{"VANTA_MONGO_ENGINE", str(&c.MongoEngine)},
 		{"VANTA_POSTGRES_BIN", str(&c.PostgresBin)},
+		{"VANTA_TRUSTED_PROXIES", func(v string) error {
+			n, err := strconv.Atoi(v)
+			c.TrustedProxies = n
+			return err
+		}},
 		{"VANTA_KEY_PROVIDER", str(&c.KeyProvider)},
 		{"VANTA_PKCS11_MODULE", str(&c.PKCS11Module)},
 		{"VANTA_PKCS11_TOKEN", str(&c.PKCS11Token)},
@@ -225,6 +236,9 @@ func (c *Config) Validate() error {
 	case "auto", "mongod", "docdb":
 	default:
 		bad("mongo_engine", c.MongoEngine, errors.New("must be auto, mongod or docdb"))
+	}
+	if c.TrustedProxies < 0 || c.TrustedProxies > 10 {
+		bad("trusted_proxies", strconv.Itoa(c.TrustedProxies), errors.New("must be between 0 and 10"))
 	}
 	switch c.KeyProvider {
 	case "software":

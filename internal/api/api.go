@@ -25,6 +25,10 @@ type Deps struct {
 	Seal      *seal.Service
 	Logger    *slog.Logger
 	Pages     http.Handler // the web console (setup wizard, unseal page); optional
+	// TrustedProxies is how many reverse proxies stand in front of the API;
+	// the client address is taken that many hops from the right of
+	// X-Forwarded-For. Zero: the connection's peer.
+	TrustedProxies int
 }
 
 type server struct {
@@ -40,7 +44,9 @@ func NewRouter(d Deps) http.Handler {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	r := gin.New()
-	r.Use(gin.Recovery(), securityHeaders, s.auditRequests)
+	// gin would believe any X-Forwarded-For; ours is counted from the right.
+	_ = r.SetTrustedProxies(nil)
+	r.Use(gin.Recovery(), s.resolveClientIP, securityHeaders, s.auditRequests)
 	r.HandleMethodNotAllowed = true
 
 	r.GET("/healthz", func(c *gin.Context) {
@@ -78,6 +84,16 @@ func NewRouter(d Deps) http.Handler {
 	})
 	return r
 }
+
+const ctxClientIP = "vanta.client_ip"
+
+func (s *server) resolveClientIP(c *gin.Context) {
+	c.Set(ctxClientIP, clientIP(c.Request, s.TrustedProxies))
+	c.Next()
+}
+
+// ip is the request's client address, as resolveClientIP found it.
+func ip(c *gin.Context) string { return c.GetString(ctxClientIP) }
 
 // sealedGate answers 503 for every /api/v1 route but /api/v1/sys/* while
 // the keys are locked: nothing that touches company data can run.

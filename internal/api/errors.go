@@ -91,6 +91,6 @@ func (s *server) auditRequests(c *gin.Context) {
 		return
 	}
 	code, _ := c.Get(ctxErrorCode)
-	s.logger.Info("audit", slog.String("action", c.Request.Method+" "+c.FullPath()), slog.String("ip", c.ClientIP()),
+	s.logger.Info("audit", slog.String("action", c.Request.Method+" "+c.FullPath()), slog.String("ip", ip(c)),
 		slog.Int("status", c.Writer.Status()), slog.Any("error", code))
 }

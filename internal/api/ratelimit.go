@@ -56,7 +56,7 @@ func (l *clientLimiter) reserve(ip string, now time.Time) (ok bool, retryAfter t
 }
 
 func (l *clientLimiter) middleware(c *gin.Context) {
-	if ok, wait := l.reserve(c.ClientIP(), time.Now()); !ok {
+	if ok, wait := l.reserve(ip(c), time.Now()); !ok {
 		secs := int(math.Ceil(wait.Seconds()))
 		c.Header("Retry-After", fmt.Sprint(secs))
 		c.Set(ctxErrorCode, "rate_limited")
