@@ -2,11 +2,14 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/vanta-ledger/vanta/appliance"
+	"github.com/vanta-ledger/vanta/internal/seal"
 )
 
 // stubAppliance answers with fixed reports: the router's logic is what is
@@ -111,5 +114,29 @@ func TestClientLimiter(t *testing.T) {
 	}
 	if ok, _ := l.reserve("10.0.0.1", now.Add(time.Second)); !ok {
 		t.Error("refused after waiting the advised time")
+	}
+}
+
+// A client cannot dodge the per-IP limit by inventing X-Forwarded-For
+// headers when no proxy is trusted.
+func TestRateLimitIgnoresSpoofedForwardedFor(t *testing.T) {
+	s, err := seal.Open(seal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewRouter(Deps{Appliance: stubAppliance{}, Seal: s})
+	limited := 0
+	for i := range 70 {
+		req := httptest.NewRequest("POST", "/api/v1/sys/unseal", strings.NewReader(`{"share":"x"}`))
+		req.RemoteAddr = "203.0.113.7:40000"
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.9.%d.%d", i/250, i%250))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code == 429 {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Error("70 rapid requests from one address, each claiming another, were never limited")
 	}
 }
