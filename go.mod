@@ -6,10 +6,12 @@ require (
 	filippo.io/age v1.3.2
 	github.com/FerretDB/FerretDB v1.24.0
 	github.com/gin-gonic/gin v1.12.0
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
 	github.com/hashicorp/vault v1.14.1
 	github.com/jackc/pgx/v5 v5.9.2
 	github.com/miekg/pkcs11 v1.1.2
+	github.com/pquerna/otp v1.5.0
 	github.com/redis/go-redis/v9 v9.23.0
 	go.mongodb.org/mongo-driver/v2 v2.10.0
 	golang.org/x/crypto v0.55.0
@@ -18,6 +20,8 @@ require (
 	golang.org/x/time v0.16.0
 	gopkg.in/yaml.v3 v3.0.1
 )
+
+require github.com/boombuler/barcode v1.0.1 // indirect
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect

@@ -1,0 +1,258 @@
+package auth
+
+import (
+	"bufio"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vanta-ledger/vanta/internal/pgtest"
+	"github.com/vanta-ledger/vanta/internal/seal"
+)
+
+// The seal's root keyring is what wraps our secrets in the appliance.
+var _ Sealer = (*seal.Keyring)(nil)
+
+var (
+	pg          *pgtest.Server
+	redisSocket string
+	redisClient *redis.Client
+)
+
+// TestMain starts one PostgreSQL cluster and one redis-server for the
+// package; each test takes its own database and Redis key prefix.
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	if pg, err = pgtest.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer pg.Stop()
+	dir, err := os.MkdirTemp("", "auth-redis-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	redisSocket = filepath.Join(dir, "redis.sock")
+	srv := exec.Command("redis-server", "--port", "0", "--unixsocket", redisSocket, "--save", "", "--appendonly", "no", "--dir", dir)
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := srv.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "start redis-server:", err)
+		return 1
+	}
+	defer func() {
+		_ = srv.Process.Kill()
+		_ = srv.Wait()
+	}()
+	// redis-server announces readiness in its log; read up to there.
+	ready := false
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if strings.Contains(strings.ToLower(sc.Text()), "ready to accept connections") {
+			ready = true
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	if !ready {
+		fmt.Fprintln(os.Stderr, "redis-server did not become ready")
+		return 1
+	}
+	redisClient = redis.NewClient(&redis.Options{Network: "unix", Addr: redisSocket})
+	defer redisClient.Close()
+	return m.Run()
+}
+
+// testSealer is AES-256-GCM with the purpose and aad bound in, the shape
+// of the keyring's Seal and Open.
+type testSealer struct{ aead cipher.AEAD }
+
+func newTestSealer(t testing.TB) *testSealer {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testSealer{aead: aead}
+}
+
+func sealAAD(purpose string, aad []byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(purpose)))
+	return append(append(b, purpose...), aad...)
+}
+
+func (s *testSealer) Seal(purpose string, aad, plaintext []byte) ([]byte, error) {
+	nonce := make([]byte, s.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return s.aead.Seal(nonce, nonce, plaintext, sealAAD(purpose, aad)), nil
+}
+
+func (s *testSealer) Open(purpose string, aad, ct []byte) ([]byte, error) {
+	if len(ct) < s.aead.NonceSize() {
+		return nil, errors.New("short ciphertext")
+	}
+	return s.aead.Open(nil, ct[:s.aead.NonceSize()], ct[s.aead.NonceSize():], sealAAD(purpose, aad))
+}
+
+// clock is a settable clock that starts at the real time, so that the
+// absolute expiries written to Redis are never in Redis's past.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Now().Truncate(time.Millisecond)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// cheap argon2 parameters: the tests exercise the flows, not the cost.
+var fastArgon = Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// env is one test's world: its own database, Redis prefix, clock, sealer
+// and service, with every audit event captured.
+type env struct {
+	t      *testing.T
+	pool   *pgxpool.Pool
+	clock  *clock
+	sealer *testSealer
+	prefix string
+	svc    *Service
+
+	mu     sync.Mutex
+	events []Event
+}
+
+func newEnv(t *testing.T, tweak ...func(*Options)) *env {
+	t.Helper()
+	ctx := context.Background()
+	_, dsn := pg.NewDatabase(t)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 40
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := pool.Exec(ctx, Schema); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, pool: pool, clock: newClock(), sealer: newTestSealer(t), prefix: "test:" + t.Name() + ":"}
+	t.Cleanup(func() { clearPrefix(e.prefix) })
+	o := Options{DB: pool, Redis: redisClient, RedisPrefix: e.prefix, Sealer: e.sealer, Now: e.clock.Now, Argon2: fastArgon,
+		Audit: func(_ context.Context, _ pgx.Tx, ev Event) error {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.events = append(e.events, ev)
+			return nil
+		}}
+	for _, f := range tweak {
+		f(&o)
+	}
+	if e.svc, err = New(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func clearPrefix(prefix string) {
+	ctx := context.Background()
+	keys, _ := redisClient.Keys(ctx, prefix+"*").Result()
+	if len(keys) > 0 {
+		redisClient.Del(ctx, keys...)
+	}
+}
+
+// lastEvent is the newest audit event with action.
+func (e *env) lastEvent(action string) (Event, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := len(e.events) - 1; i >= 0; i-- {
+		if e.events[i].Action == action {
+			return e.events[i], true
+		}
+	}
+	return Event{}, false
+}
+
+const goodPassword = "Mvua ya Machi inanyesha 7"
+
+// user creates an active user with a password that passes the policy.
+func (e *env) user(email string) User {
+	e.t.Helper()
+	u, err := e.svc.CreateUser(context.Background(), email, "Wanjiku Test", goodPassword)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
+// god creates GOD and returns it with its TOTP secret.
+func (e *env) god() (User, string) {
+	e.t.Helper()
+	u, secret, _, err := e.svc.CreateGOD(context.Background(), "god@vanta.example", "Amina Otieno", goodPassword)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u, secret
+}
+
+func (e *env) code(secret string) string {
+	e.t.Helper()
+	c, err := TOTPCode(secret, e.clock.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+func (e *env) login(email, totp string) TokenPair {
+	e.t.Helper()
+	p, err := e.svc.Login(context.Background(), email, goodPassword, totp, "192.0.2.10")
+	if err != nil {
+		e.t.Fatalf("login %s: %v", email, err)
+	}
+	return p
+}

@@ -1,0 +1,439 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// TokenPair is what a login or refresh hands out. The JSON fields are the
+// API's; the rest are for the caller's audit and bookkeeping.
+type TokenPair struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+
+	UserID    uuid.UUID `json:"-"`
+	IsGOD     bool      `json:"-"`
+	SessionID uuid.UUID `json:"-"` // the refresh-token family
+	JTI       string    `json:"-"`
+	ExpiresAt time.Time `json:"-"` // of the access token
+}
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	UserID    uuid.UUID
+	IsGOD     bool
+	JTI       string
+	SessionID uuid.UUID
+	ExpiresAt time.Time
+}
+
+// Login checks email, password and, for GOD, company admins and anyone
+// enrolled, a TOTP code, and opens a session. The lockout is consulted
+// first. An unknown email and a wrong password cost the same (an argon2
+// verification either way) and give the same error; every refusal is an
+// *AttemptError saying why, for the audit trail.
+func (s *Service) Login(ctx context.Context, email, password, totpCode, ip string) (TokenPair, error) {
+	email = normalizeEmail(email)
+	refuse := func(reason string, u userRow, err error, countFailure bool) (TokenPair, error) {
+		ae := &AttemptError{Op: "login", Reason: reason, UserID: u.ID, Email: email, IP: ip, Err: err}
+		var errs []error
+		if countFailure {
+			f, ferr := s.limiter.Fail(ctx, email, ip)
+			ae.Failures, ae.Engaged = f, f.Engaged(s.limiter.Threshold)
+			errs = append(errs, ferr)
+		}
+		details := map[string]any{}
+		if countFailure {
+			details["failures_account"], details["failures_ip"] = ae.Failures.Account, ae.Failures.IP
+		}
+		if ae.Engaged {
+			details["lockout_engaged"] = true
+		}
+		var lo ErrLockedOut
+		if errors.As(err, &lo) {
+			details["retry_after_ms"] = lo.RetryAfter.Milliseconds()
+		}
+		errs = append(errs, s.auditAlone(ctx, Event{Action: EvLogin, Outcome: reason, UserID: u.ID, Email: email, IP: ip, Details: details}))
+		if e := errors.Join(errs...); e != nil {
+			return TokenPair{}, errors.Join(ae, e)
+		}
+		return TokenPair{}, ae
+	}
+
+	if err := s.limiter.Admit(ctx, email, ip); err != nil {
+		var lo ErrLockedOut
+		if errors.As(err, &lo) {
+			return refuse(ReasonLockedOut, userRow{}, lo, false)
+		}
+		return refuse(ReasonUnavailable, userRow{}, err, false)
+	}
+	u, err := scanUser(s.db.QueryRow(ctx, "SELECT "+userColumns+" FROM auth.users WHERE email = $1", email))
+	found := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return refuse(ReasonUnavailable, userRow{}, fmt.Errorf("auth: read user: %w", err), false)
+	}
+	hash := u.hash
+	if !found {
+		hash = s.dummyHash
+	}
+	ok, err := s.verify(ctx, password, hash)
+	if err != nil && !errors.Is(err, ErrMalformedHash) {
+		return refuse(ReasonUnavailable, u, err, false)
+	}
+	switch {
+	case !found:
+		return refuse(ReasonUnknownEmail, userRow{}, ErrInvalidCredentials, true)
+	case !ok:
+		return refuse(ReasonBadPassword, u, ErrInvalidCredentials, true)
+	case u.Status != StatusActive:
+		return refuse(ReasonDisabled, u, ErrInvalidCredentials, false)
+	case u.IsGOD && !s.GODAllowed(ip):
+		return refuse(ReasonGODNetwork, u, ErrGODNetwork, false)
+	}
+
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return refuse(ReasonUnavailable, u, fmt.Errorf("auth: begin login: %w", err), false)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	// Refusals from here on give the transaction back before auditing in
+	// one of their own.
+	refuseTx := func(reason string, err error, countFailure bool) (TokenPair, error) {
+		_ = tx.Rollback(ctx)
+		return refuse(reason, u, err, countFailure)
+	}
+	need := u.IsGOD || u.HasTOTP
+	if !need {
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM auth.memberships WHERE user_id = $1 AND role = 'admin')", u.ID).Scan(&need); err != nil {
+			return refuseTx(ReasonUnavailable, fmt.Errorf("auth: read memberships: %w", err), false)
+		}
+	}
+	if need {
+		if totpCode == "" {
+			return refuseTx(ReasonTOTPRequired, ErrTOTPRequired, false)
+		}
+		if err := s.ConsumeTOTP(ctx, tx, u.ID, totpCode); err != nil {
+			switch {
+			case errors.Is(err, ErrTOTPReplayed):
+				return refuseTx(ReasonTOTPReplayed, ErrTOTPInvalid, true)
+			case errors.Is(err, ErrTOTPInvalid), errors.Is(err, ErrTOTPNotEnrolled):
+				return refuseTx(ReasonBadTOTP, ErrTOTPInvalid, true)
+			}
+			return refuseTx(ReasonUnavailable, err, false)
+		}
+	}
+	if NeedsRehash(u.hash, s.argon) {
+		if h, err := s.hash(ctx, password); err == nil {
+			if _, err := tx.Exec(ctx, "UPDATE auth.users SET password_hash = $2 WHERE id = $1", u.ID, h); err != nil {
+				return refuseTx(ReasonUnavailable, fmt.Errorf("auth: rehash password: %w", err), false)
+			}
+		}
+	}
+	pair, err := s.openSession(ctx, tx, u)
+	if err != nil {
+		return refuseTx(ReasonUnavailable, err, false)
+	}
+	if err := s.audit(ctx, tx, Event{Action: EvLogin, Outcome: "ok", UserID: u.ID, Email: email, IP: ip,
+		Details: map[string]any{"session": pair.SessionID.String(), "totp": need}}); err != nil {
+		return TokenPair{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return TokenPair{}, fmt.Errorf("auth: commit login: %w", err)
+	}
+	// The session is open; a Redis hiccup here only leaves old failures
+	// counted until they expire.
+	_ = s.limiter.Succeed(ctx, email)
+	return pair, nil
+}
+
+// openSession starts a refresh-token family for u and signs the first
+// access token.
+func (s *Service) openSession(ctx context.Context, tx pgx.Tx, u userRow) (TokenPair, error) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	family := uuid.New()
+	refresh, err := s.insertRefresh(ctx, tx, u.ID, family, uuid.Nil, now, now)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return s.pair(u, family, refresh, now)
+}
+
+func (s *Service) insertRefresh(ctx context.Context, tx pgx.Tx, userID, family, parent uuid.UUID, started, now time.Time) (string, error) {
+	token, hash, err := newRefreshToken()
+	if err != nil {
+		return "", err
+	}
+	exp := now.Add(s.refresh)
+	if limit := started.Add(s.maxAge); exp.After(limit) {
+		exp = limit
+	}
+	var par *uuid.UUID
+	if parent != uuid.Nil {
+		par = &parent
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO auth.refresh_tokens (id, family, user_id, token_hash, parent, session_started_at, issued_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, uuid.New(), family, userID, hash, par, started, now, exp)
+	if err != nil {
+		return "", fmt.Errorf("auth: store refresh token: %w", err)
+	}
+	return token, nil
+}
+
+func (s *Service) pair(u userRow, family uuid.UUID, refresh string, now time.Time) (TokenPair, error) {
+	jti, err := randomID()
+	if err != nil {
+		return TokenPair{}, err
+	}
+	exp := now.Add(AccessTokenTTL).Truncate(time.Second)
+	access, err := s.signer.issue(accessClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    Issuer,
+			Subject:   u.ID.String(),
+			Audience:  jwt.ClaimStrings{Audience},
+			ExpiresAt: jwt.NewNumericDate(exp),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        jti,
+		},
+		God: u.IsGOD,
+		TV:  u.tva.Unix(),
+		SID: family.String(),
+	})
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return TokenPair{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer",
+		ExpiresIn: int(AccessTokenTTL / time.Second), UserID: u.ID, IsGOD: u.IsGOD, SessionID: family,
+		JTI: jti, ExpiresAt: exp}, nil
+}
+
+// Refresh trades a refresh token for a new pair. The token is used up and
+// its child, in the same family, comes back; a token presented a second
+// time means it was copied, so the whole family is revoked and
+// ErrRefreshReuse returned. Two requests racing with one token count as
+// reuse too: one gets the child, and the family is then revoked. Expired,
+// revoked or unknown tokens, and tokens of disabled users, give
+// ErrRefreshInvalid. Refusals are *AttemptError.
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, error) {
+	type stored struct {
+		id, family, user  uuid.UUID
+		started, expires  time.Time
+		usedAt, revokedAt *time.Time
+		status            Status
+		isGOD             bool
+		tva               time.Time
+		email             string
+	}
+	var pair TokenPair
+	var ae *AttemptError
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var t stored
+		err := tx.QueryRow(ctx, `SELECT r.id, r.family, r.user_id, r.session_started_at, r.expires_at, r.used_at, r.revoked_at,
+				u.status, u.is_god, u.tokens_valid_after, u.email
+			FROM auth.refresh_tokens r JOIN auth.users u ON u.id = r.user_id
+			WHERE r.token_hash = $1 FOR UPDATE OF r`, hashRefreshToken(refreshToken)).
+			Scan(&t.id, &t.family, &t.user, &t.started, &t.expires, &t.usedAt, &t.revokedAt, &t.status, &t.isGOD, &t.tva, &t.email)
+		if errors.Is(err, pgx.ErrNoRows) {
+			ae = &AttemptError{Op: "refresh", Reason: ReasonRefreshBad, Err: ErrRefreshInvalid}
+			return s.audit(ctx, tx, Event{Action: EvRefresh, Outcome: ae.Reason})
+		}
+		if err != nil {
+			return fmt.Errorf("auth: read refresh token: %w", err)
+		}
+		now := s.now().UTC().Truncate(time.Microsecond)
+		refuse := func(reason string, e error) error {
+			ae = &AttemptError{Op: "refresh", Reason: reason, UserID: t.user, SessionID: t.family, Email: t.email, Err: e}
+			return s.audit(ctx, tx, Event{Action: EvRefresh, Outcome: reason, UserID: t.user, Email: t.email,
+				Details: map[string]any{"session": t.family.String()}})
+		}
+		switch {
+		case t.revokedAt != nil:
+			return refuse(ReasonRefreshBad, ErrRefreshInvalid)
+		case t.usedAt != nil:
+			if _, err := tx.Exec(ctx, "UPDATE auth.refresh_tokens SET revoked_at = $2 WHERE family = $1 AND revoked_at IS NULL",
+				t.family, now); err != nil {
+				return fmt.Errorf("auth: revoke session: %w", err)
+			}
+			return refuse(ReasonRefreshReuse, ErrRefreshReuse)
+		case !now.Before(t.expires):
+			return refuse(ReasonRefreshExpiry, ErrRefreshInvalid)
+		case t.status != StatusActive:
+			return refuse(ReasonDisabled, ErrRefreshInvalid)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE auth.refresh_tokens SET used_at = $2 WHERE id = $1", t.id, now); err != nil {
+			return fmt.Errorf("auth: use refresh token: %w", err)
+		}
+		child, err := s.insertRefresh(ctx, tx, t.user, t.family, t.id, t.started, now)
+		if err != nil {
+			return err
+		}
+		u := userRow{User: User{ID: t.user, Email: t.email, IsGOD: t.isGOD}, tva: t.tva}
+		if pair, err = s.pair(u, t.family, child, now); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, Event{Action: EvRefresh, Outcome: "ok", UserID: t.user, Email: t.email,
+			Details: map[string]any{"session": t.family.String()}})
+	})
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if ae != nil {
+		return TokenPair{}, ae
+	}
+	return pair, nil
+}
+
+func (s *Service) revokedKey(jti string) string { return s.prefix + "auth:revoked:" + jti }
+
+// Logout revokes the caller's access token at once and ends its session
+// (the refresh family). PostgreSQL records the revocation; Redis is told
+// too, as a cache in front of it.
+func (s *Service) Logout(ctx context.Context, p Principal) error {
+	now := s.now().UTC()
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := s.revokeJTI(ctx, tx, p.JTI, p.ExpiresAt); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "UPDATE auth.refresh_tokens SET revoked_at = $3 WHERE family = $1 AND user_id = $2 AND revoked_at IS NULL",
+			p.SessionID, p.UserID, now); err != nil {
+			return fmt.Errorf("auth: end session: %w", err)
+		}
+		return s.audit(ctx, tx, Event{Action: EvLogout, Outcome: "ok", UserID: p.UserID,
+			Details: map[string]any{"session": p.SessionID.String(), "jti": p.JTI}})
+	})
+	if err != nil {
+		return err
+	}
+	s.cacheRevoked(ctx, p.JTI, p.ExpiresAt)
+	return nil
+}
+
+// RevokeToken revokes one access token by its id until exp.
+func (s *Service) RevokeToken(ctx context.Context, jti string, exp time.Time) error {
+	if err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return s.revokeJTI(ctx, tx, jti, exp) }); err != nil {
+		return err
+	}
+	s.cacheRevoked(ctx, jti, exp)
+	return nil
+}
+
+func (s *Service) revokeJTI(ctx context.Context, tx pgx.Tx, jti string, exp time.Time) error {
+	if jti == "" {
+		return fmt.Errorf("%w: no token id", ErrInvalidToken)
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO auth.revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING", jti, exp); err != nil {
+		return fmt.Errorf("auth: revoke token: %w", err)
+	}
+	return nil
+}
+
+// cacheRevoked tells Redis, best effort: if the write is lost, the next
+// check finds the revocation in PostgreSQL.
+func (s *Service) cacheRevoked(ctx context.Context, jti string, exp time.Time) {
+	ttl := exp.Sub(s.now())
+	if ttl <= 0 {
+		return
+	}
+	_ = s.rdb.Set(ctx, s.revokedKey(jti), "1", max(ttl, time.Second)).Err()
+}
+
+// cachedRevoked asks Redis; an error or a miss says nothing either way.
+func (s *Service) cachedRevoked(ctx context.Context, jti string) bool {
+	n, err := s.rdb.Exists(ctx, s.revokedKey(jti)).Result()
+	return err == nil && n == 1
+}
+
+// CheckRevoked reports whether the token id was revoked: Redis first, as a
+// cache, then PostgreSQL, the source of truth. When PostgreSQL cannot be
+// asked (and Redis did not already say yes) it returns
+// ErrRevocationUnavailable, and the caller must refuse the request.
+func (s *Service) CheckRevoked(ctx context.Context, jti string) (bool, error) {
+	if s.cachedRevoked(ctx, jti) {
+		return true, nil
+	}
+	var revoked bool
+	if err := s.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM auth.revoked_tokens WHERE jti = $1)", jti).Scan(&revoked); err != nil {
+		return false, fmt.Errorf("%w: %w", ErrRevocationUnavailable, err)
+	}
+	if revoked {
+		s.rewarm(ctx, jti)
+	}
+	return revoked, nil
+}
+
+// rewarm puts a revocation Redis lost back into it.
+func (s *Service) rewarm(ctx context.Context, jti string) {
+	var exp time.Time
+	if err := s.db.QueryRow(ctx, "SELECT expires_at FROM auth.revoked_tokens WHERE jti = $1", jti).Scan(&exp); err == nil {
+		s.cacheRevoked(ctx, jti, exp)
+	}
+}
+
+// Authenticate checks an access token for a request: signature, method,
+// issuer, audience and expiry; then revocation of the token and of its
+// session, the user's tokens_valid_after and status, in one PostgreSQL
+// query behind the Redis cache. Errors wrap ErrInvalidToken (401), except
+// ErrRevocationUnavailable (503): state that cannot be read refuses the
+// request.
+func (s *Service) Authenticate(ctx context.Context, accessToken string) (Principal, error) {
+	c, err := s.signer.parse(accessToken)
+	if err != nil {
+		return Principal{}, err
+	}
+	p := Principal{UserID: uuid.MustParse(c.Subject), IsGOD: c.God, JTI: c.ID,
+		SessionID: uuid.MustParse(c.SID), ExpiresAt: c.ExpiresAt.Time}
+	if s.cachedRevoked(ctx, c.ID) {
+		return Principal{}, ErrTokenRevoked
+	}
+	// A session is revoked as a whole (logout, refresh-token reuse,
+	// disabling): any revoked refresh token of the family says so, and
+	// ends the session's access tokens too.
+	var status Status
+	var isGOD, revoked, sessionRevoked bool
+	var tva time.Time
+	err = s.db.QueryRow(ctx, `SELECT u.status, u.is_god, u.tokens_valid_after,
+			EXISTS (SELECT 1 FROM auth.revoked_tokens r WHERE r.jti = $2),
+			EXISTS (SELECT 1 FROM auth.refresh_tokens f WHERE f.family = $3 AND f.revoked_at IS NOT NULL)
+		FROM auth.users u WHERE u.id = $1`, p.UserID, p.JTI, p.SessionID).Scan(&status, &isGOD, &tva, &revoked, &sessionRevoked)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return Principal{}, fmt.Errorf("%w: unknown user", ErrInvalidToken)
+	case err != nil:
+		return Principal{}, fmt.Errorf("%w: %w", ErrRevocationUnavailable, err)
+	case revoked:
+		s.rewarm(ctx, p.JTI)
+		return Principal{}, ErrTokenRevoked
+	case sessionRevoked:
+		return Principal{}, ErrTokenRevoked
+	case tva.Unix() != c.TV || isGOD != c.God:
+		return Principal{}, ErrTokenStale
+	case status != StatusActive:
+		return Principal{}, ErrUserInactive
+	}
+	return p, nil
+}
+
+// Prune deletes revocations and refresh tokens past their expiry (they
+// can no longer be used either way) and returns how many rows went.
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	now := s.now()
+	var n int64
+	for _, q := range []string{
+		"DELETE FROM auth.revoked_tokens WHERE expires_at < $1",
+		"DELETE FROM auth.refresh_tokens WHERE expires_at < $1",
+	} {
+		tag, err := s.db.Exec(ctx, q, now)
+		if err != nil {
+			return n, fmt.Errorf("auth: prune: %w", err)
+		}
+		n += tag.RowsAffected()
+	}
+	return n, nil
+}
