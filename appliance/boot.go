@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -280,6 +281,9 @@ func (a *Appliance) Readiness() Readiness {
 	}
 	return r
 }
+
+// GODNetworks are the networks GOD may act from; empty means anywhere.
+func (a *Appliance) GODNetworks() []netip.Prefix { return a.cfg.GODNetworks() }
 
 // TrustedProxies is how many reverse proxies front the API.
 func (a *Appliance) TrustedProxies() int { return a.cfg.TrustedProxies }

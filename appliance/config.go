@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,6 +49,9 @@ type Config struct {
 	// API: the client address is read that many hops from the right of
 	// X-Forwarded-For. Zero trusts no header.
 	TrustedProxies int `yaml:"trusted_proxies"`
+	// GODAllow, when set, lists the networks (CIDR) GOD may log in and act
+	// from; anywhere else is refused and recorded.
+	GODAllow []string `yaml:"god_allow"`
 
 	// External servers: when set, that service is not started here.
 	PostgresURL string `yaml:"postgres_url"`
@@ -178,6 +182,15 @@ func (c *Config) envVars() []struct {
 			c.TrustedProxies = n
 			return err
 		}},
+		{"VANTA_GOD_ALLOW", func(v string) error {
+			c.GODAllow = nil
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					c.GODAllow = append(c.GODAllow, p)
+				}
+			}
+			return nil
+		}},
 		{"VANTA_KEY_PROVIDER", str(&c.KeyProvider)},
 		{"VANTA_PKCS11_MODULE", str(&c.PKCS11Module)},
 		{"VANTA_PKCS11_TOKEN", str(&c.PKCS11Token)},
@@ -208,6 +221,17 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MongoEngine, "mongo-engine", c.MongoEngine, "document store: auto, mongod or docdb (env VANTA_MONGO_ENGINE)")
 }
 
+// GODNetworks is GODAllow parsed; call after Validate.
+func (c *Config) GODNetworks() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range c.GODAllow {
+		if pr, err := netip.ParsePrefix(p); err == nil {
+			out = append(out, pr.Masked())
+		}
+	}
+	return out
+}
+
 // Validate checks every field and resolves DataDir to an absolute path.
 func (c *Config) Validate() error {
 	var errs []error
@@ -236,6 +260,11 @@ func (c *Config) Validate() error {
 	case "auto", "mongod", "docdb":
 	default:
 		bad("mongo_engine", c.MongoEngine, errors.New("must be auto, mongod or docdb"))
+	}
+	for i, p := range c.GODAllow {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad(fmt.Sprintf("god_allow[%d]", i), p, errors.New("not a CIDR like 10.0.0.0/8"))
+		}
 	}
 	if c.TrustedProxies < 0 || c.TrustedProxies > 10 {
 		bad("trusted_proxies", strconv.Itoa(c.TrustedProxies), errors.New("must be between 0 and 10"))

@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/vanta-ledger/vanta/internal/audit"
+	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
@@ -52,6 +53,9 @@ GRANT USAGE ON SCHEMA vanta TO ` + tenancy.AppRole + `;
 GRANT SELECT ON vanta.companies TO ` + tenancy.AppRole + `;
 GRANT USAGE ON SCHEMA audit TO ` + tenancy.AppRole + `;
 GRANT SELECT, INSERT ON audit.records TO ` + tenancy.AppRole + `;`},
+		{4, "identity", auth.Schema + `
+GRANT USAGE ON SCHEMA auth TO ` + tenancy.AppRole + `;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA auth TO ` + tenancy.AppRole + `;`},
 	}
 }
 

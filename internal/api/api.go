@@ -5,11 +5,14 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/vanta-ledger/vanta/appliance"
+	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/seal"
 )
 
@@ -17,6 +20,7 @@ import (
 type Appliance interface {
 	Services() appliance.ServicesReport
 	Readiness() appliance.Readiness
+	Stores() *appliance.Stores // nil until the databases are open
 }
 
 // Deps are the API's collaborators.
@@ -29,17 +33,24 @@ type Deps struct {
 	// the client address is taken that many hops from the right of
 	// X-Forwarded-For. Zero: the connection's peer.
 	TrustedProxies int
+	// GODAllow, when not empty, limits where GOD may log in and use tokens.
+	GODAllow []netip.Prefix
 }
 
 type server struct {
 	Deps
-	logger *slog.Logger
+	logger       *slog.Logger
+	loginLimiter *clientLimiter
+
+	idMu      sync.Mutex
+	id        *auth.Service // bound to idKeyring; remade after each unseal
+	idKeyring *seal.Keyring
 }
 
 // NewRouter returns the HTTP handler for the whole API.
 func NewRouter(d Deps) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
-	s := &server{Deps: d, logger: d.Logger}
+	s := &server{Deps: d, logger: d.Logger, loginLimiter: newClientLimiter(120, 30)}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -69,6 +80,8 @@ func NewRouter(d Deps) http.Handler {
 	})
 	if d.Seal != nil {
 		s.sealRoutes(sys)
+		s.identityRoutes(v1)
+		s.companyAPI(v1)
 	}
 
 	if d.Pages != nil {

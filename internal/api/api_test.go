@@ -21,6 +21,7 @@ type stubAppliance struct {
 
 func (s stubAppliance) Services() appliance.ServicesReport { return s.services }
 func (s stubAppliance) Readiness() appliance.Readiness     { return s.ready }
+func (s stubAppliance) Stores() *appliance.Stores          { return nil }
 
 func serve(t *testing.T, a Appliance, method, path string) (*httptest.ResponseRecorder, map[string]any) {
 	t.Helper()

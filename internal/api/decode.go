@@ -18,7 +18,7 @@ const maxBody = 64 << 10
 // and trailing data, with an error that names the field at fault.
 func decode(c *gin.Context, v any) error {
 	if ct := c.ContentType(); ct != "" && ct != "application/json" {
-		return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", ""}
+		return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", "", 0}
 	}
 	body := http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
 	dec := json.NewDecoder(body)
@@ -47,7 +47,7 @@ func describeJSONError(err error) error {
 	case errors.As(err, &typ):
 		return badRequest("validation_failed", fmt.Sprintf("%s must be %s", typ.Field, typ.Type), typ.Field)
 	case errors.As(err, &tooBig):
-		return &apiError{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body exceeds %d bytes", tooBig.Limit), ""}
+		return &apiError{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body exceeds %d bytes", tooBig.Limit), "", 0}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return badRequest("unknown_field", fmt.Sprintf("unknown field %q", field), field)

@@ -3,19 +3,24 @@ package api
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/vanta-ledger/vanta/internal/seal"
+	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
 // apiError is an error already shaped for a response.
 type apiError struct {
-	status  int
-	code    string
-	message string
-	field   string
+	status     int
+	code       string
+	message    string
+	field      string
+	retryAfter time.Duration // sent as Retry-After when set
 }
 
 func (e *apiError) Error() string { return e.message }
@@ -30,21 +35,28 @@ func statusOf(err error) *apiError {
 	if errors.As(err, &ae) {
 		return ae
 	}
+	if ae := authStatus(err); ae != nil {
+		return ae
+	}
+	var ve *tenancy.ValidationError
+	if errors.As(err, &ve) {
+		return &apiError{http.StatusBadRequest, "validation_failed", ve.Error(), ve.Field, 0}
+	}
 	var fe *seal.FieldError
 	if errors.As(err, &fe) {
-		return &apiError{http.StatusBadRequest, "validation_failed", fe.Problem, fe.Field}
+		return &apiError{http.StatusBadRequest, "validation_failed", fe.Problem, fe.Field, 0}
 	}
 	var se *seal.ShareError
 	if errors.As(err, &se) {
 		switch se.Kind {
 		case seal.ShareMalformed:
-			return &apiError{http.StatusBadRequest, "malformed_share", se.Error(), "share"}
+			return &apiError{http.StatusBadRequest, "malformed_share", se.Error(), "share", 0}
 		case seal.ShareUnknown:
-			return &apiError{http.StatusBadRequest, "unknown_share", se.Error(), "share"}
+			return &apiError{http.StatusBadRequest, "unknown_share", se.Error(), "share", 0}
 		case seal.ShareDuplicate:
-			return &apiError{http.StatusConflict, "duplicate_share", se.Error(), "share"}
+			return &apiError{http.StatusConflict, "duplicate_share", se.Error(), "share", 0}
 		case seal.ShareWrongKey:
-			return &apiError{http.StatusBadRequest, "wrong_key", se.Error(), "share"}
+			return &apiError{http.StatusBadRequest, "wrong_key", se.Error(), "share", 0}
 		}
 	}
 	for _, m := range []struct {
@@ -64,10 +76,10 @@ func statusOf(err error) *apiError {
 		{seal.ErrTokenInvalid, http.StatusUnauthorized, "invalid_token"},
 	} {
 		if errors.Is(err, m.err) {
-			return &apiError{m.status, m.code, m.err.Error(), ""}
+			return &apiError{m.status, m.code, m.err.Error(), "", 0}
 		}
 	}
-	return &apiError{http.StatusInternalServerError, "internal", "internal error", ""}
+	return &apiError{http.StatusInternalServerError, "internal", "internal error", "", 0}
 }
 
 // fail writes err as the API's error shape; unexpected errors are logged
@@ -78,6 +90,9 @@ func (s *server) fail(c *gin.Context, err error) {
 		s.logger.Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "error", err.Error())
 	}
 	c.Set(ctxErrorCode, ae.code)
+	if ae.retryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(ae.retryAfter.Seconds()))))
+	}
 	writeError(c, ae.status, ae.code, ae.message, ae.field)
 }
 

@@ -1,0 +1,362 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vanta-ledger/vanta/internal/api"
+	"github.com/vanta-ledger/vanta/internal/auth"
+)
+
+// call sends a request with an optional bearer token and JSON body.
+func (in *instance) call(method, path, token string, body any) (int, []byte) {
+	in.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://"+in.addr+path, rd)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
+func (in *instance) mustCall(method, path, token string, body any, want int, out any) {
+	in.t.Helper()
+	code, data := in.call(method, path, token, body)
+	if code != want {
+		in.t.Fatalf("%s %s: %d %s, want %d", method, path, code, data, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			in.t.Fatalf("%s %s: %v in %s", method, path, err, data)
+		}
+	}
+}
+
+type tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+func (in *instance) login(email, password, totpSecret string) tokens {
+	in.t.Helper()
+	body := map[string]string{"email": email, "password": password}
+	if totpSecret != "" {
+		code, err := auth.TOTPCode(totpSecret, time.Now())
+		if err != nil {
+			in.t.Fatal(err)
+		}
+		body["totp"] = code
+	}
+	var tk tokens
+	in.mustCall("POST", "/api/v1/auth/login", "", body, 200, &tk)
+	return tk
+}
+
+type company struct {
+	ID      string `json:"company_id"`
+	Name    string `json:"company_name"`
+	TaxID   string `json:"tax_id"`
+	Status  string `json:"status"`
+	Setting struct {
+		Currency string `json:"currency"`
+		Timezone string `json:"timezone"`
+	} `json:"settings"`
+}
+
+// world is an unsealed appliance with GOD, two companies and one user per
+// role in company A (and an admin in B), each logged in.
+type world struct {
+	in       *instance
+	data     string
+	a, b     company
+	god      tokens
+	byRole   map[auth.Role]tokens
+	bAdmin   tokens
+	markersB []string
+}
+
+func newWorld(t *testing.T) *world {
+	data := dataDir(t)
+	in := boot(t, data)
+	in.waitReady()
+	in.unseal(in.initSeal(2, 2))
+	w := &world{in: in, data: data, byRole: map[auth.Role]tokens{}}
+
+	// Before any GOD exists, nothing else works.
+	if code, body := in.call("GET", "/api/v1/me", "", nil); code != 401 {
+		t.Errorf("me without a token: %d %s", code, body)
+	}
+	var god struct {
+		User struct{ ID string } `json:"user"`
+		TOTP struct{ Secret, URI string }
+	}
+	in.mustCall("POST", "/api/v1/sys/setup/god", "", map[string]string{"email": "god@vanta.test", "name": "Creator", "password": "correct horse battery staple"}, 201, &god)
+	if god.TOTP.Secret == "" || !strings.HasPrefix(god.TOTP.URI, "otpauth://totp/") {
+		t.Fatalf("GOD totp %+v", god.TOTP)
+	}
+	if code, body := in.call("POST", "/api/v1/sys/setup/god", "", map[string]string{"email": "second@vanta.test", "name": "Two", "password": "another long passphrase"}); code != 409 || errorCode(body) != "god_exists" {
+		t.Errorf("second GOD: %d %s", code, body)
+	}
+	if code, body := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "god@vanta.test", "password": "correct horse battery staple"}); code != 401 || errorCode(body) != "totp_required" {
+		t.Errorf("GOD login without TOTP: %d %s", code, body)
+	}
+	w.god = in.login("god@vanta.test", "correct horse battery staple", god.TOTP.Secret)
+
+	marker := uuid.NewString()[:8]
+	in.mustCall("POST", "/api/v1/companies", w.god.AccessToken, map[string]any{"company_name": "Acme Ltd", "tax_id": "P051234567Z"}, 201, &w.a)
+	in.mustCall("POST", "/api/v1/companies", w.god.AccessToken, map[string]any{"company_name": "Bidii " + marker, "tax_id": "P059999999B"}, 201, &w.b)
+	if w.a.Status != "active" || w.a.Setting.Currency != "KES" || w.a.Setting.Timezone != "Africa/Nairobi" {
+		t.Errorf("company A %+v", w.a)
+	}
+	w.markersB = []string{w.b.ID, "Bidii " + marker, "P059999999B", "b-admin-" + marker}
+
+	for _, role := range []auth.Role{auth.RoleAdmin, auth.RoleManager, auth.RoleUser, auth.RoleViewer} {
+		email := fmt.Sprintf("%s@acme.test", role)
+		var u struct {
+			ID   string
+			TOTP *struct{ Secret string } `json:"totp"`
+		}
+		in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/users", w.god.AccessToken,
+			map[string]string{"email": email, "name": string(role) + " of Acme", "role": string(role), "password": passwordOf(role)}, 201, &u)
+		secret := ""
+		if u.TOTP != nil {
+			secret = u.TOTP.Secret
+		}
+		if (role == auth.RoleAdmin) != (secret != "") {
+			t.Errorf("%s: TOTP enrolled %v", role, secret != "")
+		}
+		w.byRole[role] = in.login(email, passwordOf(role), secret)
+	}
+	var bAdmin struct {
+		TOTP struct{ Secret string } `json:"totp"`
+	}
+	in.mustCall("POST", "/api/v1/companies/"+w.b.ID+"/users", w.god.AccessToken,
+		map[string]string{"email": "b-admin-" + marker + "@bidii.test", "name": "Admin of Bidii", "role": "admin", "password": "seven lanterns over the lake"}, 201, &bAdmin)
+	w.bAdmin = in.login("b-admin-"+marker+"@bidii.test", "seven lanterns over the lake", bAdmin.TOTP.Secret)
+	return w
+}
+
+// passwordOf gives each test user a password that passes the policy (it
+// must not contain the email's local part, which is the role's name).
+func passwordOf(r auth.Role) string {
+	return map[auth.Role]string{
+		auth.RoleAdmin: "tall trees by the river one", auth.RoleManager: "tall trees by the river two",
+		auth.RoleUser: "tall trees by the river three", auth.RoleViewer: "tall trees by the river four",
+	}[r]
+}
+
+func TestIdentityAndCompanies(t *testing.T) {
+	w := newWorld(t)
+	in := w.in
+
+	var me struct {
+		ID          string
+		IsGOD       bool `json:"is_god"`
+		Memberships []struct {
+			CompanyID string `json:"company_id"`
+			Role      string
+		}
+	}
+	in.mustCall("GET", "/api/v1/me", w.byRole[auth.RoleViewer].AccessToken, nil, 200, &me)
+	if me.IsGOD || len(me.Memberships) != 1 || me.Memberships[0].CompanyID != w.a.ID || me.Memberships[0].Role != "viewer" {
+		t.Errorf("viewer's me: %+v", me)
+	}
+	var list struct{ Items []company }
+	in.mustCall("GET", "/api/v1/companies", w.byRole[auth.RoleViewer].AccessToken, nil, 200, &list)
+	if len(list.Items) != 1 || list.Items[0].ID != w.a.ID {
+		t.Errorf("viewer sees companies %+v", list.Items)
+	}
+	in.mustCall("GET", "/api/v1/companies", w.god.AccessToken, nil, 200, &list)
+	if len(list.Items) != 2 {
+		t.Errorf("GOD sees %d companies", len(list.Items))
+	}
+	for _, tc := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"company_name": "X", "tax_id": "P12"}, "tax_id"},
+		{map[string]any{"company_name": ""}, "company_name"},
+		{map[string]any{"company_name": "X", "colour": "red"}, "colour"},
+	} {
+		code, body := in.call("POST", "/api/v1/companies", w.god.AccessToken, tc.body)
+		var e struct{ Error struct{ Field string } }
+		_ = json.Unmarshal(body, &e)
+		if code != 400 || e.Error.Field != tc.field {
+			t.Errorf("create %v: %d %s, want 400 naming %s", tc.body, code, body, tc.field)
+		}
+	}
+	if code, _ := in.call("POST", "/api/v1/companies", w.byRole[auth.RoleAdmin].AccessToken, map[string]any{"company_name": "Mine"}); code != 403 {
+		t.Errorf("admin creating a company: %d", code)
+	}
+
+	// Refresh rotates; reusing an old refresh token revokes the family.
+	v := w.byRole[auth.RoleUser]
+	var next tokens
+	in.mustCall("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": v.RefreshToken}, 200, &next)
+	if code, body := in.call("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": v.RefreshToken}); code != 401 || errorCode(body) != "invalid_refresh_token" {
+		t.Errorf("reused refresh token: %d %s", code, body)
+	}
+	if code, _ := in.call("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": next.RefreshToken}); code != 401 {
+		t.Errorf("the family survived a reuse: %d", code)
+	}
+	if code, _ := in.call("GET", "/api/v1/me", next.AccessToken, nil); code != 401 {
+		t.Errorf("an access token of the revoked family still works: %d", code)
+	}
+
+	// Logout takes effect at once.
+	m := w.byRole[auth.RoleManager]
+	in.mustCall("POST", "/api/v1/auth/logout", m.AccessToken, nil, 204, nil)
+	if code, _ := in.call("GET", "/api/v1/me", m.AccessToken, nil); code != 401 {
+		t.Errorf("token after logout: %d", code)
+	}
+
+	// Lockout: five failures, then refused with Retry-After even with the
+	// right password.
+	for range 5 {
+		in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "viewer@acme.test", "password": "wrong wrong wrong"})
+	}
+	code, body := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "viewer@acme.test", "password": passwordOf(auth.RoleViewer)})
+	if code != 429 || errorCode(body) != "locked_out" {
+		t.Errorf("after 5 failures: %d %s", code, body)
+	}
+
+	// The company's audit chain holds its creation and memberships, intact.
+	var verify struct {
+		OK      bool
+		Records int64
+	}
+	in.mustCall("GET", "/api/v1/companies/"+w.a.ID+"/audit/verify", w.byRole[auth.RoleAdmin].AccessToken, nil, 200, &verify)
+	if !verify.OK || verify.Records < 5 {
+		t.Errorf("audit verify: %+v", verify)
+	}
+}
+
+// TestIsolationSuite probes every company route, generated from the route
+// table, as every role, against the caller's own company, a foreign one
+// and one that does not exist, and without valid credentials. Statuses
+// must follow the role matrix, and no answer about the foreign company may
+// carry anything of it.
+func TestIsolationSuite(t *testing.T) {
+	w := newWorld(t)
+	in := w.in
+	ctx := context.Background()
+
+	type caller struct {
+		name  string
+		token string
+		role  auth.Role
+	}
+	callers := []caller{{"god", w.god.AccessToken, auth.RoleGOD}}
+	for _, r := range []auth.Role{auth.RoleAdmin, auth.RoleManager, auth.RoleUser, auth.RoleViewer} {
+		callers = append(callers, caller{string(r), w.byRole[r].AccessToken, r})
+	}
+	// Credentials that must open nothing: none, garbage, a forged signature
+	// (the viewer's token with its payload changed), and a disabled user's.
+	viewer := w.byRole[auth.RoleViewer].AccessToken
+	parts := strings.Split(viewer, ".")
+	forged := parts[0] + "." + parts[1] + "x." + parts[2]
+	disabledUser := in.login("user@acme.test", passwordOf(auth.RoleUser), "")
+	pg := pgConnect(t, w.data)
+	if _, err := pg.Exec(ctx, "UPDATE auth.users SET status = 'disabled' WHERE email = 'user@acme.test'"); err != nil {
+		t.Fatal(err)
+	}
+	bad := []caller{{"no token", "", ""}, {"garbage token", "not.a.token", ""}, {"forged token", forged, ""}, {"disabled user", disabledUser.AccessToken, ""}}
+
+	nonexistent := uuid.NewString()
+	probes, failures := 0, 0
+	check := func(desc string, ok bool, code int, body []byte) {
+		probes++
+		if !ok {
+			failures++
+			if failures <= 20 {
+				t.Errorf("%s: %d %s", desc, code, body)
+			}
+		}
+	}
+	bodyFor := func(r api.CompanyRoute, i int) any {
+		if r.Method == "POST" && r.Path == "/users" {
+			return map[string]string{"email": fmt.Sprintf("probe-%d-%s@acme.test", i, uuid.NewString()[:6]), "name": "Probe", "role": "viewer", "password": "quiet harbour at dawn"}
+		}
+		return nil
+	}
+	i := 0
+	for _, r := range api.CompanyRoutes() {
+		for _, c := range callers {
+			if c.role == auth.RoleUser {
+				continue // disabled above, probed as a bad credential
+			}
+			allowed := auth.Allowed(c.role, r.Action)
+			for _, target := range []struct {
+				name, id string
+				own      bool
+			}{{"own", w.a.ID, true}, {"foreign", w.b.ID, false}, {"foreign", strings.ToUpper(w.b.ID), false},
+				{"nonexistent", nonexistent, false}, {"malformed", "not-a-uuid", false}} {
+				i++
+				code, body := in.call(r.Method, "/api/v1/companies/"+target.id+r.Path, c.token, bodyFor(r, i))
+				desc := fmt.Sprintf("%s %s as %s in %s company", r.Method, r.Path, c.name, target.name)
+				switch {
+				case c.role == auth.RoleGOD && (target.name == "own" || target.name == "foreign"):
+					check(desc, code < 300, code, body)
+				case target.own && allowed:
+					check(desc, code < 300, code, body)
+				case target.own:
+					check(desc, code == 403, code, body)
+				default:
+					check(desc, code == 404, code, body)
+				}
+				if target.name == "foreign" && c.role != auth.RoleGOD {
+					for _, m := range w.markersB {
+						if bytes.Contains(body, []byte(m)) {
+							failures++
+							t.Errorf("%s: the answer carries %q of the foreign company", desc, m)
+						}
+					}
+				}
+			}
+		}
+		for _, c := range bad {
+			for _, target := range []string{w.a.ID, w.b.ID} {
+				i++
+				code, body := in.call(r.Method, "/api/v1/companies/"+target+r.Path, c.token, bodyFor(r, i))
+				check(fmt.Sprintf("%s %s with %s", r.Method, r.Path, c.name), code == 401, code, body)
+			}
+		}
+	}
+	// B's admin, probing A, meets the same walls.
+	for _, r := range api.CompanyRoutes() {
+		i++
+		code, body := in.call(r.Method, "/api/v1/companies/"+w.a.ID+r.Path, w.bAdmin.AccessToken, bodyFor(r, i))
+		check(fmt.Sprintf("%s %s as B's admin in A", r.Method, r.Path), code == 404, code, body)
+	}
+	t.Logf("isolation suite: %d probes over %d routes, %d failed", probes, len(api.CompanyRoutes()), failures)
+	if probes < 100 {
+		t.Errorf("only %d probes", probes)
+	}
+}

@@ -1,0 +1,260 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vanta-ledger/vanta/appliance"
+	"github.com/vanta-ledger/vanta/internal/audit"
+	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/seal"
+)
+
+// errStarting is returned while the data services are not open yet.
+var errStarting = errors.New("the appliance is starting: its databases are not ready yet")
+
+// identity returns the auth service bound to the current keyring, making
+// it on first use after each unseal (its signing key is wrapped by the
+// keyring, so a sealed appliance has none).
+func (s *server) identity(ctx context.Context) (*auth.Service, *appliance.Stores, error) {
+	st := s.Appliance.Stores()
+	if st == nil {
+		return nil, nil, errStarting
+	}
+	kr, err := s.Seal.Keyring()
+	if err != nil {
+		return nil, nil, err
+	}
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	if s.id != nil && s.idKeyring == kr {
+		return s.id, st, nil
+	}
+	svc, err := auth.New(ctx, auth.Options{
+		DB: st.App, Redis: st.Redis, RedisPrefix: "auth:", Sealer: kr,
+		GODAllow: s.GODAllow, Audit: auditAuthEvent,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	s.id, s.idKeyring = svc, kr
+	return svc, st, nil
+}
+
+// auditAuthEvent writes identity events into the hash-chained audit log,
+// in the transaction of the change: a company's chain for membership
+// changes, the system chain for the rest.
+func auditAuthEvent(ctx context.Context, tx pgx.Tx, e auth.Event) error {
+	chain := "system"
+	if e.CompanyID != uuid.Nil {
+		chain = e.CompanyID.String()
+	}
+	details := map[string]any{}
+	for k, v := range e.Details {
+		details[k] = v
+	}
+	if e.Email != "" {
+		details["email"] = e.Email
+	}
+	resource := ""
+	if e.UserID != uuid.Nil {
+		resource = "user/" + e.UserID.String()
+	}
+	_, err := audit.Append(ctx, tx, chain, audit.Entry{
+		Actor: resource, Role: string(e.Role), IP: e.IP, Action: e.Action, Resource: resource,
+		Outcome: e.Outcome, Details: details,
+	})
+	return err
+}
+
+const ctxPrincipal = "vanta.principal"
+
+// authenticate requires a valid access token and puts its principal in
+// the context.
+func (s *server) authenticate(c *gin.Context) {
+	id, _, err := s.identity(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		c.Header("WWW-Authenticate", `Bearer realm="vanta"`)
+		writeError(c, http.StatusUnauthorized, "unauthenticated", "send Authorization: Bearer <access_token>", "")
+		return
+	}
+	p, err := id.Authenticate(c.Request.Context(), token)
+	if err != nil {
+		c.Header("WWW-Authenticate", `Bearer realm="vanta", error="invalid_token"`)
+		s.fail(c, err)
+		return
+	}
+	if p.IsGOD && !id.GODAllowed(ip(c)) {
+		s.logger.Warn("security", "event", "god_token_outside_allowlist", "ip", ip(c), "user", p.UserID.String())
+		writeError(c, http.StatusForbidden, "forbidden_network", "GOD may not act from this address", "")
+		return
+	}
+	c.Set(ctxPrincipal, p)
+	c.Next()
+}
+
+func principal(c *gin.Context) auth.Principal {
+	p, _ := c.Get(ctxPrincipal)
+	pr, _ := p.(auth.Principal)
+	return pr
+}
+
+func (s *server) identityRoutes(v1 *gin.RouterGroup) {
+	limited := v1.Group("", s.loginLimiter.middleware)
+	limited.POST("/sys/setup/god", func(c *gin.Context) {
+		var req struct {
+			Email    string `json:"email"`
+			Name     string `json:"name"`
+			Password string `json:"password"`
+		}
+		if err := decode(c, &req); err != nil {
+			s.fail(c, err)
+			return
+		}
+		id, _, err := s.identity(c.Request.Context())
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		u, secret, uri, err := id.CreateGOD(c.Request.Context(), req.Email, req.Name, req.Password)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusCreated, gin.H{"user": u, "totp": gin.H{"secret": secret, "uri": uri}})
+	})
+	limited.POST("/auth/login", func(c *gin.Context) {
+		var req struct {
+			Email    string `json:"email"`
+			Password string `json:"password"`
+			TOTP     string `json:"totp"`
+		}
+		if err := decode(c, &req); err != nil {
+			s.fail(c, err)
+			return
+		}
+		id, _, err := s.identity(c.Request.Context())
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		pair, err := id.Login(c.Request.Context(), req.Email, req.Password, req.TOTP, ip(c))
+		if err != nil {
+			var ae *auth.AttemptError
+			if errors.As(err, &ae) && ae.Engaged {
+				s.logger.Warn("security", "event", "lockout", "ip", ip(c), "failures", ae.Failures)
+			}
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, pair)
+	})
+	limited.POST("/auth/refresh", func(c *gin.Context) {
+		var req struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		if err := decode(c, &req); err != nil {
+			s.fail(c, err)
+			return
+		}
+		id, _, err := s.identity(c.Request.Context())
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		pair, err := id.Refresh(c.Request.Context(), req.RefreshToken)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, pair)
+	})
+	authed := v1.Group("", s.authenticate)
+	authed.POST("/auth/logout", func(c *gin.Context) {
+		id, _, err := s.identity(c.Request.Context())
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if err := id.Logout(c.Request.Context(), principal(c)); err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+	authed.GET("/me", func(c *gin.Context) {
+		id, _, err := s.identity(c.Request.Context())
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		p := principal(c)
+		u, err := id.User(c.Request.Context(), p.UserID)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		ms, err := id.Memberships(c.Request.Context(), p.UserID)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if ms == nil {
+			ms = []auth.Membership{}
+		}
+		c.JSON(http.StatusOK, gin.H{"id": u.ID, "email": u.Email, "name": u.Name, "is_god": u.IsGOD, "memberships": ms})
+	})
+}
+
+// authStatus maps identity errors; statusOf calls it first.
+func authStatus(err error) *apiError {
+	var locked auth.ErrLockedOut
+	if errors.As(err, &locked) {
+		return &apiError{status: http.StatusTooManyRequests, code: "locked_out", message: err.Error(), retryAfter: locked.RetryAfter}
+	}
+	var pe *auth.PolicyError
+	if errors.As(err, &pe) {
+		return &apiError{http.StatusBadRequest, "weak_password", pe.Error(), "password", 0}
+	}
+	for _, m := range []struct {
+		err    error
+		status int
+		code   string
+		field  string
+	}{
+		{auth.ErrGODExists, http.StatusConflict, "god_exists", ""},
+		{auth.ErrEmailTaken, http.StatusConflict, "email_taken", "email"},
+		{auth.ErrInvalidEmail, http.StatusBadRequest, "validation_failed", "email"},
+		{auth.ErrInvalidName, http.StatusBadRequest, "validation_failed", "name"},
+		{auth.ErrTOTPRequired, http.StatusUnauthorized, "totp_required", "totp"},
+		{auth.ErrTOTPInvalid, http.StatusUnauthorized, "invalid_totp", "totp"},
+		{auth.ErrTOTPReplayed, http.StatusUnauthorized, "invalid_totp", "totp"},
+		{auth.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials", ""},
+		{auth.ErrGODNetwork, http.StatusForbidden, "forbidden_network", ""},
+		{auth.ErrRefreshInvalid, http.StatusUnauthorized, "invalid_refresh_token", "refresh_token"},
+		{auth.ErrInvalidToken, http.StatusUnauthorized, "invalid_token", ""},
+		{auth.ErrRevocationUnavailable, http.StatusServiceUnavailable, "unavailable", ""},
+		{auth.ErrUserNotFound, http.StatusNotFound, "not_found", ""},
+		{auth.ErrNotMember, http.StatusNotFound, "not_found", ""},
+		{auth.ErrTOTPNotEnrolled, http.StatusConflict, "totp_not_enrolled", ""},
+		{auth.ErrGODImmutable, http.StatusForbidden, "forbidden", ""},
+		{errStarting, http.StatusServiceUnavailable, "starting", ""},
+		{seal.ErrSealed, http.StatusServiceUnavailable, "sealed", ""},
+	} {
+		if errors.Is(err, m.err) {
+			return &apiError{m.status, m.code, strings.TrimPrefix(m.err.Error(), "auth: "), m.field, 0}
+		}
+	}
+	return nil
+}
