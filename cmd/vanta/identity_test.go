@@ -360,3 +360,24 @@ func TestIsolationSuite(t *testing.T) {
 		t.Errorf("only %d probes", probes)
 	}
 }
+
+// TestGODAllowList: with VANTA_GOD_ALLOW excluding loopback, GOD cannot
+// log in from here, with the right password and code.
+func TestGODAllowList(t *testing.T) {
+	data := dataDir(t)
+	in := bootWith(t, data, []string{"VANTA_GOD_ALLOW=10.99.0.0/16"})
+	in.waitReady()
+	in.unseal(in.initSeal(2, 2))
+	var god struct {
+		TOTP struct{ Secret string } `json:"totp"`
+	}
+	in.mustCall("POST", "/api/v1/sys/setup/god", "", map[string]string{"email": "god@vanta.test", "name": "Creator", "password": "correct horse battery staple"}, 201, &god)
+	code, err := auth.TOTPCode(god.TOTP.Secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "god@vanta.test", "password": "correct horse battery staple", "totp": code})
+	if status != 403 || errorCode(body) != "forbidden_network" {
+		t.Errorf("GOD login from outside the allow-list: %d %s", status, body)
+	}
+}

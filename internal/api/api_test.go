@@ -141,3 +141,18 @@ func TestRateLimitIgnoresSpoofedForwardedFor(t *testing.T) {
 		t.Error("70 rapid requests from one address, each claiming another, were never limited")
 	}
 }
+
+// CORS is closed: no origin is allowed, a preflight gets no grant.
+func TestCORSClosed(t *testing.T) {
+	h := NewRouter(Deps{Appliance: stubAppliance{}})
+	for _, method := range []string{"OPTIONS", "GET"} {
+		req := httptest.NewRequest(method, "/readyz", nil)
+		req.Header.Set("Origin", "https://evil.example")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("%s: Access-Control-Allow-Origin %q", method, got)
+		}
+	}
+}

@@ -9,12 +9,15 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/vanta-ledger/vanta/internal/seal"
+	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
-// FuzzDecode: any body gets either a decoded value or a 4xx error with a
+// FuzzDecode (the init, login and company-create decoders): any body gets either a decoded value or a 4xx error with a
 // code, never a panic or a 5xx.
 func FuzzDecode(f *testing.F) {
 	for _, seed := range []string{
+		`{"email":"god@vanta.test","password":"correct horse battery staple","totp":"123456"}`,
+		`{"company_name":"Acme","tax_id":"P051234567Z","settings":{"currency":"KES"}}`,
 		`{"shares":7,"threshold":5,"custodians":[{"name":"Amina"}]}`,
 		`{"shares":"7"}`, `{"shard":1}`, `{} {}`, `{"custodians":[{"name":"a","age_recipient":1}]}`, ``, `{`,
 	} {
@@ -23,16 +26,27 @@ func FuzzDecode(f *testing.F) {
 	gin.SetMode(gin.ReleaseMode)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c, _ := gin.CreateTestContext(httptest.NewRecorder())
-		c.Request = httptest.NewRequest(http.MethodPost, "/api/v1/sys/init", bytes.NewReader(body))
-		c.Request.Header.Set("Content-Type", "application/json")
-		var req seal.InitRequest
-		err := decode(c, &req)
-		if err == nil {
-			return
+		// The bodies of init, login and company creation.
+		var login struct {
+			Email    string `json:"email"`
+			Password string `json:"password"`
+			TOTP     string `json:"totp"`
 		}
-		ae := statusOf(err)
-		if ae.status < 400 || ae.status >= 500 || ae.code == "" {
-			t.Fatalf("body %q: status %d code %q", body, ae.status, ae.code)
+		var co tenancy.Company
+		for _, v := range []any{&seal.InitRequest{}, &login, &co} {
+			c.Request = httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+			c.Request.Header.Set("Content-Type", "application/json")
+			err := decode(c, v)
+			if err == nil && v == &co {
+				err = co.Normalize()
+			}
+			if err == nil {
+				continue
+			}
+			ae := statusOf(err)
+			if ae.status < 400 || ae.status >= 500 || ae.code == "" {
+				t.Fatalf("body %q into %T: status %d code %q", body, v, ae.status, ae.code)
+			}
 		}
 	})
 }
