@@ -285,6 +285,11 @@ func (a *Appliance) Readiness() Readiness {
 // GODNetworks are the networks GOD may act from; empty means anywhere.
 func (a *Appliance) GODNetworks() []netip.Prefix { return a.cfg.GODNetworks() }
 
+// Quotas are the per-minute request quotas per user and per company.
+func (a *Appliance) Quotas() (perUser, perCompany int) {
+	return a.cfg.QuotaUserRPM, a.cfg.QuotaCompanyRPM
+}
+
 // TrustedProxies is how many reverse proxies front the API.
 func (a *Appliance) TrustedProxies() int { return a.cfg.TrustedProxies }
 

@@ -52,6 +52,9 @@ type Config struct {
 	// GODAllow, when set, lists the networks (CIDR) GOD may log in and act
 	// from; anywhere else is refused and recorded.
 	GODAllow []string `yaml:"god_allow"`
+	// Request quotas per minute, per user and per company (0: defaults).
+	QuotaUserRPM    int `yaml:"quota_user_rpm"`
+	QuotaCompanyRPM int `yaml:"quota_company_rpm"`
 
 	// External servers: when set, that service is not started here.
 	PostgresURL string `yaml:"postgres_url"`
@@ -177,11 +180,9 @@ func (c *Config) envVars() []struct {
 		}},
 		{"VANTA_MONGO_ENGINE", str(&c.MongoEngine)},
 		{"VANTA_POSTGRES_BIN", str(&c.PostgresBin)},
-		{"VANTA_TRUSTED_PROXIES", func(v string) error {
-			n, err := strconv.Atoi(v)
-			c.TrustedProxies = n
-			return err
-		}},
+		{"VANTA_TRUSTED_PROXIES", intVar(&c.TrustedProxies)},
+		{"VANTA_QUOTA_USER_RPM", intVar(&c.QuotaUserRPM)},
+		{"VANTA_QUOTA_COMPANY_RPM", intVar(&c.QuotaCompanyRPM)},
 		{"VANTA_GOD_ALLOW", func(v string) error {
 			c.GODAllow = nil
 			for _, p := range strings.Split(v, ",") {
@@ -198,6 +199,14 @@ func (c *Config) envVars() []struct {
 		{"VANTA_POSTGRES_URL", str(&c.PostgresURL)},
 		{"VANTA_REDIS_URL", str(&c.RedisURL)},
 		{"VANTA_MONGO_URL", str(&c.MongoURL)},
+	}
+}
+
+func intVar(p *int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(v)
+		*p = n
+		return err
 	}
 }
 
@@ -264,6 +273,11 @@ func (c *Config) Validate() error {
 	for i, p := range c.GODAllow {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			bad(fmt.Sprintf("god_allow[%d]", i), p, errors.New("not a CIDR like 10.0.0.0/8"))
+		}
+	}
+	for field, v := range map[string]int{"quota_user_rpm": c.QuotaUserRPM, "quota_company_rpm": c.QuotaCompanyRPM} {
+		if v < 0 {
+			bad(field, strconv.Itoa(v), errors.New("must not be negative"))
 		}
 	}
 	if c.TrustedProxies < 0 || c.TrustedProxies > 10 {

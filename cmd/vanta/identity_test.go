@@ -381,3 +381,35 @@ func TestGODAllowList(t *testing.T) {
 		t.Errorf("GOD login from outside the allow-list: %d %s", status, body)
 	}
 }
+
+// TestUserQuota: past the per-user quota, 429 with Retry-After.
+func TestUserQuota(t *testing.T) {
+	data := dataDir(t)
+	in := bootWith(t, data, []string{"VANTA_QUOTA_USER_RPM=5"})
+	in.waitReady()
+	in.unseal(in.initSeal(2, 2))
+	var god struct {
+		TOTP struct{ Secret string } `json:"totp"`
+	}
+	in.mustCall("POST", "/api/v1/sys/setup/god", "", map[string]string{"email": "god@vanta.test", "name": "Creator", "password": "correct horse battery staple"}, 201, &god)
+	tk := in.login("god@vanta.test", "correct horse battery staple", god.TOTP.Secret)
+	limited := 0
+	for range 8 {
+		req, _ := http.NewRequest("GET", "http://"+in.addr+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tk.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 429 {
+			limited++
+			if resp.Header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+		}
+	}
+	if limited != 3 {
+		t.Errorf("%d of 8 requests limited with a quota of 5 a minute, want 3", limited)
+	}
+}

@@ -45,7 +45,8 @@ func cmdInit(args []string) int {
 		return exitUsage
 	}
 	err = app.Run(context.Background(), reaper, func(a *appliance.Appliance) http.Handler {
-		return api.NewRouter(api.Deps{Appliance: a, Seal: a.Seal(), Logger: a.Logger(), Pages: web.Handler(), TrustedProxies: a.TrustedProxies(), GODAllow: a.GODNetworks()})
+		perUser, perCompany := a.Quotas()
+		return api.NewRouter(api.Deps{Quotas: api.Quotas{UserPerMinute: perUser, CompanyPerMinute: perCompany}, Appliance: a, Seal: a.Seal(), Logger: a.Logger(), Pages: web.Handler(), TrustedProxies: a.TrustedProxies(), GODAllow: a.GODNetworks()})
 	})
 	var fatal *supervisor.FatalError
 	switch {

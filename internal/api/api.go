@@ -35,6 +35,7 @@ type Deps struct {
 	TrustedProxies int
 	// GODAllow, when not empty, limits where GOD may log in and use tokens.
 	GODAllow []netip.Prefix
+	Quotas   Quotas
 }
 
 type server struct {
@@ -50,6 +51,7 @@ type server struct {
 // NewRouter returns the HTTP handler for the whole API.
 func NewRouter(d Deps) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
+	d.Quotas = d.Quotas.withDefaults()
 	s := &server{Deps: d, logger: d.Logger, loginLimiter: newClientLimiter(120, 30)}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

@@ -105,7 +105,11 @@ func (s *server) companyGate(action auth.Action) gin.HandlerFunc {
 			writeError(c, http.StatusForbidden, "forbidden", "your role ("+string(role)+") may not "+string(action), "")
 			return
 		}
-		c.Set(ctxScope, tenancy.NewScope(cid))
+		sc := tenancy.NewScope(cid)
+		if s.overQuota(c, sc.RedisPrefix()+"quota:requests", s.Quotas.CompanyPerMinute) {
+			return
+		}
+		c.Set(ctxScope, sc)
 		c.Set(ctxRole, role)
 		c.Next()
 	}

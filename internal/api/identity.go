@@ -100,6 +100,9 @@ func (s *server) authenticate(c *gin.Context) {
 		writeError(c, http.StatusForbidden, "forbidden_network", "GOD may not act from this address", "")
 		return
 	}
+	if s.overQuota(c, "quota:user:"+p.UserID.String(), s.Quotas.UserPerMinute) {
+		return
+	}
 	c.Set(ctxPrincipal, p)
 	c.Next()
 }
