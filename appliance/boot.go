@@ -17,9 +17,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sys/unix"
 
+	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
@@ -203,6 +205,28 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 	return runErr
 }
 
+// auditSystem records an event in the system audit chain once the
+// database is open (seal events before that are in the JSON log only).
+func (a *Appliance) auditSystem(action string, details map[string]any) {
+	st := a.stores.Load()
+	if st == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	outcome, _ := details["outcome"].(string)
+	if outcome == "" {
+		outcome = "ok"
+	}
+	err := pgx.BeginFunc(ctx, st.App, func(tx pgx.Tx) error {
+		_, err := audit.Append(ctx, tx, "system", audit.Entry{Actor: "custodian", Role: "custodian", Action: action, Resource: "seal", Outcome: outcome, Details: details})
+		return err
+	})
+	if err != nil {
+		a.logger.Error("audit append", "action", action, "error", err.Error())
+	}
+}
+
 // redisLog takes go-redis's own messages into our JSON log at debug level:
 // dial failures while Redis starts are expected, and health checks report
 // what matters.
@@ -228,6 +252,7 @@ func (a *Appliance) openSeal() error {
 		Provider: provider,
 		Tokens:   seal.RedisTokens{Client: a.redis},
 		Logger:   a.logger,
+		Audit:    a.auditSystem,
 	})
 	if err != nil {
 		a.redis.Close()

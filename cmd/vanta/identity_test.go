@@ -356,6 +356,21 @@ func TestIsolationSuite(t *testing.T) {
 		check(fmt.Sprintf("%s %s as B's admin in A", r.Method, r.Path), code == 404, code, body)
 	}
 	t.Logf("isolation suite: %d probes over %d routes, %d failed", probes, len(api.CompanyRoutes()), failures)
+
+	// Denials and seal events are in the audit chains, which stay intact.
+	for _, q := range []struct {
+		chain, action string
+	}{{w.a.ID, "permission.denied"}, {"system", "permission.denied"}, {"system", "seal.unsealed"}, {"system", "company.create"}} {
+		var n int
+		if err := pg.QueryRow(ctx, "SELECT count(*) FROM audit.records WHERE chain = $1 AND action = $2", q.chain, q.action).Scan(&n); err != nil || n == 0 {
+			t.Errorf("no %s in chain %s (%v)", q.action, q.chain, err)
+		}
+	}
+	var verify struct{ OK bool }
+	in.mustCall("GET", "/api/v1/companies/"+w.a.ID+"/audit/verify", w.god.AccessToken, nil, 200, &verify)
+	if !verify.OK {
+		t.Error("company A's audit chain does not verify")
+	}
 	if probes < 100 {
 		t.Errorf("only %d probes", probes)
 	}

@@ -190,7 +190,7 @@ func sealLifecycle(t *testing.T, env []string) {
 	if code, body := in.get("/readyz"); code != 200 {
 		t.Errorf("readyz after unseal: %d %s", code, body)
 	}
-	if code, body := in.get("/api/v1/companies"); code != 404 || errorCode(body) != "not_found" {
+	if code, body := in.get("/api/v1/companies"); code != 401 || errorCode(body) != "unauthenticated" {
 		t.Errorf("past the seal gate: %d %s", code, body)
 	}
 	if code, body := in.post("/api/v1/sys/unseal", map[string]string{"share": shares[5]}, nil); code != 409 || errorCode(body) != "already_unsealed" {

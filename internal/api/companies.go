@@ -67,6 +67,7 @@ func (s *server) companyGate(action auth.Action) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
 		notFound := func() {
+			s.recordDenial(c, "system", "company.not_found", c.Param("cid"))
 			writeError(c, http.StatusNotFound, "not_found", "no such company", "")
 		}
 		cid, err := uuid.Parse(c.Param("cid"))
@@ -100,8 +101,8 @@ func (s *server) companyGate(action auth.Action) gin.HandlerFunc {
 			return
 		}
 		if !auth.Allowed(role, action) {
-			s.logger.Warn("audit", "action", "permission.denied", "user", p.UserID.String(), "role", string(role),
-				"company", cid.String(), "wants", string(action), "ip", ip(c))
+			c.Set(ctxRole, role)
+			s.recordDenial(c, cid.String(), string(action), cid.String())
 			writeError(c, http.StatusForbidden, "forbidden", "your role ("+string(role)+") may not "+string(action), "")
 			return
 		}
@@ -112,6 +113,31 @@ func (s *server) companyGate(action auth.Action) gin.HandlerFunc {
 		c.Set(ctxScope, sc)
 		c.Set(ctxRole, role)
 		c.Next()
+	}
+}
+
+// recordDenial writes a refused request into an audit chain: the company's
+// for a member lacking the role, the system's for a company the caller
+// cannot see (its own chain would tell nobody but its admins).
+func (s *server) recordDenial(c *gin.Context, chain, wanted, company string) {
+	st := s.Appliance.Stores()
+	if st == nil {
+		return
+	}
+	p := principal(c)
+	role, _ := c.Get(ctxRole)
+	roleName, _ := role.(auth.Role)
+	ctx := c.Request.Context()
+	err := pgx.BeginFunc(ctx, st.App, func(tx pgx.Tx) error {
+		_, err := audit.Append(ctx, tx, chain, audit.Entry{
+			Actor: "user/" + p.UserID.String(), Role: string(roleName), IP: ip(c), Action: "permission.denied",
+			Resource: c.Request.Method + " " + c.FullPath(), Outcome: "denied",
+			Details: map[string]any{"wanted": wanted, "company": company},
+		})
+		return err
+	})
+	if err != nil {
+		s.logger.Error("audit denial", "error", err.Error())
 	}
 }
 

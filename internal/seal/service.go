@@ -107,7 +107,11 @@ type Options struct {
 	TokenTTL    time.Duration // break-glass token life; default 30s
 	Tokens      TokenStore    // break-glass tokens; nil disables break-glass
 	Logger      *slog.Logger  // audit events; never share or key content
-	Now         func() time.Time
+	// Audit, when set, is also told every seal event (the appliance writes
+	// them into the system audit chain). It must not block for long: it is
+	// called with the seal's lock held.
+	Audit func(action string, attrs map[string]any)
+	Now   func() time.Time
 }
 
 // Service is the seal state machine: uninitialized → (pending
@@ -213,6 +217,15 @@ func (s *Service) save(f *sealFile) error {
 
 func (s *Service) audit(action string, attrs ...any) {
 	s.opts.Logger.Info("audit", append([]any{"action", action}, attrs...)...)
+	if s.opts.Audit != nil {
+		m := make(map[string]any, len(attrs)/2)
+		for i := 0; i+1 < len(attrs); i += 2 {
+			if k, ok := attrs[i].(string); ok {
+				m[k] = attrs[i+1]
+			}
+		}
+		s.opts.Audit(action, m)
+	}
 }
 
 // Status reports the seal state.

@@ -5,9 +5,11 @@
 
 const Vanta = (() => {
   // api sends a JSON request and resolves (it never rejects) with
-  // {ok, status, data, error: {code, message, field}, retryAfter}.
-  async function api(method, path, body) {
+  // {ok, status, data, error: {code, message, field}, retryAfter}. A token
+  // is sent as a bearer token; callers keep it in memory only.
+  async function api(method, path, body, token) {
     const init = { method, headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" };
+    if (token) init.headers.Authorization = "Bearer " + token;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -135,5 +137,36 @@ const Vanta = (() => {
 
   function capitalise(s) { return s ? s.charAt(0).toUpperCase() + s.slice(1) : s; }
 
-  return { api, $, el, clear, message, wireReveal, hideSecret, custodianLabel, plural, clock, shareError, capitalise };
+  // copyText puts text on the clipboard and resolves with whether it
+  // worked. Without a secure context (plain http on the local network)
+  // there is no clipboard API, so it copies through a selection instead.
+  async function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      try {
+        await navigator.clipboard.writeText(text);
+        return true;
+      } catch (e) { /* fall back to a selection */ }
+    }
+    const area = el("textarea", { class: "offscreen", readonly: true, "aria-hidden": "true" });
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    let done = false;
+    try { done = document.execCommand("copy"); } catch (e) { done = false; }
+    area.value = "";
+    area.remove();
+    return done;
+  }
+
+  // groups splits a secret into groups of four for reading and copying by
+  // hand; the appliance ignores the spaces.
+  function groups(node, text) {
+    clear(node);
+    (text.match(/.{1,4}/g) || []).forEach((g, i) => {
+      if (i) node.append(" ");
+      node.append(el("span", { class: "g", text: g }));
+    });
+  }
+
+  return { api, $, el, clear, message, wireReveal, hideSecret, custodianLabel, plural, clock, shareError, capitalise, copyText, groups };
 })();

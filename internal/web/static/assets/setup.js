@@ -1,5 +1,7 @@
-// The first-boot wizard: choose custodians, hand out each share once and
-// have each custodian confirm it, then send everyone to /unseal.
+// The first-boot wizard. Keys: choose custodians, hand out each share once
+// and have each custodian confirm it, then send everyone to /unseal. Once
+// the appliance is unsealed: create the creator account (GOD) and enrol its
+// authenticator, sign in with it, and create the first company.
 "use strict";
 
 (() => {
@@ -15,21 +17,38 @@
     threshold: 0,
     rows: [],        // step 1 custodian inputs: {name, age}
     busy: false,
+    watch: 0,        // timer that waits for the unseal
+    existing: null,  // a company that exists already, for finishing without another
   };
 
-  const screens = ["step-loading", "step-already", "step-pending", "step-configure", "step-shares", "step-done"];
-  const wizardStep = { "step-configure": "configure", "step-shares": "shares", "step-done": "done" };
+  // The signed-in creator. Tokens live in this variable only: never in
+  // storage or cookies, so closing or reloading the page ends the session.
+  const session = { access: "", refresh: "", email: "" };
+  // The creator account just made, until its first sign-in: the password
+  // is kept only to sign in with the first code, the secret only to show it.
+  let enrol = null;
+
+  const screens = ["step-loading", "step-already", "step-pending", "step-configure", "step-shares", "step-done",
+    "step-god", "step-totp", "step-login", "step-company", "step-finish"];
+  const wizardStep = {
+    "step-configure": ["stepper", "configure"], "step-shares": ["stepper", "shares"], "step-done": ["stepper", "done"],
+    "step-god": ["stepper-access", "god"], "step-login": ["stepper-access", "god"], "step-totp": ["stepper-access", "totp"],
+    "step-company": ["stepper-access", "company"], "step-finish": ["stepper-access", "finish"],
+  };
 
   function go(id) {
     for (const s of screens) $(s).hidden = s !== id;
-    const current = wizardStep[id];
-    $("stepper").hidden = !current;
-    let past = true;
-    for (const li of $("stepper").children) {
-      const here = li.dataset.step === current;
-      if (here) past = false;
-      li.className = here ? "current" : past ? "done" : "";
+    const [stepper, current] = wizardStep[id] || ["", ""];
+    for (const ol of [$("stepper"), $("stepper-access")]) {
+      ol.hidden = ol.id !== stepper;
+      let past = true;
+      for (const li of ol.children) {
+        const here = li.dataset.step === current;
+        if (here) past = false;
+        li.className = here ? "current" : past ? "done" : "";
+      }
     }
+    if (id !== "step-already") stopWatching();
     window.scrollTo(0, 0);
   }
 
@@ -50,8 +69,10 @@
 
   function route(st, note) {
     state.status = st;
-    if (st.initialized) {
-      go("step-already");
+    if (st.initialized && st.sealed) {
+      showSealed();
+    } else if (st.initialized) {
+      showAccess();
     } else if (st.shares > 0) {
       showPending(st, note);
     } else {
@@ -80,7 +101,7 @@
         age: "",
       }));
     }
-    clearErrors();
+    clearForm($("configure-form"), $("configure-error"));
     renderRows();
     explain();
     go("step-configure");
@@ -133,27 +154,37 @@
     }
   }
 
-  function clearErrors() {
-    for (const p of document.querySelectorAll("[data-error-for]")) p.textContent = "";
-    for (const i of document.querySelectorAll("[aria-invalid]")) i.removeAttribute("aria-invalid");
-    V.message($("configure-error"), "", "");
+  function clearForm(form, box) {
+    for (const p of form.querySelectorAll("[data-error-for]")) {
+      p.textContent = "";
+      delete p.dataset.code;
+    }
+    for (const i of form.querySelectorAll("[aria-invalid]")) i.removeAttribute("aria-invalid");
+    if (box) V.message(box, "", "");
   }
 
-  // fieldError shows an API error next to the field it names, or above
-  // the button when it names none.
-  function fieldError(err) {
-    const p = err.field && document.querySelector(`[data-error-for="${CSS.escape(err.field)}"]`);
+  // showError shows an API error next to the field of form it names, or
+  // in box, under title, when it names none there.
+  function showError(form, box, title, err) {
+    const p = err.field && form.querySelector(`[data-error-for="${CSS.escape(err.field)}"]`);
+    let text = err.message || "";
+    if (err.field && text.startsWith(err.field + ": ")) text = text.slice(err.field.length + 2);
+    text = V.capitalise(text);
     if (!p) {
-      V.message($("configure-error"), "error", "The shares were not created.", V.capitalise(err.message), err.code);
+      V.message(box, "error", title, text + (/[.!?)]$/.test(text) ? "" : "."), err.code);
       return;
     }
-    p.textContent = V.capitalise(err.message);
+    p.textContent = text;
     p.dataset.code = err.code;
     const input = $(p.dataset.input || err.field);
     if (input) {
       input.setAttribute("aria-invalid", "true");
       input.focus();
     }
+  }
+
+  function fieldError(err) {
+    showError($("configure-form"), $("configure-error"), "The shares were not created.", err);
   }
 
   function custodiansRequest() {
@@ -174,7 +205,7 @@
   async function submitConfigure(ev) {
     ev.preventDefault();
     if (state.busy) return;
-    clearErrors();
+    clearForm($("configure-form"), $("configure-error"));
     const shares = intValue("shares");
     const threshold = intValue("threshold");
     if (Number.isNaN(shares)) return fieldError({ field: "shares", message: "enter a whole number", code: "client" });
@@ -251,11 +282,7 @@
     } else {
       // Groups of four, for reading aloud or copying by hand; the
       // appliance ignores the spaces.
-      const groups = s.share.match(/.{1,4}/g) || [];
-      groups.forEach((g, i) => {
-        if (i) box.append(" ");
-        box.append(V.el("span", { class: "g", text: g }));
-      });
+      V.groups(box, s.share);
     }
     $("share-encrypted-note").hidden = !s.encrypted;
     $("share-plain-note").hidden = s.encrypted;
@@ -272,24 +299,7 @@
     const s = current();
     const status = $("share-action-status");
     if (!s.share) return;
-    let done = false;
-    if (navigator.clipboard && window.isSecureContext) {
-      try {
-        await navigator.clipboard.writeText(s.share);
-        done = true;
-      } catch (e) { done = false; }
-    }
-    if (!done) {
-      // Without a secure context there is no clipboard API: copy through
-      // a selection instead.
-      const area = V.el("textarea", { class: "offscreen", readonly: true, "aria-hidden": "true" });
-      area.value = s.share;
-      document.body.append(area);
-      area.select();
-      try { done = document.execCommand("copy"); } catch (e) { done = false; }
-      area.value = "";
-      area.remove();
-    }
+    const done = await V.copyText(s.share);
     status.textContent = done
       ? "Copied. Paste it where it will be kept, then clear the clipboard."
       : "This browser would not copy. Select the share and copy it by hand, or use Download.";
@@ -440,6 +450,339 @@
       `${V.plural(r.data.pending_confirmations, "confirmation", "confirmations")} to go.`]);
   }
 
+  // ---- Initialized but sealed: wait for the custodians. ----
+
+  function showSealed() {
+    go("step-already");
+    if (state.watch) return;
+    // Custodians may unseal from other screens; go on when they have.
+    const tick = async () => {
+      const r = await V.api("GET", "/api/v1/sys/seal-status");
+      if (!state.watch) return;
+      if (r.ok && !(r.data.initialized && r.data.sealed)) {
+        stopWatching();
+        return route(r.data);
+      }
+      state.watch = setTimeout(tick, 2000);
+    };
+    state.watch = setTimeout(tick, 2000);
+  }
+
+  function stopWatching() {
+    if (state.watch) clearTimeout(state.watch);
+    state.watch = 0;
+  }
+
+  // ---- Unsealed: the creator account, its authenticator, the first company. ----
+
+  function showAccess() {
+    if (session.access) return showCompany();
+    if (enrol) return showTotp();
+    showGod();
+  }
+
+  // Some answers mean the page is out of step with the appliance: it was
+  // sealed meanwhile, or is still starting its databases.
+  function unavailable(err, box) {
+    if (err.code === "sealed") {
+      load();
+      return true;
+    }
+    if (err.code === "starting" || err.code === "unavailable") {
+      V.message(box, "warn", "The appliance is not ready yet.", "It is still starting or its databases are busy. Try again in a moment.", err.code);
+      return true;
+    }
+    if (err.code === "rate_limited" || err.code === "locked_out") {
+      const wait = err.code === "locked_out" ? "Too many failed sign-ins for this account or from this computer." : "Too many attempts from this computer.";
+      V.message(box, "error", wait, V.capitalise(err.message) + (/[.!]$/.test(err.message) ? "" : "."), err.code);
+      return true;
+    }
+    if (err.code === "forbidden_network") {
+      V.message(box, "error", "The creator account may not be used from this network address.",
+        "The appliance limits it to the addresses in VANTA_GOD_ALLOW. Use a computer on an allowed network.", err.code);
+      return true;
+    }
+    return false;
+  }
+
+  function required(form, field, value, what) {
+    if (value) return true;
+    showError(form, null, "", { field, message: what, code: "required" });
+    return false;
+  }
+
+  function showGod() {
+    clearForm($("god-form"), $("god-error"));
+    go("step-god");
+    $("god-email").focus();
+  }
+
+  async function submitGod(ev) {
+    ev.preventDefault();
+    if (state.busy) return;
+    const form = $("god-form");
+    const box = $("god-error");
+    clearForm(form, box);
+    const email = $("god-email").value.trim();
+    const name = $("god-name").value.trim();
+    const password = $("god-password").value;
+    if (!required(form, "email", email, "enter your email address") ||
+      !required(form, "name", name, "enter your name") ||
+      !required(form, "password", password, "choose a password")) return;
+    if (password !== $("god-password2").value) {
+      return showError(form, box, "", { field: "password2", message: "the two passwords are not the same", code: "mismatch" });
+    }
+    busy(true, "god-submit", "Creating…");
+    const r = await V.api("POST", "/api/v1/sys/setup/god", { email, name, password });
+    busy(false, "god-submit");
+    if (!r.ok) {
+      if (r.error.code === "god_exists") {
+        $("god-password").value = "";
+        $("god-password2").value = "";
+        return showLogin(email, ["warn", "The creator account exists already.",
+          "There is only one. Sign in with it to go on. If its password or authenticator is lost, the custodians’ break-glass procedure resets them."],
+          "god_exists");
+      }
+      if (unavailable(r.error, box)) return;
+      return showError(form, box, "The creator account was not created.", r.error);
+    }
+    for (const id of ["god-password", "god-password2"]) {
+      $(id).value = "";
+      V.hideSecret(id);
+    }
+    enrol = { email: (r.data.user && r.data.user.email) || email, password, secret: r.data.totp.secret, uri: r.data.totp.uri };
+    // Leaving now loses the secret for good.
+    window.addEventListener("beforeunload", guardLeaving);
+    showTotp();
+  }
+
+  function showTotp() {
+    $("totp-email").textContent = enrol.email;
+    V.groups($("totp-secret"), enrol.secret);
+    $("totp-uri").textContent = enrol.uri;
+    $("totp-open").href = enrol.uri;
+    for (const id of ["totp-secret-status", "totp-uri-status"]) $(id).textContent = "";
+    $("totp-code").value = "";
+    clearForm($("totp-form"), $("totp-error"));
+    go("step-totp");
+    $("totp-code").focus();
+  }
+
+  async function copyFromEnrol(what, statusId) {
+    if (!enrol) return;
+    const done = await V.copyText(enrol[what]);
+    const status = $(statusId);
+    status.textContent = done ? "Copied. Paste it into the authenticator app, then clear the clipboard." : "This browser would not copy. Select it and copy it by hand.";
+    status.className = done ? "status" : "status warn";
+  }
+
+  // codeOf reads a 6-digit code, allowing the space some apps show.
+  function codeOf(id) { return $(id).value.replace(/\s+/g, ""); }
+
+  function codeError(form, box, err) {
+    if (err.code === "invalid_totp") {
+      return showError(form, box, "", { field: "totp", code: err.code,
+        message: "this code was not accepted. Check that the key was entered correctly and that the clocks of this appliance and the app’s device are right. A code works only once: if it was used already, wait for the next one." });
+    }
+    showError(form, box, "Not signed in.", err);
+  }
+
+  async function submitTotp(ev) {
+    ev.preventDefault();
+    if (state.busy || !enrol) return;
+    const form = $("totp-form");
+    const box = $("totp-error");
+    clearForm(form, box);
+    const code = codeOf("totp-code");
+    if (!/^\d{6}$/.test(code)) {
+      return showError(form, box, "", { field: "totp", message: "enter the 6 digits the app shows", code: "client" });
+    }
+    busy(true, "totp-submit", "Checking…");
+    const r = await V.api("POST", "/api/v1/auth/login", { email: enrol.email, password: enrol.password, totp: code });
+    busy(false, "totp-submit");
+    if (!r.ok) {
+      if (unavailable(r.error, box)) return;
+      return codeError(form, box, r.error);
+    }
+    $("totp-code").value = "";
+    signedIn(r.data, enrol.email);
+    // The secret and the password leave the page.
+    enrol = null;
+    V.clear($("totp-secret"));
+    $("totp-uri").textContent = "";
+    $("totp-open").href = "#";
+    window.removeEventListener("beforeunload", guardLeaving);
+    showCompany();
+  }
+
+  function signedIn(pair, email) {
+    session.access = pair.access_token;
+    session.refresh = pair.refresh_token;
+    session.email = email;
+  }
+
+  function showLogin(email, note, code) {
+    const form = $("login-form");
+    clearForm(form, $("login-error"));
+    if (note) V.message($("login-note"), note[0], note[1], note[2], code);
+    else V.message($("login-note"), "", "");
+    // Back is for who came here by the link on the account form.
+    $("login-to-god").hidden = !!code;
+    if (email) $("login-email").value = email;
+    $("login-password").value = "";
+    $("login-code").value = "";
+    go("step-login");
+    (email ? $("login-password") : $("login-email")).focus();
+  }
+
+  async function submitLogin(ev) {
+    ev.preventDefault();
+    if (state.busy) return;
+    const form = $("login-form");
+    const box = $("login-error");
+    clearForm(form, box);
+    const email = $("login-email").value.trim();
+    const password = $("login-password").value;
+    const code = codeOf("login-code");
+    if (!required(form, "email", email, "enter the creator account’s email address") ||
+      !required(form, "password", password, "enter the password")) return;
+    if (!/^\d{6}$/.test(code)) {
+      return showError(form, box, "", { field: "totp", message: "enter the 6 digits the authenticator app shows", code: "client" });
+    }
+    busy(true, "login-submit", "Signing in…");
+    const r = await V.api("POST", "/api/v1/auth/login", { email, password, totp: code });
+    if (!r.ok) {
+      busy(false, "login-submit");
+      if (unavailable(r.error, box)) return;
+      if (r.error.code === "invalid_credentials") {
+        $("login-password").focus();
+        return V.message(box, "error", "Wrong email or password.", "Check both and try again. After five failures, sign-in waits longer each time.", r.error.code);
+      }
+      return codeError(form, box, r.error);
+    }
+    const me = await V.api("GET", "/api/v1/me", undefined, r.data.access_token);
+    busy(false, "login-submit");
+    if (me.ok && !me.data.is_god) {
+      await V.api("POST", "/api/v1/auth/logout", undefined, r.data.access_token);
+      return V.message(box, "error", "This is not the creator account.", "Only the creator account creates companies. Sign in with it.", "not_god");
+    }
+    $("login-password").value = "";
+    V.hideSecret("login-password");
+    $("login-code").value = "";
+    signedIn(r.data, email);
+    showCompany();
+  }
+
+  // authed calls the API as the signed-in creator. An expired access token
+  // is renewed once with the refresh token; when that fails too, the
+  // session is over and the creator signs in again.
+  async function authed(method, path, body) {
+    let r = await V.api(method, path, body, session.access);
+    if (r.status === 401 && session.refresh) {
+      const fresh = await V.api("POST", "/api/v1/auth/refresh", { refresh_token: session.refresh });
+      if (fresh.ok) {
+        session.access = fresh.data.access_token;
+        session.refresh = fresh.data.refresh_token;
+        r = await V.api(method, path, body, session.access);
+      }
+    }
+    if (r.status === 401) {
+      const email = session.email;
+      session.access = session.refresh = "";
+      showLogin(email, ["warn", "Your session has ended.", "Sign in again to go on; what you entered is kept."], "session_ended");
+      return null;
+    }
+    return r;
+  }
+
+  let timezonesListed = false;
+
+  async function showCompany() {
+    if (!timezonesListed && typeof Intl.supportedValuesOf === "function") {
+      timezonesListed = true;
+      const list = $("timezones");
+      for (const z of Intl.supportedValuesOf("timeZone")) list.append(V.el("option", { value: z }));
+    }
+    clearForm($("company-form"), $("company-error"));
+    $("company-existing").hidden = true;
+    go("step-company");
+    $("company-name").focus();
+    const r = await authed("GET", "/api/v1/companies");
+    if (!r || !r.ok) return;
+    const items = r.data.items || [];
+    if (items.length) {
+      $("company-existing-title").textContent = items.length === 1 ? "A company exists already." : `${items.length} companies exist already.`;
+      $("company-existing-list").textContent = items.map((c) => c.company_name).join(", ") + ". Setup is complete; another company can be created here if you wish.";
+      state.existing = items[0];
+      $("company-existing").hidden = false;
+    }
+  }
+
+  async function submitCompany(ev) {
+    ev.preventDefault();
+    if (state.busy) return;
+    const form = $("company-form");
+    const box = $("company-error");
+    clearForm(form, box);
+    const v = (id) => $(id).value.trim();
+    const body = {
+      company_name: v("company-name"),
+      tax_id: v("tax-id").toUpperCase(),
+      email: v("company-email"),
+      phone: v("phone"),
+      address: v("address"),
+      industry: v("industry"),
+      registration_number: v("registration-number"),
+      settings: { currency: v("currency").toUpperCase(), timezone: v("timezone") },
+    };
+    if (!required(form, "company_name", body.company_name, "enter the company’s name")) return;
+    busy(true, "company-submit", "Creating…");
+    const r = await authed("POST", "/api/v1/companies", body);
+    busy(false, "company-submit");
+    if (!r) return;
+    if (!r.ok) {
+      if (unavailable(r.error, box)) return;
+      if (r.error.code === "internal") {
+        return V.message(box, "error", "The appliance could not finish creating the company.",
+          "Its log says why. Try again: creating a company picks up where it stopped.", r.error.code);
+      }
+      return showError(form, box, "The company was not created.", r.error);
+    }
+    for (const el of form.querySelectorAll("input:not(#currency):not(#timezone), textarea")) el.value = "";
+    showFinish(r.data, true);
+  }
+
+  function showFinish(co, created) {
+    $("finish-summary").textContent = created
+      ? `${co.company_name} is created, with its own encrypted store for its books.`
+      : "The creator account and a company exist already.";
+    const facts = $("finish-facts");
+    V.clear(facts);
+    const fact = (name, value, cls) => {
+      if (!value) return;
+      facts.append(V.el("dt", { text: name }), V.el("dd", { class: cls || null, text: value }));
+    };
+    fact("Creator account", session.email);
+    fact("Company", co.company_name);
+    fact("KRA PIN", co.tax_id, "mono");
+    fact("Currency", co.settings && co.settings.currency);
+    fact("Time zone", co.settings && co.settings.timezone);
+    fact("Company id", co.company_id, "mono");
+    $("finish-status").textContent = "";
+    $("finish-logout").disabled = !session.access;
+    go("step-finish");
+  }
+
+  async function logout() {
+    if (!session.access || state.busy) return;
+    busy(true, "finish-logout", "Signing out…");
+    const r = await V.api("POST", "/api/v1/auth/logout", undefined, session.access);
+    busy(false, "finish-logout");
+    session.access = session.refresh = "";
+    $("finish-logout").disabled = true;
+    $("finish-status").textContent = r.ok || r.status === 401 ? "Signed out." : "Signed out of this page; the session ends by itself within 15 minutes.";
+  }
+
   // ---- Wiring ----
 
   function wire() {
@@ -463,6 +806,16 @@
     $("confirm-start-over").addEventListener("click", () => showConfigure(true, "step-confirm"));
     $("pending-form").addEventListener("submit", submitPending);
     $("start-over").addEventListener("click", () => showConfigure(true, "step-pending"));
+    $("god-form").addEventListener("submit", submitGod);
+    $("god-to-login").addEventListener("click", () => showLogin($("god-email").value.trim()));
+    $("totp-copy-secret").addEventListener("click", () => copyFromEnrol("secret", "totp-secret-status"));
+    $("totp-copy-uri").addEventListener("click", () => copyFromEnrol("uri", "totp-uri-status"));
+    $("totp-form").addEventListener("submit", submitTotp);
+    $("login-form").addEventListener("submit", submitLogin);
+    $("login-to-god").addEventListener("click", showGod);
+    $("company-form").addEventListener("submit", submitCompany);
+    $("company-skip").addEventListener("click", () => { if (state.existing) showFinish(state.existing, false); });
+    $("finish-logout").addEventListener("click", logout);
   }
 
   wire();

@@ -83,6 +83,8 @@
       $("seal-lead").hidden = true;
       $("sealed-view").hidden = true;
       $("unsealed-view").hidden = false;
+      // Sent here by the setup wizard: it goes on once unsealed.
+      $("continue-setup").hidden = new URLSearchParams(location.search).get("next") !== "setup";
       $("custodians-card").hidden = true;
       $("reset-card").hidden = true;
       document.title = "Unsealed · Vanta Ledger";
