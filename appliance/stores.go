@@ -56,6 +56,8 @@ GRANT SELECT, INSERT ON audit.records TO ` + tenancy.AppRole + `;`},
 		{4, "identity", auth.Schema + `
 GRANT USAGE ON SCHEMA auth TO ` + tenancy.AppRole + `;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA auth TO ` + tenancy.AppRole + `;`},
+		{5, "company settings by admins", `
+GRANT UPDATE (name, registration_number, tax_id, industry, address, phone, email, settings) ON vanta.companies TO ` + tenancy.AppRole + `;`},
 	}
 }
 

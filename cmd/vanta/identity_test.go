@@ -216,6 +216,27 @@ func TestIdentityAndCompanies(t *testing.T) {
 		t.Errorf("admin creating a company: %d", code)
 	}
 
+	// Settings: admins may change them, with validation; viewers may not.
+	var patched company
+	in.mustCall("PATCH", "/api/v1/companies/"+w.a.ID, w.byRole[auth.RoleAdmin].AccessToken, map[string]any{"company_name": "Acme Holdings"}, 200, &patched)
+	if patched.Name != "Acme Holdings" || patched.TaxID != "P051234567Z" {
+		t.Errorf("patched %+v", patched)
+	}
+	if code, body := in.call("PATCH", "/api/v1/companies/"+w.a.ID, w.byRole[auth.RoleAdmin].AccessToken, map[string]any{"tax_id": "X1"}); code != 400 || !strings.Contains(string(body), `"field":"tax_id"`) {
+		t.Errorf("bad KRA PIN: %d %s", code, body)
+	}
+	if code, _ := in.call("PATCH", "/api/v1/companies/"+w.a.ID, w.byRole[auth.RoleViewer].AccessToken, map[string]any{"industry": "x"}); code != 403 {
+		t.Errorf("viewer patching: %d", code)
+	}
+	// Archive needs the exact name; then the company is gone for everyone.
+	if code, body := in.call("DELETE", "/api/v1/companies/"+w.b.ID, w.god.AccessToken, map[string]any{"confirm": "Bidii"}); code != 400 || errorCode(body) != "confirmation_mismatch" {
+		t.Errorf("archive without the right name: %d %s", code, body)
+	}
+	in.mustCall("DELETE", "/api/v1/companies/"+w.b.ID, w.god.AccessToken, map[string]any{"confirm": w.b.Name}, 200, nil)
+	if code, _ := in.call("GET", "/api/v1/companies/"+w.b.ID, w.god.AccessToken, nil); code != 404 {
+		t.Errorf("archived company still served: %d", code)
+	}
+
 	// Refresh rotates; reusing an old refresh token revokes the family.
 	v := w.byRole[auth.RoleUser]
 	var next tokens
@@ -301,11 +322,40 @@ func TestIsolationSuite(t *testing.T) {
 		}
 	}
 	bodyFor := func(r api.CompanyRoute, i int) any {
-		if r.Method == "POST" && r.Path == "/users" {
+		switch {
+		case r.Method == "POST" && r.Path == "/users":
 			return map[string]string{"email": fmt.Sprintf("probe-%d-%s@acme.test", i, uuid.NewString()[:6]), "name": "Probe", "role": "viewer", "password": "quiet harbour at dawn"}
+		case r.Method == "PATCH" && r.Path == "":
+			return map[string]string{"industry": "Retail"}
+		case r.Method == "DELETE" && r.Path == "":
+			return map[string]string{"confirm": "not the name"} // passes the gate, destroys nothing
+		case r.Method == "PATCH":
+			return map[string]string{"role": "viewer"}
 		}
 		return nil
 	}
+	// freshMember makes a throwaway member, so that probes which change or
+	// remove members never touch the callers themselves.
+	freshMember := func(companyID string, i int) string {
+		var u struct{ ID string }
+		in.mustCall("POST", "/api/v1/companies/"+companyID+"/users", w.god.AccessToken, map[string]string{
+			"email": fmt.Sprintf("member-%d-%s@probe.test", i, uuid.NewString()[:6]), "name": "Member", "role": "viewer", "password": "quiet harbour at dawn"}, 201, &u)
+		return u.ID
+	}
+	pathFor := func(r api.CompanyRoute, companyID string, i int) string {
+		path := r.Path
+		if strings.Contains(path, ":uid") {
+			uid := uuid.NewString()
+			for _, known := range []string{w.a.ID, w.b.ID} {
+				if strings.EqualFold(companyID, known) {
+					uid = freshMember(known, i)
+				}
+			}
+			path = strings.Replace(path, ":uid", uid, 1)
+		}
+		return "/api/v1/companies/" + companyID + path
+	}
+	passedGate := func(code int) bool { return code != 401 && code != 403 && code != 404 && code < 500 }
 	i := 0
 	for _, r := range api.CompanyRoutes() {
 		for _, c := range callers {
@@ -319,13 +369,13 @@ func TestIsolationSuite(t *testing.T) {
 			}{{"own", w.a.ID, true}, {"foreign", w.b.ID, false}, {"foreign", strings.ToUpper(w.b.ID), false},
 				{"nonexistent", nonexistent, false}, {"malformed", "not-a-uuid", false}} {
 				i++
-				code, body := in.call(r.Method, "/api/v1/companies/"+target.id+r.Path, c.token, bodyFor(r, i))
+				code, body := in.call(r.Method, pathFor(r, target.id, i), c.token, bodyFor(r, i))
 				desc := fmt.Sprintf("%s %s as %s in %s company", r.Method, r.Path, c.name, target.name)
 				switch {
 				case c.role == auth.RoleGOD && (target.name == "own" || target.name == "foreign"):
-					check(desc, code < 300, code, body)
+					check(desc, passedGate(code), code, body)
 				case target.own && allowed:
-					check(desc, code < 300, code, body)
+					check(desc, passedGate(code), code, body)
 				case target.own:
 					check(desc, code == 403, code, body)
 				default:
@@ -344,7 +394,7 @@ func TestIsolationSuite(t *testing.T) {
 		for _, c := range bad {
 			for _, target := range []string{w.a.ID, w.b.ID} {
 				i++
-				code, body := in.call(r.Method, "/api/v1/companies/"+target+r.Path, c.token, bodyFor(r, i))
+				code, body := in.call(r.Method, pathFor(r, target, i), c.token, bodyFor(r, i))
 				check(fmt.Sprintf("%s %s with %s", r.Method, r.Path, c.name), code == 401, code, body)
 			}
 		}
@@ -352,7 +402,7 @@ func TestIsolationSuite(t *testing.T) {
 	// B's admin, probing A, meets the same walls.
 	for _, r := range api.CompanyRoutes() {
 		i++
-		code, body := in.call(r.Method, "/api/v1/companies/"+w.a.ID+r.Path, w.bAdmin.AccessToken, bodyFor(r, i))
+		code, body := in.call(r.Method, pathFor(r, w.a.ID, i), w.bAdmin.AccessToken, bodyFor(r, i))
 		check(fmt.Sprintf("%s %s as B's admin in A", r.Method, r.Path), code == 404, code, body)
 	}
 	t.Logf("isolation suite: %d probes over %d routes, %d failed", probes, len(api.CompanyRoutes()), failures)

@@ -40,6 +40,11 @@ type companyRoute struct {
 func (s *server) companyRoutes() []companyRoute {
 	return []companyRoute{
 		{CompanyRoute{"GET", "", auth.ActCompanyRead}, s.getCompany},
+		{CompanyRoute{"PATCH", "", auth.ActCompanyUpdate}, s.updateCompany},
+		{CompanyRoute{"DELETE", "", auth.ActCompanyArchive}, s.archiveCompany},
+		{CompanyRoute{"PATCH", "/users/:uid", auth.ActUsersManage}, s.changeMemberRole},
+		{CompanyRoute{"DELETE", "/users/:uid", auth.ActUsersManage}, s.removeMember},
+		{CompanyRoute{"POST", "/users/:uid/disable", auth.ActUsersManage}, s.disableMember},
 		{CompanyRoute{"GET", "/users", auth.ActUsersManage}, s.listCompanyUsers},
 		{CompanyRoute{"POST", "/users", auth.ActUsersManage}, s.createCompanyUser},
 		{CompanyRoute{"GET", "/audit", auth.ActAuditRead}, s.listAudit},
@@ -365,4 +370,162 @@ func (s *server) verifyAudit(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, res)
+}
+
+func (s *server) actor(c *gin.Context) tenancy.Actor {
+	role, _ := c.Get(ctxRole)
+	r, _ := role.(auth.Role)
+	return tenancy.Actor{UserID: principal(c).UserID.String(), Role: string(r), IP: ip(c)}
+}
+
+func (s *server) updateCompany(c *gin.Context) {
+	var patch tenancy.CompanyPatch
+	if err := decode(c, &patch); err != nil {
+		s.fail(c, err)
+		return
+	}
+	_, st, err := s.identity(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	co, err := tenancy.Update(c.Request.Context(), st.App, scope(c), patch, s.actor(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, co)
+}
+
+// archiveCompany archives, or with purge crypto-shreds, a company. The
+// caller must type the company's name, as a guard against the wrong id.
+func (s *server) archiveCompany(c *gin.Context) {
+	ctx := c.Request.Context()
+	var req struct {
+		Confirm string `json:"confirm"`
+		Purge   bool   `json:"purge"`
+	}
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	_, st, err := s.identity(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var name string
+	if err := st.App.QueryRow(ctx, "SELECT name FROM vanta.companies WHERE id = $1", scope(c).Company()).Scan(&name); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if req.Confirm != name {
+		s.fail(c, badRequest("confirmation_mismatch", "confirm must be the company's exact name", "confirm"))
+		return
+	}
+	kr, err := s.Seal.Keyring()
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	prov := &tenancy.Provisioner{DB: st.Admin, Mongo: st.Mongo, Redis: st.Redis, FilesDir: st.Files, Keys: kr}
+	if err := prov.Archive(ctx, scope(c), req.Purge, s.actor(c)); err != nil {
+		s.fail(c, err)
+		return
+	}
+	status := "archived"
+	if req.Purge {
+		status = "purged"
+	}
+	c.JSON(http.StatusOK, gin.H{"company_id": scope(c).Company(), "status": status})
+}
+
+// member resolves {uid} to a member of the scope's company; anyone else is
+// not found, whoever they are elsewhere.
+func (s *server) member(c *gin.Context) (*auth.Service, uuid.UUID, bool) {
+	id, _, err := s.identity(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return nil, uuid.Nil, false
+	}
+	uid, err := uuid.Parse(c.Param("uid"))
+	if err == nil {
+		var role auth.Role
+		role, err = id.RoleIn(c.Request.Context(), uid, scope(c).Company())
+		if err == nil && role == auth.RoleGOD {
+			err = auth.ErrGODImmutable
+		}
+	}
+	if err != nil {
+		if errors.Is(err, auth.ErrGODImmutable) {
+			s.fail(c, err)
+		} else {
+			writeError(c, http.StatusNotFound, "not_found", "no such member of this company", "uid")
+		}
+		return nil, uuid.Nil, false
+	}
+	return id, uid, true
+}
+
+func (s *server) changeMemberRole(c *gin.Context) {
+	var req struct {
+		Role string `json:"role"`
+	}
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	role, err := auth.ParseRole(req.Role)
+	if err != nil || role == auth.RoleGOD {
+		s.fail(c, badRequest("validation_failed", "role must be admin, manager, user or viewer", "role"))
+		return
+	}
+	id, uid, ok := s.member(c)
+	if !ok {
+		return
+	}
+	if err := id.SetMembership(c.Request.Context(), uid, scope(c).Company(), role); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"id": uid, "role": role})
+}
+
+func (s *server) removeMember(c *gin.Context) {
+	id, uid, ok := s.member(c)
+	if !ok {
+		return
+	}
+	if err := id.RemoveMembership(c.Request.Context(), uid, scope(c).Company()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// disableMember disables a user's account (every session ends at once).
+// An account is global, so a company admin may disable only a user who
+// belongs to their company alone; GOD may disable anyone.
+func (s *server) disableMember(c *gin.Context) {
+	ctx := c.Request.Context()
+	id, uid, ok := s.member(c)
+	if !ok {
+		return
+	}
+	if !principal(c).IsGOD {
+		ms, err := id.Memberships(ctx, uid)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if len(ms) > 1 {
+			writeError(c, http.StatusForbidden, "forbidden", "this user belongs to other companies too: remove them from yours instead", "")
+			return
+		}
+	}
+	if err := id.DisableUser(ctx, uid); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"id": uid, "status": "disabled"})
 }

@@ -221,3 +221,124 @@ func (p *Provisioner) RedisPassword(ctx context.Context, s Scope) (string, error
 	secret, err := key.Open("redis-password", s.company.String(), sealedSecret)
 	return string(secret), err
 }
+
+// Update changes a company's configuration; fields left nil keep their
+// value. The audit record commits with the change.
+func Update(ctx context.Context, db *pgxpool.Pool, s Scope, patch CompanyPatch, by Actor) (Company, error) {
+	var c Company
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT id, name, registration_number, tax_id, industry, address, phone, email, settings, status, created_at
+			FROM vanta.companies WHERE id = $1 FOR UPDATE`, s.company).Scan(&c.ID, &c.Name, &c.RegistrationNumber, &c.TaxID,
+			&c.Industry, &c.Address, &c.Phone, &c.Email, &c.Settings, &c.Status, &c.CreatedAt)
+		if err != nil {
+			return err
+		}
+		patch.apply(&c)
+		if err := c.Normalize(); err != nil {
+			return err
+		}
+		settings, _ := json.Marshal(c.Settings)
+		if _, err := tx.Exec(ctx, `UPDATE vanta.companies SET name = $2, registration_number = $3, tax_id = $4, industry = $5,
+			address = $6, phone = $7, email = $8, settings = $9 WHERE id = $1`,
+			c.ID, c.Name, c.RegistrationNumber, c.TaxID, c.Industry, c.Address, c.Phone, c.Email, settings); err != nil {
+			return err
+		}
+		_, err = audit.Append(ctx, tx, s.company.String(), audit.Entry{Actor: by.UserID, Role: by.Role, IP: by.IP,
+			Action: "company.update", Resource: "company/" + s.company.String(), Outcome: "ok", Details: patch.fields()})
+		return err
+	})
+	return c, err
+}
+
+// CompanyPatch is a partial update; nil fields are kept.
+type CompanyPatch struct {
+	Name               *string   `json:"company_name"`
+	RegistrationNumber *string   `json:"registration_number"`
+	TaxID              *string   `json:"tax_id"`
+	Industry           *string   `json:"industry"`
+	Address            *string   `json:"address"`
+	Phone              *string   `json:"phone"`
+	Email              *string   `json:"email"`
+	Settings           *Settings `json:"settings"`
+}
+
+func (p CompanyPatch) apply(c *Company) {
+	for _, f := range []struct {
+		src *string
+		dst *string
+	}{{p.Name, &c.Name}, {p.RegistrationNumber, &c.RegistrationNumber}, {p.TaxID, &c.TaxID}, {p.Industry, &c.Industry},
+		{p.Address, &c.Address}, {p.Phone, &c.Phone}, {p.Email, &c.Email}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	if p.Settings != nil {
+		c.Settings = *p.Settings
+	}
+}
+
+// fields names what the patch changes, for the audit record.
+func (p CompanyPatch) fields() map[string]any {
+	out := map[string]any{}
+	b, _ := json.Marshal(p)
+	_ = json.Unmarshal(b, &out)
+	for k, v := range out {
+		if v == nil {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// Archive hides a company: its data stays, encrypted, and nobody reaches
+// it. With purge, its data key is destroyed first (crypto-shredding: every
+// ciphertext of it becomes unreadable, backups included), then its
+// schema, role, document database, Redis user and files are dropped.
+func (p *Provisioner) Archive(ctx context.Context, s Scope, purge bool, by Actor) error {
+	action := "company.archive"
+	if purge {
+		action = "company.purge"
+	}
+	err := pgx.BeginFunc(ctx, p.DB, func(tx pgx.Tx) error {
+		set := "status = 'archived'"
+		if purge {
+			set += ", dek = NULL, redis_secret = NULL"
+		}
+		tag, err := tx.Exec(ctx, "UPDATE vanta.companies SET "+set+" WHERE id = $1", s.company)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("archive company %s: %w", s.company, pgx.ErrNoRows)
+		}
+		if purge {
+			for _, stmt := range []string{
+				"DROP SCHEMA IF EXISTS " + s.schema() + " CASCADE",
+				"DROP ROLE IF EXISTS " + s.role(),
+			} {
+				if _, err := tx.Exec(ctx, stmt); err != nil {
+					return fmt.Errorf("purge company %s: %w", s.company, err)
+				}
+			}
+		}
+		entry := audit.Entry{Actor: by.UserID, Role: by.Role, IP: by.IP, Action: action, Resource: "company/" + s.company.String(), Outcome: "ok"}
+		if _, err := audit.Append(ctx, tx, "system", entry); err != nil {
+			return err
+		}
+		_, err = audit.Append(ctx, tx, s.company.String(), entry)
+		return err
+	})
+	if err != nil || !purge {
+		return err
+	}
+	if err := p.Mongo.Database(s.MongoDatabase()).Drop(ctx); err != nil {
+		return fmt.Errorf("purge documents of %s: %w", s.company, err)
+	}
+	if err := p.Redis.Do(ctx, "ACL", "DELUSER", s.RedisUser()).Err(); err != nil {
+		return fmt.Errorf("purge redis user of %s: %w", s.company, err)
+	}
+	if err := p.Redis.Do(ctx, "ACL", "SAVE").Err(); err != nil {
+		return err
+	}
+	return os.RemoveAll(s.Files(p.FilesDir))
+}

@@ -233,3 +233,65 @@ func sortStrings(s []string) []string {
 	slices.Sort(out)
 	return out
 }
+
+func TestUpdateArchivePurge(t *testing.T) {
+	f := provisioner(t)
+	ctx := context.Background()
+	c, err := f.prov.Create(ctx, Company{Name: "Acme Ltd"}, Actor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Scope{company: c.ID}
+	name, pin := "Acme Holdings", "P051234567Z"
+	got, err := Update(ctx, f.super, s, CompanyPatch{Name: &name, TaxID: &pin}, Actor{UserID: "u1", Role: "admin"})
+	if err != nil || got.Name != name || got.TaxID != pin || got.Settings.Currency != "KES" {
+		t.Fatalf("update: %+v %v", got, err)
+	}
+	bad := "P1"
+	var ve *ValidationError
+	if _, err := Update(ctx, f.super, s, CompanyPatch{TaxID: &bad}, Actor{}); !errors.As(err, &ve) || ve.Field != "tax_id" {
+		t.Errorf("bad update: %v", err)
+	}
+	var stored string
+	if err := f.super.QueryRow(ctx, "SELECT tax_id FROM vanta.companies WHERE id = $1", c.ID).Scan(&stored); err != nil || stored != pin {
+		t.Errorf("a refused update changed the row: %q %v", stored, err)
+	}
+
+	// Purge: the data key goes first, so a ciphertext sealed under it can
+	// no longer be opened by anyone.
+	var dek []byte
+	if err := f.super.QueryRow(ctx, "SELECT dek FROM vanta.companies WHERE id = $1", c.ID).Scan(&dek); err != nil {
+		t.Fatal(err)
+	}
+	key, err := f.kr.DataKey(c.ID.String(), dek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, _ := key.Seal("document", "d1", []byte("payroll"))
+	key.Destroy()
+	if err := f.prov.Archive(ctx, s, true, Actor{UserID: "god"}); err != nil {
+		t.Fatal(err)
+	}
+	var status string
+	var gone []byte
+	if err := f.super.QueryRow(ctx, "SELECT status, dek FROM vanta.companies WHERE id = $1", c.ID).Scan(&status, &gone); err != nil || status != StatusArchived || gone != nil {
+		t.Errorf("after purge: %s, dek %v, %v", status, gone, err)
+	}
+	if _, err := f.kr.DataKey(c.ID.String(), gone); err == nil {
+		t.Error("a data key opened after purge")
+	}
+	_ = ct // sealed under a key that no longer exists anywhere
+	var schemas int
+	if err := f.super.QueryRow(ctx, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", s.schema()).Scan(&schemas); err != nil || schemas != 0 {
+		t.Errorf("schema left after purge: %d %v", schemas, err)
+	}
+	if users, _ := f.prov.Redis.Do(ctx, "ACL", "USERS").StringSlice(); slices.Contains(users, s.RedisUser()) {
+		t.Error("redis user left after purge")
+	}
+	if _, err := os.Stat(s.Files(f.prov.FilesDir)); !os.IsNotExist(err) {
+		t.Errorf("files left after purge: %v", err)
+	}
+	if res, err := audit.Verify(ctx, f.super, "system", nil); err != nil || !res.OK || res.Records != 2 {
+		t.Errorf("system chain after create and purge: %+v %v", res, err)
+	}
+}

@@ -705,6 +705,7 @@
     }
     clearForm($("company-form"), $("company-error"));
     $("company-existing").hidden = true;
+    $("company-title").textContent = "Create the first company";
     go("step-company");
     $("company-name").focus();
     const r = await authed("GET", "/api/v1/companies");
@@ -714,6 +715,7 @@
       $("company-existing-title").textContent = items.length === 1 ? "A company exists already." : `${items.length} companies exist already.`;
       $("company-existing-list").textContent = items.map((c) => c.company_name).join(", ") + ". Setup is complete; another company can be created here if you wish.";
       state.existing = items[0];
+      $("company-title").textContent = "Create a company";
       $("company-existing").hidden = false;
     }
   }
