@@ -157,6 +157,7 @@ func (p *provisioner) makeLayout() error {
 		{l.Path("models"), 0o700, me},
 		{l.Path("seal"), 0o700, me},
 		{l.Path("companies"), 0o700, me},
+		{l.Path("audit"), 0o700, me},
 	}
 	for _, d := range dirs {
 		if err := os.MkdirAll(d.path, d.mode); err != nil {

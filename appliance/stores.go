@@ -24,6 +24,7 @@ type Stores struct {
 	Mongo *mongo.Client
 	Redis *redis.Client // the appliance's own Redis user
 	Files string        // $DATA/companies
+	Audit string        // $DATA/audit: MACed audit chain checkpoints
 }
 
 // Close releases every connection.
@@ -58,6 +59,14 @@ GRANT USAGE ON SCHEMA auth TO ` + tenancy.AppRole + `;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA auth TO ` + tenancy.AppRole + `;`},
 		{5, "company settings by admins", `
 GRANT UPDATE (name, registration_number, tax_id, industry, address, phone, email, settings) ON vanta.companies TO ` + tenancy.AppRole + `;`},
+		{6, "system keys", `
+CREATE TABLE IF NOT EXISTS vanta.keys (
+	id         text PRIMARY KEY,
+	wrapped    bytea NOT NULL,  -- sealed by the root keyring
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE vanta.keys OWNER TO ` + tenancy.OwnerRole + `;
+GRANT SELECT, INSERT ON vanta.keys TO ` + tenancy.AppRole + `;`},
 	}
 }
 
@@ -133,5 +142,5 @@ func (a *Appliance) openStores(ctx context.Context) (*Stores, error) {
 		app.Close()
 		return nil, err
 	}
-	return &Stores{App: app, Admin: admin, Mongo: mc, Redis: a.redis, Files: a.layout.Path("companies")}, nil
+	return &Stores{App: app, Admin: admin, Mongo: mc, Redis: a.redis, Files: a.layout.Path("companies"), Audit: a.layout.Path("audit")}, nil
 }

@@ -48,6 +48,13 @@ func (in *instance) mustCall(method, path, token string, body any, want int, out
 	in.t.Helper()
 	code, data := in.call(method, path, token, body)
 	if code != want {
+		in.mu.Lock()
+		for _, l := range in.lines {
+			if l["level"] == "ERROR" {
+				in.t.Logf("vanta init logged: %v", l)
+			}
+		}
+		in.mu.Unlock()
 		in.t.Fatalf("%s %s: %d %s, want %d", method, path, code, data, want)
 	}
 	if out != nil {
@@ -476,5 +483,56 @@ func TestUserQuota(t *testing.T) {
 	}
 	if limited != 3 {
 		t.Errorf("%d of 8 requests limited with a quota of 5 a minute, want 3", limited)
+	}
+}
+
+// TestAuditTamperingOverHTTP: verify names the first bad record after an
+// edit in SQL, and the checkpoint catches the newest records deleted.
+func TestAuditTamperingOverHTTP(t *testing.T) {
+	w := newWorld(t)
+	in, ctx := w.in, context.Background()
+	admin := w.byRole[auth.RoleAdmin].AccessToken
+	type result struct {
+		OK       bool   `json:"ok"`
+		Records  int64  `json:"records"`
+		FirstBad int64  `json:"first_bad_seq"`
+		Reason   string `json:"reason"`
+	}
+	var before result
+	in.mustCall("GET", "/api/v1/companies/"+w.a.ID+"/audit/verify", admin, nil, 200, &before) // checkpoints the head
+	if !before.OK || before.Records < 3 {
+		t.Fatalf("honest chain: %+v", before)
+	}
+	pg := pgConnect(t, w.data)
+	tamper := func(sql string, args ...any) {
+		t.Helper()
+		tx, err := pg.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, sql, args...); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Delete the newest record: the chain alone still links, the
+	// checkpoint does not.
+	tamper("DELETE FROM audit.records WHERE chain = $1 AND seq = $2", w.a.ID, before.Records)
+	var after result
+	in.mustCall("GET", "/api/v1/companies/"+w.a.ID+"/audit/verify", admin, nil, 200, &after)
+	if after.OK || after.FirstBad != before.Records || !strings.Contains(after.Reason, "newest records deleted") {
+		t.Errorf("after deleting the newest record: %+v", after)
+	}
+	// Edit an old record.
+	tamper("UPDATE audit.records SET actor = 'mallory' WHERE chain = $1 AND seq = 2", w.a.ID)
+	in.mustCall("GET", "/api/v1/companies/"+w.a.ID+"/audit/verify", admin, nil, 200, &after)
+	if after.OK || after.FirstBad != 2 {
+		t.Errorf("after editing record 2: %+v", after)
 	}
 }

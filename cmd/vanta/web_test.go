@@ -18,6 +18,7 @@ import (
 	"filippo.io/age/armor"
 	"github.com/chromedp/chromedp"
 
+	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/seal"
 )
 
@@ -330,7 +331,7 @@ func TestSetupWizardInBrowser(t *testing.T) {
 	page.waitShown("#step-done")
 	page.waitText("#step-done h1", "initialized and sealed")
 	page.extraScreenshot("setup-3-done.png")
-	if href := eval[string](page, `document.querySelector("#to-unseal").getAttribute("href")`); href != "/unseal" {
+	if href := eval[string](page, `document.querySelector("#to-unseal").getAttribute("href")`); href != "/unseal?next=setup" {
 		t.Errorf("final step links to %q", href)
 	}
 	page.checkErrors()
@@ -342,15 +343,20 @@ func TestSetupWizardInBrowser(t *testing.T) {
 	if len(st.Custodians) != 7 || st.Custodians[0].Name != "Amina" || st.Custodians[1].Name != "Baraka" || st.Custodians[2].Name != "custodian 3" {
 		t.Errorf("custodians after the wizard: %+v", st.Custodians)
 	}
+
+	// Once initialized and sealed, the wizard only points to /unseal, and
+	// goes on by itself when the custodians have unsealed.
+	page.do("reload /setup", chromedp.Navigate("http://"+in.addr+"/setup"))
+	page.waitShown("#step-already")
+	if href := eval[string](page, `document.querySelector("#already-to-unseal").getAttribute("href")`); href != "/unseal?next=setup" {
+		t.Errorf("the sealed wizard links to %q", href)
+	}
+	page.extraScreenshot("setup-4-already.png")
 	// The shares the page showed are the real ones.
 	if st := in.unseal(shares[2:7]); st.Sealed {
 		t.Errorf("five shares read from the page did not unseal: %+v", st)
 	}
-
-	// Once initialized, the wizard only points to /unseal.
-	page.do("reload /setup", chromedp.Navigate("http://"+in.addr+"/setup"))
-	page.waitShown("#step-already")
-	page.extraScreenshot("setup-4-already.png")
+	page.waitShown("#step-god")
 	page.checkErrors()
 }
 
@@ -511,5 +517,215 @@ func TestUnfinishedSetupInBrowser(t *testing.T) {
 	page.checkErrors()
 	if st := in.sealStatus(); !st.Initialized || !st.Sealed || st.Shares != 3 || st.Threshold != 2 {
 		t.Fatalf("after starting over: %+v", st)
+	}
+}
+
+// TestSetupGODAndFirstCompanyInBrowser drives the wizard's second part, on
+// an unsealed appliance: the creator account with its authenticator, the
+// first sign-in, the first company; then a second visit, which finds the
+// creator account and signs in with it instead.
+func TestSetupGODAndFirstCompanyInBrowser(t *testing.T) {
+	data := dataDir(t)
+	in := boot(t, data)
+	in.waitReady()
+	in.unseal(in.initSeal(2, 2))
+	url := "http://" + in.addr + "/setup"
+
+	page := newTab(t, browser(t), "setup", false)
+	page.do("open /setup", chromedp.Navigate(url))
+	page.waitShown("#step-god")
+	page.waitText("#stepper-access li.current", "Creator account")
+
+	const email, name, password = "wanjiru@vanta.test", "Wanjiru Kamau", "maize fields under a long rain"
+	// The appliance's password policy and the page's own check speak next
+	// to the field at fault.
+	page.do("fill in the account with a short password",
+		chromedp.SendKeys(chromedp.CSS("#god-email"), email),
+		chromedp.SendKeys(chromedp.CSS("#god-name"), name),
+		chromedp.SendKeys(chromedp.CSS("#god-password"), "short pass"),
+		chromedp.SendKeys(chromedp.CSS("#god-password2"), "short pass"),
+		chromedp.Click(chromedp.CSS("#god-submit")))
+	page.waitShown(`#god-form [data-error-for="password"][data-code="weak_password"]`)
+	page.waitText(`#god-form [data-error-for="password"]`, "at least 12 characters")
+	page.do("mistype the repeated password",
+		chromedp.SetValue(chromedp.CSS("#god-password"), password),
+		chromedp.SetValue(chromedp.CSS("#god-password2"), password+"s"),
+		chromedp.Click(chromedp.CSS("#god-submit")))
+	page.waitText(`#god-form [data-error-for="password2"]`, "not the same")
+	page.extraScreenshot("setup-6-god-refused.png")
+	page.do("create the creator account",
+		chromedp.SetValue(chromedp.CSS("#god-password2"), password),
+		chromedp.Click(chromedp.CSS("#god-submit")))
+
+	// The authenticator key, grouped for typing, and the setup link.
+	page.waitShown("#step-totp")
+	page.waitText("#totp-email", email)
+	shown := page.text("#totp-secret")
+	secret := strings.Join(strings.Fields(shown), "")
+	if len(strings.Fields(shown)) < 2 || len(secret) < 26 {
+		t.Fatalf("the TOTP key is shown as %q", shown)
+	}
+	uri := page.text("#totp-uri")
+	if !strings.HasPrefix(uri, "otpauth://totp/") || !strings.Contains(uri, "secret="+secret) {
+		t.Errorf("the setup link %q does not carry the key %s", uri, secret)
+	}
+	if href := eval[string](page, `document.querySelector("#totp-open").getAttribute("href")`); href != uri {
+		t.Errorf("the open link goes to %q", href)
+	}
+	page.do("copy the key", chromedp.Click(chromedp.CSS("#totp-copy-secret")))
+	page.waitText("#totp-secret-status", "Copied")
+	page.screenshot("setup-god-totp.png")
+
+	// A wrong code is refused next to the code field; the right one signs in.
+	now := time.Now()
+	code, err := auth.TOTPCode(secret, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := wrongCode(t, secret, now)
+	page.do("enter a wrong code",
+		chromedp.SendKeys(chromedp.CSS("#totp-code"), wrong),
+		chromedp.Click(chromedp.CSS("#totp-submit")))
+	page.waitShown(`#totp-form [data-error-for="totp"][data-code="invalid_totp"]`)
+	if inv := eval[string](page, `document.querySelector("#totp-code").getAttribute("aria-invalid") || ""`); inv != "true" {
+		t.Errorf("the code field is not marked invalid: %q", inv)
+	}
+	page.extraScreenshot("setup-7-totp-refused.png")
+	page.do("enter the code of the authenticator",
+		chromedp.SetValue(chromedp.CSS("#totp-code"), code),
+		chromedp.Click(chromedp.CSS("#totp-submit")))
+
+	page.waitShown("#step-company")
+	page.waitText("#stepper-access li.current", "First company")
+	body := eval[string](page, `document.body.innerHTML`)
+	for _, gone := range []string{secret[:8], secret[len(secret)-8:], password} {
+		if strings.Contains(body, gone) {
+			t.Errorf("%q is still in the page after sign-in", gone)
+		}
+	}
+	if kept := eval[string](page, `JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie`); kept != "{}{}" {
+		t.Errorf("the page stored something: %s", kept)
+	}
+
+	// A KRA PIN of the wrong shape: the appliance's reason shows by the field.
+	page.do("fill in the company with a bad KRA PIN",
+		chromedp.SendKeys(chromedp.CSS("#company-name"), "Duka la Mama Ltd"),
+		chromedp.SendKeys(chromedp.CSS("#tax-id"), "P12345"),
+		chromedp.SendKeys(chromedp.CSS("#registration-number"), "PVT-2024-7781"),
+		chromedp.SendKeys(chromedp.CSS("#industry"), "Retail"),
+		chromedp.SendKeys(chromedp.CSS("#address"), "Moi Avenue 12, Nairobi"),
+		chromedp.SendKeys(chromedp.CSS("#phone"), "+254 712 345678"),
+		chromedp.SendKeys(chromedp.CSS("#company-email"), "accounts@duka.test"),
+		chromedp.Click(chromedp.CSS("#company-submit")))
+	page.waitShown(`#company-form [data-error-for="tax_id"][data-code="validation_failed"]`)
+	page.waitText(`#company-form [data-error-for="tax_id"]`, "not a KRA PIN")
+	if by := eval[string](page, `document.querySelector('#company-form [data-error-for="tax_id"]').closest(".field").querySelector("input").id`); by != "tax-id" {
+		t.Errorf("the KRA PIN error shows by #%s", by)
+	}
+	if inv := eval[string](page, `document.querySelector("#tax-id").getAttribute("aria-invalid") || ""`); inv != "true" {
+		t.Errorf("the KRA PIN field is not marked invalid: %q", inv)
+	}
+	if eval[bool](page, `!document.querySelector("#company-error").hidden`) {
+		t.Errorf("a field's error also shows above the button: %q", page.text("#company-error"))
+	}
+	page.screenshot("setup-company-refused.png")
+	pg := pgConnect(t, data)
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	var companies int
+	if err := pg.QueryRow(ctx, "SELECT count(*) FROM vanta.companies").Scan(&companies); err != nil || companies != 0 {
+		t.Fatalf("after a refused company: %d companies (%v)", companies, err)
+	}
+	page.do("correct the KRA PIN and create the company",
+		chromedp.SetValue(chromedp.CSS("#tax-id"), "p051234567z"),
+		chromedp.Click(chromedp.CSS("#company-submit")))
+
+	page.waitShown("#step-finish")
+	page.waitText("#finish-facts", "P051234567Z")
+	page.waitText("#finish-summary", "Duka la Mama Ltd is created")
+	page.screenshot("setup-finish.png")
+	page.checkErrors()
+
+	// What the page did is what the appliance holds.
+	var godEmail, godName string
+	var hasTOTP bool
+	if err := pg.QueryRow(ctx, "SELECT email, name, totp_secret_enc IS NOT NULL FROM auth.users WHERE is_god").Scan(&godEmail, &godName, &hasTOTP); err != nil {
+		t.Fatalf("the creator account: %v", err)
+	}
+	if godEmail != email || godName != name || !hasTOTP {
+		t.Errorf("the creator account is %q %q, TOTP %v", godEmail, godName, hasTOTP)
+	}
+	var co struct{ id, name, tax, reg, industry, address, phone, email, status, currency, timezone string }
+	if err := pg.QueryRow(ctx, `SELECT id::text, name, tax_id, registration_number, industry, address, phone, email, status,
+		settings->>'currency', settings->>'timezone' FROM vanta.companies`).Scan(
+		&co.id, &co.name, &co.tax, &co.reg, &co.industry, &co.address, &co.phone, &co.email, &co.status, &co.currency, &co.timezone); err != nil {
+		t.Fatalf("the company: %v", err)
+	}
+	want := struct{ id, name, tax, reg, industry, address, phone, email, status, currency, timezone string }{
+		co.id, "Duka la Mama Ltd", "P051234567Z", "PVT-2024-7781", "Retail", "Moi Avenue 12, Nairobi", "+254 712 345678",
+		"accounts@duka.test", "active", "KES", "Africa/Nairobi"}
+	if co != want {
+		t.Errorf("the company is %+v, want %+v", co, want)
+	}
+	if !strings.Contains(page.text("#finish-facts"), co.id) {
+		t.Errorf("the final step does not name company %s: %q", co.id, page.text("#finish-facts"))
+	}
+
+	// A second visit: the creator account exists, so the wizard says so and
+	// signs in with it; the company step then offers to finish. The code of
+	// the next 30 s step is accepted now (one step of clock skew is allowed)
+	// and is not a replay of the one used above.
+	page.do("reload /setup", chromedp.Navigate(url))
+	page.waitShown("#step-god")
+	page.do("try to create a second creator account",
+		chromedp.SendKeys(chromedp.CSS("#god-email"), "another@vanta.test"),
+		chromedp.SendKeys(chromedp.CSS("#god-name"), "Another Person"),
+		chromedp.SendKeys(chromedp.CSS("#god-password"), "blue boats at the harbour"),
+		chromedp.SendKeys(chromedp.CSS("#god-password2"), "blue boats at the harbour"),
+		chromedp.Click(chromedp.CSS("#god-submit")))
+	page.waitShown(`#login-note[data-code="god_exists"]`)
+	page.waitShown("#step-login")
+	page.waitText("#login-note", "creator account exists already")
+	page.extraScreenshot("setup-8-login.png")
+	next, err := auth.TOTPCode(secret, now.Add(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page.do("sign in as the creator",
+		chromedp.SetValue(chromedp.CSS("#login-email"), email),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), password),
+		chromedp.SendKeys(chromedp.CSS("#login-code"), next),
+		chromedp.Click(chromedp.CSS("#login-submit")))
+	page.waitShown("#step-company")
+	page.waitText("#company-existing", "Duka la Mama Ltd")
+	page.extraScreenshot("setup-9-company-exists.png")
+	page.do("finish without another company", chromedp.Click(chromedp.CSS("#company-skip")))
+	page.waitShown("#step-finish")
+	page.waitText("#finish-facts", co.id)
+	page.do("sign out", chromedp.Click(chromedp.CSS("#finish-logout")))
+	page.waitText("#finish-status", "Signed out.")
+	page.checkErrors()
+	var users int
+	if err := pg.QueryRow(ctx, "SELECT count(*) FROM auth.users").Scan(&users); err != nil || users != 1 {
+		t.Errorf("users after the second visit: %d (%v)", users, err)
+	}
+}
+
+// wrongCode is a six-digit code that no step the appliance accepts now
+// (one step either side) produces.
+func wrongCode(t *testing.T, secret string, now time.Time) string {
+	t.Helper()
+	valid := map[string]bool{}
+	for _, d := range []time.Duration{-30 * time.Second, 0, 30 * time.Second} {
+		c, err := auth.TOTPCode(secret, now.Add(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		valid[c] = true
+	}
+	for i := 0; ; i++ {
+		if c := fmt.Sprintf("%06d", i*7919%1000000); !valid[c] {
+			return c
+		}
 	}
 }

@@ -364,10 +364,32 @@ func (s *server) verifyAudit(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	res, err := audit.Verify(ctx, st.App, scope(c).Company().String(), nil)
+	chain := scope(c).Company().String()
+	cps, err := s.checkpoints(ctx)
 	if err != nil {
 		s.fail(c, err)
 		return
+	}
+	cp, err := cps.Load(chain)
+	if errors.Is(err, audit.ErrCheckpointForged) {
+		c.JSON(http.StatusOK, audit.Result{Reason: err.Error()})
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	res, err := audit.Verify(ctx, st.App, chain, cp)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if res.OK {
+		// An intact chain moves the checkpoint to its head.
+		if _, err := cps.Save(ctx, st.App, chain); err != nil {
+			s.fail(c, err)
+			return
+		}
 	}
 	c.JSON(http.StatusOK, res)
 }

@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -44,7 +46,95 @@ func (s *server) identity(ctx context.Context) (*auth.Service, *appliance.Stores
 		return nil, nil, err
 	}
 	s.id, s.idKeyring = svc, kr
+	go s.checkpointLoop(kr)
 	return svc, st, nil
+}
+
+// checkpoints returns the store of audit checkpoints. Their MAC key is
+// made once and kept sealed by the root keyring in vanta.keys.
+func (s *server) checkpoints(ctx context.Context) (audit.Checkpoints, error) {
+	st := s.Appliance.Stores()
+	if st == nil {
+		return audit.Checkpoints{}, errStarting
+	}
+	kr, err := s.Seal.Keyring()
+	if err != nil {
+		return audit.Checkpoints{}, err
+	}
+	var wrapped []byte
+	err = st.App.QueryRow(ctx, "SELECT wrapped FROM vanta.keys WHERE id = 'audit-mac'").Scan(&wrapped)
+	if errors.Is(err, pgx.ErrNoRows) {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return audit.Checkpoints{}, err
+		}
+		var sealed []byte
+		if sealed, err = kr.Seal("audit-mac", nil, key); err != nil {
+			return audit.Checkpoints{}, err
+		}
+		// Two requests may race to make it: the first insert wins, and
+		// both read back the winner.
+		if _, err := st.App.Exec(ctx, "INSERT INTO vanta.keys (id, wrapped) VALUES ('audit-mac', $1) ON CONFLICT (id) DO NOTHING", sealed); err != nil {
+			return audit.Checkpoints{}, err
+		}
+		err = st.App.QueryRow(ctx, "SELECT wrapped FROM vanta.keys WHERE id = 'audit-mac'").Scan(&wrapped)
+	}
+	if err != nil {
+		return audit.Checkpoints{}, err
+	}
+	key, err := kr.Open("audit-mac", nil, wrapped)
+	if err != nil {
+		return audit.Checkpoints{}, err
+	}
+	return audit.Checkpoints{Dir: st.Audit, Key: key}, nil
+}
+
+// checkpointLoop moves every chain's checkpoint to its head every 10 s
+// while the keyring it started with is unsealed, so that deleting the
+// newest records is caught even between verifications. A chain that does
+// not verify keeps its old checkpoint, as evidence.
+func (s *server) checkpointLoop(kr *seal.Keyring) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for range t.C {
+		if cur, err := s.Seal.Keyring(); err != nil || cur != kr {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		s.checkpointAll(ctx)
+		cancel()
+	}
+}
+
+func (s *server) checkpointAll(ctx context.Context) {
+	st := s.Appliance.Stores()
+	cps, err := s.checkpoints(ctx)
+	if st == nil || err != nil {
+		return
+	}
+	rows, err := st.App.Query(ctx, "SELECT DISTINCT chain FROM audit.records")
+	if err != nil {
+		return
+	}
+	chains, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return
+	}
+	for _, chain := range chains {
+		cp, err := cps.Load(chain)
+		if err != nil {
+			s.logger.Error("audit checkpoint", "chain", chain, "error", err.Error())
+			continue
+		}
+		res, err := audit.Verify(ctx, st.App, chain, cp)
+		if err != nil || !res.OK {
+			s.logger.Error("audit chain broken", "chain", chain, "first_bad_seq", res.FirstBad, "reason", res.Reason)
+			continue
+		}
+		if _, err := cps.Save(ctx, st.App, chain); err != nil {
+			s.logger.Error("audit checkpoint", "chain", chain, "error", err.Error())
+		}
+	}
 }
 
 // auditAuthEvent writes identity events into the hash-chained audit log,
