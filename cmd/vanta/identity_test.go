@@ -223,6 +223,21 @@ func TestIdentityAndCompanies(t *testing.T) {
 		t.Errorf("admin creating a company: %d", code)
 	}
 
+	// Once GOD exists, the appliance's own operations are GOD's alone.
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{"", 401}, {w.byRole[auth.RoleAdmin].AccessToken, 403}, {w.god.AccessToken, 200}} {
+		if code, body := in.call("GET", "/api/v1/sys/services", tc.token, nil); code != tc.want {
+			t.Errorf("sys/services: %d %s, want %d", code, body, tc.want)
+		}
+		if tc.want != 200 {
+			if code, _ := in.call("POST", "/api/v1/sys/seal", tc.token, nil); code != tc.want {
+				t.Errorf("sys/seal: %d, want %d", code, tc.want)
+			}
+		}
+	}
+
 	// Settings: admins may change them, with validation; viewers may not.
 	var patched company
 	in.mustCall("PATCH", "/api/v1/companies/"+w.a.ID, w.byRole[auth.RoleAdmin].AccessToken, map[string]any{"company_name": "Acme Holdings"}, 200, &patched)

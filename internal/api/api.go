@@ -76,8 +76,7 @@ func NewRouter(d Deps) http.Handler {
 
 	v1 := r.Group("/api/v1", s.sealedGate)
 	sys := v1.Group("/sys")
-	// Open until accounts exist; the identity issue puts it behind GOD.
-	sys.GET("/services", func(c *gin.Context) {
+	sys.GET("/services", s.godOnceAccountsExist, func(c *gin.Context) {
 		c.JSON(http.StatusOK, d.Appliance.Services())
 	})
 	if d.Seal != nil {

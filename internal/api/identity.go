@@ -168,33 +168,41 @@ const ctxPrincipal = "vanta.principal"
 // authenticate requires a valid access token and puts its principal in
 // the context.
 func (s *server) authenticate(c *gin.Context) {
+	if s.resolvePrincipal(c) {
+		c.Next()
+	}
+}
+
+// resolvePrincipal checks the bearer token, GOD's networks and the user's
+// quota; on failure it has answered and returns false.
+func (s *server) resolvePrincipal(c *gin.Context) bool {
 	id, _, err := s.identity(c.Request.Context())
 	if err != nil {
 		s.fail(c, err)
-		return
+		return false
 	}
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || token == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="vanta"`)
 		writeError(c, http.StatusUnauthorized, "unauthenticated", "send Authorization: Bearer <access_token>", "")
-		return
+		return false
 	}
 	p, err := id.Authenticate(c.Request.Context(), token)
 	if err != nil {
 		c.Header("WWW-Authenticate", `Bearer realm="vanta", error="invalid_token"`)
 		s.fail(c, err)
-		return
+		return false
 	}
 	if p.IsGOD && !id.GODAllowed(ip(c)) {
 		s.logger.Warn("security", "event", "god_token_outside_allowlist", "ip", ip(c), "user", p.UserID.String())
 		writeError(c, http.StatusForbidden, "forbidden_network", "GOD may not act from this address", "")
-		return
+		return false
 	}
 	if s.overQuota(c, "quota:user:"+p.UserID.String(), s.Quotas.UserPerMinute) {
-		return
+		return false
 	}
 	c.Set(ctxPrincipal, p)
-	c.Next()
+	return true
 }
 
 func principal(c *gin.Context) auth.Principal {
@@ -350,4 +358,39 @@ func authStatus(err error) *apiError {
 		}
 	}
 	return nil
+}
+
+// godOnceAccountsExist guards the appliance's own operations (service
+// status, seal, rotate): open while no GOD exists (first boot) or while
+// sealed (no token can be checked then, and an operator debugging a
+// sealed appliance needs them; they reveal no company data), GOD-only
+// otherwise.
+func (s *server) godOnceAccountsExist(c *gin.Context) {
+	ctx := c.Request.Context()
+	if s.Seal == nil {
+		c.Next()
+		return
+	}
+	_, st, err := s.identity(ctx)
+	if err != nil {
+		c.Next() // sealed or starting
+		return
+	}
+	var godExists bool
+	if err := st.App.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM auth.users WHERE is_god)").Scan(&godExists); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !godExists {
+		c.Next()
+		return
+	}
+	if !s.resolvePrincipal(c) {
+		return
+	}
+	if !principal(c).IsGOD {
+		writeError(c, http.StatusForbidden, "forbidden", "only GOD may do this", "")
+		return
+	}
+	c.Next()
 }

@@ -46,7 +46,7 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 		}
 		return s.Seal.Unseal(c.Request.Context(), req.Share, req.Nonce)
 	}))
-	sys.POST("/seal", func(c *gin.Context) {
+	sys.POST("/seal", s.godOnceAccountsExist, func(c *gin.Context) {
 		st, err := s.Seal.Seal()
 		if err != nil {
 			s.fail(c, err)
@@ -78,7 +78,7 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 	limited.POST("/rekey/confirm", s.withShare(false, func(c *gin.Context, req shareRequest) (any, error) {
 		return s.Seal.RekeyConfirm(c.Request.Context(), req.Share)
 	}))
-	sys.POST("/rekey/cancel", func(c *gin.Context) {
+	sys.POST("/rekey/cancel", s.godOnceAccountsExist, func(c *gin.Context) {
 		st, err := s.Seal.RekeyCancel()
 		if err != nil {
 			s.fail(c, err)
@@ -86,7 +86,7 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 		}
 		c.JSON(http.StatusOK, st)
 	})
-	sys.POST("/rotate", func(c *gin.Context) {
+	sys.POST("/rotate", s.godOnceAccountsExist, func(c *gin.Context) {
 		st, err := s.Seal.Rotate()
 		if err != nil {
 			s.fail(c, err)

@@ -1,6 +1,11 @@
 package auth
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 // matrixGolden is the table published in docs/SECURITY.md. A change to
 // the matrix must change this too, on purpose.
@@ -67,5 +72,16 @@ func TestMatrixShape(t *testing.T) {
 	}
 	if r, err := ParseRole("manager"); err != nil || r != RoleManager {
 		t.Errorf("ParseRole(manager) = %v, %v", r, err)
+	}
+}
+
+// TestMatrixInDocs keeps docs/SECURITY.md's table the code's.
+func TestMatrixInDocs(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "SECURITY.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), MatrixMarkdown()) {
+		t.Errorf("docs/SECURITY.md does not hold the current role matrix:\n%s", MatrixMarkdown())
 	}
 }
