@@ -80,9 +80,8 @@ func (s *server) companyGate(action auth.Action) gin.HandlerFunc {
 			notFound()
 			return
 		}
-		id, st, err := s.identity(ctx)
-		if err != nil {
-			s.fail(c, err)
+		id, st, ok := s.identified(c)
+		if !ok {
 			return
 		}
 		p := principal(c)
@@ -168,9 +167,8 @@ func (s *server) createCompany(c *gin.Context) {
 		return
 	}
 	in.ID, in.Status = uuid.Nil, ""
-	_, st, err := s.identity(ctx)
-	if err != nil {
-		s.fail(c, err)
+	_, st, ok := s.identified(c)
+	if !ok {
 		return
 	}
 	kr, err := s.Seal.Keyring()
@@ -189,9 +187,8 @@ func (s *server) createCompany(c *gin.Context) {
 
 func (s *server) listCompanies(c *gin.Context) {
 	ctx := c.Request.Context()
-	id, st, err := s.identity(ctx)
-	if err != nil {
-		s.fail(c, err)
+	id, st, ok := s.identified(c)
+	if !ok {
 		return
 	}
 	p := principal(c)
@@ -233,9 +230,8 @@ func scanCompany(r pgx.CollectableRow) (tenancy.Company, error) {
 
 func (s *server) getCompany(c *gin.Context) {
 	ctx := c.Request.Context()
-	_, st, err := s.identity(ctx)
-	if err != nil {
-		s.fail(c, err)
+	_, st, ok := s.identified(c)
+	if !ok {
 		return
 	}
 	rows, err := st.App.Query(ctx, `SELECT id, name, registration_number, tax_id, industry, address, phone, email, settings, status, created_at
@@ -253,9 +249,8 @@ func (s *server) getCompany(c *gin.Context) {
 }
 
 func (s *server) listCompanyUsers(c *gin.Context) {
-	id, _, err := s.identity(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
+	id, _, ok := s.identified(c)
+	if !ok {
 		return
 	}
 	members, err := id.Members(c.Request.Context(), scope(c).Company())
@@ -288,9 +283,8 @@ func (s *server) createCompanyUser(c *gin.Context) {
 		s.fail(c, badRequest("validation_failed", "role must be admin, manager, user or viewer", "role"))
 		return
 	}
-	id, _, err := s.identity(ctx)
-	if err != nil {
-		s.fail(c, err)
+	id, _, ok := s.identified(c)
+	if !ok {
 		return
 	}
 	u, err := id.CreateUser(ctx, req.Email, req.Name, req.Password)
@@ -316,9 +310,8 @@ func (s *server) createCompanyUser(c *gin.Context) {
 
 func (s *server) listAudit(c *gin.Context) {
 	ctx := c.Request.Context()
-	_, st, err := s.identity(ctx)
-	if err != nil {
-		s.fail(c, err)
+	_, st, ok := s.identified(c)
+	if !ok {
 		return
 	}
 	rows, err := st.App.Query(ctx, `SELECT seq, at, actor, role, ip, action, resource, outcome, details
@@ -359,9 +352,8 @@ func (s *server) listAudit(c *gin.Context) {
 
 func (s *server) verifyAudit(c *gin.Context) {
 	ctx := c.Request.Context()
-	_, st, err := s.identity(ctx)
-	if err != nil {
-		s.fail(c, err)
+	_, st, ok := s.identified(c)
+	if !ok {
 		return
 	}
 	chain := scope(c).Company().String()
@@ -406,9 +398,8 @@ func (s *server) updateCompany(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	_, st, err := s.identity(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
+	_, st, ok := s.identified(c)
+	if !ok {
 		return
 	}
 	co, err := tenancy.Update(c.Request.Context(), st.App, scope(c), patch, s.actor(c))
@@ -431,9 +422,8 @@ func (s *server) archiveCompany(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	_, st, err := s.identity(ctx)
-	if err != nil {
-		s.fail(c, err)
+	_, st, ok := s.identified(c)
+	if !ok {
 		return
 	}
 	var name string

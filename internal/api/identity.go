@@ -163,6 +163,16 @@ func auditAuthEvent(ctx context.Context, tx pgx.Tx, e auth.Event) error {
 	return err
 }
 
+// identified is identity for a handler: on error it has answered.
+func (s *server) identified(c *gin.Context) (*auth.Service, *appliance.Stores, bool) {
+	id, st, err := s.identity(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return nil, nil, false
+	}
+	return id, st, true
+}
+
 const ctxPrincipal = "vanta.principal"
 
 // authenticate requires a valid access token and puts its principal in
@@ -223,9 +233,8 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 			s.fail(c, err)
 			return
 		}
-		id, _, err := s.identity(c.Request.Context())
-		if err != nil {
-			s.fail(c, err)
+		id, _, ok := s.identified(c)
+		if !ok {
 			return
 		}
 		u, secret, uri, err := id.CreateGOD(c.Request.Context(), req.Email, req.Name, req.Password)
@@ -245,9 +254,8 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 			s.fail(c, err)
 			return
 		}
-		id, _, err := s.identity(c.Request.Context())
-		if err != nil {
-			s.fail(c, err)
+		id, _, ok := s.identified(c)
+		if !ok {
 			return
 		}
 		pair, err := id.Login(c.Request.Context(), req.Email, req.Password, req.TOTP, ip(c))
@@ -269,9 +277,8 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 			s.fail(c, err)
 			return
 		}
-		id, _, err := s.identity(c.Request.Context())
-		if err != nil {
-			s.fail(c, err)
+		id, _, ok := s.identified(c)
+		if !ok {
 			return
 		}
 		pair, err := id.Refresh(c.Request.Context(), req.RefreshToken)
@@ -283,9 +290,8 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 	})
 	authed := v1.Group("", s.authenticate)
 	authed.POST("/auth/logout", func(c *gin.Context) {
-		id, _, err := s.identity(c.Request.Context())
-		if err != nil {
-			s.fail(c, err)
+		id, _, ok := s.identified(c)
+		if !ok {
 			return
 		}
 		if err := id.Logout(c.Request.Context(), principal(c)); err != nil {
@@ -295,9 +301,8 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 		c.Status(http.StatusNoContent)
 	})
 	authed.GET("/me", func(c *gin.Context) {
-		id, _, err := s.identity(c.Request.Context())
-		if err != nil {
-			s.fail(c, err)
+		id, _, ok := s.identified(c)
+		if !ok {
 			return
 		}
 		p := principal(c)
