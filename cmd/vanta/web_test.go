@@ -572,6 +572,10 @@ func TestSetupGODAndFirstCompanyInBrowser(t *testing.T) {
 	if href := eval[string](page, `document.querySelector("#totp-open").getAttribute("href")`); href != uri {
 		t.Errorf("the open link goes to %q", href)
 	}
+	// The QR code is drawn (a PNG the CSP lets through) and shown.
+	if w := eval[float64](page, `(function(){const i=document.querySelector("#totp-qr"); return i && i.complete && !i.closest("[hidden]") ? i.naturalWidth : 0})()`); w < 100 {
+		t.Errorf("the QR code is not shown (natural width %v)", w)
+	}
 	page.do("copy the key", chromedp.Click(chromedp.CSS("#totp-copy-secret")))
 	page.waitText("#totp-secret-status", "Copied")
 	page.screenshot("setup-god-totp.png")

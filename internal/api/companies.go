@@ -299,7 +299,7 @@ func (s *server) createCompanyUser(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
-		out["totp"] = gin.H{"secret": secret, "uri": uri}
+		out["totp"] = totpEnrolment(secret, uri)
 	}
 	if err := id.SetMembership(ctx, u.ID, scope(c).Company(), role); err != nil {
 		s.fail(c, err)

@@ -1,8 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"image/png"
 	"errors"
 	"net/http"
 	"strings"
@@ -11,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/pquerna/otp"
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/audit"
@@ -242,7 +246,7 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 			s.fail(c, err)
 			return
 		}
-		c.JSON(http.StatusCreated, gin.H{"user": u, "totp": gin.H{"secret": secret, "uri": uri}})
+		c.JSON(http.StatusCreated, gin.H{"user": u, "totp": totpEnrolment(secret, uri)})
 	})
 	limited.POST("/auth/login", func(c *gin.Context) {
 		var req struct {
@@ -398,4 +402,24 @@ func (s *server) godOnceAccountsExist(c *gin.Context) {
 		return
 	}
 	c.Next()
+}
+
+// totpEnrolment is what a user needs to add their account to an
+// authenticator app: the secret, its otpauth URI, and the URI as a QR code
+// (a PNG data URI, drawn here so the page needs no script for it).
+func totpEnrolment(secret, uri string) gin.H {
+	out := gin.H{"secret": secret, "uri": uri}
+	key, err := otp.NewKeyFromURL(uri)
+	if err != nil {
+		return out
+	}
+	img, err := key.Image(240, 240)
+	if err != nil {
+		return out
+	}
+	var buf bytes.Buffer
+	if png.Encode(&buf, img) == nil {
+		out["qr_png"] = "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())
+	}
+	return out
 }

@@ -550,7 +550,7 @@
       $(id).value = "";
       V.hideSecret(id);
     }
-    enrol = { email: (r.data.user && r.data.user.email) || email, password, secret: r.data.totp.secret, uri: r.data.totp.uri };
+    enrol = { email: (r.data.user && r.data.user.email) || email, password, secret: r.data.totp.secret, uri: r.data.totp.uri, qr: r.data.totp.qr_png || "" };
     // Leaving now loses the secret for good.
     window.addEventListener("beforeunload", guardLeaving);
     showTotp();
@@ -561,6 +561,9 @@
     V.groups($("totp-secret"), enrol.secret);
     $("totp-uri").textContent = enrol.uri;
     $("totp-open").href = enrol.uri;
+    const qr = enrol.qr;
+    $("totp-qr").src = qr.startsWith("data:image/png;base64,") ? qr : "";
+    $("totp-qr-figure").hidden = !qr;
     for (const id of ["totp-secret-status", "totp-uri-status"]) $(id).textContent = "";
     $("totp-code").value = "";
     clearForm($("totp-form"), $("totp-error"));
@@ -611,6 +614,8 @@
     V.clear($("totp-secret"));
     $("totp-uri").textContent = "";
     $("totp-open").href = "#";
+    $("totp-qr").removeAttribute("src");
+    $("totp-qr-figure").hidden = true;
     window.removeEventListener("beforeunload", guardLeaving);
     showCompany();
   }
