@@ -551,3 +551,46 @@ func TestAuditTamperingOverHTTP(t *testing.T) {
 		t.Errorf("after editing record 2: %+v", after)
 	}
 }
+
+// TestBreakGlassResetsGOD: the threshold of shares buys a token that
+// resets GOD's password and TOTP once; GOD's old sessions end.
+func TestBreakGlassResetsGOD(t *testing.T) {
+	data := dataDir(t)
+	in := boot(t, data)
+	in.waitReady()
+	shares := in.initSeal(2, 2)
+	in.unseal(shares)
+	var god struct {
+		TOTP struct{ Secret string } `json:"totp"`
+	}
+	in.mustCall("POST", "/api/v1/sys/setup/god", "", map[string]string{"email": "god@vanta.test", "name": "Creator", "password": "correct horse battery staple"}, 201, &god)
+	old := in.login("god@vanta.test", "correct horse battery staple", god.TOTP.Secret)
+
+	var bg struct{ Token string }
+	for _, sh := range shares {
+		in.mustCall("POST", "/api/v1/sys/break-glass", "", map[string]string{"share": sh}, 200, &bg)
+	}
+	if code, body := in.call("POST", "/api/v1/sys/break-glass/reset-god", "", map[string]string{"token": bg.Token, "password": "short"}); code != 400 || errorCode(body) != "weak_password" {
+		t.Errorf("weak new password: %d %s", code, body)
+	}
+	var reset struct {
+		TOTP struct {
+			Secret string
+			QR     string `json:"qr_png"`
+		} `json:"totp"`
+	}
+	in.mustCall("POST", "/api/v1/sys/break-glass/reset-god", "", map[string]string{"token": bg.Token, "password": "moonlight over quiet hills"}, 200, &reset)
+	if reset.TOTP.Secret == "" || reset.TOTP.Secret == god.TOTP.Secret || !strings.HasPrefix(reset.TOTP.QR, "data:image/png;base64,") {
+		t.Errorf("reset gave TOTP %+v", reset.TOTP)
+	}
+	if code, body := in.call("POST", "/api/v1/sys/break-glass/reset-god", "", map[string]string{"token": bg.Token, "password": "sunrise over distant lakes"}); code != 401 || errorCode(body) != "invalid_token" {
+		t.Errorf("token used twice: %d %s", code, body)
+	}
+	if code, _ := in.call("GET", "/api/v1/me", old.AccessToken, nil); code != 401 {
+		t.Errorf("GOD's old session survived the reset: %d", code)
+	}
+	if code, _ := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "god@vanta.test", "password": "correct horse battery staple", "totp": "000000"}); code != 401 {
+		t.Errorf("old password still works: %d", code)
+	}
+	in.login("god@vanta.test", "moonlight over quiet hills", reset.TOTP.Secret)
+}

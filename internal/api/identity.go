@@ -292,6 +292,37 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 		}
 		c.JSON(http.StatusOK, pair)
 	})
+	// Break-glass: a token bought with the threshold of shares resets
+	// GOD's password and second factor, and ends every GOD session.
+	limited.POST("/sys/break-glass/reset-god", func(c *gin.Context) {
+		var req struct {
+			Token    string `json:"token"`
+			Password string `json:"password"`
+		}
+		if err := decode(c, &req); err != nil {
+			s.fail(c, err)
+			return
+		}
+		id, _, ok := s.identified(c)
+		if !ok {
+			return
+		}
+		if err := auth.CheckPasswordPolicy(req.Password, "", ""); err != nil {
+			s.fail(c, err) // refuse before the token is spent
+			return
+		}
+		if err := s.Seal.UseBreakGlass(c.Request.Context(), req.Token); err != nil {
+			s.fail(c, err)
+			return
+		}
+		u, secret, uri, err := id.ResetGOD(c.Request.Context(), req.Password)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		s.logger.Warn("security", "event", "god_reset_by_break_glass", "ip", ip(c), "user", u.ID.String())
+		c.JSON(http.StatusOK, gin.H{"user": u, "totp": totpEnrolment(secret, uri)})
+	})
 	authed := v1.Group("", s.authenticate)
 	authed.POST("/auth/logout", func(c *gin.Context) {
 		id, _, ok := s.identified(c)
