@@ -41,7 +41,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	vantaBin = filepath.Join(dir, "vanta")
-	build := exec.Command("go", "build", "-o", vantaBin, ".")
+	args := []string{"build", "-o", vantaBin}
+	if os.Getenv("VANTA_TEST_RACE") != "" {
+		args = append(args, "-race") // the appliance under the race detector
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build vanta:", err)
