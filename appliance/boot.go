@@ -310,9 +310,10 @@ func (a *Appliance) Readiness() Readiness {
 // GODNetworks are the networks GOD may act from; empty means anywhere.
 func (a *Appliance) GODNetworks() []netip.Prefix { return a.cfg.GODNetworks() }
 
-// Quotas are the per-minute request quotas per user and per company.
-func (a *Appliance) Quotas() (perUser, perCompany int) {
-	return a.cfg.QuotaUserRPM, a.cfg.QuotaCompanyRPM
+// Quotas are the request quotas per minute (per user, per company) and the
+// per-company AI and storage allowances.
+func (a *Appliance) Quotas() (perUser, perCompany, aiPerHour int, storageBytes int64) {
+	return a.cfg.QuotaUserRPM, a.cfg.QuotaCompanyRPM, a.cfg.QuotaAIPerHour, a.cfg.QuotaStorageBytes
 }
 
 // TrustedProxies is how many reverse proxies front the API.

@@ -55,6 +55,9 @@ type Config struct {
 	// Request quotas per minute, per user and per company (0: defaults).
 	QuotaUserRPM    int `yaml:"quota_user_rpm"`
 	QuotaCompanyRPM int `yaml:"quota_company_rpm"`
+	// Per-company allowances for AI requests an hour and stored bytes.
+	QuotaAIPerHour    int   `yaml:"quota_ai_per_hour"`
+	QuotaStorageBytes int64 `yaml:"quota_storage_bytes"`
 
 	// External servers: when set, that service is not started here.
 	PostgresURL string `yaml:"postgres_url"`
@@ -183,6 +186,12 @@ func (c *Config) envVars() []struct {
 		{"VANTA_TRUSTED_PROXIES", intVar(&c.TrustedProxies)},
 		{"VANTA_QUOTA_USER_RPM", intVar(&c.QuotaUserRPM)},
 		{"VANTA_QUOTA_COMPANY_RPM", intVar(&c.QuotaCompanyRPM)},
+		{"VANTA_QUOTA_AI_PER_HOUR", intVar(&c.QuotaAIPerHour)},
+		{"VANTA_QUOTA_STORAGE_BYTES", func(v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			c.QuotaStorageBytes = n
+			return err
+		}},
 		{"VANTA_GOD_ALLOW", func(v string) error {
 			c.GODAllow = nil
 			for _, p := range strings.Split(v, ",") {
@@ -275,9 +284,10 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("god_allow[%d]", i), p, errors.New("not a CIDR like 10.0.0.0/8"))
 		}
 	}
-	for field, v := range map[string]int{"quota_user_rpm": c.QuotaUserRPM, "quota_company_rpm": c.QuotaCompanyRPM} {
+	for field, v := range map[string]int64{"quota_user_rpm": int64(c.QuotaUserRPM), "quota_company_rpm": int64(c.QuotaCompanyRPM),
+		"quota_ai_per_hour": int64(c.QuotaAIPerHour), "quota_storage_bytes": c.QuotaStorageBytes} {
 		if v < 0 {
-			bad(field, strconv.Itoa(v), errors.New("must not be negative"))
+			bad(field, strconv.FormatInt(v, 10), errors.New("must not be negative"))
 		}
 	}
 	if c.TrustedProxies < 0 || c.TrustedProxies > 10 {

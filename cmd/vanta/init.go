@@ -12,6 +12,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/api"
+	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/web"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
@@ -45,8 +46,10 @@ func cmdInit(args []string) int {
 		return exitUsage
 	}
 	err = app.Run(context.Background(), reaper, func(a *appliance.Appliance) http.Handler {
-		perUser, perCompany := a.Quotas()
-		return api.NewRouter(api.Deps{Quotas: api.Quotas{UserPerMinute: perUser, CompanyPerMinute: perCompany}, Appliance: a, Seal: a.Seal(), Logger: a.Logger(), Pages: web.Handler(), TrustedProxies: a.TrustedProxies(), GODAllow: a.GODNetworks()})
+		perUser, perCompany, aiPerHour, storageBytes := a.Quotas()
+		quotas := api.Quotas{UserPerMinute: perUser, CompanyPerMinute: perCompany,
+			Company: quota.Limits{AIPerHour: aiPerHour, StorageBytes: storageBytes}}
+		return api.NewRouter(api.Deps{Quotas: quotas, Appliance: a, Seal: a.Seal(), Logger: a.Logger(), Pages: web.Handler(), TrustedProxies: a.TrustedProxies(), GODAllow: a.GODNetworks()})
 	})
 	var fatal *supervisor.FatalError
 	switch {

@@ -47,6 +47,7 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"POST", "/users/:uid/disable", auth.ActUsersManage}, s.disableMember},
 		{CompanyRoute{"GET", "/users", auth.ActUsersManage}, s.listCompanyUsers},
 		{CompanyRoute{"POST", "/users", auth.ActUsersManage}, s.createCompanyUser},
+		{CompanyRoute{"GET", "/quota", auth.ActCompanyRead}, s.getQuota},
 		{CompanyRoute{"GET", "/audit", auth.ActAuditRead}, s.listAudit},
 		{CompanyRoute{"GET", "/audit/verify", auth.ActAuditRead}, s.verifyAudit},
 	}

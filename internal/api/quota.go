@@ -8,6 +8,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-redis/redis_rate/v10"
+
+	"github.com/vanta-ledger/vanta/internal/quota"
 )
 
 // Quotas are request limits per minute, counted in Redis so that they hold
@@ -15,6 +17,7 @@ import (
 type Quotas struct {
 	UserPerMinute    int // default 600
 	CompanyPerMinute int // default 3000
+	Company          quota.Limits
 }
 
 func (q Quotas) withDefaults() Quotas {
@@ -48,4 +51,30 @@ func (s *server) overQuota(c *gin.Context, key string, perMinute int) bool {
 	c.Set(ctxErrorCode, "quota_exceeded")
 	writeError(c, http.StatusTooManyRequests, "quota_exceeded", fmt.Sprintf("more than %d requests a minute; retry in %ds", perMinute, max(secs, 1)), "")
 	return true
+}
+
+// getQuota shows a company its allowances and what it has used.
+func (s *server) getQuota(c *gin.Context) {
+	_, st, ok := s.identified(c)
+	if !ok {
+		return
+	}
+	q := quota.Quotas{Redis: st.Redis, Limits: s.Quotas.Company}
+	used, err := q.StorageUsed(c.Request.Context(), scope(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	limits := q.Limits
+	if limits.AIPerHour == 0 {
+		limits.AIPerHour = quota.DefaultAIPerHour
+	}
+	if limits.StorageBytes == 0 {
+		limits.StorageBytes = quota.DefaultStorageBytes
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"requests_per_minute":  gin.H{"per_user": s.Quotas.UserPerMinute, "per_company": s.Quotas.CompanyPerMinute},
+		"ai_requests_per_hour": limits.AIPerHour,
+		"storage_bytes":        gin.H{"used": used, "limit": limits.StorageBytes},
+	})
 }

@@ -35,10 +35,18 @@ func TestNewScopeHasOneCaller(t *testing.T) {
 			return err
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
-			if sel, ok := n.(*ast.SelectorExpr); ok && sel.Sel.Name == "NewScope" {
-				if id, ok := sel.X.(*ast.Ident); ok && id.Name == "tenancy" {
-					callers = append(callers, rel)
-				}
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if id, ok := sel.X.(*ast.Ident); !ok || id.Name != "tenancy" {
+				return true
+			}
+			switch {
+			case sel.Sel.Name == "NewScope":
+				callers = append(callers, rel)
+			case sel.Sel.Name == "NewScopeForTest" && !strings.HasSuffix(rel, "_test.go"):
+				t.Errorf("%s makes a scope with NewScopeForTest outside a test", rel)
 			}
 			return true
 		})

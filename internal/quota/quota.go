@@ -1,0 +1,116 @@
+// Package quota enforces per-company allowances that outlive a request:
+// AI requests per hour and bytes of stored documents. Counters live in
+// Redis under the company's own key prefix, so they hold across API
+// replicas and the company's ACL user could read nothing else.
+package quota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vanta-ledger/vanta/internal/tenancy"
+)
+
+// Defaults per company.
+const (
+	DefaultAIPerHour    = 1000
+	DefaultStorageBytes = 10 << 30 // 10 GiB
+)
+
+// ExceededError says which allowance ran out and when to retry (zero for
+// storage, which frees only when documents are deleted).
+type ExceededError struct {
+	Quota      string
+	Limit      int64
+	RetryAfter time.Duration
+}
+
+func (e *ExceededError) Error() string {
+	if e.RetryAfter > 0 {
+		return fmt.Sprintf("%s quota of %d used up; retry in %s", e.Quota, e.Limit, e.RetryAfter.Round(time.Second))
+	}
+	return fmt.Sprintf("%s quota of %d used up", e.Quota, e.Limit)
+}
+
+// Limits are one company's allowances; zero means the default.
+type Limits struct {
+	AIPerHour    int
+	StorageBytes int64
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.AIPerHour == 0 {
+		l.AIPerHour = DefaultAIPerHour
+	}
+	if l.StorageBytes == 0 {
+		l.StorageBytes = DefaultStorageBytes
+	}
+	return l
+}
+
+// Quotas checks and counts allowances.
+type Quotas struct {
+	Redis  *redis.Client
+	Limits Limits
+}
+
+// AIRequest counts one AI request for the company, or refuses it with an
+// *ExceededError carrying Retry-After.
+func (q Quotas) AIRequest(ctx context.Context, s tenancy.Scope) error {
+	limit := q.Limits.withDefaults().AIPerHour
+	res, err := redis_rate.NewLimiter(q.Redis).Allow(ctx, s.RedisPrefix()+"quota:ai", redis_rate.PerHour(limit))
+	if err != nil {
+		return fmt.Errorf("ai quota of %s: %w", s.Company(), err)
+	}
+	if res.Allowed == 0 {
+		return &ExceededError{Quota: "ai_requests_per_hour", Limit: int64(limit), RetryAfter: res.RetryAfter}
+	}
+	return nil
+}
+
+// reserveScript adds n bytes unless that would pass the limit, atomically.
+var reserveScript = redis.NewScript(`
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local n = tonumber(ARGV[1])
+if used + n > tonumber(ARGV[2]) then return -1 end
+return redis.call('INCRBY', KEYS[1], n)`)
+
+// ReserveStorage claims n bytes for a document about to be stored; call
+// ReleaseStorage if the store then fails, or when the document is deleted.
+func (q Quotas) ReserveStorage(ctx context.Context, s tenancy.Scope, n int64) error {
+	if n < 0 {
+		return errors.New("quota: negative size")
+	}
+	limit := q.Limits.withDefaults().StorageBytes
+	used, err := reserveScript.Run(ctx, q.Redis, []string{s.RedisPrefix() + "quota:storage"}, n, limit).Int64()
+	if err != nil {
+		return fmt.Errorf("storage quota of %s: %w", s.Company(), err)
+	}
+	if used < 0 {
+		return &ExceededError{Quota: "storage_bytes", Limit: limit}
+	}
+	return nil
+}
+
+// ReleaseStorage gives n bytes back.
+func (q Quotas) ReleaseStorage(ctx context.Context, s tenancy.Scope, n int64) error {
+	return q.Redis.DecrBy(ctx, s.RedisPrefix()+"quota:storage", n).Err()
+}
+
+// StorageUsed reports the bytes counted for the company.
+func (q Quotas) StorageUsed(ctx context.Context, s tenancy.Scope) (int64, error) {
+	v, err := q.Redis.Get(ctx, s.RedisPrefix()+"quota:storage").Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(v, 10, 64)
+}

@@ -1,0 +1,105 @@
+package quota
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vanta-ledger/vanta/internal/tenancy"
+)
+
+var rdb *redis.Client
+
+// TestMain starts one real Redis; each test uses its own company.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "quota-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sock := filepath.Join(dir, "redis.sock")
+	srv := exec.Command("redis-server", "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no", "--dir", dir)
+	out, _ := srv.StdoutPipe()
+	if err := srv.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && !strings.Contains(strings.ToLower(sc.Text()), "ready to accept connections") {
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	rdb = redis.NewClient(&redis.Options{Network: "unix", Addr: sock})
+	code := m.Run()
+	rdb.Close()
+	_ = srv.Process.Kill()
+	_ = srv.Wait()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestAIRequestsPerHour(t *testing.T) {
+	ctx := context.Background()
+	q := Quotas{Redis: rdb, Limits: Limits{AIPerHour: 3}}
+	a, b := tenancy.NewScopeForTest(uuid.New()), tenancy.NewScopeForTest(uuid.New())
+	for i := range 3 {
+		if err := q.AIRequest(ctx, a); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+	}
+	var ex *ExceededError
+	if err := q.AIRequest(ctx, a); !errors.As(err, &ex) || ex.RetryAfter <= 0 || ex.Quota != "ai_requests_per_hour" {
+		t.Errorf("4th request: %v", err)
+	}
+	if err := q.AIRequest(ctx, b); err != nil {
+		t.Errorf("another company was limited: %v", err)
+	}
+}
+
+func TestStorageReservations(t *testing.T) {
+	ctx := context.Background()
+	q := Quotas{Redis: rdb, Limits: Limits{StorageBytes: 1000}}
+	s := tenancy.NewScopeForTest(uuid.New())
+	// 20 concurrent reservations of 100 bytes: exactly 10 fit.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	granted := 0
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if q.ReserveStorage(ctx, s, 100) == nil {
+				mu.Lock()
+				granted++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if used, _ := q.StorageUsed(ctx, s); granted != 10 || used != 1000 {
+		t.Errorf("granted %d, used %d", granted, used)
+	}
+	var ex *ExceededError
+	if err := q.ReserveStorage(ctx, s, 1); !errors.As(err, &ex) || ex.Quota != "storage_bytes" {
+		t.Errorf("over the limit: %v", err)
+	}
+	if err := q.ReleaseStorage(ctx, s, 300); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.ReserveStorage(ctx, s, 300); err != nil {
+		t.Errorf("after releasing 300: %v", err)
+	}
+	if err := q.ReserveStorage(ctx, s, -1); err == nil {
+		t.Error("negative reservation accepted")
+	}
+}
