@@ -75,6 +75,7 @@ func NewRouter(d Deps) http.Handler {
 	})
 
 	v1 := r.Group("/api/v1", s.sealedGate)
+	r.GET("/api/v1/openapi.json", serveOpenAPI(r))
 	sys := v1.Group("/sys")
 	sys.GET("/services", s.godOnceAccountsExist, func(c *gin.Context) {
 		c.JSON(http.StatusOK, d.Appliance.Services())
@@ -113,7 +114,7 @@ func ip(c *gin.Context) string { return c.GetString(ctxClientIP) }
 // the keys are locked: nothing that touches company data can run.
 func (s *server) sealedGate(c *gin.Context) {
 	p := c.Request.URL.Path
-	if s.Seal == nil || !strings.HasPrefix(p, "/api/v1/") || strings.HasPrefix(p, "/api/v1/sys/") {
+	if s.Seal == nil || !strings.HasPrefix(p, "/api/v1/") || strings.HasPrefix(p, "/api/v1/sys/") || p == "/api/v1/openapi.json" {
 		c.Next()
 		return
 	}
