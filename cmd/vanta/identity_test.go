@@ -233,6 +233,33 @@ func TestIdentityAndCompanies(t *testing.T) {
 		t.Errorf("admin creating a company: %d", code)
 	}
 
+	// Lists page with ?limit= and the cursor they hand out.
+	var page1, page2 struct {
+		Items      []company
+		NextCursor string `json:"next_cursor"`
+	}
+	in.mustCall("GET", "/api/v1/companies?limit=1", w.god.AccessToken, nil, 200, &page1)
+	in.mustCall("GET", "/api/v1/companies?limit=1&cursor="+page1.NextCursor, w.god.AccessToken, nil, 200, &page2)
+	// Two companies: the second page is the last.
+	if len(page1.Items) != 1 || page1.NextCursor == "" || len(page2.Items) != 1 || page2.Items[0].ID == page1.Items[0].ID || page2.NextCursor != "" {
+		t.Errorf("company pages: %+v / %+v", page1, page2)
+	}
+	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "cursor=%25%25"} {
+		code, body := in.call("GET", "/api/v1/companies?"+q, w.god.AccessToken, nil)
+		if code != 400 || errorCode(body) != "validation_failed" {
+			t.Errorf("?%s: %d %s", q, code, body)
+		}
+	}
+	var audit1, audit2 struct {
+		Items      []struct{ Seq int64 }
+		NextCursor string `json:"next_cursor"`
+	}
+	in.mustCall("GET", "/api/v1/companies/"+w.a.ID+"/audit?limit=2", w.god.AccessToken, nil, 200, &audit1)
+	in.mustCall("GET", "/api/v1/companies/"+w.a.ID+"/audit?limit=2&cursor="+audit1.NextCursor, w.god.AccessToken, nil, 200, &audit2)
+	if len(audit1.Items) != 2 || len(audit2.Items) == 0 || audit2.Items[0].Seq != audit1.Items[1].Seq-1 {
+		t.Errorf("audit pages: %+v / %+v", audit1, audit2)
+	}
+
 	// Once GOD exists, the appliance's own operations are GOD's alone.
 	for _, tc := range []struct {
 		token string

@@ -2,7 +2,9 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -188,14 +190,20 @@ func (s *server) createCompany(c *gin.Context) {
 
 func (s *server) listCompanies(c *gin.Context) {
 	ctx := c.Request.Context()
+	limit, cursor, err := page(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	id, st, ok := s.identified(c)
 	if !ok {
 		return
 	}
 	p := principal(c)
+	// Keyset paging on the primary key: stable while companies are added.
 	q := `SELECT id, name, registration_number, tax_id, industry, address, phone, email, settings, status, created_at
-		FROM vanta.companies c WHERE status <> 'archived'`
-	args := []any{}
+		FROM vanta.companies WHERE status <> 'archived' AND id::text > $1`
+	args := []any{cursor}
 	if !p.IsGOD {
 		ms, err := id.Memberships(ctx, p.UserID)
 		if err != nil {
@@ -206,10 +214,10 @@ func (s *server) listCompanies(c *gin.Context) {
 		for _, m := range ms {
 			ids = append(ids, m.CompanyID)
 		}
-		q += " AND id = ANY($1)"
+		q += " AND id = ANY($2)"
 		args = append(args, ids)
 	}
-	rows, err := st.App.Query(ctx, q+" ORDER BY created_at, id", args...)
+	rows, err := st.App.Query(ctx, q+fmt.Sprintf(" ORDER BY id::text LIMIT %d", limit+1), args...)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -219,7 +227,15 @@ func (s *server) listCompanies(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": ""})
+	more := len(items) > limit
+	if more {
+		items = items[:limit]
+	}
+	next := ""
+	if more {
+		next = nextCursor(items[len(items)-1].ID.String())
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": next})
 }
 
 func scanCompany(r pgx.CollectableRow) (tenancy.Company, error) {
@@ -315,8 +331,20 @@ func (s *server) listAudit(c *gin.Context) {
 	if !ok {
 		return
 	}
+	limit, cursor, err := page(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	before := int64(1) << 62
+	if cursor != "" {
+		if before, err = strconv.ParseInt(cursor, 10, 64); err != nil {
+			s.fail(c, badRequest("validation_failed", "cursor is not one this API gave out", "cursor"))
+			return
+		}
+	}
 	rows, err := st.App.Query(ctx, `SELECT seq, at, actor, role, ip, action, resource, outcome, details
-		FROM audit.records WHERE chain = $1 ORDER BY seq DESC LIMIT 1000`, scope(c).Company().String())
+		FROM audit.records WHERE chain = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`, scope(c).Company().String(), before, limit+1)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -348,7 +376,15 @@ func (s *server) listAudit(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": ""})
+	more := len(items) > limit
+	if more {
+		items = items[:limit]
+	}
+	next := ""
+	if more {
+		next = nextCursor(items[len(items)-1].Seq)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": next})
 }
 
 func (s *server) verifyAudit(c *gin.Context) {
