@@ -95,17 +95,28 @@ func (s *server) checkpoints(ctx context.Context) (audit.Checkpoints, error) {
 
 // checkpointLoop moves every chain's checkpoint to its head every 10 s
 // while the keyring it started with is unsealed, so that deleting the
-// newest records is caught even between verifications. A chain that does
-// not verify keeps its old checkpoint, as evidence.
+// newest records is caught even between verifications; a chain that does
+// not verify keeps its old checkpoint, as evidence. Hourly it also prunes
+// expired sessions.
 func (s *server) checkpointLoop(kr *seal.Keyring) {
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
-	for range t.C {
+	for tick := 0; ; tick++ {
+		<-t.C
 		if cur, err := s.Seal.Keyring(); err != nil || cur != kr {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		s.checkpointAll(ctx)
+		if tick%360 == 0 { // hourly: expired revocations and refresh tokens
+			if id, _, err := s.identity(ctx); err == nil {
+				if n, err := id.Prune(ctx); err != nil {
+					s.logger.Error("prune sessions", "error", err.Error())
+				} else if n > 0 {
+					s.logger.Info("pruned sessions", "rows", n)
+				}
+			}
+		}
 		cancel()
 	}
 }
