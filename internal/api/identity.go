@@ -236,104 +236,85 @@ func principal(c *gin.Context) auth.Principal {
 	return pr
 }
 
+// identityHandler decodes a body of type Req, finds the identity service,
+// and answers status with what fn returns, or the error.
+func identityHandler[Req any](s *server, status int, fn func(c *gin.Context, id *auth.Service, req Req) (any, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req Req
+		if err := decode(c, &req); err != nil {
+			s.fail(c, err)
+			return
+		}
+		id, _, ok := s.identified(c)
+		if !ok {
+			return
+		}
+		out, err := fn(c, id, req)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(status, out)
+	}
+}
+
+type godSetupRequest struct {
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	TOTP     string `json:"totp"`
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+type godResetRequest struct {
+	Token    string `json:"token"`
+	Password string `json:"password"`
+}
+
 func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 	limited := v1.Group("", s.loginLimiter.middleware)
-	limited.POST("/sys/setup/god", func(c *gin.Context) {
-		var req struct {
-			Email    string `json:"email"`
-			Name     string `json:"name"`
-			Password string `json:"password"`
-		}
-		if err := decode(c, &req); err != nil {
-			s.fail(c, err)
-			return
-		}
-		id, _, ok := s.identified(c)
-		if !ok {
-			return
-		}
+	limited.POST("/sys/setup/god", identityHandler(s, http.StatusCreated, func(c *gin.Context, id *auth.Service, req godSetupRequest) (any, error) {
 		u, secret, uri, err := id.CreateGOD(c.Request.Context(), req.Email, req.Name, req.Password)
 		if err != nil {
-			s.fail(c, err)
-			return
+			return nil, err
 		}
-		c.JSON(http.StatusCreated, gin.H{"user": u, "totp": totpEnrolment(secret, uri)})
-	})
-	limited.POST("/auth/login", func(c *gin.Context) {
-		var req struct {
-			Email    string `json:"email"`
-			Password string `json:"password"`
-			TOTP     string `json:"totp"`
-		}
-		if err := decode(c, &req); err != nil {
-			s.fail(c, err)
-			return
-		}
-		id, _, ok := s.identified(c)
-		if !ok {
-			return
-		}
+		return gin.H{"user": u, "totp": totpEnrolment(secret, uri)}, nil
+	}))
+	limited.POST("/auth/login", identityHandler(s, http.StatusOK, func(c *gin.Context, id *auth.Service, req loginRequest) (any, error) {
 		pair, err := id.Login(c.Request.Context(), req.Email, req.Password, req.TOTP, ip(c))
-		if err != nil {
-			var ae *auth.AttemptError
-			if errors.As(err, &ae) && ae.Engaged {
-				s.logger.Warn("security", "event", "lockout", "ip", ip(c), "failures", ae.Failures)
-			}
-			s.fail(c, err)
-			return
+		var ae *auth.AttemptError
+		if errors.As(err, &ae) && ae.Engaged {
+			s.logger.Warn("security", "event", "lockout", "ip", ip(c), "failures", ae.Failures)
 		}
-		c.JSON(http.StatusOK, pair)
-	})
-	limited.POST("/auth/refresh", func(c *gin.Context) {
-		var req struct {
-			RefreshToken string `json:"refresh_token"`
-		}
-		if err := decode(c, &req); err != nil {
-			s.fail(c, err)
-			return
-		}
-		id, _, ok := s.identified(c)
-		if !ok {
-			return
-		}
-		pair, err := id.Refresh(c.Request.Context(), req.RefreshToken)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, pair)
-	})
+		return pair, err
+	}))
+	limited.POST("/auth/refresh", identityHandler(s, http.StatusOK, func(c *gin.Context, id *auth.Service, req refreshRequest) (any, error) {
+		return id.Refresh(c.Request.Context(), req.RefreshToken)
+	}))
 	// Break-glass: a token bought with the threshold of shares resets
 	// GOD's password and second factor, and ends every GOD session.
-	limited.POST("/sys/break-glass/reset-god", func(c *gin.Context) {
-		var req struct {
-			Token    string `json:"token"`
-			Password string `json:"password"`
-		}
-		if err := decode(c, &req); err != nil {
-			s.fail(c, err)
-			return
-		}
-		id, _, ok := s.identified(c)
-		if !ok {
-			return
-		}
+	limited.POST("/sys/break-glass/reset-god", identityHandler(s, http.StatusOK, func(c *gin.Context, id *auth.Service, req godResetRequest) (any, error) {
 		if err := auth.CheckPasswordPolicy(req.Password, "", ""); err != nil {
-			s.fail(c, err) // refuse before the token is spent
-			return
+			return nil, err // refuse before the token is spent
 		}
 		if err := s.Seal.UseBreakGlass(c.Request.Context(), req.Token); err != nil {
-			s.fail(c, err)
-			return
+			return nil, err
 		}
 		u, secret, uri, err := id.ResetGOD(c.Request.Context(), req.Password)
 		if err != nil {
-			s.fail(c, err)
-			return
+			return nil, err
 		}
 		s.logger.Warn("security", "event", "god_reset_by_break_glass", "ip", ip(c), "user", u.ID.String())
-		c.JSON(http.StatusOK, gin.H{"user": u, "totp": totpEnrolment(secret, uri)})
-	})
+		return gin.H{"user": u, "totp": totpEnrolment(secret, uri)}, nil
+	}))
 	authed := v1.Group("", s.authenticate)
 	authed.POST("/auth/logout", func(c *gin.Context) {
 		id, _, ok := s.identified(c)
