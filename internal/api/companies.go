@@ -295,9 +295,9 @@ func (s *server) createCompanyUser(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	role, err := auth.ParseRole(req.Role)
-	if err != nil || role == auth.RoleGOD {
-		s.fail(c, badRequest("validation_failed", "role must be admin, manager, user or viewer", "role"))
+	role, err := companyRole(req.Role)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	id, _, ok := s.identified(c)
@@ -524,9 +524,9 @@ func (s *server) changeMemberRole(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	role, err := auth.ParseRole(req.Role)
-	if err != nil || role == auth.RoleGOD {
-		s.fail(c, badRequest("validation_failed", "role must be admin, manager, user or viewer", "role"))
+	role, err := companyRole(req.Role)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	id, uid, ok := s.member(c)
@@ -577,4 +577,13 @@ func (s *server) disableMember(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"id": uid, "status": "disabled"})
+}
+
+// companyRole parses a role a member may hold in a company (not GOD).
+func companyRole(name string) (auth.Role, error) {
+	role, err := auth.ParseRole(name)
+	if err != nil || role == auth.RoleGOD {
+		return "", badRequest("validation_failed", "role must be admin, manager, user or viewer", "role")
+	}
+	return role, nil
 }

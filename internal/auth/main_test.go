@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bufio"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -9,11 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vanta-ledger/vanta/internal/pgtest"
+	"github.com/vanta-ledger/vanta/internal/redistest"
 	"github.com/vanta-ledger/vanta/internal/seal"
 )
 
@@ -48,41 +44,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer pg.Stop()
-	dir, err := os.MkdirTemp("", "auth-redis-")
+	rs, err := redistest.Start(false)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	redisSocket = filepath.Join(dir, "redis.sock")
-	srv := exec.Command("redis-server", "--port", "0", "--unixsocket", redisSocket, "--save", "", "--appendonly", "no", "--dir", dir)
-	out, err := srv.StdoutPipe()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := srv.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "start redis-server:", err)
-		return 1
-	}
-	defer func() {
-		_ = srv.Process.Kill()
-		_ = srv.Wait()
-	}()
-	// redis-server announces readiness in its log; read up to there.
-	ready := false
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if strings.Contains(strings.ToLower(sc.Text()), "ready to accept connections") {
-			ready = true
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
-	if !ready {
-		fmt.Fprintln(os.Stderr, "redis-server did not become ready")
-		return 1
-	}
+	defer rs.Stop()
+	redisSocket = rs.Socket
 	redisClient = redis.NewClient(&redis.Options{Network: "unix", Addr: redisSocket})
 	defer redisClient.Close()
 	return m.Run()

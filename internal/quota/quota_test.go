@@ -1,21 +1,17 @@
 package quota
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vanta-ledger/vanta/internal/redistest"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
@@ -23,28 +19,15 @@ var rdb *redis.Client
 
 // TestMain starts one real Redis; each test uses its own company.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "quota-")
+	rs, err := redistest.Start(false)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	sock := filepath.Join(dir, "redis.sock")
-	srv := exec.Command("redis-server", "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no", "--dir", dir)
-	out, _ := srv.StdoutPipe()
-	if err := srv.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() && !strings.Contains(strings.ToLower(sc.Text()), "ready to accept connections") {
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
-	rdb = redis.NewClient(&redis.Options{Network: "unix", Addr: sock})
+	rdb = redis.NewClient(&redis.Options{Network: "unix", Addr: rs.Socket})
 	code := m.Run()
 	rdb.Close()
-	_ = srv.Process.Kill()
-	_ = srv.Wait()
-	os.RemoveAll(dir)
+	rs.Stop()
 	os.Exit(code)
 }
 

@@ -1,7 +1,6 @@
 package seal
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +17,8 @@ import (
 	"filippo.io/age/armor"
 	"github.com/hashicorp/vault/shamir"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vanta-ledger/vanta/internal/redistest"
 )
 
 var redisClient *redis.Client
@@ -26,43 +26,15 @@ var redisClient *redis.Client
 // TestMain starts one real Redis for the break-glass tests; each test
 // uses its own key prefix.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "seal-redis-")
+	rs, err := redistest.Start(false)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	sock := filepath.Join(dir, "redis.sock")
-	srv := exec.Command("redis-server", "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no", "--dir", dir)
-	out, err := srv.StdoutPipe()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if err := srv.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "start redis-server:", err)
-		os.Exit(1)
-	}
-	// Redis says when it accepts connections; read its log up to there.
-	ready := false
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if strings.Contains(strings.ToLower(sc.Text()), "ready to accept connections") {
-			ready = true
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
-	redisClient = redis.NewClient(&redis.Options{Network: "unix", Addr: sock})
-	code := 1
-	if ready {
-		code = runWithProviders(m)
-	} else {
-		fmt.Fprintln(os.Stderr, "redis-server did not answer")
-	}
+	redisClient = redis.NewClient(&redis.Options{Network: "unix", Addr: rs.Socket})
+	code := runWithProviders(m)
 	redisClient.Close()
-	_ = srv.Process.Kill()
-	_ = srv.Wait()
-	os.RemoveAll(dir)
+	rs.Stop()
 	os.Exit(code)
 }
 

@@ -1,13 +1,10 @@
 package tenancy
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"io"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,6 +19,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/docdb"
+	"github.com/vanta-ledger/vanta/internal/redistest"
 	"github.com/vanta-ledger/vanta/internal/seal"
 )
 
@@ -31,34 +29,15 @@ var (
 )
 
 func startRedisAndDocDB() (stop func(), err error) {
-	dir, err := os.MkdirTemp("", "tenancy-")
+	rs, err := redistest.Start(true) // ACL file: company users are created and saved
 	if err != nil {
 		return nil, err
 	}
-	acl := filepath.Join(dir, "users.acl")
-	if err := os.WriteFile(acl, []byte("user default on nopass ~* &* +@all\n"), 0o600); err != nil {
-		return nil, err
-	}
-	redisSocket = filepath.Join(dir, "redis.sock")
-	srv := exec.Command("redis-server", "--port", "0", "--unixsocket", redisSocket, "--aclfile", acl, "--save", "", "--appendonly", "no", "--dir", dir)
-	out, err := srv.StdoutPipe()
+	redisSocket = rs.Socket
+	dir, err := os.MkdirTemp("", "tenancy-docdb-")
 	if err != nil {
+		rs.Stop()
 		return nil, err
-	}
-	if err := srv.Start(); err != nil {
-		return nil, err
-	}
-	sc := bufio.NewScanner(out)
-	ready := false
-	for sc.Scan() {
-		if strings.Contains(strings.ToLower(sc.Text()), "ready to accept connections") {
-			ready = true
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
-	if !ready {
-		return nil, errors.New("redis-server did not start")
 	}
 	mongoSocket := filepath.Join(dir, "mongodb.sock")
 	mongoURI = "mongodb://" + url.PathEscape(mongoSocket)
@@ -68,8 +47,7 @@ func startRedisAndDocDB() (stop func(), err error) {
 	return func() {
 		cancel()
 		<-done
-		_ = srv.Process.Kill()
-		_ = srv.Wait()
+		rs.Stop()
 		os.RemoveAll(dir)
 	}, nil
 }
