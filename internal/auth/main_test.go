@@ -224,3 +224,32 @@ func (e *env) login(email, totp string) TokenPair {
 	}
 	return p
 }
+
+// raceWinners runs attempt n times at once and returns how many succeeded;
+// every failure must be the expected loser error.
+func raceWinners(t *testing.T, n int, loser error, attempt func(i int) error) int {
+	t.Helper()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = attempt(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, loser):
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	return won
+}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,28 +40,10 @@ func TestGODIsUnique(t *testing.T) {
 func TestGODCreationRace(t *testing.T) {
 	e := newEnv(t)
 	const n = 8
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, _, _, errs[i] = e.svc.CreateGOD(context.Background(), fmt.Sprintf("god%d@vanta.example", i), "Amina Otieno", goodPassword)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, ErrGODExists):
-			t.Errorf("unexpected: %v", err)
-		}
-	}
+	won := raceWinners(t, n, ErrGODExists, func(i int) error {
+		_, _, _, err := e.svc.CreateGOD(context.Background(), fmt.Sprintf("god%d@vanta.example", i), "Amina Otieno", goodPassword)
+		return err
+	})
 	var gods int
 	if err := e.pool.QueryRow(context.Background(), "SELECT count(*) FROM auth.users WHERE is_god").Scan(&gods); err != nil {
 		t.Fatal(err)
@@ -621,28 +602,10 @@ func TestConcurrentRefreshIssuesOneChild(t *testing.T) {
 	e.user("nduta@example.co.ke")
 	pair := e.login("nduta@example.co.ke", "")
 	const n = 6
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, errs[i] = e.svc.Refresh(ctx, pair.RefreshToken)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, ErrRefreshInvalid):
-			t.Errorf("unexpected: %v", err)
-		}
-	}
+	won := raceWinners(t, n, ErrRefreshInvalid, func(i int) error {
+		_, err := e.svc.Refresh(ctx, pair.RefreshToken)
+		return err
+	})
 	var children int
 	if err := e.pool.QueryRow(ctx, "SELECT count(*) FROM auth.refresh_tokens WHERE parent IS NOT NULL").Scan(&children); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -95,28 +94,9 @@ func TestTOTPConcurrentUseWinsOnce(t *testing.T) {
 	// worst interleaving, where only the conditional UPDATE stands
 	// between one code and ten logins.
 	barrier := &writeBarrier{Querier: e.pool, n: n, all: make(chan struct{})}
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			errs[i] = e.svc.ConsumeTOTP(ctx, barrier, god.ID, code)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, ErrTOTPReplayed):
-			t.Errorf("unexpected error: %v", err)
-		}
-	}
+	won := raceWinners(t, n, ErrTOTPReplayed, func(i int) error {
+		return e.svc.ConsumeTOTP(ctx, barrier, god.ID, code)
+	})
 	if won != 1 {
 		t.Fatalf("%d of %d concurrent uses of one code succeeded, want exactly 1", won, n)
 	}
