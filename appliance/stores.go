@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS vanta.keys (
 );
 ALTER TABLE vanta.keys OWNER TO ` + tenancy.OwnerRole + `;
 GRANT SELECT, INSERT ON vanta.keys TO ` + tenancy.AppRole + `;`},
+		{7, "revocation notices", auth.Notices + `
+ALTER FUNCTION auth.notify_token_revoked() OWNER TO ` + tenancy.OwnerRole + `;
+ALTER FUNCTION auth.notify_session_revoked() OWNER TO ` + tenancy.OwnerRole + `;
+ALTER FUNCTION auth.notify_user_changed() OWNER TO ` + tenancy.OwnerRole + `;`},
 	}
 }
 

@@ -49,6 +49,9 @@ func (s *server) identity(ctx context.Context) (*auth.Service, *appliance.Stores
 	if err != nil {
 		return nil, nil, err
 	}
+	if s.id != nil {
+		s.id.Close() // bound to a keyring that is gone
+	}
 	s.id, s.idKeyring = svc, kr
 	go s.checkpointLoop(kr)
 	return svc, st, nil

@@ -5,11 +5,15 @@
 // role matrix. It knows nothing of HTTP; the API layer turns its errors
 // into statuses.
 //
-// Revocation is kept in PostgreSQL, the source of truth, with Redis in
-// front as a cache that may lose writes; when neither can say whether a
-// token was revoked, the token is refused. The JWT signing key and the
-// TOTP secrets are stored wrapped by the seal's root keyring, so a copy of
-// the database alone forges no token and yields no second factor.
+// Revocations are stored in PostgreSQL, the source of truth, and announced
+// by triggers with NOTIFY in the transaction that makes them; each process
+// follows them on a connection of its own and checks every request against
+// that copy, and while it cannot follow, it refuses every token. Sessions
+// (the user's state a request needs) are cached in Redis, which may lose
+// writes: a lost or stale entry costs a PostgreSQL read, never a wrong
+// answer. The JWT signing key and the TOTP secrets are stored wrapped by
+// the seal's root keyring, so a copy of the database alone forges no token
+// and yields no second factor.
 package auth
 
 import (
@@ -102,6 +106,9 @@ type Options struct {
 	// each); default 2 × GOMAXPROCS.
 	MaxConcurrentHashes int
 	Audit               AuditFunc
+	// Listen dials the dedicated connection that follows revocations;
+	// default: one like DB's, when DB is a *pgxpool.Pool.
+	Listen func(context.Context) (*pgx.Conn, error)
 }
 
 // Service is the identity domain.
@@ -121,6 +128,7 @@ type Service struct {
 	signer    *signer
 	limiter   *Limiter
 	dummyHash string
+	revs      *revocations
 }
 
 // New returns a service ready to use; the auth Schema must exist. It
@@ -162,8 +170,22 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if s.dummyHash, err = HashPassword("vanta: no such user", s.argon); err != nil {
 		return nil, err
 	}
+	listen := o.Listen
+	if listen == nil {
+		if listen, err = listenerFor(o.DB); err != nil {
+			return nil, err
+		}
+	}
+	s.revs = newRevocations(listen, s.now)
+	if err := s.revs.start(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
+
+// Close stops following revocations; the service refuses every token
+// afterwards. It does not close DB or Redis, which are the caller's.
+func (s *Service) Close() { s.revs.close() }
 
 // Limiter is the service's login limiter (its settings may be tuned).
 func (s *Service) Limiter() *Limiter { return s.limiter }
@@ -529,8 +551,19 @@ func (s *Service) ResetGOD(ctx context.Context, password string) (User, string, 
 	if err != nil {
 		return User{}, "", "", err
 	}
+	s.committed("user " + u.ID.String())
 	u.Status, u.HasTOTP = StatusActive, true
 	return u.User, secret, uri, nil
+}
+
+// changeUser runs fn, a change to the user's security state, in a
+// transaction, and once it commits makes this process re-read the user.
+func (s *Service) changeUser(ctx context.Context, userID uuid.UUID, fn func(pgx.Tx) error) error {
+	if err := pgx.BeginFunc(ctx, s.db, fn); err != nil {
+		return err
+	}
+	s.committed("user " + userID.String())
+	return nil
 }
 
 // revokeAll invalidates every access token of the user (by moving
@@ -553,7 +586,7 @@ func (s *Service) revokeAll(ctx context.Context, tx pgx.Tx, userID uuid.UUID) er
 // RevokeAllSessions ends every session of the user at once: access tokens
 // already issued fail Authenticate and refresh tokens are revoked.
 func (s *Service) RevokeAllSessions(ctx context.Context, userID uuid.UUID) error {
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	return s.changeUser(ctx, userID, func(tx pgx.Tx) error {
 		if _, err := s.userByID(ctx, tx, userID, "FOR UPDATE"); err != nil {
 			return err
 		}
@@ -576,7 +609,7 @@ func (s *Service) EnableUser(ctx context.Context, userID uuid.UUID) error {
 }
 
 func (s *Service) setStatus(ctx context.Context, userID uuid.UUID, st Status) error {
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	return s.changeUser(ctx, userID, func(tx pgx.Tx) error {
 		u, err := s.userByID(ctx, tx, userID, "FOR UPDATE")
 		if err != nil {
 			return err

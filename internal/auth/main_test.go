@@ -119,18 +119,19 @@ var fastArgon = Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, Ke
 // env is one test's world: its own database, Redis prefix, clock, sealer
 // and service, with every audit event captured.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	pool   *pgxpool.Pool
 	clock  *clock
 	sealer *testSealer
 	prefix string
+	opts   Options
 	svc    *Service
 
 	mu     sync.Mutex
 	events []Event
 }
 
-func newEnv(t *testing.T, tweak ...func(*Options)) *env {
+func newEnv(t testing.TB, tweak ...func(*Options)) *env {
 	t.Helper()
 	ctx := context.Background()
 	_, dsn := pg.NewDatabase(t)
@@ -144,7 +145,7 @@ func newEnv(t *testing.T, tweak ...func(*Options)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if _, err := pool.Exec(ctx, Schema); err != nil {
+	if _, err := pool.Exec(ctx, Schema+Notices); err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, pool: pool, clock: newClock(), sealer: newTestSealer(t), prefix: "test:" + t.Name() + ":"}
@@ -159,10 +160,24 @@ func newEnv(t *testing.T, tweak ...func(*Options)) *env {
 	for _, f := range tweak {
 		f(&o)
 	}
+	e.opts = o
 	if e.svc, err = New(ctx, o); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(e.svc.Close)
 	return e
+}
+
+// restart is another process on the same stores: a new service with the
+// same options.
+func (e *env) restart() *Service {
+	e.t.Helper()
+	svc, err := New(context.Background(), e.opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(svc.Close)
+	return svc
 }
 
 func clearPrefix(prefix string) {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -285,16 +286,16 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 		return TokenPair{}, err
 	}
 	if ae != nil {
+		if ae.Reason == ReasonRefreshReuse {
+			s.committed("session " + ae.SessionID.String())
+		}
 		return TokenPair{}, ae
 	}
 	return pair, nil
 }
 
-func (s *Service) revokedKey(jti string) string { return s.prefix + "auth:revoked:" + jti }
-
 // Logout revokes the caller's access token at once and ends its session
-// (the refresh family). PostgreSQL records the revocation; Redis is told
-// too, as a cache in front of it.
+// (the refresh family).
 func (s *Service) Logout(ctx context.Context, p Principal) error {
 	now := s.now().UTC()
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
@@ -311,7 +312,7 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 	if err != nil {
 		return err
 	}
-	s.cacheRevoked(ctx, p.JTI, p.ExpiresAt)
+	s.committed(tokenNotice(p.JTI, p.ExpiresAt), "session "+p.SessionID.String())
 	return nil
 }
 
@@ -320,7 +321,7 @@ func (s *Service) RevokeToken(ctx context.Context, jti string, exp time.Time) er
 	if err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return s.revokeJTI(ctx, tx, jti, exp) }); err != nil {
 		return err
 	}
-	s.cacheRevoked(ctx, jti, exp)
+	s.committed(tokenNotice(jti, exp))
 	return nil
 }
 
@@ -334,52 +335,76 @@ func (s *Service) revokeJTI(ctx context.Context, tx pgx.Tx, jti string, exp time
 	return nil
 }
 
-// cacheRevoked tells Redis, best effort: if the write is lost, the next
-// check finds the revocation in PostgreSQL.
-func (s *Service) cacheRevoked(ctx context.Context, jti string, exp time.Time) {
-	ttl := exp.Sub(s.now())
-	if ttl <= 0 {
-		return
-	}
-	_ = s.rdb.Set(ctx, s.revokedKey(jti), "1", max(ttl, time.Second)).Err()
+func tokenNotice(jti string, exp time.Time) string {
+	return fmt.Sprintf("token %s %d", jti, exp.Unix())
 }
 
-// cachedRevoked asks Redis; an error or a miss says nothing either way.
-func (s *Service) cachedRevoked(ctx context.Context, jti string) bool {
-	n, err := s.rdb.Exists(ctx, s.revokedKey(jti)).Result()
-	return err == nil && n == 1
+// committed applies the notices of a change this process has just
+// committed, so that it holds from the caller's next request on, not from
+// when PostgreSQL's notice comes back.
+func (s *Service) committed(notices ...string) {
+	for _, n := range notices {
+		s.revs.apply(n)
+	}
 }
 
-// CheckRevoked reports whether the token id was revoked: Redis first, as a
-// cache, then PostgreSQL, the source of truth. When PostgreSQL cannot be
-// asked (and Redis did not already say yes) it returns
-// ErrRevocationUnavailable, and the caller must refuse the request.
-func (s *Service) CheckRevoked(ctx context.Context, jti string) (bool, error) {
-	if s.cachedRevoked(ctx, jti) {
-		return true, nil
+// session is what a request needs to know of its session beyond the
+// token: the user's state when it was read, and where the revocation feed
+// stood then. It is cached in Redis for an access token's lifetime.
+type session struct {
+	User   uuid.UUID `json:"u"`
+	GOD    bool      `json:"g"`
+	Status Status    `json:"s"`
+	TV     int64     `json:"tv"`
+	At     mark      `json:"at"`
+}
+
+func (s *Service) sessionKey(id uuid.UUID) string { return s.prefix + "auth:session:" + id.String() }
+
+// cachedSession reads the session from Redis; any failure is a miss.
+func (s *Service) cachedSession(ctx context.Context, id uuid.UUID) (session, bool) {
+	b, err := s.rdb.Get(ctx, s.sessionKey(id)).Bytes()
+	if err != nil {
+		return session{}, false
 	}
+	var sess session
+	if json.Unmarshal(b, &sess) != nil {
+		return session{}, false
+	}
+	return sess, true
+}
+
+// loadSession reads the session from PostgreSQL, the source of truth, and
+// caches it (best effort: a lost write costs a read next time).
+func (s *Service) loadSession(ctx context.Context, id, user uuid.UUID, at mark) (session, error) {
+	sess := session{User: user, At: at}
+	var tva time.Time
 	var revoked bool
-	if err := s.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM auth.revoked_tokens WHERE jti = $1)", jti).Scan(&revoked); err != nil {
-		return false, fmt.Errorf("%w: %w", ErrRevocationUnavailable, err)
+	err := s.db.QueryRow(ctx, `SELECT u.status, u.is_god, u.tokens_valid_after,
+			EXISTS (SELECT 1 FROM auth.refresh_tokens f WHERE f.family = $2 AND f.revoked_at IS NOT NULL)
+		FROM auth.users u WHERE u.id = $1`, user, id).Scan(&sess.Status, &sess.GOD, &tva, &revoked)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return session{}, fmt.Errorf("%w: unknown user", ErrInvalidToken)
+	case err != nil:
+		return session{}, fmt.Errorf("%w: %w", ErrRevocationUnavailable, err)
+	case revoked:
+		// The notice is on its way; PostgreSQL already knows.
+		return session{}, ErrTokenRevoked
 	}
-	if revoked {
-		s.rewarm(ctx, jti)
+	sess.TV = tva.Unix()
+	if b, err := json.Marshal(sess); err == nil {
+		_ = s.rdb.Set(ctx, s.sessionKey(id), b, AccessTokenTTL).Err()
 	}
-	return revoked, nil
-}
-
-// rewarm puts a revocation Redis lost back into it.
-func (s *Service) rewarm(ctx context.Context, jti string) {
-	var exp time.Time
-	if err := s.db.QueryRow(ctx, "SELECT expires_at FROM auth.revoked_tokens WHERE jti = $1", jti).Scan(&exp); err == nil {
-		s.cacheRevoked(ctx, jti, exp)
-	}
+	return sess, nil
 }
 
 // Authenticate checks an access token for a request: signature, method,
-// issuer, audience and expiry; then revocation of the token and of its
-// session, the user's tokens_valid_after and status, in one PostgreSQL
-// query behind the Redis cache. Errors wrap ErrInvalidToken (401), except
+// issuer, audience and expiry; revocation of the token and of its session
+// against this process's copy of PostgreSQL's revocations; then the
+// user's status, GOD flag and tokens_valid_after from the session cached
+// in Redis, or from PostgreSQL when the cached one is missing or older
+// than a change of the user. Errors wrap ErrInvalidToken (401), except
 // ErrRevocationUnavailable (503): state that cannot be read refuses the
 // request.
 func (s *Service) Authenticate(ctx context.Context, accessToken string) (Principal, error) {
@@ -389,32 +414,20 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (Princip
 	}
 	p := Principal{UserID: uuid.MustParse(c.Subject), IsGOD: c.God, JTI: c.ID,
 		SessionID: uuid.MustParse(c.SID), ExpiresAt: c.ExpiresAt.Time}
-	if s.cachedRevoked(ctx, c.ID) {
-		return Principal{}, ErrTokenRevoked
+	at, err := s.revs.check(p.JTI, p.SessionID)
+	if err != nil {
+		return Principal{}, err
 	}
-	// A session is revoked as a whole (logout, refresh-token reuse,
-	// disabling): any revoked refresh token of the family says so, and
-	// ends the session's access tokens too.
-	var status Status
-	var isGOD, revoked, sessionRevoked bool
-	var tva time.Time
-	err = s.db.QueryRow(ctx, `SELECT u.status, u.is_god, u.tokens_valid_after,
-			EXISTS (SELECT 1 FROM auth.revoked_tokens r WHERE r.jti = $2),
-			EXISTS (SELECT 1 FROM auth.refresh_tokens f WHERE f.family = $3 AND f.revoked_at IS NOT NULL)
-		FROM auth.users u WHERE u.id = $1`, p.UserID, p.JTI, p.SessionID).Scan(&status, &isGOD, &tva, &revoked, &sessionRevoked)
+	sess, ok := s.cachedSession(ctx, p.SessionID)
+	if !ok || sess.User != p.UserID || !s.revs.fresh(p.UserID, sess.At) {
+		if sess, err = s.loadSession(ctx, p.SessionID, p.UserID, at); err != nil {
+			return Principal{}, err
+		}
+	}
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return Principal{}, fmt.Errorf("%w: unknown user", ErrInvalidToken)
-	case err != nil:
-		return Principal{}, fmt.Errorf("%w: %w", ErrRevocationUnavailable, err)
-	case revoked:
-		s.rewarm(ctx, p.JTI)
-		return Principal{}, ErrTokenRevoked
-	case sessionRevoked:
-		return Principal{}, ErrTokenRevoked
-	case tva.Unix() != c.TV || isGOD != c.God:
+	case sess.TV != c.TV || sess.GOD != c.God:
 		return Principal{}, ErrTokenStale
-	case status != StatusActive:
+	case sess.Status != StatusActive:
 		return Principal{}, ErrUserInactive
 	}
 	return p, nil
