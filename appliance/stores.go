@@ -71,6 +71,8 @@ GRANT SELECT, INSERT ON vanta.keys TO ` + tenancy.AppRole + `;`},
 ALTER FUNCTION auth.notify_token_revoked() OWNER TO ` + tenancy.OwnerRole + `;
 ALTER FUNCTION auth.notify_session_revoked() OWNER TO ` + tenancy.OwnerRole + `;
 ALTER FUNCTION auth.notify_user_changed() OWNER TO ` + tenancy.OwnerRole + `;`},
+		{8, "invitations", auth.InvitationsSchema + `
+GRANT SELECT, INSERT, UPDATE ON auth.invitations TO ` + tenancy.AppRole + `;`},
 	}
 }
 

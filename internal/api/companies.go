@@ -49,6 +49,9 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"POST", "/users/:uid/disable", auth.ActUsersManage}, s.disableMember},
 		{CompanyRoute{"GET", "/users", auth.ActUsersManage}, s.listCompanyUsers},
 		{CompanyRoute{"POST", "/users", auth.ActUsersManage}, s.createCompanyUser},
+		{CompanyRoute{"GET", "/invitations", auth.ActUsersManage}, s.listInvitations},
+		{CompanyRoute{"POST", "/invitations", auth.ActUsersManage}, s.invite},
+		{CompanyRoute{"DELETE", "/invitations/:iid", auth.ActUsersManage}, s.revokeInvitation},
 		{CompanyRoute{"GET", "/quota", auth.ActCompanyRead}, s.getQuota},
 		{CompanyRoute{"GET", "/audit", auth.ActAuditRead}, s.listAudit},
 		{CompanyRoute{"GET", "/audit/verify", auth.ActAuditRead}, s.verifyAudit},
@@ -119,6 +122,7 @@ func (s *server) companyGate(action auth.Action) gin.HandlerFunc {
 		}
 		c.Set(ctxScope, sc)
 		c.Set(ctxRole, role)
+		c.Request = c.Request.WithContext(auth.WithActor(ctx, auth.Actor{UserID: p.UserID, Role: role, IP: ip(c)}))
 		c.Next()
 	}
 }
@@ -304,25 +308,77 @@ func (s *server) createCompanyUser(c *gin.Context) {
 	if !ok {
 		return
 	}
-	u, err := id.CreateUser(ctx, req.Email, req.Name, req.Password)
+	u, enrolment, err := id.CreateMember(ctx, scope(c).Company(), req.Email, req.Name, req.Password, role)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	out := gin.H{"id": u.ID, "email": u.Email, "name": u.Name, "role": role, "status": u.Status}
-	if role == auth.RoleAdmin {
-		secret, uri, err := id.EnrollTOTP(ctx, u.ID)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		out["totp"] = totpEnrolment(secret, uri)
+	if enrolment != nil {
+		out["totp"] = totpEnrolment(enrolment.Secret, enrolment.URI)
 	}
-	if err := id.SetMembership(ctx, u.ID, scope(c).Company(), role); err != nil {
+	c.JSON(http.StatusCreated, out)
+}
+
+func (s *server) listInvitations(c *gin.Context) {
+	id, _, ok := s.identified(c)
+	if !ok {
+		return
+	}
+	list, err := id.Invitations(c.Request.Context(), scope(c).Company())
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, out)
+	if list == nil {
+		list = []auth.Invitation{}
+	}
+	c.JSON(http.StatusOK, gin.H{"invitations": list})
+}
+
+// invite answers with the invitation and its token, once; the admin hands
+// the token to the invitee.
+func (s *server) invite(c *gin.Context) {
+	var req struct {
+		Email string `json:"email"`
+		Role  string `json:"role"`
+	}
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	role, err := companyRole(req.Role)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	id, _, ok := s.identified(c)
+	if !ok {
+		return
+	}
+	inv, token, err := id.Invite(c.Request.Context(), scope(c).Company(), req.Email, role, principal(c).UserID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"invitation": inv, "token": token})
+}
+
+func (s *server) revokeInvitation(c *gin.Context) {
+	iid, err := uuid.Parse(c.Param("iid"))
+	if err != nil {
+		s.fail(c, auth.ErrInvitationNotFound)
+		return
+	}
+	id, _, ok := s.identified(c)
+	if !ok {
+		return
+	}
+	if err := id.RevokeInvitation(c.Request.Context(), scope(c).Company(), iid); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 func (s *server) listAudit(c *gin.Context) {

@@ -174,8 +174,20 @@ func auditAuthEvent(ctx context.Context, tx pgx.Tx, e auth.Event) error {
 	if e.UserID != uuid.Nil {
 		resource = "user/" + e.UserID.String()
 	}
+	// Self-service events (login, refresh, accepting an invitation) are
+	// their user's own; administrative ones name the acting user too.
+	actor, role := resource, string(e.Role)
+	if a, ok := auth.ActorOf(ctx); ok {
+		actor, role = "user/"+a.UserID.String(), string(a.Role)
+		if e.IP == "" {
+			e.IP = a.IP
+		}
+		if e.Role != "" {
+			details["role"] = string(e.Role)
+		}
+	}
 	_, err := audit.Append(ctx, tx, chain, audit.Entry{
-		Actor: resource, Role: string(e.Role), IP: e.IP, Action: e.Action, Resource: resource,
+		Actor: actor, Role: role, IP: e.IP, Action: e.Action, Resource: resource,
 		Outcome: e.Outcome, Details: details,
 	})
 	return err
@@ -230,6 +242,11 @@ func (s *server) resolvePrincipal(c *gin.Context) bool {
 		return false
 	}
 	c.Set(ctxPrincipal, p)
+	actor := auth.Actor{UserID: p.UserID, IP: ip(c)}
+	if p.IsGOD {
+		actor.Role = auth.RoleGOD
+	}
+	c.Request = c.Request.WithContext(auth.WithActor(c.Request.Context(), actor))
 	return true
 }
 
@@ -273,6 +290,13 @@ type loginRequest struct {
 	TOTP     string `json:"totp"`
 }
 
+type acceptInvitationRequest struct {
+	Token    string `json:"token"`
+	Name     string `json:"name"`     // for a new account
+	Password string `json:"password"` // the new account's, or the existing account's
+	TOTP     string `json:"totp"`     // the existing account's, when it has one
+}
+
 type refreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
@@ -301,6 +325,21 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 	}))
 	limited.POST("/auth/refresh", identityHandler(s, http.StatusOK, func(c *gin.Context, id *auth.Service, req refreshRequest) (any, error) {
 		return id.Refresh(c.Request.Context(), req.RefreshToken)
+	}))
+	// Accepting an invitation: the token reaches its invitee out of band
+	// (the appliance sends no mail); limited like login, since an existing
+	// account's password is checked here.
+	limited.POST("/auth/invitations/accept", identityHandler(s, http.StatusCreated, func(c *gin.Context, id *auth.Service, req acceptInvitationRequest) (any, error) {
+		a, err := id.AcceptInvitation(c.Request.Context(), auth.Accept{Token: req.Token, Name: req.Name,
+			Password: req.Password, TOTP: req.TOTP, IP: ip(c)})
+		if err != nil {
+			return nil, err
+		}
+		out := gin.H{"user": a.User, "company_id": a.CompanyID, "role": a.Role, "new_account": a.Created}
+		if a.TOTP != nil {
+			out["totp"] = totpEnrolment(a.TOTP.Secret, a.TOTP.URI)
+		}
+		return out, nil
 	}))
 	// Break-glass: a token bought with the threshold of shares resets
 	// GOD's password and second factor, and ends every GOD session.
@@ -384,6 +423,9 @@ func authStatus(err error) *apiError {
 		{auth.ErrUserNotFound, http.StatusNotFound, "not_found", ""},
 		{auth.ErrNotMember, http.StatusNotFound, "not_found", ""},
 		{auth.ErrTOTPNotEnrolled, http.StatusConflict, "totp_not_enrolled", ""},
+		{auth.ErrInvitationInvalid, http.StatusBadRequest, "invalid_invitation", "token"},
+		{auth.ErrInvitationNotFound, http.StatusNotFound, "not_found", ""},
+		{auth.ErrAlreadyMember, http.StatusConflict, "already_member", "email"},
 		{auth.ErrGODImmutable, http.StatusForbidden, "forbidden", ""},
 		{errStarting, http.StatusServiceUnavailable, "starting", ""},
 		{seal.ErrSealed, http.StatusServiceUnavailable, "sealed", ""},

@@ -480,6 +480,46 @@ func (s *Service) CreateUser(ctx context.Context, email, name, password string) 
 	return u.User, nil
 }
 
+// Enrolment is a TOTP secret and its otpauth URI, shown to its owner once.
+type Enrolment struct {
+	Secret, URI string
+}
+
+// CreateMember creates a user who belongs to companyID with role, all in
+// one transaction with its audit events: the account, a TOTP enrolment
+// when the role requires one (admins), and the membership. A refusal at
+// any step leaves nothing behind.
+func (s *Service) CreateMember(ctx context.Context, companyID uuid.UUID, email, name, password string, role Role) (User, *Enrolment, error) {
+	if _, err := ParseRole(string(role)); err != nil || role == RoleGOD {
+		return User{}, nil, fmt.Errorf("auth: %q is not a company role", role)
+	}
+	u, err := s.newAccount(ctx, email, name, password)
+	if err != nil {
+		return User{}, nil, err
+	}
+	var enrolment *Enrolment
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := insertUser(ctx, tx, u, nil); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, Event{Action: EvUserCreate, Outcome: "ok", UserID: u.ID, Email: u.Email, CompanyID: companyID}); err != nil {
+			return err
+		}
+		if role == RoleAdmin {
+			secret, uri, err := s.enrolTOTP(ctx, tx, &u)
+			if err != nil {
+				return err
+			}
+			enrolment = &Enrolment{secret, uri}
+		}
+		return s.setMembership(ctx, tx, u, companyID, role)
+	})
+	if err != nil {
+		return User{}, nil, err
+	}
+	return u.User, enrolment, nil
+}
+
 // EnrollTOTP gives the user a new TOTP secret, replacing any old one, and
 // returns it with its otpauth URI to show once. GOD's second factor is
 // changed only through ResetGOD.
@@ -489,25 +529,32 @@ func (s *Service) EnrollTOTP(ctx context.Context, userID uuid.UUID) (secret, uri
 		if err != nil {
 			return err
 		}
-		if u.IsGOD {
-			return ErrGODImmutable
-		}
-		if secret, uri, err = NewTOTP(s.issuer, u.Email); err != nil {
-			return err
-		}
-		enc, err := s.sealTOTP(u.ID, secret)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "UPDATE auth.users SET totp_secret_enc = $2, totp_last_step = 0 WHERE id = $1", u.ID, enc); err != nil {
-			return fmt.Errorf("auth: store TOTP secret: %w", err)
-		}
-		return s.audit(ctx, tx, Event{Action: EvTOTPEnroll, Outcome: "ok", UserID: u.ID, Email: u.Email})
+		secret, uri, err = s.enrolTOTP(ctx, tx, &u)
+		return err
 	})
 	if err != nil {
 		return "", "", err
 	}
 	return secret, uri, nil
+}
+
+// enrolTOTP is EnrollTOTP inside tx, for a user read (or made) in it.
+func (s *Service) enrolTOTP(ctx context.Context, tx pgx.Tx, u *userRow) (secret, uri string, err error) {
+	if u.IsGOD {
+		return "", "", ErrGODImmutable
+	}
+	if secret, uri, err = NewTOTP(s.issuer, u.Email); err != nil {
+		return "", "", err
+	}
+	enc, err := s.sealTOTP(u.ID, secret)
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := tx.Exec(ctx, "UPDATE auth.users SET totp_secret_enc = $2, totp_last_step = 0 WHERE id = $1", u.ID, enc); err != nil {
+		return "", "", fmt.Errorf("auth: store TOTP secret: %w", err)
+	}
+	u.HasTOTP = true
+	return secret, uri, s.audit(ctx, tx, Event{Action: EvTOTPEnroll, Outcome: "ok", UserID: u.ID, Email: u.Email})
 }
 
 // ResetGOD is break-glass: it gives GOD a new password and a new TOTP
@@ -647,4 +694,25 @@ func (s *Service) GODAllowed(ip string) bool {
 		}
 	}
 	return false
+}
+
+type actorKey struct{}
+
+// Actor is who makes a change: the audit record of an administrative
+// change names them, beside the user the change is about.
+type Actor struct {
+	UserID uuid.UUID
+	Role   Role // in the company acted on, or RoleGOD
+	IP     string
+}
+
+// WithActor returns ctx carrying the actor of the changes made under it.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorOf returns the actor ctx carries, if any.
+func ActorOf(ctx context.Context) (Actor, bool) {
+	a, ok := ctx.Value(actorKey{}).(Actor)
+	return a, ok
 }

@@ -36,25 +36,30 @@ func (s *Service) SetMembership(ctx context.Context, userID, companyID uuid.UUID
 		if err != nil {
 			return err
 		}
-		if role == RoleAdmin && !u.HasTOTP && !u.IsGOD {
-			return fmt.Errorf("%w: an admin must enrol TOTP first", ErrTOTPNotEnrolled)
-		}
-		var prev *string
-		err = tx.QueryRow(ctx, "SELECT role FROM auth.memberships WHERE user_id = $1 AND company_id = $2 FOR UPDATE", userID, companyID).Scan(&prev)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("auth: read membership: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO auth.memberships (user_id, company_id, role) VALUES ($1, $2, $3)
-			ON CONFLICT (user_id, company_id) DO UPDATE SET role = EXCLUDED.role`, userID, companyID, role); err != nil {
-			return fmt.Errorf("auth: set membership: %w", err)
-		}
-		details := map[string]any{}
-		if prev != nil {
-			details["previous_role"] = *prev
-		}
-		return s.audit(ctx, tx, Event{Action: EvMembershipSet, Outcome: "ok", UserID: userID, Email: u.Email,
-			CompanyID: companyID, Role: role, Details: details})
+		return s.setMembership(ctx, tx, u, companyID, role)
 	})
+}
+
+// setMembership is SetMembership inside tx, for a user read in it.
+func (s *Service) setMembership(ctx context.Context, tx pgx.Tx, u userRow, companyID uuid.UUID, role Role) error {
+	if role == RoleAdmin && !u.HasTOTP && !u.IsGOD {
+		return fmt.Errorf("%w: an admin must enrol TOTP first", ErrTOTPNotEnrolled)
+	}
+	var prev *string
+	err := tx.QueryRow(ctx, "SELECT role FROM auth.memberships WHERE user_id = $1 AND company_id = $2 FOR UPDATE", u.ID, companyID).Scan(&prev)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("auth: read membership: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO auth.memberships (user_id, company_id, role) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id, company_id) DO UPDATE SET role = EXCLUDED.role`, u.ID, companyID, role); err != nil {
+		return fmt.Errorf("auth: set membership: %w", err)
+	}
+	details := map[string]any{}
+	if prev != nil {
+		details["previous_role"] = *prev
+	}
+	return s.audit(ctx, tx, Event{Action: EvMembershipSet, Outcome: "ok", UserID: u.ID, Email: u.Email,
+		CompanyID: companyID, Role: role, Details: details})
 }
 
 // RemoveMembership takes the user out of the company (ErrNotMember if

@@ -1,0 +1,255 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// InvitationTTL is how long an invitation can be accepted.
+const InvitationTTL = 7 * 24 * time.Hour
+
+// invitationPrefix marks invitation tokens, so that one pasted in the
+// wrong place is recognisable.
+const invitationPrefix = "vinv_"
+
+// Invitation asks someone, by email, to join a company with a role. It
+// says nothing of whether that email has an account: whoever accepts
+// proves it, with the token and, for an existing account, its password.
+type Invitation struct {
+	ID         uuid.UUID  `json:"id"`
+	CompanyID  uuid.UUID  `json:"company_id"`
+	Email      string     `json:"email"`
+	Role       Role       `json:"role"`
+	Status     string     `json:"status"` // pending, accepted, revoked, expired
+	InvitedBy  uuid.UUID  `json:"invited_by"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	AcceptedAt *time.Time `json:"accepted_at,omitempty"`
+}
+
+// Invitation errors.
+var (
+	ErrInvitationInvalid  = errors.New("auth: the invitation is unknown, used, revoked or expired")
+	ErrInvitationNotFound = errors.New("auth: no such invitation")
+	ErrAlreadyMember      = errors.New("auth: already a member of the company")
+)
+
+// Audit actions of invitations.
+const (
+	EvInvite           = "auth.invitation.create"
+	EvInvitationRevoke = "auth.invitation.revoke"
+	EvInvitationAccept = "auth.invitation.accept"
+)
+
+// Invite invites email into companyID with role and returns the
+// invitation with its token, shown once (only its hash is kept). A pending
+// invitation of the same email to the same company is replaced.
+func (s *Service) Invite(ctx context.Context, companyID uuid.UUID, email string, role Role, invitedBy uuid.UUID) (Invitation, string, error) {
+	if r, err := ParseRole(string(role)); err != nil || r == RoleGOD {
+		return Invitation{}, "", fmt.Errorf("auth: %q is not a company role", role)
+	}
+	email = normalizeEmail(email)
+	if err := checkEmail(email); err != nil {
+		return Invitation{}, "", err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return Invitation{}, "", fmt.Errorf("auth: invitation token: %w", err)
+	}
+	token := invitationPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	now := s.now().UTC().Truncate(time.Microsecond)
+	inv := Invitation{ID: uuid.New(), CompanyID: companyID, Email: email, Role: role, Status: "pending",
+		InvitedBy: invitedBy, CreatedAt: now, ExpiresAt: now.Add(InvitationTTL)}
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var member bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM auth.memberships m JOIN auth.users u ON u.id = m.user_id
+			WHERE u.email = $1 AND m.company_id = $2)`, email, companyID).Scan(&member); err != nil {
+			return fmt.Errorf("auth: look for member: %w", err)
+		}
+		if member {
+			return ErrAlreadyMember
+		}
+		if _, err := tx.Exec(ctx, `UPDATE auth.invitations SET revoked_at = $3
+			WHERE company_id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3`, companyID, email, now); err != nil {
+			return fmt.Errorf("auth: replace invitation: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO auth.invitations (id, company_id, email, role, token_hash, invited_by, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, inv.ID, companyID, email, role, hashRefreshToken(token), invitedBy, now, inv.ExpiresAt); err != nil {
+			return fmt.Errorf("auth: store invitation: %w", err)
+		}
+		return s.audit(ctx, tx, Event{Action: EvInvite, Outcome: "ok", Email: email, CompanyID: companyID, Role: role,
+			Details: map[string]any{"invitation": inv.ID.String()}})
+	})
+	if err != nil {
+		return Invitation{}, "", err
+	}
+	return inv, token, nil
+}
+
+const invitationColumns = `id, company_id, email, role, invited_by, created_at, expires_at, accepted_at,
+	CASE WHEN accepted_at IS NOT NULL THEN 'accepted' WHEN revoked_at IS NOT NULL THEN 'revoked'
+	     WHEN expires_at <= $1 THEN 'expired' ELSE 'pending' END`
+
+func scanInvitation(row pgx.Row) (Invitation, error) {
+	var inv Invitation
+	err := row.Scan(&inv.ID, &inv.CompanyID, &inv.Email, &inv.Role, &inv.InvitedBy, &inv.CreatedAt, &inv.ExpiresAt, &inv.AcceptedAt, &inv.Status)
+	return inv, err
+}
+
+// Invitations lists the company's invitations, newest first.
+func (s *Service) Invitations(ctx context.Context, companyID uuid.UUID) ([]Invitation, error) {
+	rows, err := s.db.Query(ctx, "SELECT "+invitationColumns+" FROM auth.invitations WHERE company_id = $2 ORDER BY created_at DESC, id",
+		s.now(), companyID)
+	if err != nil {
+		return nil, fmt.Errorf("auth: invitations of %s: %w", companyID, err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Invitation, error) { return scanInvitation(r) })
+	if err != nil {
+		return nil, fmt.Errorf("auth: invitations of %s: %w", companyID, err)
+	}
+	return list, nil
+}
+
+// RevokeInvitation withdraws a pending invitation of the company; one of
+// another company is ErrInvitationNotFound, as if it did not exist.
+func (s *Service) RevokeInvitation(ctx context.Context, companyID, id uuid.UUID) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var email string
+		err := tx.QueryRow(ctx, `UPDATE auth.invitations SET revoked_at = $3
+			WHERE id = $1 AND company_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL RETURNING email`,
+			id, companyID, s.now().UTC()).Scan(&email)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrInvitationNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("auth: revoke invitation: %w", err)
+		}
+		return s.audit(ctx, tx, Event{Action: EvInvitationRevoke, Outcome: "ok", Email: email, CompanyID: companyID,
+			Details: map[string]any{"invitation": id.String()}})
+	})
+}
+
+// Acceptance is what accepting an invitation gives: the account, the
+// membership and, when the role needs a second factor the account lacked,
+// its new TOTP enrolment (shown once).
+type Acceptance struct {
+	User      User
+	CompanyID uuid.UUID
+	Role      Role
+	TOTP      *Enrolment
+	Created   bool // a new account was made
+}
+
+// Accept is the answer to an invitation: the token, and either a name and
+// password for a new account, or the existing account's password (and
+// TOTP code, if it has a second factor).
+type Accept struct {
+	Token, Name, Password, TOTP, IP string
+}
+
+// AcceptInvitation redeems an invitation, once. For an email without an
+// account it makes one (the password under the policy); for an existing
+// account it asks that account's password and second factor, so that a
+// leaked token alone joins nobody to anything. Failures of an existing
+// account's password count towards its lockout.
+func (s *Service) AcceptInvitation(ctx context.Context, a Accept) (Acceptance, error) {
+	if !strings.HasPrefix(a.Token, invitationPrefix) {
+		return Acceptance{}, ErrInvitationInvalid
+	}
+	var out Acceptance
+	var refusal error
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		now := s.now().UTC().Truncate(time.Microsecond)
+		var inv Invitation
+		var id uuid.UUID
+		err := tx.QueryRow(ctx, `SELECT id, company_id, email, role FROM auth.invitations
+			WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 FOR UPDATE`,
+			hashRefreshToken(a.Token), now).Scan(&id, &inv.CompanyID, &inv.Email, &inv.Role)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrInvitationInvalid
+		}
+		if err != nil {
+			return fmt.Errorf("auth: read invitation: %w", err)
+		}
+		u, err := scanUser(tx.QueryRow(ctx, "SELECT "+userColumns+" FROM auth.users WHERE email = $1 FOR UPDATE", inv.Email))
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			if u, err = s.newAccount(ctx, inv.Email, a.Name, a.Password); err != nil {
+				return err
+			}
+			if err := insertUser(ctx, tx, u, nil); err != nil {
+				return err
+			}
+			out.Created = true
+			if err := s.audit(ctx, tx, Event{Action: EvUserCreate, Outcome: "ok", UserID: u.ID, Email: u.Email, CompanyID: inv.CompanyID}); err != nil {
+				return err
+			}
+		case err != nil:
+			return fmt.Errorf("auth: read user: %w", err)
+		default:
+			if refusal = s.proveAccount(ctx, tx, u, a); refusal != nil {
+				return nil // commit nothing but the TOTP step; answer after
+			}
+		}
+		if inv.Role == RoleAdmin && !u.HasTOTP && !u.IsGOD {
+			secret, uri, err := s.enrolTOTP(ctx, tx, &u)
+			if err != nil {
+				return err
+			}
+			out.TOTP = &Enrolment{secret, uri}
+		}
+		if err := s.setMembership(ctx, tx, u, inv.CompanyID, inv.Role); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "UPDATE auth.invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1", id, now, u.ID); err != nil {
+			return fmt.Errorf("auth: mark invitation accepted: %w", err)
+		}
+		out.User, out.CompanyID, out.Role = u.User, inv.CompanyID, inv.Role
+		return s.audit(ctx, tx, Event{Action: EvInvitationAccept, Outcome: "ok", UserID: u.ID, Email: u.Email, IP: a.IP,
+			CompanyID: inv.CompanyID, Role: inv.Role, Details: map[string]any{"invitation": id.String(), "new_account": out.Created}})
+	})
+	if err != nil {
+		return Acceptance{}, err
+	}
+	if refusal != nil {
+		return Acceptance{}, refusal
+	}
+	return out, nil
+}
+
+// proveAccount checks an existing account's password and second factor
+// for an acceptance, under the login lockout.
+func (s *Service) proveAccount(ctx context.Context, tx pgx.Tx, u userRow, a Accept) error {
+	if err := s.limiter.Admit(ctx, u.Email, a.IP); err != nil {
+		return err
+	}
+	if u.Status != StatusActive {
+		return ErrInvalidCredentials
+	}
+	ok, err := s.verify(ctx, a.Password, u.hash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		_, _ = s.limiter.Fail(ctx, u.Email, a.IP)
+		return ErrInvalidCredentials
+	}
+	if u.HasTOTP {
+		if a.TOTP == "" {
+			return ErrTOTPRequired
+		}
+		if err := s.ConsumeTOTP(ctx, tx, u.ID, a.TOTP); err != nil {
+			_, _ = s.limiter.Fail(ctx, u.Email, a.IP)
+			return err
+		}
+	}
+	return nil
+}
