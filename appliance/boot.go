@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -40,7 +41,25 @@ type Appliance struct {
 	everReady atomic.Bool // every service was healthy once
 	stopping  atomic.Bool
 	stores    atomic.Pointer[Stores] // set once the schema is migrated
+
+	// Seal events that happen before the database is open wait here, and
+	// go into the system chain, in order, once it is.
+	earlyMu    sync.Mutex
+	early      []earlyEvent
+	earlyLost  int
+	earlyFlush bool
 }
+
+type earlyEvent struct {
+	at      time.Time
+	action  string
+	details map[string]any
+}
+
+// maxEarlyEvents bounds what waits for the database; more than that
+// before it opens is someone hammering the unseal route, and the count of
+// what was dropped is recorded instead.
+const maxEarlyEvents = 256
 
 // HandlerFunc builds the public HTTP handler once the appliance exists;
 // it lives in internal/api, which the appliance does not import.
@@ -205,13 +224,40 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 	return runErr
 }
 
-// auditSystem records an event in the system audit chain once the
-// database is open (seal events before that are in the JSON log only).
+// auditSystem records an event in the system audit chain. Until the
+// database is open, events wait in memory (and are in the JSON log).
 func (a *Appliance) auditSystem(action string, details map[string]any) {
-	st := a.stores.Load()
-	if st == nil {
+	a.earlyMu.Lock()
+	if !a.earlyFlush {
+		if len(a.early) < maxEarlyEvents {
+			a.early = append(a.early, earlyEvent{time.Now().UTC(), action, details})
+		} else {
+			a.earlyLost++
+		}
+		a.earlyMu.Unlock()
 		return
 	}
+	a.earlyMu.Unlock()
+	a.appendSystem(a.stores.Load(), action, details)
+}
+
+// flushEarlyEvents writes what waited for the database, each marked with
+// when it happened, and lets later events go straight in.
+func (a *Appliance) flushEarlyEvents(st *Stores) {
+	a.earlyMu.Lock()
+	defer a.earlyMu.Unlock()
+	for _, e := range a.early {
+		d := map[string]any{"happened_at": e.at.Format(time.RFC3339Nano), "recorded_late": true}
+		maps.Copy(d, e.details)
+		a.appendSystem(st, e.action, d)
+	}
+	if a.earlyLost > 0 {
+		a.appendSystem(st, "audit.events_dropped", map[string]any{"outcome": "dropped", "count": a.earlyLost})
+	}
+	a.early, a.earlyLost, a.earlyFlush = nil, 0, true
+}
+
+func (a *Appliance) appendSystem(st *Stores, action string, details map[string]any) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	outcome, _ := details["outcome"].(string)
@@ -276,6 +322,7 @@ func (a *Appliance) watchReady(ctx context.Context) {
 				return
 			}
 			a.stores.Store(stores)
+			a.flushEarlyEvents(stores)
 			a.logger.Info("services healthy", "sealed", a.seal.Sealed())
 			return
 		}

@@ -485,3 +485,106 @@ func TestBreakGlassResetsGOD(t *testing.T) {
 	}
 	in.login("god@vanta.test", "moonlight over quiet hills", reset.TOTP.Secret)
 }
+
+// TestInvitationsOverHTTP: an admin invites a new person and an existing
+// member of another company; each accepts; the audit chain names the admin
+// as the actor of the membership.
+func TestInvitationsOverHTTP(t *testing.T) {
+	w := newWorld(t)
+	in := w.in
+	admin := w.byRole[auth.RoleAdmin].AccessToken
+	type invited struct {
+		Invitation struct {
+			ID, Email, Role, Status string
+		}
+		Token string
+	}
+	var inv invited
+	in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/invitations", admin, map[string]string{"email": "Achieng@Acme.test", "role": "manager"}, 201, &inv)
+	if inv.Invitation.Email != "achieng@acme.test" || inv.Invitation.Status != "pending" || !strings.HasPrefix(inv.Token, "vinv_") {
+		t.Fatalf("invitation %+v", inv)
+	}
+	for _, tc := range []struct {
+		body        map[string]string
+		status      int
+		code, field string
+	}{
+		{map[string]string{"email": "x@acme.test", "role": "owner"}, 400, "validation_failed", "role"},
+		{map[string]string{"email": "not an email", "role": "viewer"}, 400, "validation_failed", "email"},
+		{map[string]string{"email": "viewer@acme.test", "role": "viewer"}, 409, "already_member", "email"},
+	} {
+		code, body := in.call("POST", "/api/v1/companies/"+w.a.ID+"/invitations", admin, tc.body)
+		if code != tc.status || errorCode(body) != tc.code || !strings.Contains(string(body), `"field":"`+tc.field+`"`) {
+			t.Errorf("invite %v: %d %s", tc.body, code, body)
+		}
+	}
+	// A weak password is refused and the token still works after.
+	if code, body := in.call("POST", "/api/v1/auth/invitations/accept", "", map[string]string{"token": inv.Token, "name": "Achieng", "password": "short"}); code != 400 || errorCode(body) != "weak_password" {
+		t.Errorf("weak password: %d %s", code, body)
+	}
+	var acc struct {
+		User       struct{ ID string }
+		CompanyID  string `json:"company_id"`
+		Role       string
+		NewAccount bool `json:"new_account"`
+	}
+	in.mustCall("POST", "/api/v1/auth/invitations/accept", "", map[string]string{"token": inv.Token, "name": "Achieng Odhiambo", "password": "rain over lake victoria"}, 201, &acc)
+	if acc.CompanyID != w.a.ID || acc.Role != "manager" || !acc.NewAccount {
+		t.Fatalf("acceptance %+v", acc)
+	}
+	if code, body := in.call("POST", "/api/v1/auth/invitations/accept", "", map[string]string{"token": inv.Token, "name": "Again", "password": "rain over lake victoria"}); code != 400 || errorCode(body) != "invalid_invitation" {
+		t.Errorf("token reused: %d %s", code, body)
+	}
+	tk := in.login("achieng@acme.test", "rain over lake victoria", "")
+	if code, _ := in.call("GET", "/api/v1/companies/"+w.a.ID, tk.AccessToken, nil); code != 200 {
+		t.Errorf("the new member reads the company: %d", code)
+	}
+
+	// B's admin invites A's viewer; the token alone is not enough.
+	var inv2 invited
+	in.mustCall("POST", "/api/v1/companies/"+w.b.ID+"/invitations", w.bAdmin.AccessToken, map[string]string{"email": "viewer@acme.test", "role": "user"}, 201, &inv2)
+	if code, body := in.call("POST", "/api/v1/auth/invitations/accept", "", map[string]string{"token": inv2.Token}); code != 401 || errorCode(body) != "invalid_credentials" {
+		t.Errorf("existing account without its password: %d %s", code, body)
+	}
+	in.mustCall("POST", "/api/v1/auth/invitations/accept", "", map[string]string{"token": inv2.Token, "password": passwordOf(auth.RoleViewer)}, 201, &acc)
+	if acc.NewAccount || acc.CompanyID != w.b.ID {
+		t.Errorf("existing account's acceptance %+v", acc)
+	}
+	var me struct {
+		Memberships []struct{ CompanyID, Role string }
+	}
+	in.mustCall("GET", "/api/v1/me", w.byRole[auth.RoleViewer].AccessToken, nil, 200, &me)
+	if len(me.Memberships) != 2 {
+		t.Errorf("memberships after accepting %+v", me)
+	}
+
+	// Listing and withdrawing, and the audit trail names the admin.
+	var fresh invited
+	in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/invitations", admin, map[string]string{"email": "later@acme.test", "role": "viewer"}, 201, &fresh)
+	in.mustCall("DELETE", "/api/v1/companies/"+w.a.ID+"/invitations/"+fresh.Invitation.ID, admin, nil, 204, nil)
+	if code, _ := in.call("DELETE", "/api/v1/companies/"+w.a.ID+"/invitations/"+fresh.Invitation.ID, admin, nil); code != 404 {
+		t.Errorf("withdrawn twice: %d", code)
+	}
+	var list struct {
+		Items []struct{ Email, Status string }
+	}
+	in.mustCall("GET", "/api/v1/companies/"+w.a.ID+"/invitations", admin, nil, 200, &list)
+	states := map[string]string{}
+	for _, i := range list.Items {
+		states[i.Email] = i.Status
+	}
+	if states["achieng@acme.test"] != "accepted" || states["later@acme.test"] != "revoked" || len(states) != 2 {
+		t.Errorf("listed %v", states)
+	}
+	var adminID string
+	pg := pgConnect(t, w.data)
+	ctx := context.Background()
+	if err := pg.QueryRow(ctx, "SELECT id FROM auth.users WHERE email = 'admin@acme.test'").Scan(&adminID); err != nil {
+		t.Fatal(err)
+	}
+	var actor, role string
+	if err := pg.QueryRow(ctx, "SELECT actor, role FROM audit.records WHERE chain = $1 AND action = $2 ORDER BY seq DESC LIMIT 1",
+		w.a.ID, auth.EvInvite).Scan(&actor, &role); err != nil || actor != "user/"+adminID || role != "admin" {
+		t.Errorf("invitation audited as %q %q (%v), want the admin", actor, role, err)
+	}
+}

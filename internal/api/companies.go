@@ -333,7 +333,7 @@ func (s *server) listInvitations(c *gin.Context) {
 	if list == nil {
 		list = []auth.Invitation{}
 	}
-	c.JSON(http.StatusOK, gin.H{"invitations": list})
+	c.JSON(http.StatusOK, gin.H{"items": list, "next_cursor": ""})
 }
 
 // invite answers with the invitation and its token, once; the admin hands
