@@ -12,13 +12,15 @@ import (
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
-// FuzzDecode (the init, login and company-create decoders): any body gets either a decoded value or a 4xx error with a
-// code, never a panic or a 5xx.
+// FuzzDecode feeds the request types of init, login, invitation
+// acceptance and company creation: any body gets either a decoded value or
+// a 4xx error with a code, never a panic or a 5xx.
 func FuzzDecode(f *testing.F) {
 	for _, seed := range []string{
 		`{"email":"god@vanta.test","password":"correct horse battery staple","totp":"123456"}`,
 		`{"company_name":"Acme","tax_id":"P051234567Z","settings":{"currency":"KES"}}`,
 		`{"shares":7,"threshold":5,"custodians":[{"name":"Amina"}]}`,
+		`{"token":"vinv_abc","name":"Achieng","password":"rain over lake victoria","totp":"123456"}`,
 		`{"shares":"7"}`, `{"shard":1}`, `{} {}`, `{"custodians":[{"name":"a","age_recipient":1}]}`, ``, `{`,
 	} {
 		f.Add([]byte(seed))
@@ -26,14 +28,8 @@ func FuzzDecode(f *testing.F) {
 	gin.SetMode(gin.ReleaseMode)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c, _ := gin.CreateTestContext(httptest.NewRecorder())
-		// The bodies of init, login and company creation.
-		var login struct {
-			Email    string `json:"email"`
-			Password string `json:"password"`
-			TOTP     string `json:"totp"`
-		}
 		var co tenancy.Company
-		for _, v := range []any{&seal.InitRequest{}, &login, &co} {
+		for _, v := range []any{&seal.InitRequest{}, &loginRequest{}, &acceptInvitationRequest{}, &co} {
 			c.Request = httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 			c.Request.Header.Set("Content-Type", "application/json")
 			err := decode(c, v)
