@@ -34,11 +34,15 @@ func (s *server) identity(ctx context.Context) (*auth.Service, *appliance.Stores
 		return nil, nil, errStarting
 	}
 	kr, err := s.Seal.Keyring()
-	if err != nil {
-		return nil, nil, err
-	}
 	s.idMu.Lock()
 	defer s.idMu.Unlock()
+	if err != nil {
+		if s.id != nil { // sealed again: let go of the old keyring's service
+			s.id.Close()
+			s.id, s.idKeyring = nil, nil
+		}
+		return nil, nil, err
+	}
 	if s.id != nil && s.idKeyring == kr {
 		return s.id, st, nil
 	}
