@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -47,9 +48,9 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"PATCH", "/users/:uid", auth.ActUsersManage}, s.changeMemberRole},
 		{CompanyRoute{"DELETE", "/users/:uid", auth.ActUsersManage}, s.removeMember},
 		{CompanyRoute{"POST", "/users/:uid/disable", auth.ActUsersManage}, s.disableMember},
-		{CompanyRoute{"GET", "/users", auth.ActUsersManage}, s.listCompanyUsers},
+		{CompanyRoute{"GET", "/users", auth.ActUsersManage}, companyList(s, (*auth.Service).Members)},
 		{CompanyRoute{"POST", "/users", auth.ActUsersManage}, s.createCompanyUser},
-		{CompanyRoute{"GET", "/invitations", auth.ActUsersManage}, s.listInvitations},
+		{CompanyRoute{"GET", "/invitations", auth.ActUsersManage}, companyList(s, (*auth.Service).Invitations)},
 		{CompanyRoute{"POST", "/invitations", auth.ActUsersManage}, s.invite},
 		{CompanyRoute{"DELETE", "/invitations/:iid", auth.ActUsersManage}, s.revokeInvitation},
 		{CompanyRoute{"GET", "/quota", auth.ActCompanyRead}, s.getQuota},
@@ -269,20 +270,24 @@ func (s *server) getCompany(c *gin.Context) {
 	c.JSON(http.StatusOK, co)
 }
 
-func (s *server) listCompanyUsers(c *gin.Context) {
-	id, _, ok := s.identified(c)
-	if !ok {
-		return
+// companyList answers with one of the company's lists from the identity
+// service, in the API's list shape (never null).
+func companyList[T any](s *server, list func(*auth.Service, context.Context, uuid.UUID) ([]T, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, _, ok := s.identified(c)
+		if !ok {
+			return
+		}
+		items, err := list(id, c.Request.Context(), scope(c).Company())
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if items == nil {
+			items = []T{}
+		}
+		c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": ""})
 	}
-	members, err := id.Members(c.Request.Context(), scope(c).Company())
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if members == nil {
-		members = []auth.Member{}
-	}
-	c.JSON(http.StatusOK, gin.H{"items": members, "next_cursor": ""})
 }
 
 // createCompanyUser creates a user and makes them a member. An admin must
@@ -318,22 +323,6 @@ func (s *server) createCompanyUser(c *gin.Context) {
 		out["totp"] = totpEnrolment(enrolment.Secret, enrolment.URI)
 	}
 	c.JSON(http.StatusCreated, out)
-}
-
-func (s *server) listInvitations(c *gin.Context) {
-	id, _, ok := s.identified(c)
-	if !ok {
-		return
-	}
-	list, err := id.Invitations(c.Request.Context(), scope(c).Company())
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if list == nil {
-		list = []auth.Invitation{}
-	}
-	c.JSON(http.StatusOK, gin.H{"items": list, "next_cursor": ""})
 }
 
 // invite answers with the invitation and its token, once; the admin hands
