@@ -340,10 +340,12 @@ func TestIdentityAndCompanies(t *testing.T) {
 }
 
 // TestGODAllowList: with VANTA_GOD_ALLOW excluding loopback, GOD cannot
-// log in from here, with the right password and code.
+// log in from here, with the right password and code; behind a trusted
+// proxy, GOD signs in from an allowed address, and the same token used
+// from elsewhere is refused and recorded in the system audit chain.
 func TestGODAllowList(t *testing.T) {
 	data := dataDir(t)
-	in := bootWith(t, data, []string{"VANTA_GOD_ALLOW=10.99.0.0/16"})
+	in := bootWith(t, data, []string{"VANTA_GOD_ALLOW=10.99.0.0/16", "VANTA_TRUSTED_PROXIES=1"})
 	in.waitReady()
 	in.unseal(in.initSeal(2, 2))
 	var god struct {
@@ -354,9 +356,50 @@ func TestGODAllowList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, body := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "god@vanta.test", "password": "correct horse battery staple", "totp": code})
+	login := map[string]string{"email": "god@vanta.test", "password": "correct horse battery staple", "totp": code}
+	status, body := in.call("POST", "/api/v1/auth/login", "", login)
 	if status != 403 || errorCode(body) != "forbidden_network" {
 		t.Errorf("GOD login from outside the allow-list: %d %s", status, body)
+	}
+	send := func(method, path, token, forwardedFor string, body any) (int, []byte) {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, "http://"+in.addr+path, rd)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, out
+	}
+	// The refused attempt used up nothing: the same code works from an
+	// allowed address (the proxy's X-Forwarded-For names it).
+	status, body = send("POST", "/api/v1/auth/login", "", "10.99.1.7", login)
+	var tk tokens
+	if status != 200 || json.Unmarshal(body, &tk) != nil {
+		t.Fatalf("GOD login through the proxy from an allowed address: %d %s", status, body)
+	}
+	if status, body := send("GET", "/api/v1/me", tk.AccessToken, "10.99.1.7", nil); status != 200 {
+		t.Errorf("GOD's token from the allowed network: %d %s", status, body)
+	}
+	if status, body := send("GET", "/api/v1/me", tk.AccessToken, "203.0.113.9", nil); status != 403 || errorCode(body) != "forbidden_network" {
+		t.Errorf("GOD's token from outside: %d %s", status, body)
+	}
+	pg := pgConnect(t, data)
+	var n int
+	if err := pg.QueryRow(context.Background(), `SELECT count(*) FROM audit.records WHERE chain = 'system'
+		AND action = 'permission.denied' AND ip = '203.0.113.9' AND details::jsonb->>'wanted' = 'god_network'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("GOD's refused token use recorded %d times (%v)", n, err)
 	}
 }
 

@@ -239,6 +239,9 @@ func (s *server) resolvePrincipal(c *gin.Context) bool {
 	}
 	if p.IsGOD && !id.GODAllowed(ip(c)) {
 		s.logger.Warn("security", "event", "god_token_outside_allowlist", "ip", ip(c), "user", p.UserID.String())
+		c.Set(ctxPrincipal, p)
+		c.Set(ctxRole, auth.RoleGOD)
+		s.recordDenial(c, "system", "god_network", "")
 		writeError(c, http.StatusForbidden, "forbidden_network", "GOD may not act from this address", "")
 		return false
 	}
