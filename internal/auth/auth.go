@@ -18,6 +18,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -129,6 +130,7 @@ type Service struct {
 	limiter   *Limiter
 	dummyHash string
 	revs      *revocations
+	macKey    []byte // of cached sessions; never leaves this process
 }
 
 // New returns a service ready to use; the auth Schema must exist. It
@@ -175,6 +177,10 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		if listen, err = listenerFor(o.DB); err != nil {
 			return nil, err
 		}
+	}
+	s.macKey = make([]byte, 32)
+	if _, err := rand.Read(s.macKey); err != nil {
+		return nil, fmt.Errorf("auth: session MAC key: %w", err)
 	}
 	s.revs = newRevocations(listen, s.now)
 	if err := s.revs.start(ctx); err != nil {

@@ -32,28 +32,31 @@ func TestSessionIsCachedInRedis(t *testing.T) {
 	if _, err := e.svc.Authenticate(ctx, pair.AccessToken); err != nil {
 		t.Fatal(err)
 	}
+	sess, ok := e.svc.cachedSession(ctx, pair.SessionID)
+	if !ok || sess.User != u.ID || sess.Status != StatusActive {
+		t.Fatalf("cached session %+v (found %v)", sess, ok)
+	}
 	key := e.prefix + "auth:session:" + pair.SessionID.String()
-	b, err := redisClient.Get(ctx, key).Bytes()
-	if err != nil {
-		t.Fatalf("no session in Redis: %v", err)
-	}
-	var sess session
-	if err := json.Unmarshal(b, &sess); err != nil || sess.User != u.ID || sess.Status != StatusActive {
-		t.Fatalf("cached session %s (%v)", b, err)
-	}
 	if ttl := redisClient.PTTL(ctx, key).Val(); ttl <= 0 || ttl > AccessTokenTTL {
 		t.Errorf("session cached for %v", ttl)
 	}
-	// The next request reads Redis, not PostgreSQL: a cached record that
-	// says otherwise is believed...
-	sess.Status = StatusDisabled
-	b, _ = json.Marshal(sess)
-	redisClient.Set(ctx, key, b, time.Minute)
+	// A record in Redis that does not carry this process's MAC is not
+	// believed: PostgreSQL answers.
+	forged := sess
+	forged.Status = StatusDisabled
+	record, _ := json.Marshal(forged)
+	redisClient.Set(ctx, key, append(make([]byte, 32), record...), time.Minute)
+	if _, err := e.svc.Authenticate(ctx, pair.AccessToken); err != nil {
+		t.Fatalf("a forged record was believed: %v", err)
+	}
+	// The next request reads Redis, not PostgreSQL: a record this process
+	// made that says otherwise is believed...
+	e.svc.cacheSession(ctx, pair.SessionID, forged)
 	if _, err := e.svc.Authenticate(ctx, pair.AccessToken); !errors.Is(err, ErrUserInactive) {
 		t.Fatalf("the cached session was not read: %v", err)
 	}
-	// ...but only by the process and connection epoch that wrote it: a
-	// restarted process reads PostgreSQL again.
+	// ...but only by the process that wrote it: a restarted process reads
+	// PostgreSQL again.
 	if _, err := e.restart().Authenticate(ctx, pair.AccessToken); err != nil {
 		t.Fatalf("a record of another process was trusted: %v", err)
 	}

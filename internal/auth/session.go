@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -361,21 +363,46 @@ type session struct {
 
 func (s *Service) sessionKey(id uuid.UUID) string { return s.prefix + "auth:session:" + id.String() }
 
-// cachedSession reads the session from Redis; any failure is a miss.
+// cachedSession reads the session from Redis; any failure, and any record
+// whose MAC does not hold, is a miss.
 func (s *Service) cachedSession(ctx context.Context, id uuid.UUID) (session, bool) {
 	b, err := s.rdb.Get(ctx, s.sessionKey(id)).Bytes()
-	if err != nil {
+	if err != nil || len(b) < sha256.Size {
+		return session{}, false
+	}
+	if !hmac.Equal(b[:sha256.Size], s.sessionMAC(id, b[sha256.Size:])) {
 		return session{}, false
 	}
 	var sess session
-	if json.Unmarshal(b, &sess) != nil {
+	if json.Unmarshal(b[sha256.Size:], &sess) != nil {
 		return session{}, false
 	}
 	return sess, true
 }
 
+// sessionMAC authenticates a cached session record, bound to its session,
+// with a key that exists only in this process's memory: whoever can write
+// to Redis cannot make a record this process believes, such as one that
+// calls a disabled user active.
+func (s *Service) sessionMAC(id uuid.UUID, record []byte) []byte {
+	m := hmac.New(sha256.New, s.macKey)
+	m.Write(id[:])
+	m.Write(record)
+	return m.Sum(nil)
+}
+
+// cacheSession writes the session to Redis, best effort: a lost write
+// costs a PostgreSQL read next time.
+func (s *Service) cacheSession(ctx context.Context, id uuid.UUID, sess session) {
+	record, err := json.Marshal(sess)
+	if err != nil {
+		return
+	}
+	_ = s.rdb.Set(ctx, s.sessionKey(id), append(s.sessionMAC(id, record), record...), AccessTokenTTL).Err()
+}
+
 // loadSession reads the session from PostgreSQL, the source of truth, and
-// caches it (best effort: a lost write costs a read next time).
+// caches it.
 func (s *Service) loadSession(ctx context.Context, id, user uuid.UUID, at mark) (session, error) {
 	sess := session{User: user, At: at}
 	var tva time.Time
@@ -393,9 +420,7 @@ func (s *Service) loadSession(ctx context.Context, id, user uuid.UUID, at mark) 
 		return session{}, ErrTokenRevoked
 	}
 	sess.TV = tva.Unix()
-	if b, err := json.Marshal(sess); err == nil {
-		_ = s.rdb.Set(ctx, s.sessionKey(id), b, AccessTokenTTL).Err()
-	}
+	s.cacheSession(ctx, id, sess)
 	return sess, nil
 }
 
