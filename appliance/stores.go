@@ -73,6 +73,7 @@ ALTER FUNCTION auth.notify_session_revoked() OWNER TO ` + tenancy.OwnerRole + `;
 ALTER FUNCTION auth.notify_user_changed() OWNER TO ` + tenancy.OwnerRole + `;`},
 		{8, "invitations", auth.InvitationsSchema + `
 GRANT SELECT, INSERT, UPDATE ON auth.invitations TO ` + tenancy.AppRole + `;`},
+		{9, "self-service TOTP enrolment", auth.PendingTOTPSchema},
 	}
 }
 

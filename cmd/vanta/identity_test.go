@@ -631,3 +631,37 @@ func TestInvitationsOverHTTP(t *testing.T) {
 		t.Errorf("invitation audited as %q %q (%v), want the admin", actor, role, err)
 	}
 }
+
+// TestPromotionNeedsASecondFactor: a member without TOTP cannot be made an
+// admin until they enrol one themselves; then they can, and sign in with it.
+func TestPromotionNeedsASecondFactor(t *testing.T) {
+	w := newWorld(t)
+	in := w.in
+	admin := w.byRole[auth.RoleAdmin].AccessToken
+	viewer := w.byRole[auth.RoleViewer].AccessToken
+	var me struct{ ID string }
+	in.mustCall("GET", "/api/v1/me", viewer, nil, 200, &me)
+	promote := "/api/v1/companies/" + w.a.ID + "/users/" + me.ID
+	if code, body := in.call("PATCH", promote, admin, map[string]string{"role": "admin"}); code != 409 || errorCode(body) != "totp_not_enrolled" || !strings.Contains(string(body), "/api/v1/me/totp") {
+		t.Fatalf("promotion without a second factor: %d %s", code, body)
+	}
+	if code, body := in.call("POST", "/api/v1/me/totp", viewer, map[string]string{"password": "wrong password entirely"}); code != 401 || errorCode(body) != "invalid_credentials" {
+		t.Errorf("enrolment with a wrong password: %d %s", code, body)
+	}
+	var begun struct {
+		TOTP struct{ Secret, URI string } `json:"totp"`
+	}
+	in.mustCall("POST", "/api/v1/me/totp", viewer, map[string]string{"password": passwordOf(auth.RoleViewer)}, 201, &begun)
+	if code, body := in.call("POST", "/api/v1/me/totp/confirm", viewer, map[string]string{"code": "000000"}); code != 401 || errorCode(body) != "invalid_totp" {
+		t.Errorf("confirm with a wrong code: %d %s", code, body)
+	}
+	code, err := auth.TOTPCode(begun.TOTP.Secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.mustCall("POST", "/api/v1/me/totp/confirm", viewer, map[string]string{"code": code}, 200, nil)
+	in.mustCall("PATCH", promote, admin, map[string]string{"role": "admin"}, 200, nil)
+	if status, body := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "viewer@acme.test", "password": passwordOf(auth.RoleViewer)}); status != 401 || errorCode(body) != "totp_required" {
+		t.Errorf("login without the new factor: %d %s", status, body)
+	}
+}

@@ -304,6 +304,15 @@ type acceptInvitationRequest struct {
 	TOTP     string `json:"totp"`     // the existing account's, when it has one
 }
 
+type totpBeginRequest struct {
+	Password string `json:"password"`
+	TOTP     string `json:"totp"` // a current code, when replacing a factor
+}
+
+type totpConfirmRequest struct {
+	Code string `json:"code"`
+}
+
 type refreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
@@ -376,6 +385,21 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 		}
 		c.Status(http.StatusNoContent)
 	})
+	// Self-service second factor: begin (the password again, and a
+	// current code when replacing one), then confirm with a first code.
+	authed.POST("/me/totp", identityHandler(s, http.StatusCreated, func(c *gin.Context, id *auth.Service, req totpBeginRequest) (any, error) {
+		en, err := id.BeginTOTPEnrolment(c.Request.Context(), principal(c).UserID, req.Password, req.TOTP, ip(c))
+		if err != nil {
+			return nil, err
+		}
+		return gin.H{"totp": totpEnrolment(en.Secret, en.URI)}, nil
+	}))
+	authed.POST("/me/totp/confirm", identityHandler(s, http.StatusOK, func(c *gin.Context, id *auth.Service, req totpConfirmRequest) (any, error) {
+		if err := id.ConfirmTOTPEnrolment(c.Request.Context(), principal(c).UserID, req.Code); err != nil {
+			return nil, err
+		}
+		return gin.H{"enrolled": true}, nil
+	}))
 	authed.GET("/me", func(c *gin.Context) {
 		id, _, ok := s.identified(c)
 		if !ok {
@@ -430,6 +454,7 @@ func authStatus(err error) *apiError {
 		{auth.ErrUserNotFound, http.StatusNotFound, "not_found", ""},
 		{auth.ErrNotMember, http.StatusNotFound, "not_found", ""},
 		{auth.ErrTOTPNotEnrolled, http.StatusConflict, "totp_not_enrolled", ""},
+		{auth.ErrNoPendingEnrolment, http.StatusConflict, "no_pending_enrolment", ""},
 		{auth.ErrInvitationInvalid, http.StatusBadRequest, "invalid_invitation", "token"},
 		{auth.ErrInvitationNotFound, http.StatusNotFound, "not_found", ""},
 		{auth.ErrAlreadyMember, http.StatusConflict, "already_member", "email"},
@@ -438,7 +463,11 @@ func authStatus(err error) *apiError {
 		{seal.ErrSealed, http.StatusServiceUnavailable, "sealed", ""},
 	} {
 		if errors.Is(err, m.err) {
-			return &apiError{m.status, m.code, strings.TrimPrefix(m.err.Error(), "auth: "), m.field, 0}
+			msg := strings.TrimPrefix(m.err.Error(), "auth: ")
+			if m.err == auth.ErrTOTPNotEnrolled {
+				msg += "; the user enrols one at POST /api/v1/me/totp"
+			}
+			return &apiError{m.status, m.code, msg, m.field, 0}
 		}
 	}
 	return nil

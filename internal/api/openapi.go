@@ -34,6 +34,8 @@ var summaries = map[string]string{
 	"POST /api/v1/auth/refresh":                        "Rotate a refresh token",
 	"POST /api/v1/auth/logout":                         "End this session",
 	"GET /api/v1/me":                                   "The caller and their memberships",
+	"POST /api/v1/me/totp":                             "Begin enrolling a second factor (password, and a current code to replace one)",
+	"POST /api/v1/me/totp/confirm":                     "Confirm the enrolment with a first code",
 	"POST /api/v1/companies":                           "Create a company (GOD)",
 	"GET /api/v1/companies":                            "Companies the caller may see",
 	"GET /api/v1/companies/{cid}":                      "A company's configuration",
