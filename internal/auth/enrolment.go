@@ -39,7 +39,7 @@ func (s *Service) BeginTOTPEnrolment(ctx context.Context, userID uuid.UUID, pass
 		if u.IsGOD {
 			return ErrGODImmutable
 		}
-		if refusal = s.proveAccount(ctx, tx, u, Accept{Password: password, TOTP: code, IP: ip}); refusal != nil {
+		if refusal = s.proveAccount(ctx, tx, u, password, code, ip); refusal != nil {
 			return nil // commit nothing but the lockout count
 		}
 		secret, uri, err := NewTOTP(s.issuer, u.Email)

@@ -195,7 +195,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, a Accept) (Acceptance, e
 		case err != nil:
 			return fmt.Errorf("auth: read user: %w", err)
 		default:
-			if refusal = s.proveAccount(ctx, tx, u, a); refusal != nil {
+			if refusal = s.proveAccount(ctx, tx, u, a.Password, a.TOTP, a.IP); refusal != nil {
 				return nil // commit nothing but the TOTP step; answer after
 			}
 		}
@@ -225,31 +225,33 @@ func (s *Service) AcceptInvitation(ctx context.Context, a Accept) (Acceptance, e
 	return out, nil
 }
 
-// proveAccount checks an existing account's password and second factor
-// for an acceptance, under the login lockout.
-func (s *Service) proveAccount(ctx context.Context, tx pgx.Tx, u userRow, a Accept) error {
-	if err := s.limiter.Admit(ctx, u.Email, a.IP); err != nil {
+// proveAccount checks an existing account's password and, when it has
+// one, its second factor (consuming the code), under the login lockout:
+// for acts that need the account proven again beyond a session.
+func (s *Service) proveAccount(ctx context.Context, tx pgx.Tx, u userRow, password, code, ip string) error {
+	if err := s.limiter.Admit(ctx, u.Email, ip); err != nil {
 		return err
 	}
 	if u.Status != StatusActive {
 		return ErrInvalidCredentials
 	}
-	ok, err := s.verify(ctx, a.Password, u.hash)
+	ok, err := s.verify(ctx, password, u.hash)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		_, _ = s.limiter.Fail(ctx, u.Email, a.IP)
+		_, _ = s.limiter.Fail(ctx, u.Email, ip)
 		return ErrInvalidCredentials
 	}
 	if u.HasTOTP {
-		if a.TOTP == "" {
+		if code == "" {
 			return ErrTOTPRequired
 		}
-		if err := s.ConsumeTOTP(ctx, tx, u.ID, a.TOTP); err != nil {
-			_, _ = s.limiter.Fail(ctx, u.Email, a.IP)
+		if err := s.ConsumeTOTP(ctx, tx, u.ID, code); err != nil {
+			_, _ = s.limiter.Fail(ctx, u.Email, ip)
 			return err
 		}
 	}
+	_ = s.limiter.Succeed(ctx, u.Email)
 	return nil
 }
