@@ -110,6 +110,9 @@ type Options struct {
 	// Listen dials the dedicated connection that follows revocations;
 	// default: one like DB's, when DB is a *pgxpool.Pool.
 	Listen func(context.Context) (*pgx.Conn, error)
+	// Heartbeat is how long the revocation connection may stay quiet
+	// before it is pinged; default 15 s.
+	Heartbeat time.Duration
 }
 
 // Service is the identity domain.
@@ -183,6 +186,9 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return nil, fmt.Errorf("auth: session MAC key: %w", err)
 	}
 	s.revs = newRevocations(listen, s.now)
+	if o.Heartbeat > 0 {
+		s.revs.heartbeat = o.Heartbeat
+	}
 	if err := s.revs.start(ctx); err != nil {
 		return nil, err
 	}

@@ -71,9 +71,10 @@ CREATE OR REPLACE TRIGGER users_notify_delete AFTER DELETE ON auth.users
 // connections: a record from an earlier one (notices may have been missed
 // in between) or from another process (boot) is stale too.
 type revocations struct {
-	dial func(context.Context) (*pgx.Conn, error)
-	now  func() time.Time
-	boot string
+	dial      func(context.Context) (*pgx.Conn, error)
+	now       func() time.Time
+	boot      string
+	heartbeat time.Duration
 
 	mu       sync.Mutex
 	epoch    uint64 // 0 while not following
@@ -83,6 +84,7 @@ type revocations struct {
 	sessions map[uuid.UUID]time.Time // family → until
 	users    map[uuid.UUID]uint64    // user → position of the last change
 	changed  chan struct{}           // closed and replaced on every change
+	pings    int                     // heartbeats answered, for tests
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -91,7 +93,7 @@ type revocations struct {
 func newRevocations(dial func(context.Context) (*pgx.Conn, error), now func() time.Time) *revocations {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return &revocations{dial: dial, now: now, boot: hex.EncodeToString(b), changed: make(chan struct{})}
+	return &revocations{dial: dial, now: now, boot: hex.EncodeToString(b), heartbeat: 15 * time.Second, changed: make(chan struct{})}
 }
 
 // start follows PostgreSQL in the background and returns once the first
@@ -192,14 +194,32 @@ func (r *revocations) load(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
-// follow applies notices until the connection fails or ctx ends.
+// follow applies notices until the connection fails or ctx ends. A
+// connection that stays quiet is pinged every heartbeat: one that died
+// without a word (a peer gone from the network) would otherwise leave
+// this copy believed while notices go astray.
 func (r *revocations) follow(ctx context.Context, conn *pgx.Conn) {
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		wctx, cancel := context.WithTimeout(ctx, r.heartbeat)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			r.apply(n.Payload)
+			continue
+		case ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded):
+			return
+		}
+		pctx, cancel := context.WithTimeout(ctx, r.heartbeat)
+		err = conn.Ping(pctx)
+		cancel()
 		if err != nil {
 			return
 		}
-		r.apply(n.Payload)
+		r.mu.Lock()
+		r.pings++
+		r.signal()
+		r.mu.Unlock()
 	}
 }
 

@@ -240,3 +240,33 @@ func BenchmarkAuthenticate(b *testing.B) {
 		}
 	}
 }
+
+// A quiet connection is pinged and stays in use: notices still arrive
+// after several heartbeats.
+func TestQuietRevocationConnectionIsPinged(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Heartbeat = 5 * time.Millisecond })
+	ctx := context.Background()
+	u := e.user("cherono@example.co.ke")
+	pair := e.login("cherono@example.co.ke", "")
+	epoch := func() uint64 {
+		e.svc.revs.mu.Lock()
+		defer e.svc.revs.mu.Unlock()
+		return e.svc.revs.epochs
+	}
+	before := epoch()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := e.svc.revs.await(wctx, func(r *revocations) bool { return r.pings >= 3 }); err != nil {
+		t.Fatalf("no heartbeats: %v", err)
+	}
+	if after := epoch(); after != before {
+		t.Fatalf("the connection was remade %d times across heartbeats", after-before)
+	}
+	if _, err := e.pool.Exec(ctx, "UPDATE auth.users SET status = 'disabled' WHERE id = $1", u.ID); err != nil {
+		t.Fatal(err)
+	}
+	awaitUserNotice(t, e.svc, u.ID)
+	if _, err := e.svc.Authenticate(ctx, pair.AccessToken); !errors.Is(err, ErrUserInactive) {
+		t.Fatalf("after heartbeats, a disabled user's token: %v", err)
+	}
+}
