@@ -464,8 +464,11 @@ func authStatus(err error) *apiError {
 	} {
 		if errors.Is(err, m.err) {
 			msg := strings.TrimPrefix(m.err.Error(), "auth: ")
-			if m.err == auth.ErrTOTPNotEnrolled {
+			switch m.err {
+			case auth.ErrTOTPNotEnrolled:
 				msg += "; the user enrols one at POST /api/v1/me/totp"
+			case auth.ErrEmailTaken:
+				msg += "; invite them instead (POST /api/v1/companies/{cid}/invitations)"
 			}
 			return &apiError{m.status, m.code, msg, m.field, 0}
 		}
