@@ -540,12 +540,17 @@ func TestInvitationsOverHTTP(t *testing.T) {
 		Invitation struct {
 			ID, Email, Role, Status string
 		}
-		Token string
+		Token      string
+		AcceptPath string `json:"accept_path"`
 	}
 	var inv invited
 	in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/invitations", admin, map[string]string{"email": "Achieng@Acme.test", "role": "manager"}, 201, &inv)
 	if inv.Invitation.Email != "achieng@acme.test" || inv.Invitation.Status != "pending" || !strings.HasPrefix(inv.Token, "vinv_") {
 		t.Fatalf("invitation %+v", inv)
+	}
+	// The console page that accepts it, the token in the fragment.
+	if inv.AcceptPath != "/accept#"+inv.Token {
+		t.Errorf("accept_path %q, want /accept#<token>", inv.AcceptPath)
 	}
 	for _, tc := range []struct {
 		body        map[string]string

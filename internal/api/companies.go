@@ -326,7 +326,8 @@ func (s *server) createCompanyUser(c *gin.Context) {
 }
 
 // invite answers with the invitation and its token, once; the admin hands
-// the token to the invitee.
+// the token to the invitee, or the console page with the token in the
+// fragment (accept_path), which browsers do not send to the server.
 func (s *server) invite(c *gin.Context) {
 	var req struct {
 		Email string `json:"email"`
@@ -350,7 +351,7 @@ func (s *server) invite(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, gin.H{"invitation": inv, "token": token})
+	c.JSON(http.StatusCreated, gin.H{"invitation": inv, "token": token, "accept_path": "/accept#" + token})
 }
 
 func (s *server) revokeInvitation(c *gin.Context) {
