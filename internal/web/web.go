@@ -1,6 +1,7 @@
-// Package web serves the console's pages: the first-boot setup wizard and
-// the custodians' unseal page. Assets are embedded; nothing is fetched from
-// elsewhere, so the pages work on an appliance with no internet.
+// Package web serves the console's pages: the first-boot setup wizard, the
+// custodians' unseal page and the page where an invitee accepts an
+// invitation. Assets are embedded; nothing is fetched from elsewhere, so
+// the pages work on an appliance with no internet.
 package web
 
 import (
@@ -13,7 +14,7 @@ import (
 //go:embed static
 var static embed.FS
 
-// Handler serves /setup, /unseal and /assets/*.
+// Handler serves /setup, /unseal, /accept and /assets/*.
 func Handler() http.Handler {
 	root, _ := fs.Sub(static, "static")
 	files := http.FileServerFS(root)
@@ -21,7 +22,7 @@ func Handler() http.Handler {
 		switch {
 		case r.URL.Path == "/":
 			http.Redirect(w, r, "/unseal", http.StatusFound)
-		case r.URL.Path == "/setup" || r.URL.Path == "/unseal":
+		case r.URL.Path == "/setup" || r.URL.Path == "/unseal" || r.URL.Path == "/accept":
 			http.ServeFileFS(w, r, root, strings.TrimPrefix(r.URL.Path, "/")+".html")
 		case strings.HasPrefix(r.URL.Path, "/assets/"):
 			files.ServeHTTP(w, r)

@@ -1,6 +1,6 @@
-// Shared helpers of the setup and unseal pages. Plain browser JavaScript:
-// no build step, nothing loaded from elsewhere. Text from the API is only
-// ever put into the page as text, never as HTML.
+// Shared helpers of the setup, unseal and invitation pages. Plain browser
+// JavaScript: no build step, nothing loaded from elsewhere. Text from the
+// API is only ever put into the page as text, never as HTML.
 "use strict";
 
 const Vanta = (() => {
