@@ -733,3 +733,167 @@ func wrongCode(t *testing.T, secret string, now time.Time) string {
 		}
 	}
 }
+
+// TestAcceptInvitationInBrowser: an invitee opens the link an admin was
+// given, makes an account as an admin and adds the second factor the page
+// shows once; a spent token pasted by hand is refused by its field; a
+// member of another company joins with the password of their account.
+func TestAcceptInvitationInBrowser(t *testing.T) {
+	w := newWorld(t)
+	in := w.in
+	type invited struct {
+		Token      string
+		AcceptPath string `json:"accept_path"`
+	}
+	var inv invited
+	in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/invitations", w.byRole[auth.RoleAdmin].AccessToken,
+		map[string]string{"email": "njeri@acme.test", "role": "admin"}, 201, &inv)
+	if inv.AcceptPath != "/accept#"+inv.Token {
+		t.Fatalf("accept_path %q for token %q", inv.AcceptPath, inv.Token)
+	}
+	ctx := browser(t)
+	page := newTab(t, ctx, "invitee", false)
+	page.do("open the invitation link", chromedp.Navigate("http://"+in.addr+inv.AcceptPath))
+	page.waitShown("#token-from-link")
+	if eval[bool](page, `!document.querySelector("#token-field").hidden`) {
+		t.Errorf("the token field is asked for although the link carried the token")
+	}
+	if href := eval[string](page, `location.href`); strings.Contains(href, "vinv_") {
+		t.Errorf("the token stays in the address bar: %s", href)
+	}
+
+	// The appliance's password policy speaks next to the password field,
+	// and the token is still good after.
+	const name, password = "Njeri Wambui", "baobab shade at noon market"
+	page.do("fill in a short password",
+		chromedp.SendKeys(chromedp.CSS("#name-input"), name),
+		chromedp.SendKeys(chromedp.CSS("#password-input"), "short pass"),
+		chromedp.Click(chromedp.CSS("#accept-submit")))
+	page.waitShown(`#accept-form [data-error-for="password"][data-code="weak_password"]`)
+	page.waitText(`#password-error`, "at least 12 characters")
+	page.waitText(`#password-error`, "Choose another password")
+	if inv := eval[string](page, `document.querySelector("#password-input").getAttribute("aria-invalid") || ""`); inv != "true" {
+		t.Errorf("the password field is not marked invalid: %q", inv)
+	}
+	if eval[bool](page, `!document.querySelector("#accept-error").hidden`) {
+		t.Errorf("the password's error also shows above the button: %q", page.text("#accept-error"))
+	}
+	page.extraScreenshot("accept-1-weak-password.png")
+	page.do("show the password and choose a good one",
+		chromedp.Click(chromedp.CSS(`[data-reveal="password-input"]`)),
+		chromedp.SetValue(chromedp.CSS("#password-input"), password),
+		chromedp.Click(chromedp.CSS("#accept-submit")))
+
+	// Who joined which company as what, and the second factor, once.
+	page.waitShown("#accepted-view")
+	page.waitShown(`#accepted-role[data-role="admin"]`)
+	page.waitText("#accepted-role", "Admin")
+	page.waitText("#accepted-email", "njeri@acme.test")
+	page.waitText("#accepted-name", name)
+	page.waitText("#accepted-company", w.a.ID)
+	page.waitShown(`#accepted-new[data-new-account="true"]`)
+	page.waitText("#accepted-summary", "as admin")
+	page.waitShown("#totp-card")
+	if eval[bool](page, `!document.querySelector("#accept-card").hidden`) {
+		t.Errorf("the form still shows after the invitation was accepted")
+	}
+	shown := page.text("#totp-secret")
+	secret := strings.Join(strings.Fields(shown), "")
+	if len(strings.Fields(shown)) < 2 || len(secret) < 26 {
+		t.Fatalf("the TOTP key is shown as %q", shown)
+	}
+	if uri := page.text("#totp-uri"); !strings.HasPrefix(uri, "otpauth://totp/") || !strings.Contains(uri, "secret="+secret) {
+		t.Errorf("the setup link %q does not carry the key %s", uri, secret)
+	}
+	if w := eval[float64](page, `(function(){const i=document.querySelector("#totp-qr"); return i && i.complete && !i.closest("[hidden]") ? i.naturalWidth : 0})()`); w < 100 {
+		t.Errorf("the QR code is not shown (natural width %v)", w)
+	}
+	for _, id := range []string{"#password-input", "#name-input", "#token-input"} {
+		if v := page.value(id); v != "" {
+			t.Errorf("%s still holds %q after acceptance", id, v)
+		}
+	}
+	if body := eval[string](page, `document.body.innerHTML`); strings.Contains(body, password) || strings.Contains(body, inv.Token) {
+		t.Errorf("the password or the token is still in the page")
+	}
+	page.screenshot("accept-totp.png")
+
+	// The key shown is the account's: it signs in with it, as an admin of A.
+	tk := in.login("njeri@acme.test", password, secret)
+	var me struct {
+		Name        string
+		Memberships []struct {
+			CompanyID string `json:"company_id"`
+			Role      string
+		}
+	}
+	in.mustCall("GET", "/api/v1/me", tk.AccessToken, nil, 200, &me)
+	if me.Name != name || len(me.Memberships) != 1 || me.Memberships[0].CompanyID != w.a.ID || me.Memberships[0].Role != "admin" {
+		t.Errorf("the new account is %+v", me)
+	}
+	if status, body := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "njeri@acme.test", "password": password}); status != 401 || errorCode(body) != "totp_required" {
+		t.Errorf("the new admin signs in without a code: %d %s", status, body)
+	}
+
+	page.do("confirm the key was added and hide it",
+		chromedp.Click(chromedp.CSS("#totp-saved")),
+		chromedp.WaitEnabled(chromedp.CSS("#totp-hide")),
+		chromedp.Click(chromedp.CSS("#totp-hide")))
+	page.waitShown("#totp-hidden")
+	if body := eval[string](page, `document.body.innerHTML`); strings.Contains(body, secret[:8]) {
+		t.Errorf("the key is still in the page after it was hidden")
+	}
+	if kept := eval[string](page, `JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie`); kept != "{}{}" {
+		t.Errorf("the page stored something: %s", kept)
+	}
+	page.checkErrors()
+
+	// Without a token in the link, it is pasted; a spent one is refused
+	// next to its field and makes no account.
+	again := newTab(t, ctx, "spent link", true)
+	again.do("open /accept", chromedp.Navigate("http://"+in.addr+"/accept"))
+	again.waitShown("#token-field")
+	again.do("paste the spent link",
+		chromedp.SetValue(chromedp.CSS("#token-input"), "http://"+in.addr+inv.AcceptPath),
+		chromedp.SendKeys(chromedp.CSS("#name-input"), "Someone Else"),
+		chromedp.SendKeys(chromedp.CSS("#password-input"), "lanterns across a quiet bay"),
+		chromedp.Click(chromedp.CSS("#accept-submit")))
+	again.waitShown(`#accept-form [data-error-for="token"][data-code="invalid_invitation"]`)
+	again.waitText("#token-error", "already used")
+	if inv := eval[string](again, `document.querySelector("#token-input").getAttribute("aria-invalid") || ""`); inv != "true" {
+		t.Errorf("the token field is not marked invalid: %q", inv)
+	}
+	if eval[bool](again, `!document.querySelector("#accepted-view").hidden`) {
+		t.Errorf("a spent token shows as accepted")
+	}
+	again.extraScreenshot("accept-2-spent-token.png")
+	again.checkErrors()
+
+	// An existing account: the wrong password is refused by the password
+	// field and opens the existing-account part; its own password joins it.
+	var inv2 invited
+	in.mustCall("POST", "/api/v1/companies/"+w.b.ID+"/invitations", w.bAdmin.AccessToken,
+		map[string]string{"email": "viewer@acme.test", "role": "user"}, 201, &inv2)
+	member := newTab(t, ctx, "existing member", true)
+	member.do("open the second invitation", chromedp.Navigate("http://"+in.addr+inv2.AcceptPath))
+	member.waitShown("#token-from-link")
+	member.do("enter a wrong password",
+		chromedp.SendKeys(chromedp.CSS("#password-input"), "not the right password"),
+		chromedp.Click(chromedp.CSS("#accept-submit")))
+	member.waitShown(`#accept-form [data-error-for="password"][data-code="invalid_credentials"]`)
+	member.waitText("#password-error", "already has an account")
+	if !eval[bool](member, `document.querySelector("#existing").open`) {
+		t.Errorf("the existing-account part is not opened by invalid_credentials")
+	}
+	member.do("enter the account's password",
+		chromedp.SetValue(chromedp.CSS("#password-input"), passwordOf(auth.RoleViewer)),
+		chromedp.Click(chromedp.CSS("#accept-submit")))
+	member.waitShown(`#accepted-role[data-role="user"]`)
+	member.waitShown(`#accepted-new[data-new-account="false"]`)
+	member.waitText("#accepted-company", w.b.ID)
+	if eval[bool](member, `!document.querySelector("#totp-card").hidden`) {
+		t.Errorf("a user's acceptance shows an authenticator key")
+	}
+	member.extraScreenshot("accept-3-existing.png")
+	member.checkErrors()
+}
