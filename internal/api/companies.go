@@ -49,9 +49,9 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"DELETE", "/users/:uid", auth.ActUsersManage}, s.removeMember},
 		{CompanyRoute{"POST", "/users/:uid/disable", auth.ActUsersManage}, s.disableMember},
 		{CompanyRoute{"GET", "/users", auth.ActUsersManage}, companyList(s, (*auth.Service).Members)},
-		{CompanyRoute{"POST", "/users", auth.ActUsersManage}, s.createCompanyUser},
+		{CompanyRoute{"POST", "/users", auth.ActUsersManage}, identityHandler(s, http.StatusCreated, s.createCompanyUser)},
 		{CompanyRoute{"GET", "/invitations", auth.ActUsersManage}, companyList(s, (*auth.Service).Invitations)},
-		{CompanyRoute{"POST", "/invitations", auth.ActUsersManage}, s.invite},
+		{CompanyRoute{"POST", "/invitations", auth.ActUsersManage}, identityHandler(s, http.StatusCreated, s.invite)},
 		{CompanyRoute{"DELETE", "/invitations/:iid", auth.ActUsersManage}, s.revokeInvitation},
 		{CompanyRoute{"GET", "/quota", auth.ActCompanyRead}, s.getQuota},
 		{CompanyRoute{"GET", "/audit", auth.ActAuditRead}, s.listAudit},
@@ -292,66 +292,47 @@ func companyList[T any](s *server, list func(*auth.Service, context.Context, uui
 
 // createCompanyUser creates a user and makes them a member. An admin must
 // have a second factor: their TOTP secret is returned once, here.
-func (s *server) createCompanyUser(c *gin.Context) {
-	ctx := c.Request.Context()
-	var req struct {
-		Email    string `json:"email"`
-		Name     string `json:"name"`
-		Role     string `json:"role"`
-		Password string `json:"password"`
-	}
-	if err := decode(c, &req); err != nil {
-		s.fail(c, err)
-		return
-	}
+func (s *server) createCompanyUser(c *gin.Context, id *auth.Service, req newMemberRequest) (any, error) {
 	role, err := companyRole(req.Role)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	id, _, ok := s.identified(c)
-	if !ok {
-		return
-	}
-	u, enrolment, err := id.CreateMember(ctx, scope(c).Company(), req.Email, req.Name, req.Password, role)
+	u, enrolment, err := id.CreateMember(c.Request.Context(), scope(c).Company(), req.Email, req.Name, req.Password, role)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
 	out := gin.H{"id": u.ID, "email": u.Email, "name": u.Name, "role": role, "status": u.Status}
 	if enrolment != nil {
 		out["totp"] = totpEnrolment(enrolment.Secret, enrolment.URI)
 	}
-	c.JSON(http.StatusCreated, out)
+	return out, nil
+}
+
+type newMemberRequest struct {
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Password string `json:"password"`
+}
+
+type inviteRequest struct {
+	Email string `json:"email"`
+	Role  string `json:"role"`
 }
 
 // invite answers with the invitation and its token, once; the admin hands
 // the token to the invitee, or the console page with the token in the
 // fragment (accept_path), which browsers do not send to the server.
-func (s *server) invite(c *gin.Context) {
-	var req struct {
-		Email string `json:"email"`
-		Role  string `json:"role"`
-	}
-	if err := decode(c, &req); err != nil {
-		s.fail(c, err)
-		return
-	}
+func (s *server) invite(c *gin.Context, id *auth.Service, req inviteRequest) (any, error) {
 	role, err := companyRole(req.Role)
 	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	id, _, ok := s.identified(c)
-	if !ok {
-		return
+		return nil, err
 	}
 	inv, token, err := id.Invite(c.Request.Context(), scope(c).Company(), req.Email, role, principal(c).UserID)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	c.JSON(http.StatusCreated, gin.H{"invitation": inv, "token": token, "accept_path": "/accept#" + token})
+	return gin.H{"invitation": inv, "token": token, "accept_path": "/accept#" + token}, nil
 }
 
 func (s *server) revokeInvitation(c *gin.Context) {
