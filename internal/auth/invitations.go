@@ -82,7 +82,7 @@ func (s *Service) Invite(ctx context.Context, companyID uuid.UUID, email string,
 			return fmt.Errorf("auth: replace invitation: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO auth.invitations (id, company_id, email, role, token_hash, invited_by, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, inv.ID, companyID, email, role, hashRefreshToken(token), invitedBy, now, inv.ExpiresAt); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, inv.ID, companyID, email, role, hashToken(token), invitedBy, now, inv.ExpiresAt); err != nil {
 			return fmt.Errorf("auth: store invitation: %w", err)
 		}
 		return s.audit(ctx, tx, Event{Action: EvInvite, Outcome: "ok", Email: email, CompanyID: companyID, Role: role,
@@ -172,7 +172,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, a Accept) (Acceptance, e
 		var id uuid.UUID
 		err := tx.QueryRow(ctx, `SELECT id, company_id, email, role FROM auth.invitations
 			WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 FOR UPDATE`,
-			hashRefreshToken(a.Token), now).Scan(&id, &inv.CompanyID, &inv.Email, &inv.Role)
+			hashToken(a.Token), now).Scan(&id, &inv.CompanyID, &inv.Email, &inv.Role)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrInvitationInvalid
 		}

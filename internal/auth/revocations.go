@@ -2,8 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -69,11 +67,11 @@ CREATE OR REPLACE TRIGGER users_notify_delete AFTER DELETE ON auth.users
 // cached in Redis remembers the position at which it was read from
 // PostgreSQL; a later change of its user makes it stale. Epochs number the
 // connections: a record from an earlier one (notices may have been missed
-// in between) or from another process (boot) is stale too.
+// in between) is stale too. A record from another process fails its MAC
+// (Service.sessionMAC) before it gets here.
 type revocations struct {
 	dial      func(context.Context) (*pgx.Conn, error)
 	now       func() time.Time
-	boot      string
 	heartbeat time.Duration
 
 	mu       sync.Mutex
@@ -91,9 +89,7 @@ type revocations struct {
 }
 
 func newRevocations(dial func(context.Context) (*pgx.Conn, error), now func() time.Time) *revocations {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return &revocations{dial: dial, now: now, boot: hex.EncodeToString(b), heartbeat: 15 * time.Second, changed: make(chan struct{})}
+	return &revocations{dial: dial, now: now, heartbeat: 15 * time.Second, changed: make(chan struct{})}
 }
 
 // start follows PostgreSQL in the background and returns once the first
@@ -288,7 +284,6 @@ func (r *revocations) prune(now time.Time) {
 // mark is where a reader stood: the epoch and position before it read
 // PostgreSQL.
 type mark struct {
-	Boot  string `json:"b"`
 	Epoch uint64 `json:"e"`
 	Pos   uint64 `json:"p"`
 }
@@ -307,14 +302,14 @@ func (r *revocations) check(jti string, session uuid.UUID) (mark, error) {
 	if until, ok := r.sessions[session]; ok && now.Before(until) {
 		return mark{}, ErrTokenRevoked
 	}
-	return mark{Boot: r.boot, Epoch: r.epoch, Pos: r.pos}, nil
+	return mark{Epoch: r.epoch, Pos: r.pos}, nil
 }
 
 // fresh reports whether what was read about user at m still holds.
 func (r *revocations) fresh(user uuid.UUID, m mark) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return m.Boot == r.boot && m.Epoch == r.epoch && r.epoch != 0 && r.users[user] <= m.Pos
+	return m.Epoch == r.epoch && r.epoch != 0 && r.users[user] <= m.Pos
 }
 
 // await blocks until cond, called with the lock held, holds or ctx ends.

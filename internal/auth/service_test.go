@@ -259,7 +259,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 		t.Fatalf("refreshed access token: %v", err)
 	}
 	var parent uuid.UUID
-	if err := e.pool.QueryRow(ctx, "SELECT parent FROM auth.refresh_tokens WHERE token_hash = $1", hashRefreshToken(second.RefreshToken)).Scan(&parent); err != nil || parent == uuid.Nil {
+	if err := e.pool.QueryRow(ctx, "SELECT parent FROM auth.refresh_tokens WHERE token_hash = $1", hashToken(second.RefreshToken)).Scan(&parent); err != nil || parent == uuid.Nil {
 		t.Fatalf("child has no parent: %v", err)
 	}
 

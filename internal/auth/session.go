@@ -241,7 +241,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 		err := tx.QueryRow(ctx, `SELECT r.id, r.family, r.user_id, r.session_started_at, r.expires_at, r.used_at, r.revoked_at,
 				u.status, u.is_god, u.tokens_valid_after, u.email
 			FROM auth.refresh_tokens r JOIN auth.users u ON u.id = r.user_id
-			WHERE r.token_hash = $1 FOR UPDATE OF r`, hashRefreshToken(refreshToken)).
+			WHERE r.token_hash = $1 FOR UPDATE OF r`, hashToken(refreshToken)).
 			Scan(&t.id, &t.family, &t.user, &t.started, &t.expires, &t.usedAt, &t.revokedAt, &t.status, &t.isGOD, &t.tva, &t.email)
 		if errors.Is(err, pgx.ErrNoRows) {
 			ae = &AttemptError{Op: "refresh", Reason: ReasonRefreshBad, Err: ErrRefreshInvalid}

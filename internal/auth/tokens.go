@@ -187,10 +187,12 @@ func newRefreshToken() (token string, hash []byte, err error) {
 		return "", nil, fmt.Errorf("auth: refresh token: %w", err)
 	}
 	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, hashRefreshToken(token), nil
+	return token, hashToken(token), nil
 }
 
-func hashRefreshToken(token string) []byte {
+// hashToken is how opaque tokens (refresh, invitation) are stored: a
+// SHA-256 of 256 random bits needs no salt or stretching.
+func hashToken(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
 }
