@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -24,23 +23,14 @@ func (in *instance) call(method, path, token string, body any) (int, []byte) {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, "http://"+in.addr+path, rd)
-	if err != nil {
-		in.t.Fatal(err)
-	}
+	req := in.request(method, path, rd)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, data
+	return in.do(req)
 }
 
 func (in *instance) mustCall(method, path, token string, body any, want int, out any) {
@@ -368,19 +358,13 @@ func TestGODAllowList(t *testing.T) {
 			b, _ := json.Marshal(body)
 			rd = bytes.NewReader(b)
 		}
-		req, _ := http.NewRequest(method, "http://"+in.addr+path, rd)
+		req := in.request(method, path, rd)
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Forwarded-For", forwardedFor)
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, out
+		return in.do(req)
 	}
 	// The refused attempt used up nothing: the same code works from an
 	// allowed address (the proxy's X-Forwarded-For names it).
@@ -416,9 +400,9 @@ func TestUserQuota(t *testing.T) {
 	tk := in.login("god@vanta.test", "correct horse battery staple", god.TOTP.Secret)
 	limited := 0
 	for range 8 {
-		req, _ := http.NewRequest("GET", "http://"+in.addr+"/api/v1/me", nil)
+		req := in.request("GET", "/api/v1/me", nil)
 		req.Header.Set("Authorization", "Bearer "+tk.AccessToken)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := in.client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

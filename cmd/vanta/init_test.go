@@ -210,15 +210,39 @@ func (in *instance) stop() time.Duration {
 	return time.Since(begin)
 }
 
-func (in *instance) get(path string) (int, []byte) {
+// url is where path is served on this instance: the one place tests name
+// the scheme, so that pages and clients follow the listener's.
+func (in *instance) url(path string) string { return "http://" + in.addr + path }
+
+// request makes a request to this instance.
+func (in *instance) request(method, path string, body io.Reader) *http.Request {
 	in.t.Helper()
-	resp, err := http.Get("http://" + in.addr + path)
+	req, err := http.NewRequest(method, in.url(path), body)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	return req
+}
+
+// client is the HTTP client that trusts this instance.
+func (in *instance) client() *http.Client { return http.DefaultClient }
+
+// do sends req with the client that trusts this instance and returns the
+// status and body; a failure to get an answer fails the test.
+func (in *instance) do(req *http.Request) (int, []byte) {
+	in.t.Helper()
+	resp, err := in.client().Do(req)
 	if err != nil {
 		in.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, body
+}
+
+func (in *instance) get(path string) (int, []byte) {
+	in.t.Helper()
+	return in.do(in.request("GET", path, nil))
 }
 
 func (in *instance) services() appliance.ServicesReport {

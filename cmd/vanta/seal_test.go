@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,18 +22,15 @@ func (in *instance) post(path string, body any, out any) (int, []byte) {
 	if err != nil {
 		in.t.Fatal(err)
 	}
-	resp, err := http.Post("http://"+in.addr+path, "application/json", bytes.NewReader(b))
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode < 300 {
+	req := in.request("POST", path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	status, data := in.do(req)
+	if out != nil && status < 300 {
 		if err := json.Unmarshal(data, out); err != nil {
 			in.t.Fatalf("%s: %v in %s", path, err, data)
 		}
 	}
-	return resp.StatusCode, data
+	return status, data
 }
 
 func (in *instance) sealStatus() seal.Status {

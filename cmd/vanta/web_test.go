@@ -242,7 +242,7 @@ func TestSetupWizardInBrowser(t *testing.T) {
 	in.waitReady()
 
 	page := newTab(t, browser(t), "setup", false)
-	page.do("open /setup", chromedp.Navigate("http://"+in.addr+"/setup"))
+	page.do("open /setup", chromedp.Navigate(in.url("/setup")))
 	page.waitShown("#step-configure")
 	if n, k := page.value("#shares"), page.value("#threshold"); n != "7" || k != "5" {
 		t.Errorf("defaults: %s shares, threshold %s; want 7 and 5", n, k)
@@ -346,7 +346,7 @@ func TestSetupWizardInBrowser(t *testing.T) {
 
 	// Once initialized and sealed, the wizard only points to /unseal, and
 	// goes on by itself when the custodians have unsealed.
-	page.do("reload /setup", chromedp.Navigate("http://"+in.addr+"/setup"))
+	page.do("reload /setup", chromedp.Navigate(in.url("/setup")))
 	page.waitShown("#step-already")
 	if href := eval[string](page, `document.querySelector("#already-to-unseal").getAttribute("href")`); href != "/unseal?next=setup" {
 		t.Errorf("the sealed wizard links to %q", href)
@@ -365,7 +365,7 @@ func TestFiveCustodiansUnsealInBrowser(t *testing.T) {
 	in := boot(t, data)
 	in.waitReady()
 	shares := in.initSeal(7, 5)
-	url := "http://" + in.addr + "/unseal"
+	url := in.url("/unseal")
 
 	ctx := browser(t)
 	// A screen that stays open through the whole round: it follows the
@@ -478,7 +478,7 @@ func TestUnfinishedSetupInBrowser(t *testing.T) {
 	}
 
 	page := newTab(t, browser(t), "setup", false)
-	page.do("open /setup", chromedp.Navigate("http://"+in.addr+"/setup"))
+	page.do("open /setup", chromedp.Navigate(in.url("/setup")))
 	page.waitShown("#step-pending")
 	page.waitText("#pending-summary", "3 custodians still need to confirm")
 	page.do("confirm the second share",
@@ -529,7 +529,7 @@ func TestSetupGODAndFirstCompanyInBrowser(t *testing.T) {
 	in := boot(t, data)
 	in.waitReady()
 	in.unseal(in.initSeal(2, 2))
-	url := "http://" + in.addr + "/setup"
+	url := in.url("/setup")
 
 	page := newTab(t, browser(t), "setup", false)
 	page.do("open /setup", chromedp.Navigate(url))
@@ -753,7 +753,7 @@ func TestAcceptInvitationInBrowser(t *testing.T) {
 	}
 	ctx := browser(t)
 	page := newTab(t, ctx, "invitee", false)
-	page.do("open the invitation link", chromedp.Navigate("http://"+in.addr+inv.AcceptPath))
+	page.do("open the invitation link", chromedp.Navigate(in.url(inv.AcceptPath)))
 	page.waitShown("#token-from-link")
 	if eval[bool](page, `!document.querySelector("#token-field").hidden`) {
 		t.Errorf("the token field is asked for although the link carried the token")
@@ -851,10 +851,10 @@ func TestAcceptInvitationInBrowser(t *testing.T) {
 	// Without a token in the link, it is pasted; a spent one is refused
 	// next to its field and makes no account.
 	again := newTab(t, ctx, "spent link", true)
-	again.do("open /accept", chromedp.Navigate("http://"+in.addr+"/accept"))
+	again.do("open /accept", chromedp.Navigate(in.url("/accept")))
 	again.waitShown("#token-field")
 	again.do("paste the spent link",
-		chromedp.SetValue(chromedp.CSS("#token-input"), "http://"+in.addr+inv.AcceptPath),
+		chromedp.SetValue(chromedp.CSS("#token-input"), in.url(inv.AcceptPath)),
 		chromedp.SendKeys(chromedp.CSS("#name-input"), "Someone Else"),
 		chromedp.SendKeys(chromedp.CSS("#password-input"), "lanterns across a quiet bay"),
 		chromedp.Click(chromedp.CSS("#accept-submit")))
@@ -875,7 +875,7 @@ func TestAcceptInvitationInBrowser(t *testing.T) {
 	in.mustCall("POST", "/api/v1/companies/"+w.b.ID+"/invitations", w.bAdmin.AccessToken,
 		map[string]string{"email": "viewer@acme.test", "role": "user"}, 201, &inv2)
 	member := newTab(t, ctx, "existing member", true)
-	member.do("open the second invitation", chromedp.Navigate("http://"+in.addr+inv2.AcceptPath))
+	member.do("open the second invitation", chromedp.Navigate(in.url(inv2.AcceptPath)))
 	member.waitShown("#token-from-link")
 	member.do("enter a wrong password",
 		chromedp.SendKeys(chromedp.CSS("#password-input"), "not the right password"),
