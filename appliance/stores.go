@@ -74,6 +74,8 @@ ALTER FUNCTION auth.notify_user_changed() OWNER TO ` + tenancy.OwnerRole + `;`},
 		{8, "invitations", auth.InvitationsSchema + `
 GRANT SELECT, INSERT, UPDATE ON auth.invitations TO ` + tenancy.AppRole + `;`},
 		{9, "self-service TOTP enrolment", auth.PendingTOTPSchema},
+		{10, "one active company per KRA PIN", tenancy.TaxIDSchema + `
+GRANT UPDATE (tax_id_twin) ON vanta.companies TO ` + tenancy.AppRole + `;`},
 	}
 }
 

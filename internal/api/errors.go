@@ -42,6 +42,9 @@ func statusOf(err error) *apiError {
 	if errors.As(err, &ve) {
 		return &apiError{http.StatusBadRequest, "validation_failed", ve.Error(), ve.Field, 0}
 	}
+	if errors.Is(err, tenancy.ErrTaxIDTaken) {
+		return &apiError{http.StatusConflict, "tax_id_taken", "another company already has this KRA PIN", "tax_id", 0}
+	}
 	var fe *seal.FieldError
 	if errors.As(err, &fe) {
 		return &apiError{http.StatusBadRequest, "validation_failed", fe.Problem, fe.Field, 0}

@@ -1,6 +1,7 @@
 package tenancy
 
 import (
+	"errors"
 	"fmt"
 	"net/mail"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	_ "time/tzdata" // time zones without the host's database: the image may lack it
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Company is a company's configuration, as the API shows it.
@@ -42,8 +44,114 @@ const (
 	StatusArchived     = "archived"
 )
 
-// Features a company may enable.
-var Features = []string{"ledger", "invoicing", "documents", "ai", "reports"}
+// Feature is one entry of the catalog of features a company may list in
+// settings.features.
+type Feature struct {
+	Name string `json:"name"`
+	// Enables says what the feature switches on, for people.
+	Enables string `json:"enables"`
+	// Includes names the features a bundle stands for: the original
+	// design's names (document_processing, ai_analytics,
+	// financial_management) each stand for one or more of ours.
+	Includes []string `json:"includes,omitempty"`
+	// Available says whether this version of the appliance has it yet.
+	// A feature that is not available may still be listed, so that a
+	// company's configuration is ready when it comes; it switches nothing
+	// on until then.
+	Available bool `json:"available"`
+}
+
+// Catalog is every feature name settings.features accepts. No feature is
+// available yet: this version keeps companies, people and the audit trail;
+// the books, documents and models come later.
+var Catalog = []Feature{
+	{Name: "ledger", Enables: "double-entry books: chart of accounts, journal entries, imports and exports"},
+	{Name: "invoicing", Enables: "sales invoices posted to the books"},
+	{Name: "reports", Enables: "trial balance and other reports from the books"},
+	{Name: "documents", Enables: "document upload, text recognition and extraction for review"},
+	{Name: "ai", Enables: "answers and analyses by the appliance's local models"},
+	{Name: "document_processing", Enables: "the original design's name for documents", Includes: []string{"documents"}},
+	{Name: "ai_analytics", Enables: "the original design's name for ai", Includes: []string{"ai"}},
+	{Name: "financial_management", Enables: "the original design's name for ledger, invoicing and reports",
+		Includes: []string{"ledger", "invoicing", "reports"}},
+}
+
+// DefaultFeatures are listed for a company created without settings.features.
+var DefaultFeatures = []string{"ledger", "invoicing", "documents", "reports"}
+
+// FeatureNames lists the catalog's names, in its order.
+func FeatureNames() []string {
+	out := make([]string, len(Catalog))
+	for i, f := range Catalog {
+		out[i] = f.Name
+	}
+	return out
+}
+
+// LookupFeature finds a feature of the catalog by its exact name.
+func LookupFeature(name string) (Feature, bool) {
+	for _, f := range Catalog {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Feature{}, false
+}
+
+// Has reports whether the settings switch feature on, directly or through
+// a bundle that includes it. Names are kept as the company listed them, so
+// that a configuration reads back as it was written; code asking about a
+// feature asks here.
+func (s Settings) Has(feature string) bool {
+	for _, name := range s.Features {
+		if name == feature {
+			return true
+		}
+		if f, ok := LookupFeature(name); ok && slices.Contains(f.Includes, feature) {
+			return true
+		}
+	}
+	return false
+}
+
+// NormalizeTaxID is the stored spelling of a KRA PIN: upper case, with no
+// white space ("p051 234 567x" → "P051234567X").
+func NormalizeTaxID(s string) string {
+	return strings.ToUpper(strings.Join(strings.Fields(s), ""))
+}
+
+// ErrTaxIDTaken is returned when another company that is not archived
+// already has the KRA PIN. The database refuses the twin (TaxIDSchema), so
+// two creates racing with one PIN cannot both succeed.
+var ErrTaxIDTaken = errors.New("tenancy: another company already has this KRA PIN (tax_id)")
+
+// taxIDIndex is the unique index behind ErrTaxIDTaken.
+const taxIDIndex = "companies_tax_id_active"
+
+// TaxIDSchema makes a KRA PIN unique among the companies that are not
+// archived. Companies that were twins before it keep their PINs, marked
+// tax_id_twin (all but the oldest of each PIN), and leave the rule's reach
+// only until their PIN is changed; the operator finds them with
+// SELECT id, name, tax_id FROM vanta.companies WHERE tax_id_twin.
+const TaxIDSchema = `
+ALTER TABLE vanta.companies ADD COLUMN IF NOT EXISTS tax_id_twin boolean NOT NULL DEFAULT false;
+UPDATE vanta.companies SET tax_id = upper(regexp_replace(tax_id, '\s', '', 'g'));
+UPDATE vanta.companies c SET tax_id_twin = true
+	WHERE c.tax_id <> '' AND c.status <> 'archived' AND EXISTS (
+		SELECT 1 FROM vanta.companies o WHERE o.tax_id = c.tax_id AND o.status <> 'archived'
+		AND (o.created_at, o.id) < (c.created_at, c.id));
+CREATE UNIQUE INDEX IF NOT EXISTS ` + taxIDIndex + ` ON vanta.companies (tax_id)
+	WHERE tax_id <> '' AND status <> 'archived' AND NOT tax_id_twin;
+`
+
+// taxIDConflict turns the unique index's refusal into ErrTaxIDTaken.
+func taxIDConflict(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == taxIDIndex {
+		return ErrTaxIDTaken
+	}
+	return err
+}
 
 // ValidationError names the field at fault.
 type ValidationError struct {
@@ -68,7 +176,9 @@ func (c *Company) Normalize() error {
 	for _, s := range []*string{&c.Name, &c.RegistrationNumber, &c.TaxID, &c.Industry, &c.Address, &c.Phone, &c.Email} {
 		trim(s)
 	}
-	c.TaxID = strings.ToUpper(c.TaxID)
+	// KRA PINs are written with spaces and in lower case too; one
+	// spelling is stored, so that the database's uniqueness sees twins.
+	c.TaxID = NormalizeTaxID(c.TaxID)
 	if c.Settings.Timezone == "" {
 		c.Settings.Timezone = "Africa/Nairobi"
 	}
@@ -79,7 +189,7 @@ func (c *Company) Normalize() error {
 		c.Settings.Language = "en"
 	}
 	if c.Settings.Features == nil {
-		c.Settings.Features = []string{"ledger", "invoicing", "documents", "reports"}
+		c.Settings.Features = slices.Clone(DefaultFeatures)
 	}
 	bad := func(field, format string, args ...any) error {
 		return &ValidationError{Field: field, Problem: fmt.Sprintf(format, args...)}
@@ -111,14 +221,23 @@ func (c *Company) Normalize() error {
 		return bad("settings.timezone", "%q is not a time zone like Africa/Nairobi", c.Settings.Timezone)
 	}
 	seen := map[string]bool{}
-	for _, f := range c.Settings.Features {
-		if !slices.Contains(Features, f) {
-			return bad("settings.features", "%q is not one of %s", f, strings.Join(Features, ", "))
+	for i, f := range c.Settings.Features {
+		field := fmt.Sprintf("settings.features[%d]", i)
+		if _, ok := LookupFeature(f); !ok {
+			return bad(field, "%q is not a feature; the catalog has %s", truncate(f, 60), strings.Join(FeatureNames(), ", "))
 		}
 		if seen[f] {
-			return bad("settings.features", "%q is listed twice", f)
+			return bad(field, "%q is listed twice", f)
 		}
 		seen[f] = true
 	}
 	return nil
+}
+
+// truncate bounds what an error message repeats of the input.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

@@ -100,7 +100,7 @@ func (p *Provisioner) Create(ctx context.Context, c Company, by Actor) (Company,
 			c.ID, c.Name, c.RegistrationNumber, c.TaxID, c.Industry, c.Address, c.Phone, c.Email, settings, c.Status, dek, sealedSecret,
 		).Scan(&c.CreatedAt)
 		if err != nil {
-			return fmt.Errorf("insert company: %w", err)
+			return fmt.Errorf("insert company: %w", taxIDConflict(err))
 		}
 		entry := audit.Entry{Actor: by.UserID, Role: by.Role, IP: by.IP, Action: "company.create", Resource: "company/" + c.ID.String(),
 			Outcome: "ok", Details: map[string]any{"name": c.Name}}
@@ -238,10 +238,12 @@ func Update(ctx context.Context, db *pgxpool.Pool, s Scope, patch CompanyPatch, 
 			return err
 		}
 		settings, _ := json.Marshal(c.Settings)
+		// A twin from before the rule (tax_id_twin) keeps its mark only
+		// while its PIN stays the same: a new PIN must be unique.
 		if _, err := tx.Exec(ctx, `UPDATE vanta.companies SET name = $2, registration_number = $3, tax_id = $4, industry = $5,
-			address = $6, phone = $7, email = $8, settings = $9 WHERE id = $1`,
+			address = $6, phone = $7, email = $8, settings = $9, tax_id_twin = (tax_id_twin AND tax_id = $4) WHERE id = $1`,
 			c.ID, c.Name, c.RegistrationNumber, c.TaxID, c.Industry, c.Address, c.Phone, c.Email, settings); err != nil {
-			return err
+			return fmt.Errorf("update company %s: %w", c.ID, taxIDConflict(err))
 		}
 		_, err = audit.Append(ctx, tx, s.company.String(), audit.Entry{Actor: by.UserID, Role: by.Role, IP: by.IP,
 			Action: "company.update", Resource: "company/" + s.company.String(), Outcome: "ok", Details: patch.fields()})

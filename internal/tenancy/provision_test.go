@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -158,8 +159,8 @@ func TestInvalidCompanyCreatesNothing(t *testing.T) {
 		{Company{Name: "X", Settings: Settings{Currency: "shilling"}}, "settings.currency"},
 		{Company{Name: "X", Settings: Settings{Timezone: "Mars/Olympus"}}, "settings.timezone"},
 		{Company{Name: "X", Settings: Settings{Language: "english"}}, "settings.language"},
-		{Company{Name: "X", Settings: Settings{Features: []string{"ledger", "crypto"}}}, "settings.features"},
-		{Company{Name: "X", Settings: Settings{Features: []string{"ledger", "ledger"}}}, "settings.features"},
+		{Company{Name: "X", Settings: Settings{Features: []string{"ledger", "crypto"}}}, "settings.features[1]"},
+		{Company{Name: "X", Settings: Settings{Features: []string{"ledger", "ledger"}}}, "settings.features[1]"},
 	}
 	for _, tc := range tests {
 		_, err := f.prov.Create(ctx, tc.c, Actor{})
@@ -271,5 +272,117 @@ func TestUpdateArchivePurge(t *testing.T) {
 	}
 	if res, err := audit.Verify(ctx, f.super, "system", nil); err != nil || !res.OK || res.Records != 2 {
 		t.Errorf("system chain after create and purge: %+v %v", res, err)
+	}
+}
+
+// TestOneActiveCompanyPerKRAPIN: a PIN, however it is spelt, belongs to
+// one company that is not archived. Creates racing with one PIN make one
+// company; the database, not a check before the insert, decides.
+func TestOneActiveCompanyPerKRAPIN(t *testing.T) {
+	f := provisioner(t)
+	ctx := context.Background()
+	spellings := []string{"P051234567X", "p051234567x", " P051 234 567X ", "p 0 5 1 2 3 4 5 6 7 x", "P051234567x", "p051234567X"}
+	type result struct {
+		c   Company
+		err error
+	}
+	results := make(chan result, len(spellings))
+	start := make(chan struct{})
+	for i, pin := range spellings {
+		go func() {
+			<-start
+			c, err := f.prov.Create(ctx, Company{Name: fmt.Sprintf("Twin %d", i), TaxID: pin}, Actor{})
+			results <- result{c, err}
+		}()
+	}
+	close(start)
+	var made []Company
+	for range spellings {
+		r := <-results
+		switch {
+		case r.err == nil:
+			made = append(made, r.c)
+		case !errors.Is(r.err, ErrTaxIDTaken):
+			t.Errorf("a twin create failed with %v, want ErrTaxIDTaken", r.err)
+		}
+	}
+	if len(made) != 1 || made[0].TaxID != "P051234567X" {
+		t.Fatalf("racing creates with one PIN made %+v", made)
+	}
+	var rows, schemas int
+	if err := f.super.QueryRow(ctx, "SELECT count(*) FROM vanta.companies").Scan(&rows); err != nil || rows != 1 {
+		t.Errorf("%d company rows (%v), want 1", rows, err)
+	}
+	if err := f.super.QueryRow(ctx, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'company\\_%'").Scan(&schemas); err != nil || schemas != 3 {
+		t.Errorf("%d company schemas (%v), want the fixture's 2 and the one company's", schemas, err)
+	}
+
+	// Another company cannot take the PIN by an update either.
+	other, err := f.prov.Create(ctx, Company{Name: "Other Ltd"}, Actor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin := "p051234567x"
+	if _, err := Update(ctx, f.super, Scope{company: other.ID}, CompanyPatch{TaxID: &pin}, Actor{}); !errors.Is(err, ErrTaxIDTaken) {
+		t.Errorf("update to a taken PIN: %v", err)
+	}
+	// Archived, the PIN is free again.
+	if err := f.prov.Archive(ctx, Scope{company: made[0].ID}, false, Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Update(ctx, f.super, Scope{company: other.ID}, CompanyPatch{TaxID: &pin}, Actor{}); err != nil || got.TaxID != "P051234567X" {
+		t.Errorf("update to an archived company's PIN: %+v %v", got, err)
+	}
+}
+
+// TestTaxIDMigrationKeepsOldTwins: twins from before the rule do not stop
+// the migration; all but the oldest are marked and the rule holds for
+// everything new, and for a marked twin once its PIN changes.
+func TestTaxIDMigrationKeepsOldTwins(t *testing.T) {
+	f := provisioner(t)
+	ctx := context.Background()
+	if _, err := f.super.Exec(ctx, "DROP INDEX vanta."+taxIDIndex+"; ALTER TABLE vanta.companies DROP COLUMN tax_id_twin"); err != nil {
+		t.Fatal(err)
+	}
+	old, twin := uuid.New(), uuid.New()
+	if _, err := f.super.Exec(ctx, `INSERT INTO vanta.companies (id, name, tax_id, status, created_at) VALUES
+		($1, 'Old', 'P051234567X', 'active', now() - interval '2 days'), ($2, 'Twin', 'p051 234567x', 'active', now() - interval '1 day')`, old, twin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.super.Exec(ctx, TaxIDSchema); err != nil {
+		t.Fatalf("the migration with twins present: %v", err)
+	}
+	marked := map[uuid.UUID]bool{}
+	var pins []string
+	rows, _ := f.super.Query(ctx, "SELECT id, tax_id, tax_id_twin FROM vanta.companies ORDER BY created_at")
+	for rows.Next() {
+		var id uuid.UUID
+		var pin string
+		var m bool
+		if err := rows.Scan(&id, &pin, &m); err != nil {
+			t.Fatal(err)
+		}
+		marked[id] = m
+		pins = append(pins, pin)
+	}
+	if rows.Err() != nil || marked[old] || !marked[twin] || strings.Join(pins, ",") != "P051234567X,P051234567X" {
+		t.Fatalf("after the migration: marked %v, pins %v (%v)", marked, pins, rows.Err())
+	}
+	if _, err := f.prov.Create(ctx, Company{Name: "Third", TaxID: "P051234567X"}, Actor{}); !errors.Is(err, ErrTaxIDTaken) {
+		t.Errorf("a new twin after the migration: %v", err)
+	}
+	// The marked twin keeps its PIN through other changes, and leaves the
+	// mark when its PIN changes.
+	name := "Twin Renamed"
+	if _, err := Update(ctx, f.super, Scope{company: twin}, CompanyPatch{Name: &name}, Actor{}); err != nil {
+		t.Errorf("renaming a marked twin: %v", err)
+	}
+	pin := "P051234567Y"
+	if _, err := Update(ctx, f.super, Scope{company: twin}, CompanyPatch{TaxID: &pin}, Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	back := "P051234567X"
+	if _, err := Update(ctx, f.super, Scope{company: twin}, CompanyPatch{TaxID: &back}, Actor{}); !errors.Is(err, ErrTaxIDTaken) {
+		t.Errorf("a former twin takes the PIN back: %v", err)
 	}
 }

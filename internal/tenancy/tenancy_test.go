@@ -58,6 +58,7 @@ func setup(t *testing.T) *env {
 	for _, sql := range []string{
 		fmt.Sprintf(`DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '%s') THEN CREATE ROLE %s LOGIN NOINHERIT PASSWORD '%s'; END IF; END $$`, AppRole, AppRole, appPassword),
 		SystemSchema,
+		TaxIDSchema,
 		"GRANT CONNECT ON DATABASE " + db + " TO " + AppRole,
 	} {
 		if _, err := super.Exec(ctx, sql); err != nil {
