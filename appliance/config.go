@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -52,6 +53,10 @@ type Config struct {
 	// GODAllow, when set, lists the networks (CIDR) GOD may log in and act
 	// from; anywhere else is refused and recorded.
 	GODAllow []string `yaml:"god_allow"`
+	// PublicURL is where people reach the console (https://ledger.example.co.ke),
+	// for the absolute links the appliance hands out (accept_url of an
+	// invitation); empty: links are relative paths only.
+	PublicURL string `yaml:"public_url"`
 	// Request quotas per minute, per user and per company (0: defaults).
 	QuotaUserRPM    int `yaml:"quota_user_rpm"`
 	QuotaCompanyRPM int `yaml:"quota_company_rpm"`
@@ -201,6 +206,7 @@ func (c *Config) envVars() []struct {
 			}
 			return nil
 		}},
+		{"VANTA_PUBLIC_URL", str(&c.PublicURL)},
 		{"VANTA_KEY_PROVIDER", str(&c.KeyProvider)},
 		{"VANTA_PKCS11_MODULE", str(&c.PKCS11Module)},
 		{"VANTA_PKCS11_TOKEN", str(&c.PKCS11Token)},
@@ -237,7 +243,34 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "API listen address (env VANTA_LISTEN)")
 	fs.DurationVar((*time.Duration)(&c.StopTimeout), "stop-timeout", time.Duration(c.StopTimeout), "total shutdown budget; match docker's --stop-timeout (env VANTA_STOP_TIMEOUT)")
 	fs.StringVar(&c.MongoEngine, "mongo-engine", c.MongoEngine, "document store: auto, mongod or docdb (env VANTA_MONGO_ENGINE)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "where people reach the console, for absolute links such as invitations' (env VANTA_PUBLIC_URL)")
 }
+
+// checkPublicURL accepts an absolute http or https URL of a host, with an
+// optional path, and returns it without a trailing slash. Anything a link
+// could be bent with (user info, query, fragment) is refused.
+func checkPublicURL(v string) (string, error) {
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		return "", errors.New("not a URL")
+	case u.Scheme != "https" && u.Scheme != "http":
+		return "", errors.New("must be an absolute http or https URL like https://ledger.example.co.ke")
+	case u.Host == "" || u.Hostname() == "":
+		return "", errors.New("names no host")
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(v, "#"):
+		return "", errors.New("must not carry user info, a query or a fragment")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", errors.New("port must be 1 to 65535")
+		}
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// PublicURL is where people reach the console, or "" when not set.
+func (a *Appliance) PublicURL() string { return a.cfg.PublicURL }
 
 // GODNetworks is GODAllow parsed; call after Validate.
 func (c *Config) GODNetworks() []netip.Prefix {
@@ -270,6 +303,13 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", c.Listen, err)
+	}
+	if c.PublicURL != "" {
+		if u, err := checkPublicURL(c.PublicURL); err != nil {
+			bad("public_url", c.PublicURL, err)
+		} else {
+			c.PublicURL = u
+		}
 	}
 	if time.Duration(c.StopTimeout) < 2*time.Second {
 		bad("stop_timeout", time.Duration(c.StopTimeout).String(), errors.New("must be at least 2s"))

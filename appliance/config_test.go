@@ -139,3 +139,35 @@ func TestModelName(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicURL: only an absolute http(s) URL of a host is a base for
+// links; anything else stops the boot naming public_url.
+func TestPublicURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://ledger.example.co.ke/":      "https://ledger.example.co.ke",
+		"http://10.0.0.5:8443":               "http://10.0.0.5:8443",
+		"https://example.co.ke/vanta/":       "https://example.co.ke/vanta",
+		"https://[2001:db8::1]:8443/console": "https://[2001:db8::1]:8443/console",
+	} {
+		cfg := Defaults()
+		cfg.PublicURL = in
+		if err := cfg.Validate(); err != nil || cfg.PublicURL != want {
+			t.Errorf("public_url %q: %q %v, want %q", in, cfg.PublicURL, err, want)
+		}
+	}
+	for _, in := range []string{"ledger.example.co.ke", "/accept", "ftp://example.co.ke", "javascript:alert(1)", "https://",
+		"https://user:pw@example.co.ke", "https://example.co.ke/?next=x", "https://example.co.ke/#x", "https://example.co.ke:99999", "https://:8443"} {
+		cfg := Defaults()
+		cfg.PublicURL = in
+		var fe *FieldError
+		if err := cfg.Validate(); !errors.As(err, &fe) || fe.Field != "public_url" {
+			t.Errorf("public_url %q: %v, want a FieldError for public_url", in, err)
+		}
+	}
+	cfg := Defaults()
+	if err := cfg.LoadEnv(func(k string) string {
+		return map[string]string{"VANTA_PUBLIC_URL": "https://books.example.co.ke"}[k]
+	}); err != nil || cfg.PublicURL != "https://books.example.co.ke" {
+		t.Errorf("VANTA_PUBLIC_URL: %q %v", cfg.PublicURL, err)
+	}
+}

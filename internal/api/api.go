@@ -36,6 +36,9 @@ type Deps struct {
 	// GODAllow, when not empty, limits where GOD may log in and use tokens.
 	GODAllow []netip.Prefix
 	Quotas   Quotas
+	// PublicURL is where people reach the console, without a trailing
+	// slash; when set, invitations carry an absolute accept_url.
+	PublicURL string
 }
 
 type server struct {
@@ -84,6 +87,7 @@ func NewRouter(d Deps) http.Handler {
 		s.sealRoutes(sys)
 		s.identityRoutes(v1)
 		s.companyAPI(v1)
+		s.invitationRoutes(v1)
 	}
 
 	if d.Pages != nil {

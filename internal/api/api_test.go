@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/seal"
+	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
 // stubAppliance answers with fixed reports: the router's logic is what is
@@ -188,5 +190,74 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 	if _, ok := doc.Paths["/api/v1/companies/{cid}/users/{uid}"]["patch"]; !ok {
 		t.Error("path parameters not in OpenAPI form")
+	}
+}
+
+// TestOpenAPICompanySchemas: creating and changing a company have request
+// schemas generated from the Go types, with the catalog of features.
+func TestOpenAPICompanySchemas(t *testing.T) {
+	s, err := seal.Open(seal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	NewRouter(Deps{Appliance: stubAppliance{}, Seal: s}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/openapi.json", nil))
+	type schema struct {
+		Type       string             `json:"type"`
+		Required   []string           `json:"required"`
+		Properties map[string]*schema `json:"properties"`
+		Items      *schema            `json:"items"`
+		Enum       []string           `json:"enum"`
+		ReadOnly   bool               `json:"readOnly"`
+		Pattern    string             `json:"pattern"`
+		Additional *bool              `json:"additionalProperties"`
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RequestBody struct {
+				Content map[string]struct{ Schema schema } `json:"content"`
+			} `json:"requestBody"`
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []struct{ path, method, status string }{{"/api/v1/companies", "post", "201"}, {"/api/v1/companies/{cid}", "patch", "200"}} {
+		o := doc.Paths[op.path][op.method]
+		body := o.RequestBody.Content["application/json"].Schema
+		if body.Type != "object" || body.Additional == nil || *body.Additional {
+			t.Errorf("%s %s: body schema %+v, want a closed object", op.method, op.path, body)
+			continue
+		}
+		for _, f := range []string{"company_name", "registration_number", "tax_id", "industry", "address", "phone", "email", "settings"} {
+			if body.Properties[f] == nil {
+				t.Errorf("%s %s: no property %s", op.method, op.path, f)
+			}
+		}
+		features := body.Properties["settings"].Properties["features"]
+		if features == nil || features.Type != "array" || features.Items == nil || !slices.Equal(features.Items.Enum, tenancy.FeatureNames()) {
+			t.Errorf("%s %s: features %+v, want the catalog", op.method, op.path, features)
+		} else {
+			for _, name := range []string{"document_processing", "ai_analytics", "financial_management"} {
+				if !slices.Contains(features.Items.Enum, name) {
+					t.Errorf("%s %s: the original design's %s is not in the schema", op.method, op.path, name)
+				}
+			}
+		}
+		if body.Properties["tax_id"].Pattern == "" {
+			t.Errorf("%s %s: tax_id has no pattern", op.method, op.path)
+		}
+		if _, ok := o.Responses[op.status]; !ok {
+			t.Errorf("%s %s: no %s response", op.method, op.path, op.status)
+		}
+	}
+	post := doc.Paths["/api/v1/companies"]["post"].RequestBody.Content["application/json"].Schema
+	if !slices.Equal(post.Required, []string{"company_name"}) || !post.Properties["company_id"].ReadOnly {
+		t.Errorf("create: required %v, company_id %+v", post.Required, post.Properties["company_id"])
+	}
+	preview := doc.Paths["/api/v1/auth/invitations/preview"]["post"].RequestBody.Content["application/json"].Schema
+	if preview.Properties["token"] == nil {
+		t.Errorf("preview body %+v", preview)
 	}
 }

@@ -322,7 +322,7 @@ type inviteRequest struct {
 
 // invite answers with the invitation and its token, once; the admin hands
 // the token to the invitee, or the console page with the token in the
-// fragment (accept_path), which browsers do not send to the server.
+// fragment (accept_path, and accept_url when the public URL is set).
 func (s *server) invite(c *gin.Context, id *auth.Service, req inviteRequest) (any, error) {
 	role, err := companyRole(req.Role)
 	if err != nil {
@@ -332,7 +332,9 @@ func (s *server) invite(c *gin.Context, id *auth.Service, req inviteRequest) (an
 	if err != nil {
 		return nil, err
 	}
-	return gin.H{"invitation": inv, "token": token, "accept_path": "/accept#" + token}, nil
+	out := s.acceptLinks(token)
+	out["invitation"], out["token"] = inv, token
+	return out, nil
 }
 
 func (s *server) revokeInvitation(c *gin.Context) {

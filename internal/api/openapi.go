@@ -50,6 +50,7 @@ var summaries = map[string]string{
 	"POST /api/v1/companies/{cid}/invitations":         "Invite an email address with a role; the token is shown once",
 	"DELETE /api/v1/companies/{cid}/invitations/{iid}": "Withdraw a pending invitation",
 	"POST /api/v1/auth/invitations/accept":             "Accept an invitation: a new account, or an existing one proven by its password",
+	"POST /api/v1/auth/invitations/preview":            "The company, email and role of a pending invitation, for the page that accepts it",
 	"GET /api/v1/companies/{cid}/quota":                "A company's allowances and use",
 	"GET /api/v1/companies/{cid}/audit":                "A company's audit records, newest first",
 	"GET /api/v1/companies/{cid}/audit/verify":         "Verify a company's audit chain",
@@ -74,6 +75,7 @@ func openAPI(routes gin.RoutesInfo) gin.H {
 				"200":     gin.H{"description": "OK"},
 			},
 		}
+		describeBodies(r.Method+" "+path, op)
 		var params []gin.H
 		for _, m := range ginParam.FindAllStringSubmatch(r.Path, -1) {
 			params = append(params, gin.H{"name": m[1], "in": "path", "required": true, "schema": gin.H{"type": "string", "format": "uuid"}})
