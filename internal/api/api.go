@@ -91,7 +91,8 @@ func NewRouter(d Deps) http.Handler {
 	}
 
 	if d.Pages != nil {
-		for _, p := range []string{"/", "/setup", "/unseal", "/accept", "/assets/*file"} {
+		r.GET("/", s.home(d.Pages))
+		for _, p := range []string{"/setup", "/unseal", "/accept", "/assets/*file"} {
 			r.GET(p, gin.WrapH(d.Pages))
 		}
 	}

@@ -23,14 +23,21 @@ type invitationPreview struct {
 	Role        auth.Role `json:"role"`
 }
 
-// invitationRoutes are the invitee's routes that need no account.
+// invitationRoutes are the invitee's routes that need no account, and the
+// console's.
 func (s *server) invitationRoutes(v1 *gin.RouterGroup) {
+	s.consoleRoutes(v1.Group("/sys"))
 	// Tokens carry 256 random bits: the limit is not what keeps them
 	// unguessable, it keeps one client from making the appliance hash
 	// and look up tokens at speed. Its own budget, so that an invitee
 	// reloading the page does not use up anyone's sign-in attempts.
 	limited := v1.Group("", newClientLimiter(30, 10).middleware)
 	limited.POST("/auth/invitations/preview", identityHandler(s, http.StatusOK, s.previewInvitation))
+}
+
+// consoleRoutes answer the console's pages about the appliance's state.
+func (s *server) consoleRoutes(sys *gin.RouterGroup) {
+	sys.GET("/setup/status", s.setupStatus)
 }
 
 // previewInvitation names the company of a pending invitation. A token

@@ -30,6 +30,7 @@ var summaries = map[string]string{
 	"POST /api/v1/sys/break-glass/use":                 "Spend a break-glass token",
 	"POST /api/v1/sys/break-glass/reset-god":           "Reset GOD's password and TOTP with a break-glass token",
 	"POST /api/v1/sys/setup/god":                       "Create the creator account (once)",
+	"GET /api/v1/sys/setup/status":                     "Whether the creator account exists (for the setup page)",
 	"POST /api/v1/auth/login":                          "Email, password and TOTP for tokens",
 	"POST /api/v1/auth/refresh":                        "Rotate a refresh token",
 	"POST /api/v1/auth/logout":                         "End this session",

@@ -14,14 +14,16 @@ import (
 //go:embed static
 var static embed.FS
 
-// Handler serves /setup, /unseal, /accept and /assets/*.
+// Handler serves /, /setup, /unseal, /accept and /assets/*. The API's
+// router decides who sees / (the front page) and who is sent to /setup or
+// /unseal instead, since it knows the appliance's state.
 func Handler() http.Handler {
 	root, _ := fs.Sub(static, "static")
 	files := http.FileServerFS(root)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/":
-			http.Redirect(w, r, "/unseal", http.StatusFound)
+			http.ServeFileFS(w, r, root, "index.html")
 		case r.URL.Path == "/setup" || r.URL.Path == "/unseal" || r.URL.Path == "/accept":
 			http.ServeFileFS(w, r, root, strings.TrimPrefix(r.URL.Path, "/")+".html")
 		case strings.HasPrefix(r.URL.Path, "/assets/"):

@@ -14,16 +14,18 @@
 
   const state = {
     token: "",        // the token from the link, while its field is hidden
+    preview: null,    // {token, company_name, email, role} the appliance recognised
     busy: false,
     blockedUntil: 0,  // rate limited or locked out until then
     enrol: null,      // an admin's new second factor, until hidden
   };
 
+  // What each role may do in this version, and nothing it may not yet.
   const ROLES = {
-    admin: ["Admin", "Admins manage the company’s members and settings, post and approve entries, and read its audit trail."],
-    manager: ["Manager", "Managers post and approve ledger entries and documents, and read the books and reports."],
-    user: ["User", "Users draft ledger entries, upload documents, and read the books and reports."],
-    viewer: ["Viewer", "Viewers read the books, reports and documents."],
+    admin: ["Admin", "Admins manage the company’s members, invitations and settings, and read its audit trail."],
+    manager: ["Manager", "Managers see the company’s settings and allowances."],
+    user: ["User", "Users see the company’s settings and allowances."],
+    viewer: ["Viewer", "Viewers see the company’s settings and allowances."],
   };
 
   // ---- The token ----
@@ -48,10 +50,32 @@
       $("token-field").hidden = true;
       $("token-from-link").hidden = false;
       clearForm();
+      preview(t);
     } else if (!state.token) {
       $("token-from-link").hidden = true;
       $("token-field").hidden = false;
     }
+  }
+
+  // preview asks the appliance what the invitation offers, to name the
+  // company before anything is typed. It spends nothing. A token it does
+  // not know is shown as refused at once; when the appliance cannot answer
+  // (sealed, busy, too many lookups) the page works as without it.
+  async function preview(token) {
+    $("invitation-preview").hidden = true;
+    state.preview = null;
+    if (!token.startsWith(PREFIX)) return;
+    const r = await V.api("POST", "/api/v1/auth/invitations/preview", { token });
+    if (currentToken() !== token) return; // another token meanwhile
+    if (!r.ok) {
+      if (r.error.code === "invalid_invitation") refused(r, "");
+      return;
+    }
+    state.preview = Object.assign({ token }, r.data);
+    const [roleName] = ROLES[r.data.role] || [V.capitalise(String(r.data.role || ""))];
+    $("preview-company").textContent = `${r.data.company_name} invites you.`;
+    $("preview-detail").textContent = ` The invitation is for ${r.data.email}, as ${roleName.toLowerCase()}.`;
+    $("invitation-preview").hidden = false;
   }
 
   // showTokenField lets the token be pasted or corrected; value is what
@@ -184,15 +208,19 @@
     const r = await V.api("POST", "/api/v1/auth/invitations/accept", body);
     busy(false);
     if (!r.ok) return refused(r, name);
-    accepted(r.data, !!code);
+    accepted(r.data, !!code, state.preview && state.preview.token === token ? state.preview : null);
   }
 
-  function accepted(d, usedCode) {
+  function accepted(d, usedCode, shown) {
     // What was typed leaves the page; the token is spent.
     state.token = "";
     for (const id of ["token-input", "name-input", "password-input", "code-input"]) $(id).value = "";
     V.hideSecret("password-input");
 
+    const known = shown ? shown.company_name : "";
+    state.preview = null;
+    const company = known || d.company_id || "";
+    $("accepted-company-name").textContent = company;
     const u = d.user || {};
     const [roleName, roleNote] = ROLES[d.role] || [V.capitalise(String(d.role || "")), ""];
     $("accepted-email").textContent = u.email || "";
@@ -204,7 +232,7 @@
     $("accepted-new").textContent = fresh ? "Yes — a new account was made for you" : "No — your existing account was added to the company";
     $("accepted-new").dataset.newAccount = String(fresh);
     $("accepted-summary").textContent =
-      `${u.email || "You"} joined the company ${d.company_id} as ${roleName.toLowerCase()}. ` +
+      `${u.email || "You"} joined ${known ? company : "the company " + company} as ${roleName.toLowerCase()}. ` +
       (fresh ? "A new account was made for you." : "Your account keeps the companies it was in already.");
     $("accepted-role-note").textContent = roleNote;
 
@@ -286,8 +314,10 @@
 
   V.wireReveal();
   $("accept-form").addEventListener("submit", submit);
+  $("token-input").addEventListener("change", () => preview(tokenFrom($("token-input").value)));
   $("token-change").addEventListener("click", () => {
     clearForm();
+    $("invitation-preview").hidden = true;
     showTokenField("");
     $("token-input").focus();
   });

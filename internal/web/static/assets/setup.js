@@ -29,7 +29,7 @@
   let enrol = null;
 
   const screens = ["step-loading", "step-already", "step-pending", "step-configure", "step-shares", "step-done",
-    "step-god", "step-totp", "step-login", "step-company", "step-finish"];
+    "step-god", "step-totp", "step-login", "step-company", "step-finish", "step-complete"];
   const wizardStep = {
     "step-configure": ["stepper", "configure"], "step-shares": ["stepper", "shares"], "step-done": ["stepper", "done"],
     "step-god": ["stepper-access", "god"], "step-login": ["stepper-access", "god"], "step-totp": ["stepper-access", "totp"],
@@ -149,8 +149,8 @@
       const spare = n - k;
       out.textContent = `Any ${k} of the ${n} custodians together can unseal the appliance; fewer than ${k} cannot. ` +
         (spare === 0
-          ? "Every share is needed: if one is lost, the books can no longer be unlocked."
-          : `Up to ${V.plural(spare, "share", "shares")} can be lost without locking the books away.`);
+          ? "Every share is needed: if one is lost, the data can no longer be unlocked."
+          : `Up to ${V.plural(spare, "share", "shares")} can be lost without locking the data away.`);
     }
   }
 
@@ -475,9 +475,13 @@
 
   // ---- Unsealed: the creator account, its authenticator, the first company. ----
 
-  function showAccess() {
+  // Once the creator account exists, its form is of no use to anyone:
+  // the page says setup is complete and offers the creator's sign-in.
+  async function showAccess() {
     if (session.access) return showCompany();
     if (enrol) return showTotp();
+    const r = await V.api("GET", "/api/v1/sys/setup/status");
+    if (r.ok && r.data.god_exists) return go("step-complete");
     showGod();
   }
 
@@ -761,7 +765,7 @@
 
   function showFinish(co, created) {
     $("finish-summary").textContent = created
-      ? `${co.company_name} is created, with its own encrypted store for its books.`
+      ? `${co.company_name} is created, with its own encryption key and stores.`
       : "The creator account and a company exist already.";
     const facts = $("finish-facts");
     V.clear(facts);
@@ -820,6 +824,7 @@
     $("totp-form").addEventListener("submit", submitTotp);
     $("login-form").addEventListener("submit", submitLogin);
     $("login-to-god").addEventListener("click", showGod);
+    $("complete-login").addEventListener("click", () => showLogin("", null, "setup_complete"));
     $("company-form").addEventListener("submit", submitCompany);
     $("company-skip").addEventListener("click", () => { if (state.existing) showFinish(state.existing, false); });
     $("finish-logout").addEventListener("click", logout);

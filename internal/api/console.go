@@ -1,0 +1,58 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// godExists says whether the creator account exists. It reads the plain
+// is_god column, so it answers while sealed too, once the databases are
+// open.
+func (s *server) godExists(ctx context.Context) (bool, error) {
+	st := s.Appliance.Stores()
+	if st == nil {
+		return false, errStarting
+	}
+	var exists bool
+	err := st.App.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM auth.users WHERE is_god)").Scan(&exists)
+	return exists, err
+}
+
+// setupStatus tells the setup page whether its last part (the creator
+// account) is done, so that it says setup is complete instead of showing
+// a form nobody may submit any more.
+func (s *server) setupStatus(c *gin.Context) {
+	exists, err := s.godExists(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"god_exists": exists})
+}
+
+// home sends a visitor of / where the appliance needs them: the setup
+// wizard until it has keys and a creator account, the custodians' page
+// while it is sealed, otherwise the console's front page.
+func (s *server) home(pages http.Handler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if s.Seal != nil {
+			switch st := s.Seal.Status(); {
+			case !st.Initialized:
+				c.Redirect(http.StatusFound, "/setup")
+				return
+			case st.Sealed:
+				c.Redirect(http.StatusFound, "/unseal")
+				return
+			}
+			// Unknown (the databases are starting) goes to /setup too:
+			// that page waits and retries, and moves on by itself.
+			if exists, err := s.godExists(c.Request.Context()); err != nil || !exists {
+				c.Redirect(http.StatusFound, "/setup")
+				return
+			}
+		}
+		pages.ServeHTTP(c.Writer, c.Request)
+	}
+}
