@@ -260,4 +260,16 @@ func TestOpenAPICompanySchemas(t *testing.T) {
 	if preview.Properties["token"] == nil {
 		t.Errorf("preview body %+v", preview)
 	}
+	// Every described body belongs to a route that exists.
+	for route, b := range routeBodies {
+		method, path, _ := strings.Cut(route, " ")
+		op, ok := doc.Paths[path][strings.ToLower(method)]
+		if !ok {
+			t.Errorf("routeBodies describes %s, which is no route", route)
+			continue
+		}
+		if _, ok := op.Responses[b.status]; !ok {
+			t.Errorf("%s: no %s response", route, b.status)
+		}
+	}
 }
