@@ -139,3 +139,16 @@ func TestModelName(t *testing.T) {
 		}
 	}
 }
+
+func TestRedisDefaultUserLine(t *testing.T) {
+	// An ACL file from before the fix, as Redis's ACL SAVE writes it.
+	old := "user company_1 on #ab ~company:1:* resetchannels &company:1:* +@all -@dangerous\nuser default off resetchannels -@all\nuser vanta on #cd ~* &* +@all\n"
+	got := string(withRedisDefaultUser([]byte(old)))
+	want := redisDefaultUser + "\nuser company_1 on #ab ~company:1:* resetchannels &company:1:* +@all -@dangerous\nuser vanta on #cd ~* &* +@all\n"
+	if got != want {
+		t.Errorf("rewritten ACL file:\n%s\nwant:\n%s", got, want)
+	}
+	if again := string(withRedisDefaultUser([]byte(got))); again != got {
+		t.Errorf("not idempotent:\n%s", again)
+	}
+}
