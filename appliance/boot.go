@@ -270,8 +270,17 @@ func (a *Appliance) appendSystem(st *Stores, action string, details map[string]a
 	if outcome == "" {
 		outcome = "ok"
 	}
+	// Custodians act through the API without a name; the operator's own
+	// actions (the control socket) say so in "actor" and "role".
+	actor, role := "custodian", "custodian"
+	if v, ok := details["actor"].(string); ok && v != "" {
+		actor = v
+	}
+	if v, ok := details["role"].(string); ok && v != "" {
+		role = v
+	}
 	err := pgx.BeginFunc(ctx, st.App, func(tx pgx.Tx) error {
-		_, err := audit.Append(ctx, tx, "system", audit.Entry{Actor: "custodian", Role: "custodian", Action: action, Resource: "seal", Outcome: outcome, Details: details})
+		_, err := audit.Append(ctx, tx, "system", audit.Entry{Actor: actor, Role: role, Action: action, Resource: "seal", Outcome: outcome, Details: details})
 		return err
 	})
 	if err != nil {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -101,5 +103,145 @@ func TestRedisReplaysTransactionsAfterKill(t *testing.T) {
 	t.Cleanup(func() { asDefault.Close() })
 	if err := asDefault.Do(ctx, "AUTH", "default", "").Err(); err == nil {
 		t.Error("AUTH as the default user succeeded")
+	}
+}
+
+// vanta runs the binary and returns its stdout, stderr and exit code.
+func vanta(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := exec.Command(vantaBin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("vanta %v: %v", args, err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// ctlSealState is `vanta ctl status --json`'s seal.
+func ctlSealState(t *testing.T, data string) (state string, progress, threshold int) {
+	t.Helper()
+	out, stderr, code := vanta(t, "ctl", "status", "--json", "--data", data)
+	var rep struct {
+		Services []appliance.ServiceReport `json:"services"`
+		Seal     struct {
+			State     string `json:"state"`
+			Progress  int    `json:"progress"`
+			Threshold int    `json:"threshold"`
+			Sealed    *bool  `json:"sealed"`
+		} `json:"seal"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Services) == 0 || rep.Seal.Sealed == nil {
+		t.Fatalf("ctl status --json: exit %d %s\n%s", code, stderr, out)
+	}
+	return rep.Seal.State, rep.Seal.Progress, rep.Seal.Threshold
+}
+
+// TestCtlStatusShowsTheSealAndOperatorSealsOverTheSocket: the operator on
+// the box sees the seal in `ctl status`, HEALTHCHECK's --check fails while
+// sealed, and `operator seal` works without GOD's token through the 0600
+// control socket, audited as the operator.
+func TestCtlStatusShowsTheSealAndOperatorSealsOverTheSocket(t *testing.T) {
+	data := dataDir(t)
+	in := boot(t, data)
+	in.waitReady()
+
+	if state, _, _ := ctlSealState(t, data); state != "uninitialized" {
+		t.Errorf("fresh appliance: seal %q", state)
+	}
+	if _, stderr, code := vanta(t, "ctl", "status", "--check", "--data", data); code != exitFailure || !strings.Contains(stderr, "uninitialized") {
+		t.Errorf("--check uninitialized: exit %d %q", code, stderr)
+	}
+	if _, stderr, code := vanta(t, "operator", "seal", "--data", data); code == 0 || !strings.Contains(stderr, "not initialized") {
+		t.Errorf("operator seal before init: exit %d %q", code, stderr)
+	}
+
+	shares := in.initSeal(3, 2)
+	if state, progress, threshold := ctlSealState(t, data); state != "sealed" || progress != 0 || threshold != 2 {
+		t.Errorf("after init: %s %d/%d", state, progress, threshold)
+	}
+	in.unseal(shares[:1])
+	if out, _, code := vanta(t, "ctl", "status", "--data", data); code != 0 || !strings.Contains(out, "Seal: sealed (1/2 shares entered") || !strings.Contains(out, "postgres") {
+		t.Errorf("ctl status while unsealing: exit %d\n%s", code, out)
+	}
+	if _, stderr, code := vanta(t, "ctl", "status", "--check", "--data", data); code != exitFailure || !strings.Contains(stderr, "sealed (1/2") {
+		t.Errorf("--check while sealed: exit %d %q", code, stderr)
+	}
+	in.unseal(shares[1:2])
+	if state, _, _ := ctlSealState(t, data); state != "unsealed" {
+		t.Errorf("after unseal: %s", state)
+	}
+	if _, stderr, code := vanta(t, "ctl", "status", "--check", "--data", data); code != 0 {
+		t.Errorf("--check unsealed and healthy: exit %d %q", code, stderr)
+	}
+
+	// Once a GOD exists the API's seal route wants GOD's token; the socket
+	// does not.
+	in.mustCall("POST", "/api/v1/sys/setup/god", "", map[string]string{"email": "god@vanta.test", "name": "Creator", "password": "correct horse battery staple"}, 201, nil)
+	if code, body := in.call("POST", "/api/v1/sys/seal", "", nil); code != 401 {
+		t.Errorf("API seal without a token: %d %s", code, body)
+	}
+	out, stderr, code := vanta(t, "operator", "seal", "--data", data)
+	if code != 0 || !strings.Contains(out, "State:       sealed") {
+		t.Fatalf("operator seal: exit %d %s %s", code, out, stderr)
+	}
+	if state, _, _ := ctlSealState(t, data); state != "sealed" || !in.sealStatus().Sealed {
+		t.Errorf("after operator seal: ctl says %s, seal-status %+v", state, in.sealStatus())
+	}
+	var actor, role string
+	if err := pgConnect(t, data).QueryRow(context.Background(),
+		"SELECT actor, role FROM audit.records WHERE chain = 'system' AND action = 'seal.sealed' ORDER BY seq DESC LIMIT 1").Scan(&actor, &role); err != nil {
+		t.Fatal(err)
+	}
+	if actor != appliance.ControlSocketActor || role != "operator" {
+		t.Errorf("seal audited as %q/%q", actor, role)
+	}
+}
+
+// TestOperatorHelpListsOnlyItsFlags: each subcommand's -h names its own
+// flags, a flag of another subcommand is refused, and the API's field
+// names come back as the flags that set them.
+func TestOperatorHelpListsOnlyItsFlags(t *testing.T) {
+	for _, tc := range []struct {
+		sub       []string
+		want, not []string
+	}{
+		{[]string{"init"}, []string{"-shares", "-threshold", "-custodian", "-reissue", "-addr"}, []string{"-reset", "-data"}},
+		{[]string{"unseal"}, []string{"-reset", "-addr"}, []string{"-shares", "-reissue", "-custodian"}},
+		{[]string{"seal"}, []string{"-data"}, []string{"-addr", "-shares", "-reset"}},
+		{[]string{"rekey", "start"}, []string{"-shares", "-custodian"}, []string{"-reissue", "-reset"}},
+		{[]string{"seal-status"}, []string{"-addr", "-json"}, []string{"-shares", "-reset"}},
+	} {
+		_, stderr, code := vanta(t, append(append([]string{"operator"}, tc.sub...), "-h")...)
+		if code != 0 {
+			t.Errorf("%v -h: exit %d", tc.sub, code)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, "  "+w+" ") && !strings.Contains(stderr, "  "+w+"\n") {
+				t.Errorf("%v -h lacks %s:\n%s", tc.sub, w, stderr)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(stderr, "  "+n) {
+				t.Errorf("%v -h lists %s:\n%s", tc.sub, n, stderr)
+			}
+		}
+	}
+	if _, stderr, code := vanta(t, "operator", "confirm", "--shares", "3"); code != exitUsage || !strings.Contains(stderr, "-shares") {
+		t.Errorf("confirm --shares: exit %d %q", code, stderr)
+	}
+	for field, want := range map[string]string{
+		"threshold": "--threshold", "shares": "--shares", "custodians": "--custodian",
+		"custodians[2].name": "--custodian (the 3rd)", "custodians[0].age_recipient": "--custodian (the 1st)", "share": "the share on standard input",
+	} {
+		e := &apiCallError{Status: 400, Code: "validation_failed", Message: "bad", Field: field, Flag: flagOfField(field)}
+		if got := e.Error(); !strings.HasPrefix(got, want+": bad") || strings.Contains(got, "field") {
+			t.Errorf("field %s: %q, want it to name %s", field, got, want)
+		}
 	}
 }
