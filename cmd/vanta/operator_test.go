@@ -174,6 +174,10 @@ func TestCtlStatusShowsTheSealAndOperatorSealsOverTheSocket(t *testing.T) {
 	if _, stderr, code := vanta(t, "ctl", "status", "--check", "--data", data); code != exitFailure || !strings.Contains(stderr, "sealed (1/2") {
 		t.Errorf("--check while sealed: exit %d %q", code, stderr)
 	}
+	// The image's HEALTHCHECK looks at services only.
+	if _, stderr, code := vanta(t, "ctl", "status", "--check", "--allow-sealed", "--data", data); code != 0 {
+		t.Errorf("--check --allow-sealed while sealed: exit %d %q", code, stderr)
+	}
 	in.unseal(shares[1:2])
 	if state, _, _ := ctlSealState(t, data); state != "unsealed" {
 		t.Errorf("after unseal: %s", state)
