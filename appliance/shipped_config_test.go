@@ -2,7 +2,9 @@ package appliance
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -91,6 +93,45 @@ func TestShippedConfigListsEveryKey(t *testing.T) {
 		for _, key := range yamlKeys(typ) {
 			if !regexp.MustCompile(`(?m)^#\s+(- )?(# )?` + key + `:`).Match(file) {
 				t.Errorf("the programs example lacks %s.%s", typ.Name(), key)
+			}
+		}
+	}
+}
+
+// TestDocsQuoteRealLogLines: every log message the operator docs quote
+// (`"msg":"…"` in an example, or "`…` is logged" / "its `…` log line") is
+// one the code writes, so a renamed message cannot leave the docs behind.
+func TestDocsQuoteRealLogLines(t *testing.T) {
+	messages := map[string]bool{}
+	logCall := regexp.MustCompile(`\.(?:Info|Warn|Error|Debug)(?:Context)?\((?:ctx, )?"([^"]+)"`)
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		for _, m := range logCall.FindAllSubmatch(src, -1) {
+			messages[string(m[1])] = true
+		}
+		return err
+	})
+	if err != nil || len(messages) < 10 {
+		t.Fatalf("found %d log messages: %v", len(messages), err)
+	}
+	quoted := []*regexp.Regexp{
+		regexp.MustCompile(`"msg":"([^"]+)"`),
+		regexp.MustCompile("`([^`]+)` is logged"),
+		regexp.MustCompile("`([^`]+)`\\s+log\\s+line"),
+	}
+	for _, doc := range []string{"../docs/OPERATIONS.md", "../docs/BENCHMARKS.md", "../README.md"} {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, re := range quoted {
+			for _, m := range re.FindAllSubmatch(text, -1) {
+				if !messages[string(m[1])] {
+					t.Errorf("%s quotes the log message %q, which nothing logs", doc, m[1])
+				}
 			}
 		}
 	}
