@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -292,4 +293,21 @@ func TestIdleDocDBLogsNoDeadlineNoise(t *testing.T) {
 		}
 	}
 	t.Logf("%d docdb log lines", seen)
+}
+
+// TestListenFlagOutOfRange: a port past 65535 given as a flag is refused
+// as usage, naming the flag, before the data directory exists (it used to
+// pass validation, provision everything and exit 1 at net.Listen).
+func TestListenFlagOutOfRange(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	cmd := exec.Command(vantaBin, "init", "--data", data, "--listen", ":99999")
+	cmd.Env = append(os.Environ(), "VANTA_CONFIG=/dev/null")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitUsage || !strings.Contains(string(out), "--listen") || !strings.Contains(string(out), ":99999") {
+		t.Errorf("exit %v, output %s; want exit %d naming --listen", err, out, exitUsage)
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("data directory made: %v", err)
+	}
 }
