@@ -38,6 +38,10 @@ type Appliance struct {
 	seal  *seal.Service
 	redis *redis.Client // the appliance's own client: break-glass tokens
 
+	// apiLn is bound by Prepare, before anything touches the disk, so a
+	// port in use fails the boot as a configuration error, not after initdb.
+	apiLn net.Listener
+
 	everReady atomic.Bool // every service was healthy once
 	stopping  atomic.Bool
 	stores    atomic.Pointer[Stores] // set once the schema is migrated
@@ -107,7 +111,12 @@ func Prepare(cfg Config, reaper *supervisor.Reaper, out io.Writer) (*Appliance, 
 	if err != nil {
 		return nil, err
 	}
-	return &Appliance{cfg: cfg, layout: layout, catalog: cat, sup: sup, logger: logger}, nil
+	apiLn, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, &FieldError{Source: "config", Field: "listen", Value: cfg.Listen,
+			Err: fmt.Errorf("cannot listen (set --listen or VANTA_LISTEN to a free address): %w", err)}
+	}
+	return &Appliance{cfg: cfg, layout: layout, catalog: cat, sup: sup, logger: logger, apiLn: apiLn}, nil
 }
 
 // Run provisions the data directory, starts every service and serves
@@ -118,6 +127,7 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 	a.logger.Info("shutdown budget", "budget", a.catalog.budget.String(),
 		"hint", "docker stops after 10s by default: raise both `docker run --stop-timeout N` and VANTA_STOP_TIMEOUT together")
 
+	defer a.apiLn.Close() // on every early return; closing twice is harmless
 	if err := os.MkdirAll(a.cfg.DataDir, 0o711); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -141,12 +151,8 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 	defer a.seal.Close() // zero every key on the way out
 	defer a.redis.Close()
 
-	// Listen before starting services, so a taken port fails the boot at
-	// once rather than after everything is up.
-	apiLn, err := net.Listen("tcp", a.cfg.Listen)
-	if err != nil {
-		return &FieldError{Source: "config", Field: "listen", Value: a.cfg.Listen, Err: err}
-	}
+	// Prepare bound the API's address before anything was provisioned.
+	apiLn := a.apiLn
 	ctl, err := a.listenControl()
 	if err != nil {
 		apiLn.Close()
@@ -264,8 +270,17 @@ func (a *Appliance) appendSystem(st *Stores, action string, details map[string]a
 	if outcome == "" {
 		outcome = "ok"
 	}
+	// Custodians act through the API without a name; the operator's own
+	// actions (the control socket) say so in "actor" and "role".
+	actor, role := "custodian", "custodian"
+	if v, ok := details["actor"].(string); ok && v != "" {
+		actor = v
+	}
+	if v, ok := details["role"].(string); ok && v != "" {
+		role = v
+	}
 	err := pgx.BeginFunc(ctx, st.App, func(tx pgx.Tx) error {
-		_, err := audit.Append(ctx, tx, "system", audit.Entry{Actor: "custodian", Role: "custodian", Action: action, Resource: "seal", Outcome: outcome, Details: details})
+		_, err := audit.Append(ctx, tx, "system", audit.Entry{Actor: actor, Role: role, Action: action, Resource: "seal", Outcome: outcome, Details: details})
 		return err
 	})
 	if err != nil {

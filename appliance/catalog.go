@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,6 +64,7 @@ type catalog struct {
 	redis  account
 	engine string // mongod or docdb
 
+	mongoUp     atomic.Bool // the last check's ping passed
 	mongoOnce   sync.Once
 	mongoClient *mongo.Client
 	mongoErr    error
@@ -263,14 +265,20 @@ func (c *catalog) mongo() supervisor.Program {
 	return p
 }
 
-func (c *catalog) checkMongo(ctx context.Context) error {
-	// Dial first: the driver, finding no server, would wait for its next
-	// heartbeat (500ms) before the ping could succeed.
-	conn, err := (&net.Dialer{}).DialContext(ctx, "unix", c.mongoSocket())
-	if err != nil {
-		return err
+func (c *catalog) checkMongo(ctx context.Context) (err error) {
+	// Dial first while the server is not known to be up: the driver,
+	// finding no server, would wait for its next heartbeat (500ms) before
+	// the ping could succeed. Once a ping has passed, the client's pooled
+	// connection is enough; a connection opened and dropped every few
+	// seconds would only churn the server (see docdb's quiet handler).
+	if !c.mongoUp.Load() {
+		conn, err := (&net.Dialer{}).DialContext(ctx, "unix", c.mongoSocket())
+		if err != nil {
+			return err
+		}
+		conn.Close()
 	}
-	conn.Close()
+	defer func() { c.mongoUp.Store(err == nil) }()
 	// One client for all checks: a client per check would end its
 	// sessions on every disconnect, which docdb logs as an unknown command.
 	c.mongoOnce.Do(func() {

@@ -183,8 +183,11 @@ func (c *Config) envVars() []struct {
 		{"VANTA_LISTEN", str(&c.Listen)},
 		{"VANTA_STOP_TIMEOUT", func(v string) error {
 			d, err := time.ParseDuration(v)
+			if err != nil {
+				return errors.New("want a duration like 10s or 1m30s")
+			}
 			c.StopTimeout = Duration(d)
-			return err
+			return nil
 		}},
 		{"VANTA_MONGO_ENGINE", str(&c.MongoEngine)},
 		{"VANTA_POSTGRES_BIN", str(&c.PostgresBin)},
@@ -194,8 +197,11 @@ func (c *Config) envVars() []struct {
 		{"VANTA_QUOTA_AI_PER_HOUR", intVar(&c.QuotaAIPerHour)},
 		{"VANTA_QUOTA_STORAGE_BYTES", func(v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return errors.New("want a whole number of bytes, like 10737418240 (0: the default)")
+			}
 			c.QuotaStorageBytes = n
-			return err
+			return nil
 		}},
 		{"VANTA_GOD_ALLOW", func(v string) error {
 			c.GODAllow = nil
@@ -217,11 +223,16 @@ func (c *Config) envVars() []struct {
 	}
 }
 
+// intVar parses a whole number; the error says what is wanted rather than
+// quoting strconv, since FieldError already names the variable and value.
 func intVar(p *int) func(string) error {
 	return func(v string) error {
 		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("want a whole number, like 600 (0: the default)")
+		}
 		*p = n
-		return err
+		return nil
 	}
 }
 
@@ -301,8 +312,11 @@ func (c *Config) Validate() error {
 			bad("data", c.DataDir, fmt.Errorf("too long: socket path %s exceeds 107 bytes", sock))
 		}
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		bad("listen", c.Listen, err)
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", c.Listen, fmt.Errorf("want host:port like :8443 or 127.0.0.1:8443 (--listen, VANTA_LISTEN): %w", err))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		// net.Listen would refuse it only after provisioning.
+		bad("listen", c.Listen, errors.New("port must be a number from 0 to 65535 (--listen, VANTA_LISTEN)"))
 	}
 	if c.PublicURL != "" {
 		if u, err := checkPublicURL(c.PublicURL); err != nil {

@@ -74,6 +74,8 @@ func TestValidate(t *testing.T) {
 		{"empty data", func(c *Config) { c.DataDir = "" }, "data"},
 		{"socket path too long", func(c *Config) { c.DataDir = long }, "data"},
 		{"listen without port", func(c *Config) { c.Listen = "localhost" }, "listen"},
+		{"listen port out of range", func(c *Config) { c.Listen = ":99999" }, "listen"},
+		{"listen port not a number", func(c *Config) { c.Listen = "127.0.0.1:http-ish" }, "listen"},
 		{"tiny stop timeout", func(c *Config) { c.StopTimeout = Duration(time.Second) }, "stop_timeout"},
 		{"engine", func(c *Config) { c.MongoEngine = "couchdb" }, "mongo_engine"},
 		{"key provider", func(c *Config) { c.KeyProvider = "vault" }, "key_provider"},
@@ -169,5 +171,39 @@ func TestPublicURL(t *testing.T) {
 		return map[string]string{"VANTA_PUBLIC_URL": "https://books.example.co.ke"}[k]
 	}); err != nil || cfg.PublicURL != "https://books.example.co.ke" {
 		t.Errorf("VANTA_PUBLIC_URL: %q %v", cfg.PublicURL, err)
+	}
+}
+
+func TestRedisDefaultUserLine(t *testing.T) {
+	// An ACL file from before the fix, as Redis's ACL SAVE writes it.
+	old := "user company_1 on #ab ~company:1:* resetchannels &company:1:* +@all -@dangerous\nuser default off resetchannels -@all\nuser vanta on #cd ~* &* +@all\n"
+	got := string(withRedisDefaultUser([]byte(old)))
+	want := redisDefaultUser + "\nuser company_1 on #ab ~company:1:* resetchannels &company:1:* +@all -@dangerous\nuser vanta on #cd ~* &* +@all\n"
+	if got != want {
+		t.Errorf("rewritten ACL file:\n%s\nwant:\n%s", got, want)
+	}
+	if again := string(withRedisDefaultUser([]byte(got))); again != got {
+		t.Errorf("not idempotent:\n%s", again)
+	}
+}
+
+func TestLoadEnvErrorsSayWhatIsWanted(t *testing.T) {
+	for name, want := range map[string]string{
+		"VANTA_QUOTA_USER_RPM":      "want a whole number",
+		"VANTA_TRUSTED_PROXIES":     "want a whole number",
+		"VANTA_QUOTA_STORAGE_BYTES": "want a whole number of bytes",
+		"VANTA_STOP_TIMEOUT":        "want a duration",
+	} {
+		cfg := Defaults()
+		err := cfg.LoadEnv(func(k string) string {
+			if k == name {
+				return "abc"
+			}
+			return ""
+		})
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != name || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "strconv") || strings.Contains(err.Error(), "time:") {
+			t.Errorf("%s=abc: %v, want a FieldError naming it and saying %q", name, err, want)
+		}
 	}
 }

@@ -8,8 +8,13 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
+
+// ControlSocketActor is who the audit chain names for what the control
+// socket does.
+const ControlSocketActor = "operator via control socket"
 
 // ControlSocket is the path of the control socket under a data directory.
 func ControlSocket(dataDir string) string { return Layout{Root: dataDir}.Path("run", "vanta.sock") }
@@ -40,8 +45,27 @@ func (a *Appliance) listenControl() (net.Listener, error) {
 //	POST /v1/services/{name}/restart
 //	GET  /v1/services/{name}/logs?n=N[&follow=1]   JSON lines
 //	GET  /v1/events                      state transitions as JSON lines
+//	GET  /v1/seal                        the seal status (as seal-status)
+//	POST /v1/seal                        seal, audited as the operator
 func (a *Appliance) controlHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/seal", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, a.seal.Status())
+	})
+	// Whoever can open the socket is root on the box, who could read the
+	// keys out of our memory anyway; sealing needs no more than that.
+	mux.HandleFunc("POST /v1/seal", func(w http.ResponseWriter, r *http.Request) {
+		st, err := a.seal.SealBy("actor", ControlSocketActor, "role", "operator")
+		if errors.Is(err, seal.ErrNotInitialized) {
+			writeJSON(w, http.StatusConflict, errorBody("not_initialized", "the seal is not initialized: there is nothing to seal", ""))
+			return
+		}
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, errorBody("internal", err.Error(), ""))
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
+	})
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.Services())
 	})

@@ -369,15 +369,27 @@ func (p *provisioner) writeRedisConfig() error {
 	}
 	dir := p.layout.Path("redis")
 	// The ACL file is created once: later features add per-company users
-	// to it with ACL SAVE, and a rewrite would drop them.
+	// to it with ACL SAVE, and a rewrite would drop them. Only the default
+	// user's line is ours to set at every boot (see redisDefaultUser).
 	acl := filepath.Join(dir, "users.acl")
-	if _, err := os.Stat(acl); errors.Is(err, os.ErrNotExist) {
-		users := fmt.Sprintf("user default off\nuser %s on sanitize-payload #%s ~* &* +@all\n", redisUser, sha256Hex(pass))
+	old, err := os.ReadFile(acl)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		users := fmt.Sprintf("%s\nuser %s on sanitize-payload #%s ~* &* +@all\n", redisDefaultUser, redisUser, sha256Hex(pass))
 		if err := writeFileAtomic(acl, []byte(users), 0o600); err != nil {
 			return err
 		}
 		if err := p.chown(acl, p.redisAcc); err != nil {
 			return err
+		}
+	case err != nil:
+		return err
+	default:
+		// Files written before the default user could replay the AOF.
+		if fixed := withRedisDefaultUser(old); !bytes.Equal(fixed, old) {
+			if err := writeConfigFile(acl, fixed, p.redisAcc); err != nil {
+				return fmt.Errorf("redis ACL file: %w", err)
+			}
 		}
 	}
 	conf := fmt.Sprintf(`# Written by vanta init at every boot.
@@ -394,6 +406,33 @@ save 3600 1 300 100 60 10000
 shutdown-on-sigterm save
 `, p.layout.Path("run", "redis", "redis.sock"), dir, acl)
 	return writeConfigFile(filepath.Join(dir, "redis.conf"), []byte(conf), p.redisAcc)
+}
+
+// redisDefaultUser is the ACL line of Redis's default user. Redis 7.0
+// replays the AOF through a client that is the default user, and EXEC
+// checks every queued command against that client's user: with the default
+// user allowed nothing, each MULTI/EXEC in the AOF (every Lua script's
+// effects, every transaction of a company user) is refused on replay with
+// "NOPERM … after processing the command 'exec'" and its writes are lost
+// after a crash. So the default user may run everything, yet stays
+// disabled ("off") with no password: no connection can ever authenticate
+// as it, and unauthenticated connections may run nothing but AUTH/HELLO.
+const redisDefaultUser = "user default off resetpass ~* &* +@all"
+
+// withRedisDefaultUser puts redisDefaultUser in place of the default
+// user's line of an ACL file, keeping every other user as it is.
+func withRedisDefaultUser(acl []byte) []byte {
+	lines := strings.Split(strings.TrimRight(string(acl), "\n"), "\n")
+	out := []string{redisDefaultUser}
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "user" && f[1] == "default" {
+			continue
+		}
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return []byte(strings.Join(out, "\n") + "\n")
 }
 
 func (p *provisioner) chown(path string, a account) error {

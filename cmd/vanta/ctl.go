@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"github.com/vanta-ledger/vanta/appliance"
+	"github.com/vanta-ledger/vanta/internal/seal"
 )
 
 const ctlUsage = `usage: vanta ctl <command> [flags]
 
 commands:
-  status [--json] [--check]     services, their state, pid, uptime, restarts
+  status [--json] [--check [--allow-sealed]]
+                                the seal, and services: state, pid, uptime, restarts
   restart NAME                  stop and start one service
   logs NAME [-n N] [-f] [--json]  a service's recent output
   events                        state changes as they happen (JSON lines)
@@ -47,8 +49,9 @@ func cmdCtl(args []string) int {
 	var run func(c *ctlClient, fs *flag.FlagSet) int
 	switch sub {
 	case "status":
-		check := fs.Bool("check", false, "exit 1 unless every enabled critical service is healthy (for HEALTHCHECK)")
-		run = func(c *ctlClient, _ *flag.FlagSet) int { return ctlStatus(c, *asJSON, *check) }
+		check := fs.Bool("check", false, "exit 1 unless unsealed and every enabled critical service is healthy")
+		allowSealed := fs.Bool("allow-sealed", false, "with --check: a sealed appliance with healthy services passes (the image's HEALTHCHECK, so custodians are not interrupted by a restart)")
+		run = func(c *ctlClient, _ *flag.FlagSet) int { return ctlStatus(c, *asJSON, *check, *allowSealed) }
 	case "restart":
 		run = ctlRestart
 	case "logs":
@@ -134,17 +137,59 @@ func (c *ctlClient) getJSON(path string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-func ctlStatus(c *ctlClient, asJSON, check bool) int {
+// ctlSeal is the seal as `ctl status` shows it: seal-status's object with
+// its state in one word.
+type ctlSeal struct {
+	State string `json:"state"` // sealed, unsealed, uninitialized or initializing
+	seal.Status
+}
+
+func sealState(st seal.Status) string {
+	switch {
+	case !st.Initialized && st.PendingConfirmations > 0:
+		return "initializing"
+	case !st.Initialized:
+		return "uninitialized"
+	case st.Sealed:
+		return "sealed"
+	}
+	return "unsealed"
+}
+
+// sealLine is the seal in one line, with the unseal progress k/n.
+func sealLine(s ctlSeal) string {
+	switch s.State {
+	case "sealed":
+		return fmt.Sprintf("sealed (%d/%d shares entered; custodians: vanta operator unseal)", s.Progress, s.Threshold)
+	case "initializing":
+		return fmt.Sprintf("initializing (%d confirmations pending; custodians: vanta operator confirm)", s.PendingConfirmations)
+	case "uninitialized":
+		return "uninitialized (run the key ceremony: vanta operator init, or /setup)"
+	}
+	return fmt.Sprintf("unsealed (key version %d, %d of %d shares unseal)", s.KeyVersion, s.Threshold, s.Shares)
+}
+
+func ctlStatus(c *ctlClient, asJSON, check, allowSealed bool) int {
 	var rep appliance.ServicesReport
 	if err := c.getJSON("/v1/services", &rep); err != nil {
 		fmt.Fprintf(os.Stderr, "vanta ctl status: %v\n", err)
 		return exitFailure
 	}
+	var sl ctlSeal
+	if err := c.getJSON("/v1/seal", &sl.Status); err != nil {
+		fmt.Fprintf(os.Stderr, "vanta ctl status: seal: %v\n", err)
+		return exitFailure
+	}
+	sl.State = sealState(sl.Status)
 	if asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
+		_ = enc.Encode(struct {
+			appliance.ServicesReport
+			Seal ctlSeal `json:"seal"`
+		}{rep, sl})
 	} else if !check {
+		fmt.Printf("Seal: %s\n\n", sealLine(sl))
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tLAST EXIT\tREASON")
 		for _, s := range rep.Services {
@@ -166,6 +211,13 @@ func ctlStatus(c *ctlClient, asJSON, check bool) int {
 				fmt.Fprintf(os.Stderr, "%s is %s %s\n", s.Name, s.State, s.Reason)
 				return exitFailure
 			}
+		}
+		// Services up but sealed serve nothing: not healthy either, unless
+		// the caller (an orchestrator that restarts unhealthy containers,
+		// losing the custodians' progress) asks to look at services only.
+		if sl.State != "unsealed" && !allowSealed {
+			fmt.Fprintf(os.Stderr, "%s\n", sealLine(sl))
+			return exitFailure
 		}
 	}
 	return exitOK

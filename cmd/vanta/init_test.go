@@ -549,6 +549,13 @@ func writeConfig(t *testing.T, yaml string) string {
 }
 
 func TestInvalidConfigStartsNothing(t *testing.T) {
+	// A port someone else holds is a configuration error found before
+	// anything is provisioned, not after initdb.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { taken.Close() })
 	tests := []struct {
 		name string
 		yaml string
@@ -577,6 +584,10 @@ programs:
 		{"bad stop timeout", "", []string{"VANTA_STOP_TIMEOUT=ten"}, []string{"VANTA_STOP_TIMEOUT", "ten"}},
 		{"bad listen", "", []string{"VANTA_LISTEN=nonsense"}, []string{"listen", "nonsense"}},
 		{"bad engine", "mongo_engine: couchdb\n", nil, []string{"mongo_engine", "couchdb"}},
+		{"listen port out of range", "", []string{"VANTA_LISTEN=:99999"}, []string{"listen", ":99999", "--listen", "0 to 65535"}},
+		{"listen port taken", "", []string{"VANTA_LISTEN=" + taken.Addr().String()}, []string{"listen", taken.Addr().String(), "address already in use"}},
+		{"quota not a number", "", []string{"VANTA_QUOTA_USER_RPM=abc"}, []string{"VANTA_QUOTA_USER_RPM", `"abc"`, "want a whole number"}},
+		{"storage quota not a number", "", []string{"VANTA_QUOTA_STORAGE_BYTES=10GB"}, []string{"VANTA_QUOTA_STORAGE_BYTES", "want a whole number of bytes"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,11 +11,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/seal"
 )
 
@@ -27,7 +29,9 @@ commands:
   confirm         a custodian re-enters their share to finish init (key ceremony)
   unseal [--reset]
                   enter one share; prompts without echo, or reads stdin when piped
-  seal            lock the keys away again
+  seal [--data DIR]
+                  lock the keys away again; on the box, through the control
+                  socket (root only), so no GOD token is needed
   seal-status [--json]
   rekey start [--shares N] [--threshold K] [--custodian ...]
   rekey update    enter a current share; at the threshold prints the new shares
@@ -36,7 +40,8 @@ commands:
   rotate          add a root key version
   break-glass     enter a share towards a single-use emergency token
 
-Every command takes --addr (default from VANTA_LISTEN, else 127.0.0.1:8443).
+Every command but seal takes --addr (default from VANTA_LISTEN, else
+127.0.0.1:8443). 'vanta operator COMMAND -h' lists that command's flags.
 `
 
 // operatorClient talks to the local API.
@@ -66,9 +71,13 @@ type apiCallError struct {
 	Code    string
 	Message string
 	Field   string
+	Flag    string // the flag (or input) behind Field, when known
 }
 
 func (e *apiCallError) Error() string {
+	if e.Flag != "" {
+		return fmt.Sprintf("%s: %s (%s)", e.Flag, e.Message, e.Code)
+	}
 	if e.Field != "" {
 		return fmt.Sprintf("%s (%s, field %s)", e.Message, e.Code, e.Field)
 	}
@@ -129,62 +138,151 @@ func (c *custodianFlags) Set(v string) error {
 	return nil
 }
 
+// operatorFlags says which flags each subcommand takes, so that `-h`
+// lists only those and a flag another subcommand uses is refused.
+var operatorFlags = map[string][]string{
+	"init":          {"addr", "json", "shares", "threshold", "custodian", "reissue"},
+	"confirm":       {"addr", "json"},
+	"unseal":        {"addr", "json", "reset"},
+	"seal":          {"data", "json"},
+	"seal-status":   {"addr", "json"},
+	"rekey start":   {"addr", "json", "shares", "threshold", "custodian"},
+	"rekey update":  {"addr", "json"},
+	"rekey confirm": {"addr", "json"},
+	"rekey cancel":  {"addr", "json"},
+	"rotate":        {"addr", "json"},
+	"break-glass":   {"addr"},
+}
+
+// flagOfField names the flag (or input) behind a field the API refused.
+func flagOfField(field string) string {
+	switch {
+	case field == "shares", field == "threshold", field == "reissue", field == "reset":
+		return "--" + field
+	case field == "custodians":
+		return "--custodian"
+	case strings.HasPrefix(field, "custodians["):
+		// custodians[2].name is the third --custodian.
+		i, err := strconv.Atoi(field[len("custodians["):strings.IndexByte(field, ']')])
+		if err == nil {
+			return fmt.Sprintf("--custodian (the %s)", ordinal(i+1))
+		}
+		return "--custodian"
+	case field == "share", field == "nonce":
+		return "the share on standard input"
+	}
+	return field
+}
+
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return strconv.Itoa(n) + suffix
+}
+
 func cmdOperator(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, operatorUsage)
 		return exitUsage
 	}
 	sub, args := args[0], args[1:]
-	if sub == "rekey" {
-		if len(args) == 0 {
+	switch sub {
+	case "help", "-h", "--help":
+		fmt.Print(operatorUsage)
+		return exitOK
+	case "rekey":
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 			fmt.Fprintln(os.Stderr, "vanta operator rekey: say start, update, confirm or cancel")
 			return exitUsage
 		}
 		sub, args = "rekey "+args[0], args[1:]
 	}
+	names, ok := operatorFlags[sub]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "vanta operator: unknown command %q\n\n%s", sub, operatorUsage)
+		return exitUsage
+	}
 	fs := flag.NewFlagSet("vanta operator "+sub, flag.ContinueOnError)
-	addr := fs.String("addr", defaultAddr(), "API address (host:port or URL)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	shares := fs.Int("shares", 0, "number of shares (default 7)")
-	threshold := fs.Int("threshold", 0, "shares needed to unseal (default 5)")
-	reissue := fs.Bool("reissue", false, "init: replace a share set still waiting for confirmations")
-	reset := fs.Bool("reset", false, "unseal: discard the shares entered so far")
-	var custodians custodianFlags
-	fs.Var(&custodians, "custodian", "custodian NAME or NAME=AGE_RECIPIENT, in slot order (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: vanta operator %s [flags]\n\nflags:\n", sub)
+		fs.PrintDefaults()
+	}
+	var (
+		addr, dataDir          string
+		asJSON, reissue, reset bool
+		shares, threshold      int
+		custodians             custodianFlags
+	)
+	for _, name := range names {
+		switch name {
+		case "addr":
+			fs.StringVar(&addr, "addr", defaultAddr(), "API address (host:port or URL; env VANTA_LISTEN)")
+		case "data":
+			dataDir = appliance.Defaults().DataDir
+			if v := os.Getenv("VANTA_DATA"); v != "" {
+				dataDir = v
+			}
+			fs.StringVar(&dataDir, "data", dataDir, "data directory of the running init, for its control socket (env VANTA_DATA)")
+		case "json":
+			fs.BoolVar(&asJSON, "json", false, "print JSON")
+		case "shares":
+			fs.IntVar(&shares, "shares", 0, "number of shares (default 7)")
+		case "threshold":
+			fs.IntVar(&threshold, "threshold", 0, "shares needed to unseal (default 5)")
+		case "custodian":
+			fs.Var(&custodians, "custodian", "custodian NAME or NAME=AGE_RECIPIENT, in slot order (repeatable)")
+		case "reissue":
+			fs.BoolVar(&reissue, "reissue", false, "replace a share set still waiting for confirmations")
+		case "reset":
+			fs.BoolVar(&reset, "reset", false, "discard the shares entered so far")
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
 	}
-	base := *addr
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "vanta operator %s: unexpected argument %q (see vanta operator %s -h)\n", sub, fs.Arg(0), sub)
+		return exitUsage
+	}
+	base := addr
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
 	c := &operatorClient{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 30 * time.Second}}
-	initReq := seal.InitRequest{Shares: *shares, Threshold: *threshold, Custodians: custodians, Reissue: *reissue}
+	initReq := seal.InitRequest{Shares: shares, Threshold: threshold, Custodians: custodians, Reissue: reissue}
 
 	var err error
 	switch sub {
 	case "init":
 		var res seal.InitResult
 		if err = c.call("POST", "/api/v1/sys/init", initReq, &res); err == nil {
-			printShares(res, *asJSON)
+			printShares(res, asJSON)
 		}
 	case "confirm":
-		err = c.withShare("/api/v1/sys/init/confirm", *asJSON)
+		err = c.withShare("/api/v1/sys/init/confirm", asJSON)
 	case "unseal":
-		if *reset {
-			err = c.statusCall("POST", "/api/v1/sys/unseal", map[string]bool{"reset": true}, *asJSON)
+		if reset {
+			err = c.statusCall("POST", "/api/v1/sys/unseal", map[string]bool{"reset": true}, asJSON)
 			break
 		}
-		err = c.withShare("/api/v1/sys/unseal", *asJSON)
+		err = c.withShare("/api/v1/sys/unseal", asJSON)
 	case "seal":
-		err = c.statusCall("POST", "/api/v1/sys/seal", nil, *asJSON)
+		err = sealOverSocket(dataDir, asJSON)
 	case "seal-status":
-		err = c.statusCall("GET", "/api/v1/sys/seal-status", nil, *asJSON)
+		err = c.statusCall("GET", "/api/v1/sys/seal-status", nil, asJSON)
 	case "rekey start":
-		err = c.statusCall("POST", "/api/v1/sys/rekey/init", initReq, *asJSON)
+		err = c.statusCall("POST", "/api/v1/sys/rekey/init", initReq, asJSON)
 	case "rekey update":
 		var share string
 		if share, err = readShare(); err != nil {
@@ -201,17 +299,17 @@ func cmdOperator(args []string) int {
 			break
 		}
 		if out.Complete {
-			printShares(seal.InitResult{Threshold: out.Threshold, Shares: out.Shares}, *asJSON)
+			printShares(seal.InitResult{Threshold: out.Threshold, Shares: out.Shares}, asJSON)
 			break
 		}
 		out.Status.Rekey = out.Rekey
-		printStatus(out.Status, *asJSON)
+		printStatus(out.Status, asJSON)
 	case "rekey confirm":
-		err = c.withShare("/api/v1/sys/rekey/confirm", *asJSON)
+		err = c.withShare("/api/v1/sys/rekey/confirm", asJSON)
 	case "rekey cancel":
-		err = c.statusCall("POST", "/api/v1/sys/rekey/cancel", nil, *asJSON)
+		err = c.statusCall("POST", "/api/v1/sys/rekey/cancel", nil, asJSON)
 	case "rotate":
-		err = c.statusCall("POST", "/api/v1/sys/rotate", nil, *asJSON)
+		err = c.statusCall("POST", "/api/v1/sys/rotate", nil, asJSON)
 	case "break-glass":
 		var share string
 		if share, err = readShare(); err != nil {
@@ -222,22 +320,37 @@ func cmdOperator(args []string) int {
 			b, _ := json.MarshalIndent(out, "", "  ")
 			fmt.Println(string(b))
 		}
-	case "help", "-h", "--help":
-		fmt.Print(operatorUsage)
-		return exitOK
-	default:
-		fmt.Fprintf(os.Stderr, "vanta operator: unknown command %q\n\n%s", sub, operatorUsage)
-		return exitUsage
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "vanta operator %s: %v\n", sub, err)
 		var ae *apiCallError
+		if errors.As(err, &ae) && ae.Field != "" {
+			ae.Flag = flagOfField(ae.Field)
+		}
+		fmt.Fprintf(os.Stderr, "vanta operator %s: %v\n", sub, err)
 		if errors.As(err, &ae) && ae.Status < 500 {
 			return exitUsage
 		}
 		return exitFailure
 	}
 	return exitOK
+}
+
+// sealOverSocket seals through the control socket: the operator on the
+// box (root, who alone can open the 0600 socket) needs no GOD token, and
+// the audit chain records "operator via control socket".
+func sealOverSocket(dataDir string, asJSON bool) error {
+	c := newCtlClient(dataDir)
+	resp, err := c.do(http.MethodPost, "/v1/seal")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var st seal.Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return fmt.Errorf("control socket answer: %w", err)
+	}
+	printStatus(st, asJSON)
+	return nil
 }
 
 // withShare reads a share and posts it, printing the seal status.

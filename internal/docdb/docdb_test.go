@@ -1,11 +1,14 @@
 package docdb
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,5 +96,20 @@ func TestConfigErrors(t *testing.T) {
 		if err := Run(context.Background(), cfg); err == nil {
 			t.Errorf("Run(%+v) accepted an incomplete config", cfg)
 		}
+	}
+}
+
+func TestQuietDropsOnlyTheClosedConnectionDeadlineWarning(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(quiet{slog.NewTextHandler(&buf, nil)}).With("name", "clientconn")
+	l.Warn("Failed to set deadline: set unix /run/mongodb.sock->: use of closed network connection")
+	l.Warn("Failed to set deadline: operation not permitted")
+	l.Warn("Connection stopped")
+	out := buf.String()
+	if strings.Contains(out, "closed network connection") {
+		t.Errorf("the closed-connection warning passed:\n%s", out)
+	}
+	if !strings.Contains(out, "operation not permitted") || !strings.Contains(out, "Connection stopped") || !strings.Contains(out, "name=clientconn") {
+		t.Errorf("other messages were dropped:\n%s", out)
 	}
 }

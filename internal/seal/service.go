@@ -578,6 +578,20 @@ func (s *Service) Seal() (Status, error) {
 	return s.statusLocked(), nil
 }
 
+// SealBy seals like Seal, and names in the audit event who sealed (attrs
+// are key, value pairs, such as "actor", "operator via control socket"):
+// the control socket has no token to name anyone by.
+func (s *Service) SealBy(attrs ...any) (Status, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.file == nil || !s.file.initialized() {
+		return s.statusLocked(), ErrNotInitialized
+	}
+	s.sealLocked()
+	s.audit("seal.sealed", attrs...)
+	return s.statusLocked(), nil
+}
+
 func (s *Service) sealLocked() {
 	if s.keyring != nil {
 		s.keyring.destroy()
