@@ -54,7 +54,7 @@ func TestRedisReplaysTransactionsAfterKill(t *testing.T) {
 
 	// Connect as company A's own ACL user, with its rules as tenancy
 	// provisioning made them; only a password of ours is added.
-	scope := tenancy.NewScope(uuid.MustParse(w.a.ID))
+	scope := tenancy.NewScopeForTest(uuid.MustParse(w.a.ID))
 	if err := admin.Do(ctx, "ACL", "SETUSER", scope.RedisUser(), ">test-only-password").Err(); err != nil {
 		t.Fatal(err)
 	}
