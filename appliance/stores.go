@@ -74,6 +74,8 @@ ALTER FUNCTION auth.notify_user_changed() OWNER TO ` + tenancy.OwnerRole + `;`},
 		{8, "invitations", auth.InvitationsSchema + `
 GRANT SELECT, INSERT, UPDATE ON auth.invitations TO ` + tenancy.AppRole + `;`},
 		{9, "self-service TOTP enrolment", auth.PendingTOTPSchema},
+		{10, "account security: initial passwords, reset links, login throttle", auth.AccountSecuritySchema + `
+GRANT SELECT, INSERT, UPDATE, DELETE ON auth.password_resets, auth.login_failures, auth.known_clients TO ` + tenancy.AppRole + `;`},
 	}
 }
 
