@@ -228,7 +228,7 @@ var (
 	// ErrPasswordChangeRequired: the password was right but someone else
 	// chose it; its owner must set their own (ChangePassword) first.
 	ErrPasswordChangeRequired = errors.New("auth: this password was set by someone else; set your own at POST /api/v1/auth/password")
-	ErrRefreshReuse       = fmt.Errorf("%w: already used; the session has been revoked", ErrRefreshInvalid)
+	ErrRefreshReuse           = fmt.Errorf("%w: already used; the session has been revoked", ErrRefreshInvalid)
 	// ErrRevocationUnavailable means revocation state could not be read:
 	// the caller must refuse the request (503), not let it through.
 	ErrRevocationUnavailable = errors.New("auth: revocation state unavailable")

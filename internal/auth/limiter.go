@@ -172,6 +172,11 @@ func (l *Limiter) Admit(ctx context.Context, email, ip string) error {
 	now := l.now().UTC()
 	var wait time.Duration
 	err = pgx.BeginFunc(ctx, l.db, func(tx pgx.Tx) error {
+		type reservation struct {
+			key string
+			d   time.Duration
+		}
+		var reserve []reservation
 		for _, c := range l.counters(email, ip, known) {
 			var n int64
 			var until time.Time
@@ -185,14 +190,18 @@ func (l *Limiter) Admit(ctx context.Context, email, ip string) error {
 			}
 			if until.After(now) {
 				wait = max(wait, until.Sub(now))
-				continue
+			} else if d := l.delay(n, c.threshold, c.cap); d > 0 {
+				reserve = append(reserve, reservation{c.key, d})
 			}
-			if d := l.delay(n, c.threshold, c.cap); d > 0 {
-				// Reserve the next slot for this attempt.
-				if _, err := tx.Exec(ctx, "UPDATE auth.login_failures SET until = $2, expires_at = $3 WHERE key = $1",
-					c.key, now.Add(d), now.Add(d+l.Window)); err != nil {
-					return err
-				}
+		}
+		if wait > 0 {
+			return nil // refused: reserve nothing
+		}
+		// Admitted past a threshold: this attempt takes the next slot.
+		for _, r := range reserve {
+			if _, err := tx.Exec(ctx, "UPDATE auth.login_failures SET until = $2, expires_at = $3 WHERE key = $1",
+				r.key, now.Add(r.d), now.Add(r.d+l.Window)); err != nil {
+				return err
 			}
 		}
 		return nil
