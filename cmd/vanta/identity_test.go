@@ -804,11 +804,11 @@ func TestAccountTakeoverAcrossCompanies(t *testing.T) {
 		if !strings.HasPrefix(reset.Token, "vpr_") || reset.ResetPath != "/reset#"+reset.Token {
 			t.Fatalf("reset %+v", reset)
 		}
-		in.mustCall("POST", "/api/v1/auth/password/reset", "", map[string]string{"token": reset.Token, "new_password": "baraka sets this himself"}, 200, nil)
+		in.mustCall("POST", "/api/v1/auth/password/reset", "", map[string]string{"token": reset.Token, "new_password": "he sets this one himself"}, 200, nil)
 		if code, body := in.call("POST", "/api/v1/auth/password/reset", "", map[string]string{"token": reset.Token, "new_password": "and again a second time"}); code != 400 || errorCode(body) != "invalid_reset_token" {
 			t.Errorf("reset link used twice: %d %s", code, body)
 		}
-		in.login(rEmail, "baraka sets this himself", "") // no longer an initial password
+		in.login(rEmail, "he sets this one himself", "") // no longer an initial password
 
 		// Expired: moved into the past in the database, as time would.
 		in.mustCall("POST", path, adminA, nil, 201, &reset)
@@ -894,7 +894,7 @@ func TestLoginThrottlePerClient(t *testing.T) {
 	in.mustCall("POST", "/api/v1/companies/"+co.ID+"/users", godTk.AccessToken,
 		map[string]string{"email": "wanjiku@ofisi.test", "name": "Wanjiku", "role": "user", "password": "initial from the creator"}, 201, nil)
 	if code, body := in.callFrom("192.0.2.77", "POST", "/api/v1/auth/password", "", map[string]string{
-		"email": "wanjiku@ofisi.test", "password": "initial from the creator", "new_password": "wanjiku chose this herself"}); code != 200 {
+		"email": "wanjiku@ofisi.test", "password": "initial from the creator", "new_password": "she chose this one herself"}); code != 200 {
 		t.Fatalf("colleague sets her password: %d %s", code, body)
 	}
 	for i := 0; i < 10; i++ {
@@ -903,7 +903,7 @@ func TestLoginThrottlePerClient(t *testing.T) {
 	if code, body := in.callFrom(office, "POST", "/api/v1/auth/login", "", map[string]string{"email": "forgetful@ofisi.test", "password": "was it this one 11"}); code != 429 {
 		t.Errorf("the failing person's own sign-in from the office: %d %s", code, body)
 	}
-	if code, body := in.callFrom(office, "POST", "/api/v1/auth/login", "", map[string]string{"email": "wanjiku@ofisi.test", "password": "wanjiku chose this herself"}); code != 200 {
+	if code, body := in.callFrom(office, "POST", "/api/v1/auth/login", "", map[string]string{"email": "wanjiku@ofisi.test", "password": "she chose this one herself"}); code != 200 {
 		t.Errorf("colleague behind the same office address: %d %s", code, body)
 	}
 
