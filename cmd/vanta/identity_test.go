@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
 	"github.com/vanta-ledger/vanta/internal/auth"
@@ -1026,4 +1027,76 @@ func TestIdentityLeaksClosed(t *testing.T) {
 		}
 		in.mustCall("GET", "/api/v1/me", in.login("viewer@acme.test", passwordOf(auth.RoleViewer), "").AccessToken, nil, 200, nil)
 	})
+}
+
+// TestPasswordPagesInBrowser: the console's /reset page sets a password
+// with a reset link an admin was given, and replaces an initial password
+// (email, the admin's password, a new one); an invitation page refused
+// with an initial password says what to do.
+func TestPasswordPagesInBrowser(t *testing.T) {
+	w := newWorld(t)
+	in := w.in
+	adminA := w.byRole[auth.RoleAdmin].AccessToken
+	ctx := browser(t)
+
+	// A reset link.
+	var u struct{ ID string }
+	in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/users", adminA,
+		map[string]string{"email": "otieno@people.test", "name": "Otieno", "role": "viewer", "password": "the admin picked this"}, 201, &u)
+	var reset struct {
+		ResetPath string `json:"reset_path"`
+	}
+	in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/users/"+u.ID+"/password-reset", adminA, nil, 201, &reset)
+	page := newTab(t, ctx, "reset link", false)
+	page.do("open the reset link", chromedp.Navigate(in.url(reset.ResetPath)))
+	page.waitShown("#token-from-link")
+	if eval[bool](page, `!document.querySelector("#current-fields").closest("[hidden]")`) {
+		t.Errorf("a reset link asks for the current password")
+	}
+	if h := eval[string](page, `location.hash`); h != "" {
+		t.Errorf("the token stays in the address bar: %q", h)
+	}
+	page.do("choose a new password",
+		chromedp.SendKeys(chromedp.CSS("#new-input"), "rivers run to the sea"),
+		chromedp.Click(chromedp.CSS("#password-submit")))
+	page.waitShown("#done-view")
+	page.extraScreenshot("reset-1-done.png")
+	page.checkErrors()
+	in.login("otieno@people.test", "rivers run to the sea", "")
+
+	// An initial password replaced on the same page.
+	in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/users", adminA,
+		map[string]string{"email": "moraa@people.test", "name": "Moraa", "role": "user", "password": "the admin picked this"}, 201, nil)
+	var inv struct {
+		AcceptPath string `json:"accept_path"`
+	}
+	in.mustCall("POST", "/api/v1/companies/"+w.b.ID+"/invitations", w.bAdmin.AccessToken, map[string]string{"email": "moraa@people.test", "role": "user"}, 201, &inv)
+	accept := newTab(t, ctx, "invitation with an initial password", true)
+	accept.do("open the invitation", chromedp.Navigate(in.url(inv.AcceptPath)))
+	accept.waitShown("#token-from-link")
+	accept.do("accept with the admin's password",
+		chromedp.SendKeys(chromedp.CSS("#password-input"), "the admin picked this"),
+		chromedp.Click(chromedp.CSS("#accept-submit")))
+	accept.waitShown(`#accept-form [data-error-for="password"][data-code="password_change_required"]`)
+	accept.waitText("#password-error", "/reset")
+	accept.checkErrors()
+
+	change := newTab(t, ctx, "initial password", true)
+	change.do("open the password page", chromedp.Navigate(in.url("/reset")))
+	change.waitShown("#current-fields")
+	change.do("replace the initial password",
+		chromedp.SendKeys(chromedp.CSS("#email-input"), "moraa@people.test"),
+		chromedp.SendKeys(chromedp.CSS("#current-input"), "the admin picked this"),
+		chromedp.SendKeys(chromedp.CSS("#new-input"), "short"),
+		chromedp.Click(chromedp.CSS("#password-submit")))
+	change.waitShown(`[data-error-for="new_password"][data-code="weak_password"]`)
+	change.do("a better one",
+		chromedp.SetValue(chromedp.CSS("#new-input"), "mountains keep their snow"),
+		chromedp.Click(chromedp.CSS("#password-submit")))
+	change.waitShown("#done-view")
+	change.checkErrors()
+	in.login("moraa@people.test", "mountains keep their snow", "")
+	if code, body := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "moraa@people.test", "password": "the admin picked this"}); code != 401 {
+		t.Errorf("the admin's password after the change on the page: %d %s", code, body)
+	}
 }

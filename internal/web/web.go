@@ -14,7 +14,8 @@ import (
 //go:embed static
 var static embed.FS
 
-// Handler serves /setup, /unseal, /accept and /assets/*.
+// Handler serves /setup, /unseal, /accept, /reset (setting one's own
+// password, by reset link or replacing an initial one) and /assets/*.
 func Handler() http.Handler {
 	root, _ := fs.Sub(static, "static")
 	files := http.FileServerFS(root)
@@ -22,7 +23,7 @@ func Handler() http.Handler {
 		switch {
 		case r.URL.Path == "/":
 			http.Redirect(w, r, "/unseal", http.StatusFound)
-		case r.URL.Path == "/setup" || r.URL.Path == "/unseal" || r.URL.Path == "/accept":
+		case r.URL.Path == "/setup" || r.URL.Path == "/unseal" || r.URL.Path == "/accept" || r.URL.Path == "/reset":
 			http.ServeFileFS(w, r, root, strings.TrimPrefix(r.URL.Path, "/")+".html")
 		case strings.HasPrefix(r.URL.Path, "/assets/"):
 			files.ServeHTTP(w, r)
