@@ -76,6 +76,8 @@ GRANT SELECT, INSERT, UPDATE ON auth.invitations TO ` + tenancy.AppRole + `;`},
 		{9, "self-service TOTP enrolment", auth.PendingTOTPSchema},
 		{10, "one active company per KRA PIN", tenancy.TaxIDSchema + `
 GRANT UPDATE (tax_id_twin) ON vanta.companies TO ` + tenancy.AppRole + `;`},
+		{11, "account security: initial passwords, reset links, login throttle", auth.AccountSecuritySchema + `
+GRANT SELECT, INSERT, UPDATE, DELETE ON auth.password_resets, auth.login_failures, auth.known_clients TO ` + tenancy.AppRole + `;`},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
 	"github.com/vanta-ledger/vanta/internal/auth"
@@ -59,6 +60,31 @@ type tokens struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int    `json:"expires_in"`
 }
+
+// setOwnPassword is a person replacing a password (an initial one an
+// admin chose, or their own) through POST /auth/password; it answers
+// with the new session.
+func (in *instance) setOwnPassword(email, current, own, totpSecret string) tokens {
+	in.t.Helper()
+	body := map[string]string{"email": email, "password": current, "new_password": own}
+	if totpSecret != "" {
+		code, err := auth.TOTPCode(totpSecret, time.Now())
+		if err != nil {
+			in.t.Fatal(err)
+		}
+		body["totp"] = code
+	}
+	var tk tokens
+	in.mustCall("POST", "/api/v1/auth/password", "", body, 200, &tk)
+	if tk.AccessToken == "" || tk.RefreshToken == "" {
+		in.t.Fatalf("password change for %s gave no session", email)
+	}
+	return tk
+}
+
+// initialPassword is what an admin chooses for a member they create: the
+// member replaces it with passwordOf(role) before anything else works.
+func initialPassword(own string) string { return "initial " + own }
 
 func (in *instance) login(email, password, totpSecret string) tokens {
 	in.t.Helper()
@@ -124,7 +150,8 @@ func newWorld(t *testing.T) *world {
 	if code, body := in.call("POST", "/api/v1/sys/setup/god", "", map[string]string{"email": "second@vanta.test", "name": "Two", "password": "another long passphrase"}); code != 409 || errorCode(body) != "god_exists" {
 		t.Errorf("second GOD: %d %s", code, body)
 	}
-	if code, body := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "god@vanta.test", "password": "correct horse battery staple"}); code != 401 || errorCode(body) != "totp_required" {
+	// A right password without its code answers like a wrong one.
+	if code, body := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "god@vanta.test", "password": "correct horse battery staple"}); code != 401 || errorCode(body) != "invalid_credentials" {
 		t.Errorf("GOD login without TOTP: %d %s", code, body)
 	}
 	w.god = in.login("god@vanta.test", "correct horse battery staple", god.TOTP.Secret)
@@ -144,7 +171,7 @@ func newWorld(t *testing.T) *world {
 			TOTP *struct{ Secret string } `json:"totp"`
 		}
 		in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/users", w.god.AccessToken,
-			map[string]string{"email": email, "name": string(role) + " of Acme", "role": string(role), "password": passwordOf(role)}, 201, &u)
+			map[string]string{"email": email, "name": string(role) + " of Acme", "role": string(role), "password": initialPassword(passwordOf(role))}, 201, &u)
 		secret := ""
 		if u.TOTP != nil {
 			secret = u.TOTP.Secret
@@ -152,20 +179,20 @@ func newWorld(t *testing.T) *world {
 		if (role == auth.RoleAdmin) != (secret != "") {
 			t.Errorf("%s: TOTP enrolled %v", role, secret != "")
 		}
-		w.byRole[role] = in.login(email, passwordOf(role), secret)
+		w.byRole[role] = in.setOwnPassword(email, initialPassword(passwordOf(role)), passwordOf(role), secret)
 	}
 	var bAdmin struct {
 		TOTP struct{ Secret string } `json:"totp"`
 	}
 	in.mustCall("POST", "/api/v1/companies/"+w.b.ID+"/users", w.god.AccessToken,
-		map[string]string{"email": "b-admin-" + marker + "@bidii.test", "name": "Admin of Bidii", "role": "admin", "password": "seven lanterns over the lake"}, 201, &bAdmin)
-	w.bAdmin = in.login("b-admin-"+marker+"@bidii.test", "seven lanterns over the lake", bAdmin.TOTP.Secret)
+		map[string]string{"email": "b-admin-" + marker + "@bidii.test", "name": "Admin of Bidii", "role": "admin", "password": initialPassword("seven lanterns over the lake")}, 201, &bAdmin)
+	w.bAdmin = in.setOwnPassword("b-admin-"+marker+"@bidii.test", initialPassword("seven lanterns over the lake"), "seven lanterns over the lake", bAdmin.TOTP.Secret)
 	w.bByRole = map[auth.Role]tokens{auth.RoleAdmin: w.bAdmin}
 	for _, role := range []auth.Role{auth.RoleManager, auth.RoleUser, auth.RoleViewer} {
 		email := fmt.Sprintf("b-%s-%s@bidii.test", role, marker)
 		in.mustCall("POST", "/api/v1/companies/"+w.b.ID+"/users", w.god.AccessToken,
-			map[string]string{"email": email, "name": "Member of Bidii", "role": string(role), "password": passwordOf(role)}, 201, nil)
-		w.bByRole[role] = in.login(email, passwordOf(role), "")
+			map[string]string{"email": email, "name": "Member of Bidii", "role": string(role), "password": initialPassword(passwordOf(role))}, 201, nil)
+		w.bByRole[role] = in.setOwnPassword(email, initialPassword(passwordOf(role)), passwordOf(role), "")
 	}
 	w.markersA = []string{w.a.ID, "Acme Ltd", "P051234567Z", "viewer@acme.test", "admin@acme.test"}
 	return w
@@ -650,7 +677,426 @@ func TestPromotionNeedsASecondFactor(t *testing.T) {
 	}
 	in.mustCall("POST", "/api/v1/me/totp/confirm", viewer, map[string]string{"code": code}, 200, nil)
 	in.mustCall("PATCH", promote, admin, map[string]string{"role": "admin"}, 200, nil)
-	if status, body := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "viewer@acme.test", "password": passwordOf(auth.RoleViewer)}); status != 401 || errorCode(body) != "totp_required" {
+	if status, body := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "viewer@acme.test", "password": passwordOf(auth.RoleViewer)}); status != 401 || errorCode(body) != "invalid_credentials" {
 		t.Errorf("login without the new factor: %d %s", status, body)
+	}
+}
+
+// callFrom is call from a client at addr, as a trusted proxy names it in
+// X-Forwarded-For (the instance must trust one proxy hop).
+func (in *instance) callFrom(addr, method, path, token string, body any) (int, []byte) {
+	in.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req := in.request(method, path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("X-Forwarded-For", addr)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return in.do(req)
+}
+
+// systemAuditCount is how many records the system audit chain holds.
+func systemAuditCount(t *testing.T, data string) int {
+	t.Helper()
+	var n int
+	if err := pgConnect(t, data).QueryRow(context.Background(), "SELECT count(*) FROM audit.records WHERE chain = 'system'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestAccountTakeoverAcrossCompanies (issue 8, hole 1): A's admin creates
+// a member with a password the admin chose; B invites the same email; the
+// person used to join B with that password, and A's admin could then sign
+// in as them and act in B. Now the password is an initial one: it opens
+// no session and joins no company until its owner sets their own, after
+// which it is worthless.
+func TestAccountTakeoverAcrossCompanies(t *testing.T) {
+	w := newWorld(t)
+	in := w.in
+	adminA := w.byRole[auth.RoleAdmin].AccessToken
+	const email, chosen, own = "amani@people.test", "the admin of acme chose this", "my very own secret passphrase"
+	var member struct{ ID string }
+	in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/users", adminA,
+		map[string]string{"email": email, "name": "Amani Njoroge", "role": "user", "password": chosen}, 201, &member)
+
+	// The admin's password opens nothing.
+	code, body := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": chosen})
+	if code != 403 || errorCode(body) != "password_change_required" || strings.Contains(string(body), "access_token") {
+		t.Fatalf("login with the admin's password: %d %s", code, body)
+	}
+	// B invites the same person; the admin's password cannot accept.
+	var inv struct{ Token string }
+	in.mustCall("POST", "/api/v1/companies/"+w.b.ID+"/invitations", w.bAdmin.AccessToken, map[string]string{"email": email, "role": "manager"}, 201, &inv)
+	if code, body := in.call("POST", "/api/v1/auth/invitations/accept", "", map[string]string{"token": inv.Token, "password": chosen}); code != 403 || errorCode(body) != "password_change_required" {
+		t.Fatalf("invitation accepted with a password someone else chose: %d %s", code, body)
+	}
+	// The person sets their own password; it answers with a session.
+	if code, body := in.call("POST", "/api/v1/auth/password", "", map[string]string{"email": email, "password": chosen, "new_password": "short"}); code != 400 || errorCode(body) != "weak_password" || fieldOf(body) != "new_password" {
+		t.Errorf("weak new password: %d %s", code, body)
+	}
+	tk := in.setOwnPassword(email, chosen, own, "")
+	in.mustCall("POST", "/api/v1/auth/invitations/accept", "", map[string]string{"token": inv.Token, "password": own}, 201, nil)
+	// A's admin's password is worthless now, in every company.
+	if code, body := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": chosen}); code != 401 || errorCode(body) != "invalid_credentials" {
+		t.Errorf("the admin's old password after the change: %d %s", code, body)
+	}
+	var me struct {
+		Memberships []struct {
+			CompanyID string `json:"company_id"`
+		}
+	}
+	in.mustCall("GET", "/api/v1/me", in.login(email, own, "").AccessToken, nil, 200, &me)
+	if len(me.Memberships) != 2 {
+		t.Errorf("memberships %+v", me)
+	}
+
+	t.Run("change ends other sessions", func(t *testing.T) {
+		second := in.login(email, own, "")
+		newer := in.setOwnPassword(email, own, "another passphrase of mine", "")
+		for _, old := range []tokens{tk, second} {
+			if code, _ := in.call("GET", "/api/v1/me", old.AccessToken, nil); code != 401 {
+				t.Errorf("old access token after a change: %d", code)
+			}
+			if code, _ := in.call("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": old.RefreshToken}); code != 401 {
+				t.Errorf("old refresh token after a change: %d", code)
+			}
+		}
+		in.mustCall("GET", "/api/v1/me", newer.AccessToken, nil, 200, nil)
+		if code, body := in.call("POST", "/api/v1/auth/password", "", map[string]string{"email": email, "password": own, "new_password": "yet another of mine"}); code != 401 || errorCode(body) != "invalid_credentials" {
+			t.Errorf("change with the previous password: %d %s", code, body)
+		}
+	})
+
+	t.Run("reset link", func(t *testing.T) {
+		const rEmail = "baraka@people.test"
+		var u struct{ ID string }
+		in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/users", adminA,
+			map[string]string{"email": rEmail, "name": "Baraka Kip", "role": "viewer", "password": chosen}, 201, &u)
+		path := "/api/v1/companies/" + w.a.ID + "/users/" + u.ID + "/password-reset"
+		// Attackers: no token, a viewer, another company's admin (on A's
+		// route and on its own).
+		for _, tc := range []struct {
+			name, path, token string
+			want              int
+		}{
+			{"no token", path, "", 401},
+			{"A's viewer", path, w.byRole[auth.RoleViewer].AccessToken, 403},
+			{"B's admin on A", path, w.bAdmin.AccessToken, 404},
+			{"B's admin on B", "/api/v1/companies/" + w.b.ID + "/users/" + u.ID + "/password-reset", w.bAdmin.AccessToken, 404},
+		} {
+			code, body := in.call("POST", tc.path, tc.token, nil)
+			if code != tc.want || strings.Contains(string(body), "vpr_") {
+				t.Errorf("%s: %d %s, want %d", tc.name, code, body, tc.want)
+			}
+		}
+		var reset struct {
+			Token     string
+			ResetPath string `json:"reset_path"`
+		}
+		in.mustCall("POST", path, adminA, nil, 201, &reset)
+		if !strings.HasPrefix(reset.Token, "vpr_") || reset.ResetPath != "/reset#"+reset.Token {
+			t.Fatalf("reset %+v", reset)
+		}
+		in.mustCall("POST", "/api/v1/auth/password/reset", "", map[string]string{"token": reset.Token, "new_password": "he sets this one himself"}, 200, nil)
+		if code, body := in.call("POST", "/api/v1/auth/password/reset", "", map[string]string{"token": reset.Token, "new_password": "and again a second time"}); code != 400 || errorCode(body) != "invalid_reset_token" {
+			t.Errorf("reset link used twice: %d %s", code, body)
+		}
+		in.login(rEmail, "he sets this one himself", "") // no longer an initial password
+
+		// Expired: moved into the past in the database, as time would.
+		in.mustCall("POST", path, adminA, nil, 201, &reset)
+		if _, err := pgConnect(t, w.data).Exec(context.Background(), "UPDATE auth.password_resets SET expires_at = now() - interval '1 second' WHERE used_at IS NULL"); err != nil {
+			t.Fatal(err)
+		}
+		if code, body := in.call("POST", "/api/v1/auth/password/reset", "", map[string]string{"token": reset.Token, "new_password": "too late for this one"}); code != 400 || errorCode(body) != "invalid_reset_token" {
+			t.Errorf("expired reset link: %d %s", code, body)
+		}
+		// Amani belongs to B too: A's admin may not reset them (the link
+		// would open B to A's admin); GOD may.
+		if code, body := in.call("POST", "/api/v1/companies/"+w.a.ID+"/users/"+member.ID+"/password-reset", adminA, nil); code != 403 || strings.Contains(string(body), "vpr_") {
+			t.Errorf("A's admin resets a member of B too: %d %s", code, body)
+		}
+		in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/users/"+member.ID+"/password-reset", w.god.AccessToken, nil, 201, nil)
+	})
+}
+
+func fieldOf(body []byte) string {
+	var e struct {
+		Error struct{ Field string } `json:"error"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.Error.Field
+}
+
+// TestLoginThrottlePerClient (issue 8, holes 7 and 8): five wrong
+// passwords from anywhere used to lock the owner (GOD too) out for up to
+// 15 minutes, and one person failing behind an office's proxy delayed
+// everyone there. Now the guesser's own address is held, the owner's is
+// not, and a colleague behind the same address signs in. And a 60 KB
+// email is refused before anything is written to the system chain.
+func TestLoginThrottlePerClient(t *testing.T) {
+	data := dataDir(t)
+	in := bootWith(t, data, []string{"VANTA_TRUSTED_PROXIES=1"})
+	in.waitReady()
+	in.unseal(in.initSeal(2, 2))
+	var god struct {
+		TOTP struct{ Secret string } `json:"totp"`
+	}
+	const godPass, home, attacker, office = "correct horse battery staple", "192.0.2.10", "198.51.100.66", "203.0.113.80"
+	in.mustCall("POST", "/api/v1/sys/setup/god", "", map[string]string{"email": "god@vanta.test", "name": "Creator", "password": godPass}, 201, &god)
+	withCode := func(step time.Duration) map[string]string {
+		code, err := auth.TOTPCode(god.TOTP.Secret, time.Now().Add(step))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]string{"email": "god@vanta.test", "password": godPass, "totp": code}
+	}
+	// GOD signs in from home once: that address is known from now on.
+	code, body := in.callFrom(home, "POST", "/api/v1/auth/login", "", withCode(0))
+	var godTk tokens
+	if code != 200 || json.Unmarshal(body, &godTk) != nil {
+		t.Fatalf("GOD from home: %d %s", code, body)
+	}
+	locked := 0
+	for i := 0; i < 10; i++ {
+		code, body := in.callFrom(attacker, "POST", "/api/v1/auth/login", "", map[string]string{"email": "god@vanta.test", "password": fmt.Sprintf("guess number %d of many", i)})
+		switch {
+		case code == 429 && errorCode(body) == "locked_out":
+			locked++
+		case code != 401:
+			t.Fatalf("guess %d: %d %s", i, code, body)
+		}
+	}
+	if locked == 0 {
+		t.Error("the guesser's address was never held")
+	}
+	// The guesser's address is held even with the right password; GOD's
+	// home is not (the next step's code: the first one is spent).
+	if code, body := in.callFrom(attacker, "POST", "/api/v1/auth/login", "", withCode(30*time.Second)); code != 429 || errorCode(body) != "locked_out" {
+		t.Errorf("the guesser's address with the right password: %d %s", code, body)
+	}
+	if code, body := in.callFrom(home, "POST", "/api/v1/auth/login", "", withCode(30*time.Second)); code != 200 {
+		t.Fatalf("GOD from home after 10 guesses elsewhere: %d %s", code, body)
+	}
+
+	// An office: one person fails ten times; a colleague's first sign-in
+	// from the same address goes through. (She set her own password from
+	// elsewhere, so the office is not a known address of hers.)
+	var co company
+	in.mustCall("POST", "/api/v1/companies", godTk.AccessToken, map[string]any{"company_name": "Ofisi Moja", "tax_id": "P051212121Q"}, 201, &co)
+	in.mustCall("POST", "/api/v1/companies/"+co.ID+"/users", godTk.AccessToken,
+		map[string]string{"email": "wanjiku@ofisi.test", "name": "Wanjiku", "role": "user", "password": "initial from the creator"}, 201, nil)
+	if code, body := in.callFrom("192.0.2.77", "POST", "/api/v1/auth/password", "", map[string]string{
+		"email": "wanjiku@ofisi.test", "password": "initial from the creator", "new_password": "she chose this one herself"}); code != 200 {
+		t.Fatalf("colleague sets her password: %d %s", code, body)
+	}
+	for i := 0; i < 10; i++ {
+		in.callFrom(office, "POST", "/api/v1/auth/login", "", map[string]string{"email": "forgetful@ofisi.test", "password": fmt.Sprintf("was it this one %d", i)})
+	}
+	if code, body := in.callFrom(office, "POST", "/api/v1/auth/login", "", map[string]string{"email": "forgetful@ofisi.test", "password": "was it this one 11"}); code != 429 {
+		t.Errorf("the failing person's own sign-in from the office: %d %s", code, body)
+	}
+	if code, body := in.callFrom(office, "POST", "/api/v1/auth/login", "", map[string]string{"email": "wanjiku@ofisi.test", "password": "she chose this one herself"}); code != 200 {
+		t.Errorf("colleague behind the same office address: %d %s", code, body)
+	}
+
+	// Hole 8: a 60 KB email (or a 2 KB password) is refused naming the
+	// field, and nothing reaches the system audit chain.
+	before := systemAuditCount(t, data)
+	huge := strings.Repeat("x", 60<<10) + "@flood.test"
+	if code, body := in.callFrom("192.0.2.99", "POST", "/api/v1/auth/login", "", map[string]string{"email": huge, "password": "whatever it is"}); code != 400 || fieldOf(body) != "email" {
+		t.Errorf("60 KB email: %d %.200s", code, body)
+	}
+	if code, body := in.callFrom("192.0.2.99", "POST", "/api/v1/auth/login", "", map[string]string{"email": "a@flood.test", "password": strings.Repeat("p", 2048)}); code != 400 || fieldOf(body) != "password" {
+		t.Errorf("2 KB password: %d %.200s", code, body)
+	}
+	if after := systemAuditCount(t, data); after != before {
+		t.Errorf("refused input audited: %d records before, %d after", before, after)
+	}
+	// An unknown email is recorded as a bounded keyed hash, not as typed.
+	in.callFrom("192.0.2.99", "POST", "/api/v1/auth/login", "", map[string]string{"email": "stranger@flood.test", "password": "some guess or other"})
+	var stored string
+	if err := pgConnect(t, data).QueryRow(context.Background(), `SELECT details::jsonb->>'email' FROM audit.records
+		WHERE chain = 'system' AND action = 'auth.login' ORDER BY seq DESC LIMIT 1`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored, "unknown:") || strings.Contains(stored, "stranger") || len(stored) > 64 {
+		t.Errorf("unknown email audited as %q", stored)
+	}
+}
+
+// TestIdentityLeaksClosed (issue 8, hole 10): creating a member for an
+// email with an account in another company used to answer 409
+// email_taken; a right password without its code answered differently
+// from a wrong one; refresh events had no address; tokens from before a
+// seal worked after the next unseal.
+func TestIdentityLeaksClosed(t *testing.T) {
+	w := newWorld(t)
+	in := w.in
+	ctx := context.Background()
+	adminA := w.byRole[auth.RoleAdmin].AccessToken
+	bViewer := "b-viewer-" + strings.TrimPrefix(w.markersB[3], "b-admin-") + "@bidii.test"
+
+	t.Run("member creation reveals no other company's people", func(t *testing.T) {
+		answer := func(email string) map[string]any {
+			var out map[string]any
+			in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/users", adminA,
+				map[string]string{"email": email, "name": "Someone", "role": "viewer", "password": "acme chose this one"}, 201, &out)
+			return out
+		}
+		fresh, existing := answer("nobody-yet@people.test"), answer(bViewer)
+		if len(fresh) != len(existing) {
+			t.Fatalf("answers differ in shape: %v vs %v", fresh, existing)
+		}
+		for k, v := range fresh {
+			if _, ok := existing[k]; !ok || (k != "id" && k != "email" && existing[k] != v) {
+				t.Errorf("%s: fresh %v, existing %v", k, v, existing[k])
+			}
+		}
+		// B's viewer is not made a member of A on A's say-so; they see an
+		// invitation and accept it while signed in.
+		var me struct {
+			Memberships []struct{ CompanyID string } `json:"memberships"`
+			Invitations []struct {
+				ID        string
+				CompanyID string `json:"company_id"`
+			} `json:"invitations"`
+		}
+		in.mustCall("GET", "/api/v1/me", w.bByRole[auth.RoleViewer].AccessToken, nil, 200, &me)
+		if len(me.Memberships) != 1 || len(me.Invitations) != 1 || me.Invitations[0].CompanyID != w.a.ID {
+			t.Fatalf("B's viewer after A's create: %+v", me)
+		}
+		in.mustCall("POST", "/api/v1/me/invitations/"+me.Invitations[0].ID+"/accept", w.bByRole[auth.RoleViewer].AccessToken, nil, 201, nil)
+		in.mustCall("GET", "/api/v1/me", w.bByRole[auth.RoleViewer].AccessToken, nil, 200, &me)
+		if len(me.Memberships) != 2 || len(me.Invitations) != 0 {
+			t.Errorf("after accepting: %+v", me)
+		}
+	})
+
+	t.Run("no oracle for a right password without its code", func(t *testing.T) {
+		email := "admin@acme.test"
+		_, wrong := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": "not the password at all"})
+		_, right := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": passwordOf(auth.RoleAdmin)})
+		_, badCode := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": passwordOf(auth.RoleAdmin), "totp": "000000"})
+		if string(wrong) != string(right) || string(wrong) != string(badCode) || errorCode(wrong) != "invalid_credentials" {
+			t.Errorf("answers differ:\n wrong password %s\n no code %s\n bad code %s", wrong, right, badCode)
+		}
+	})
+
+	t.Run("refresh records the address", func(t *testing.T) {
+		m := in.login("manager@acme.test", passwordOf(auth.RoleManager), "")
+		var next tokens
+		in.mustCall("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": m.RefreshToken}, 200, &next)
+		in.call("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": m.RefreshToken}) // reuse
+		rows, err := pgConnect(t, w.data).Query(ctx, `SELECT outcome, ip FROM audit.records WHERE chain = 'system' AND action = 'auth.refresh' ORDER BY seq DESC LIMIT 2`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		seen := map[string]string{}
+		for rows.Next() {
+			var outcome, ip string
+			if err := rows.Scan(&outcome, &ip); err != nil {
+				t.Fatal(err)
+			}
+			seen[outcome] = ip
+		}
+		if seen["ok"] == "" || seen["refresh_reuse"] == "" {
+			t.Errorf("refresh events' addresses: %v", seen)
+		}
+	})
+
+	t.Run("sealing ends sessions", func(t *testing.T) {
+		viewer := in.login("viewer@acme.test", passwordOf(auth.RoleViewer), "")
+		in.mustCall("GET", "/api/v1/me", viewer.AccessToken, nil, 200, nil)
+		in.mustCall("POST", "/api/v1/sys/seal", w.god.AccessToken, nil, 200, nil)
+		in.unseal(w.shares)
+		if code, body := in.call("GET", "/api/v1/me", viewer.AccessToken, nil); code != 401 {
+			t.Errorf("token from before the seal: %d %s", code, body)
+		}
+		if code, body := in.call("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": viewer.RefreshToken}); code != 401 {
+			t.Errorf("refresh token from before the seal: %d %s", code, body)
+		}
+		in.mustCall("GET", "/api/v1/me", in.login("viewer@acme.test", passwordOf(auth.RoleViewer), "").AccessToken, nil, 200, nil)
+	})
+}
+
+// TestPasswordPagesInBrowser: the console's /reset page sets a password
+// with a reset link an admin was given, and replaces an initial password
+// (email, the admin's password, a new one); an invitation page refused
+// with an initial password says what to do.
+func TestPasswordPagesInBrowser(t *testing.T) {
+	w := newWorld(t)
+	in := w.in
+	adminA := w.byRole[auth.RoleAdmin].AccessToken
+	ctx := browser(t)
+
+	// A reset link.
+	var u struct{ ID string }
+	in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/users", adminA,
+		map[string]string{"email": "otieno@people.test", "name": "Otieno", "role": "viewer", "password": "the admin picked this"}, 201, &u)
+	var reset struct {
+		ResetPath string `json:"reset_path"`
+	}
+	in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/users/"+u.ID+"/password-reset", adminA, nil, 201, &reset)
+	page := newTab(t, ctx, "reset link", false)
+	page.do("open the reset link", chromedp.Navigate(in.url(reset.ResetPath)))
+	page.waitShown("#token-from-link")
+	if eval[bool](page, `!document.querySelector("#current-fields").closest("[hidden]")`) {
+		t.Errorf("a reset link asks for the current password")
+	}
+	if h := eval[string](page, `location.hash`); h != "" {
+		t.Errorf("the token stays in the address bar: %q", h)
+	}
+	page.do("choose a new password",
+		chromedp.SendKeys(chromedp.CSS("#new-input"), "rivers run to the sea"),
+		chromedp.Click(chromedp.CSS("#password-submit")))
+	page.waitShown("#done-view")
+	page.extraScreenshot("reset-1-done.png")
+	page.checkErrors()
+	in.login("otieno@people.test", "rivers run to the sea", "")
+
+	// An initial password replaced on the same page.
+	in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/users", adminA,
+		map[string]string{"email": "moraa@people.test", "name": "Moraa", "role": "user", "password": "the admin picked this"}, 201, nil)
+	var inv struct {
+		AcceptPath string `json:"accept_path"`
+	}
+	in.mustCall("POST", "/api/v1/companies/"+w.b.ID+"/invitations", w.bAdmin.AccessToken, map[string]string{"email": "moraa@people.test", "role": "user"}, 201, &inv)
+	accept := newTab(t, ctx, "invitation with an initial password", true)
+	accept.do("open the invitation", chromedp.Navigate(in.url(inv.AcceptPath)))
+	accept.waitShown("#token-from-link")
+	accept.do("accept with the admin's password",
+		chromedp.SendKeys(chromedp.CSS("#password-input"), "the admin picked this"),
+		chromedp.Click(chromedp.CSS("#accept-submit")))
+	accept.waitShown(`#accept-form [data-error-for="password"][data-code="password_change_required"]`)
+	accept.waitText("#password-error", "/reset")
+	accept.checkErrors()
+
+	change := newTab(t, ctx, "initial password", true)
+	change.do("open the password page", chromedp.Navigate(in.url("/reset")))
+	change.waitShown("#current-fields")
+	change.do("replace the initial password",
+		chromedp.SendKeys(chromedp.CSS("#email-input"), "moraa@people.test"),
+		chromedp.SendKeys(chromedp.CSS("#current-input"), "the admin picked this"),
+		chromedp.SendKeys(chromedp.CSS("#new-input"), "short"),
+		chromedp.Click(chromedp.CSS("#password-submit")))
+	change.waitShown(`[data-error-for="new_password"][data-code="weak_password"]`)
+	change.do("a better one",
+		chromedp.SetValue(chromedp.CSS("#new-input"), "mountains keep their snow"),
+		chromedp.Click(chromedp.CSS("#password-submit")))
+	change.waitShown("#done-view")
+	change.checkErrors()
+	in.login("moraa@people.test", "mountains keep their snow", "")
+	if code, body := in.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "moraa@people.test", "password": "the admin picked this"}); code != 401 {
+		t.Errorf("the admin's password after the change on the page: %d %s", code, body)
 	}
 }

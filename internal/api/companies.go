@@ -48,6 +48,7 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"PATCH", "/users/:uid", auth.ActUsersManage}, s.changeMemberRole},
 		{CompanyRoute{"DELETE", "/users/:uid", auth.ActUsersManage}, s.removeMember},
 		{CompanyRoute{"POST", "/users/:uid/disable", auth.ActUsersManage}, s.disableMember},
+		{CompanyRoute{"POST", "/users/:uid/password-reset", auth.ActUsersManage}, s.passwordReset},
 		{CompanyRoute{"GET", "/users", auth.ActUsersManage}, companyList(s, (*auth.Service).Members)},
 		{CompanyRoute{"POST", "/users", auth.ActUsersManage}, identityHandler(s, http.StatusCreated, s.createCompanyUser)},
 		{CompanyRoute{"GET", "/invitations", auth.ActUsersManage}, companyList(s, (*auth.Service).Invitations)},
@@ -606,6 +607,24 @@ func (s *server) disableMember(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"id": uid, "status": "disabled"})
+}
+
+// passwordReset makes a single-use link with which the member sets a new
+// password of their own. The link is the admin's to hand over; the
+// service refuses when the member belongs to a company the admin does not
+// administer (GOD only then), so a link never reaches past the admin's
+// companies.
+func (s *server) passwordReset(c *gin.Context) {
+	id, uid, ok := s.member(c)
+	if !ok {
+		return
+	}
+	r, err := id.CreatePasswordReset(c.Request.Context(), scope(c).Company(), uid)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"token": r.Token, "reset_path": "/reset#" + r.Token, "expires_at": r.ExpiresAt})
 }
 
 // companyRole parses a role a member may hold in a company (not GOD).

@@ -53,6 +53,14 @@ func (s *server) identity(ctx context.Context) (*auth.Service, *appliance.Stores
 	if err != nil {
 		return nil, nil, err
 	}
+	// A new keyring means the appliance was unsealed since the last
+	// service was made: sessions from before the seal end here, so that a
+	// token copied before sealing opens nothing afterwards. Until this
+	// succeeds no service is kept, and the next request tries again.
+	if err := svc.EndAllSessions(ctx, "unsealed"); err != nil {
+		svc.Close()
+		return nil, nil, err
+	}
 	if s.id != nil {
 		s.id.Close() // bound to a keyring that is gone
 	}
@@ -317,6 +325,18 @@ type refreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
+type passwordChangeRequest struct {
+	Email       string `json:"email"`
+	Password    string `json:"password"` // the current one (initial or not)
+	NewPassword string `json:"new_password"`
+	TOTP        string `json:"totp"`
+}
+
+type passwordResetRequest struct {
+	Token       string `json:"token"`
+	NewPassword string `json:"new_password"`
+}
+
 type godResetRequest struct {
 	Token    string `json:"token"`
 	Password string `json:"password"`
@@ -340,7 +360,26 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 		return pair, err
 	}))
 	limited.POST("/auth/refresh", identityHandler(s, http.StatusOK, func(c *gin.Context, id *auth.Service, req refreshRequest) (any, error) {
-		return id.Refresh(c.Request.Context(), req.RefreshToken)
+		return id.RefreshFrom(c.Request.Context(), req.RefreshToken, ip(c))
+	}))
+	// The owner sets their own password: required before an initial one
+	// (chosen by an admin) opens anything; ends every other session.
+	limited.POST("/auth/password", identityHandler(s, http.StatusOK, func(c *gin.Context, id *auth.Service, req passwordChangeRequest) (any, error) {
+		pair, err := id.ChangePassword(c.Request.Context(), auth.PasswordChange{Email: req.Email, Password: req.Password,
+			NewPassword: req.NewPassword, TOTP: req.TOTP, IP: ip(c)})
+		var ae *auth.AttemptError
+		if errors.As(err, &ae) && ae.Engaged {
+			s.logger.Warn("security", "event", "lockout", "ip", ip(c), "failures", ae.Failures)
+		}
+		return pair, err
+	}))
+	// A reset link made by an admin or GOD: single use, expiring.
+	limited.POST("/auth/password/reset", identityHandler(s, http.StatusOK, func(c *gin.Context, id *auth.Service, req passwordResetRequest) (any, error) {
+		u, err := id.ResetPassword(c.Request.Context(), req.Token, req.NewPassword, ip(c))
+		if err != nil {
+			return nil, err
+		}
+		return gin.H{"email": u.Email, "password_changed": true}, nil
 	}))
 	// Accepting an invitation: the token reaches its invitee out of band
 	// (the appliance sends no mail); limited like login, since an existing
@@ -419,7 +458,41 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 		if ms == nil {
 			ms = []auth.Membership{}
 		}
-		c.JSON(http.StatusOK, gin.H{"id": u.ID, "email": u.Email, "name": u.Name, "is_god": u.IsGOD, "memberships": ms})
+		invs, err := id.PendingInvitations(c.Request.Context(), p.UserID)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		pending := []gin.H{}
+		for _, inv := range invs {
+			pending = append(pending, gin.H{"id": inv.ID, "company_id": inv.CompanyID, "role": inv.Role, "expires_at": inv.ExpiresAt})
+		}
+		c.JSON(http.StatusOK, gin.H{"id": u.ID, "email": u.Email, "name": u.Name, "is_god": u.IsGOD, "memberships": ms,
+			"invitations": pending})
+	})
+	// Accepting, while signed in, an invitation addressed to one's own
+	// email (how an admin's "create member" reaches a person who already
+	// has an account: it never joins them on the admin's say-so).
+	authed.POST("/me/invitations/:iid/accept", func(c *gin.Context) {
+		id, _, ok := s.identified(c)
+		if !ok {
+			return
+		}
+		iid, err := uuid.Parse(c.Param("iid"))
+		if err != nil {
+			s.fail(c, auth.ErrInvitationInvalid)
+			return
+		}
+		a, err := id.AcceptInvitationAsUser(c.Request.Context(), principal(c).UserID, iid, ip(c))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		out := gin.H{"user": a.User, "company_id": a.CompanyID, "role": a.Role, "new_account": false}
+		if a.TOTP != nil {
+			out["totp"] = totpEnrolment(a.TOTP.Secret, a.TOTP.URI)
+		}
+		c.JSON(http.StatusCreated, out)
 	})
 }
 
@@ -428,6 +501,14 @@ func authStatus(err error) *apiError {
 	var locked auth.ErrLockedOut
 	if errors.As(err, &locked) {
 		return &apiError{status: http.StatusTooManyRequests, code: "locked_out", message: err.Error(), retryAfter: locked.RetryAfter}
+	}
+	var np *auth.NewPasswordError
+	if errors.As(err, &np) {
+		return &apiError{http.StatusBadRequest, "weak_password", np.Error(), "new_password", 0}
+	}
+	var ie *auth.InputError
+	if errors.As(err, &ie) {
+		return &apiError{http.StatusBadRequest, "validation_failed", strings.TrimPrefix(ie.Error(), "auth: "), ie.Field, 0}
 	}
 	var pe *auth.PolicyError
 	if errors.As(err, &pe) {
@@ -447,6 +528,9 @@ func authStatus(err error) *apiError {
 		{auth.ErrTOTPInvalid, http.StatusUnauthorized, "invalid_totp", "totp"},
 		{auth.ErrTOTPReplayed, http.StatusUnauthorized, "invalid_totp", "totp"},
 		{auth.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials", ""},
+		{auth.ErrPasswordChangeRequired, http.StatusForbidden, "password_change_required", "password"},
+		{auth.ErrResetInvalid, http.StatusBadRequest, "invalid_reset_token", "token"},
+		{auth.ErrResetNeedsGOD, http.StatusForbidden, "forbidden", ""},
 		{auth.ErrGODNetwork, http.StatusForbidden, "forbidden_network", ""},
 		{auth.ErrRefreshInvalid, http.StatusUnauthorized, "invalid_refresh_token", "refresh_token"},
 		{auth.ErrInvalidToken, http.StatusUnauthorized, "invalid_token", ""},

@@ -55,6 +55,12 @@ var summaries = map[string]string{
 	"GET /api/v1/companies/{cid}/quota":                "A company's allowances and use",
 	"GET /api/v1/companies/{cid}/audit":                "A company's audit records, newest first",
 	"GET /api/v1/companies/{cid}/audit/verify":         "Verify a company's audit chain",
+
+	// Passwords and pending invitations (issue 8, identity).
+	"POST /api/v1/auth/password":                              "Set one's own password (replaces an initial one); ends other sessions",
+	"POST /api/v1/auth/password/reset":                        "Set a new password with a single-use reset link",
+	"POST /api/v1/me/invitations/{iid}/accept":                "Accept, signed in, an invitation addressed to one's email",
+	"POST /api/v1/companies/{cid}/users/{uid}/password-reset": "Make a single-use password reset link for a member",
 }
 
 var ginParam = regexp.MustCompile(`:(\w+)`)

@@ -19,6 +19,7 @@ package auth
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -80,6 +81,10 @@ const (
 	EvSessionsRevoke   = "auth.sessions.revoke"
 	EvMembershipSet    = "auth.membership.set"
 	EvMembershipRemove = "auth.membership.remove"
+	EvPasswordChange   = "auth.password.change"
+	EvResetIssue       = "auth.password.reset_issue"
+	EvResetUse         = "auth.password.reset"
+	EvSessionsEndAll   = "auth.sessions.end_all"
 )
 
 // AuditFunc records an event inside tx, the transaction that makes the
@@ -134,6 +139,7 @@ type Service struct {
 	dummyHash string
 	revs      *revocations
 	macKey    []byte // of cached sessions; never leaves this process
+	emailKey  []byte // keys the hash of unknown emails in the audit trail
 }
 
 // New returns a service ready to use; the auth Schema must exist. It
@@ -165,11 +171,15 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		n = 2 * runtime.GOMAXPROCS(0)
 	}
 	s.hashSlots = make(chan struct{}, n)
-	s.limiter = NewLimiter(o.Redis, o.RedisPrefix, s.now)
+	s.limiter = NewLimiter(o.DB, s.now)
 	var err error
 	if s.signer, err = loadSigner(ctx, o.DB, o.Sealer, s.now); err != nil {
 		return nil, err
 	}
+	// Derived from the sealed signing key: stable across restarts, so the
+	// same unknown email hashes alike, and unavailable while sealed.
+	ek := sha256.Sum256(append([]byte("vanta auth: audit email key\x00"), s.signer.priv.Seed()...))
+	s.emailKey = ek[:]
 	// Unknown emails are checked against this, so that they cost what a
 	// wrong password costs.
 	if s.dummyHash, err = HashPassword("vanta: no such user", s.argon); err != nil {
@@ -215,7 +225,10 @@ var (
 	ErrTOTPRequired       = errors.New("auth: a TOTP code is required")
 	ErrGODNetwork         = errors.New("auth: GOD may not sign in from this address")
 	ErrRefreshInvalid     = errors.New("auth: invalid refresh token")
-	ErrRefreshReuse       = fmt.Errorf("%w: already used; the session has been revoked", ErrRefreshInvalid)
+	// ErrPasswordChangeRequired: the password was right but someone else
+	// chose it; its owner must set their own (ChangePassword) first.
+	ErrPasswordChangeRequired = errors.New("auth: this password was set by someone else; set your own at POST /api/v1/auth/password")
+	ErrRefreshReuse           = fmt.Errorf("%w: already used; the session has been revoked", ErrRefreshInvalid)
 	// ErrRevocationUnavailable means revocation state could not be read:
 	// the caller must refuse the request (503), not let it through.
 	ErrRevocationUnavailable = errors.New("auth: revocation state unavailable")
@@ -236,6 +249,8 @@ const (
 	ReasonRefreshReuse  = "refresh_reuse"
 	ReasonRefreshBad    = "refresh_invalid"
 	ReasonRefreshExpiry = "refresh_expired"
+	ReasonMustChange    = "password_change_required"
+	ReasonInvalidInput  = "invalid_input"
 )
 
 // AttemptError is a refused login or refresh, with what the caller needs
@@ -283,13 +298,16 @@ type userRow struct {
 	User
 	hash string
 	tva  time.Time
+	// mustChange: the password was chosen by someone else (an admin
+	// creating the member) and proves nothing about its owner.
+	mustChange bool
 }
 
-const userColumns = "id, email, name, password_hash, totp_secret_enc IS NOT NULL, is_god, status, tokens_valid_after, created_at"
+const userColumns = "id, email, name, password_hash, totp_secret_enc IS NOT NULL, is_god, status, tokens_valid_after, created_at, password_must_change"
 
 func scanUser(row pgx.Row) (userRow, error) {
 	var u userRow
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.hash, &u.HasTOTP, &u.IsGOD, &u.Status, &u.tva, &u.CreatedAt)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.hash, &u.HasTOTP, &u.IsGOD, &u.Status, &u.tva, &u.CreatedAt, &u.mustChange)
 	return u, err
 }
 
@@ -420,8 +438,8 @@ func (s *Service) newAccount(ctx context.Context, email, name, password string) 
 }
 
 func insertUser(ctx context.Context, tx pgx.Tx, u userRow, totpEnc []byte) error {
-	_, err := tx.Exec(ctx, `INSERT INTO auth.users (id, email, name, password_hash, totp_secret_enc, is_god, status, tokens_valid_after, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, u.ID, u.Email, u.Name, u.hash, totpEnc, u.IsGOD, u.Status, u.tva, u.CreatedAt)
+	_, err := tx.Exec(ctx, `INSERT INTO auth.users (id, email, name, password_hash, totp_secret_enc, is_god, status, tokens_valid_after, created_at, password_must_change)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, u.ID, u.Email, u.Name, u.hash, totpEnc, u.IsGOD, u.Status, u.tva, u.CreatedAt, u.mustChange)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" {
 		switch pe.ConstraintName {
@@ -509,8 +527,37 @@ func (s *Service) CreateMember(ctx context.Context, companyID uuid.UUID, email, 
 	if err != nil {
 		return User{}, nil, err
 	}
+	// The admin chose this password: it is an initial one, which opens
+	// nothing until its owner replaces it (ChangePassword).
+	u.mustChange = true
 	var enrolment *Enrolment
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var existing uuid.UUID
+		err := tx.QueryRow(ctx, "SELECT id FROM auth.users WHERE email = $1 FOR UPDATE", u.Email).Scan(&existing)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("auth: look for account: %w", err)
+		}
+		if err == nil {
+			// The email has an account (perhaps in another company):
+			// answer as for a fresh one, so that one company learns
+			// nothing of another's people, but join nobody on the admin's
+			// say-so: the person finds an invitation when they sign in.
+			inv, err := s.inviteInTx(ctx, tx, companyID, u.Email, role, actorID(ctx), "")
+			if err != nil {
+				return err
+			}
+			u.ID = inv.ID
+			if role == RoleAdmin {
+				// A fresh admin's answer carries a TOTP enrolment; this one
+				// carries one of the same shape that opens nothing.
+				secret, uri, err := NewTOTP(s.issuer, u.Email)
+				if err != nil {
+					return err
+				}
+				enrolment = &Enrolment{secret, uri}
+			}
+			return nil
+		}
 		if err := insertUser(ctx, tx, u, nil); err != nil {
 			return err
 		}
@@ -716,6 +763,11 @@ type Actor struct {
 	UserID uuid.UUID
 	Role   Role // in the company acted on, or RoleGOD
 	IP     string
+}
+
+func actorID(ctx context.Context) uuid.UUID {
+	a, _ := ActorOf(ctx)
+	return a.UserID
 }
 
 // WithActor returns ctx carrying the actor of the changes made under it.

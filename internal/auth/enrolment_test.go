@@ -40,18 +40,18 @@ func TestSelfServiceTOTPEnrolment(t *testing.T) {
 	if ev, _ := e.lastEvent(EvTOTPEnroll); ev.UserID != u.ID {
 		t.Errorf("enrolment event %+v", ev)
 	}
-	if _, err := e.svc.Login(ctx, "kamau@example.co.ke", goodPassword, "", ""); !errors.Is(err, ErrTOTPRequired) {
+	if _, err := e.svc.Login(ctx, "kamau@example.co.ke", goodPassword, "", ""); !errors.Is(err, ErrInvalidCredentials) {
 		t.Fatalf("login without a code once enrolled: %v", err)
 	}
 	// The confirming code is spent.
-	if _, err := e.svc.Login(ctx, "kamau@example.co.ke", goodPassword, code, ""); !errors.Is(err, ErrTOTPInvalid) {
+	if _, err := e.svc.Login(ctx, "kamau@example.co.ke", goodPassword, code, ""); !errors.Is(err, ErrInvalidCredentials) {
 		t.Fatalf("the confirming code reused: %v", err)
 	}
 	if err := e.svc.SetMembership(ctx, u.ID, company, RoleAdmin); err != nil {
 		t.Fatalf("admin after enrolling: %v", err)
 	}
 	// Replacing the factor needs a current code as well.
-	if _, err := e.svc.BeginTOTPEnrolment(ctx, u.ID, goodPassword, "", ""); !errors.Is(err, ErrTOTPRequired) {
+	if _, err := e.svc.BeginTOTPEnrolment(ctx, u.ID, goodPassword, "", ""); !errors.Is(err, ErrInvalidCredentials) {
 		t.Fatalf("replace without a code: %v", err)
 	}
 	god, _ := e.god()

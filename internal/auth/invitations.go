@@ -65,33 +65,116 @@ func (s *Service) Invite(ctx context.Context, companyID uuid.UUID, email string,
 		return Invitation{}, "", fmt.Errorf("auth: invitation token: %w", err)
 	}
 	token := invitationPrefix + base64.RawURLEncoding.EncodeToString(raw)
-	now := s.now().UTC().Truncate(time.Microsecond)
-	inv := Invitation{ID: uuid.New(), CompanyID: companyID, Email: email, Role: role, Status: "pending",
-		InvitedBy: invitedBy, CreatedAt: now, ExpiresAt: now.Add(InvitationTTL)}
+	var inv Invitation
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var member bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM auth.memberships m JOIN auth.users u ON u.id = m.user_id
-			WHERE u.email = $1 AND m.company_id = $2)`, email, companyID).Scan(&member); err != nil {
-			return fmt.Errorf("auth: look for member: %w", err)
-		}
-		if member {
-			return ErrAlreadyMember
-		}
-		if _, err := tx.Exec(ctx, `UPDATE auth.invitations SET revoked_at = $3
-			WHERE company_id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3`, companyID, email, now); err != nil {
-			return fmt.Errorf("auth: replace invitation: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO auth.invitations (id, company_id, email, role, token_hash, invited_by, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, inv.ID, companyID, email, role, hashToken(token), invitedBy, now, inv.ExpiresAt); err != nil {
-			return fmt.Errorf("auth: store invitation: %w", err)
-		}
-		return s.audit(ctx, tx, Event{Action: EvInvite, Outcome: "ok", Email: email, CompanyID: companyID, Role: role,
-			Details: map[string]any{"invitation": inv.ID.String()}})
+		var err error
+		inv, err = s.inviteInTx(ctx, tx, companyID, email, role, invitedBy, token)
+		return err
 	})
 	if err != nil {
 		return Invitation{}, "", err
 	}
 	return inv, token, nil
+}
+
+// inviteInTx stores an invitation inside tx. With no token (one made by
+// member creation for an email that has an account) it can be accepted
+// only by the account signed in (AcceptInvitationAsUser): its stored hash
+// is of random bytes nobody holds.
+func (s *Service) inviteInTx(ctx context.Context, tx pgx.Tx, companyID uuid.UUID, email string, role Role, invitedBy uuid.UUID, token string) (Invitation, error) {
+	if token == "" {
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			return Invitation{}, fmt.Errorf("auth: invitation token: %w", err)
+		}
+		token = string(raw)
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	inv := Invitation{ID: uuid.New(), CompanyID: companyID, Email: email, Role: role, Status: "pending",
+		InvitedBy: invitedBy, CreatedAt: now, ExpiresAt: now.Add(InvitationTTL)}
+	var member bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM auth.memberships m JOIN auth.users u ON u.id = m.user_id
+		WHERE u.email = $1 AND m.company_id = $2)`, email, companyID).Scan(&member); err != nil {
+		return Invitation{}, fmt.Errorf("auth: look for member: %w", err)
+	}
+	if member {
+		return Invitation{}, ErrAlreadyMember
+	}
+	if _, err := tx.Exec(ctx, `UPDATE auth.invitations SET revoked_at = $3
+		WHERE company_id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3`, companyID, email, now); err != nil {
+		return Invitation{}, fmt.Errorf("auth: replace invitation: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO auth.invitations (id, company_id, email, role, token_hash, invited_by, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, inv.ID, companyID, email, role, hashToken(token), invitedBy, now, inv.ExpiresAt); err != nil {
+		return Invitation{}, fmt.Errorf("auth: store invitation: %w", err)
+	}
+	return inv, s.audit(ctx, tx, Event{Action: EvInvite, Outcome: "ok", Email: email, CompanyID: companyID, Role: role,
+		Details: map[string]any{"invitation": inv.ID.String()}})
+}
+
+// PendingInvitations are the invitations addressed to the user's email
+// that can still be accepted, newest first: how a person learns of an
+// invitation made for an account they already have.
+func (s *Service) PendingInvitations(ctx context.Context, userID uuid.UUID) ([]Invitation, error) {
+	rows, err := s.db.Query(ctx, "SELECT "+invitationColumns+` FROM auth.invitations i
+		WHERE email = (SELECT email FROM auth.users WHERE id = $2) AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1
+		ORDER BY created_at DESC, id`, s.now(), userID)
+	if err != nil {
+		return nil, fmt.Errorf("auth: invitations for %s: %w", userID, err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Invitation, error) { return scanInvitation(r) })
+	if err != nil {
+		return nil, fmt.Errorf("auth: invitations for %s: %w", userID, err)
+	}
+	return list, nil
+}
+
+// AcceptInvitationAsUser redeems a pending invitation addressed to the
+// signed-in user's email. The session is the proof: a session exists only
+// after a login with the owner's own password (an initial one opens none).
+func (s *Service) AcceptInvitationAsUser(ctx context.Context, userID, invitationID uuid.UUID, ip string) (Acceptance, error) {
+	var out Acceptance
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		now := s.now().UTC().Truncate(time.Microsecond)
+		u, err := s.userByID(ctx, tx, userID, "FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		if u.mustChange {
+			return ErrPasswordChangeRequired
+		}
+		var inv Invitation
+		err = tx.QueryRow(ctx, `SELECT company_id, role FROM auth.invitations
+			WHERE id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3 FOR UPDATE`,
+			invitationID, u.Email, now).Scan(&inv.CompanyID, &inv.Role)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrInvitationInvalid
+		}
+		if err != nil {
+			return fmt.Errorf("auth: read invitation: %w", err)
+		}
+		if inv.Role == RoleAdmin && !u.HasTOTP && !u.IsGOD {
+			secret, uri, err := s.enrolTOTP(ctx, tx, &u)
+			if err != nil {
+				return err
+			}
+			out.TOTP = &Enrolment{secret, uri}
+		}
+		if err := s.setMembership(ctx, tx, u, inv.CompanyID, inv.Role); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "UPDATE auth.invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1", invitationID, now, u.ID); err != nil {
+			return fmt.Errorf("auth: mark invitation accepted: %w", err)
+		}
+		out.User, out.CompanyID, out.Role = u.User, inv.CompanyID, inv.Role
+		return s.audit(ctx, tx, Event{Action: EvInvitationAccept, Outcome: "ok", UserID: u.ID, Email: u.Email, IP: ip,
+			CompanyID: inv.CompanyID, Role: inv.Role, Details: map[string]any{"invitation": invitationID.String(), "signed_in": true}})
+	})
+	if err != nil {
+		return Acceptance{}, err
+	}
+	s.committed("user " + userID.String())
+	return out, nil
 }
 
 const invitationColumns = `id, company_id, email, role, invited_by, created_at, expires_at, accepted_at,
@@ -161,7 +244,10 @@ type Accept struct {
 // leaked token alone joins nobody to anything. Failures of an existing
 // account's password count towards its lockout.
 func (s *Service) AcceptInvitation(ctx context.Context, a Accept) (Acceptance, error) {
-	if !strings.HasPrefix(a.Token, invitationPrefix) {
+	if err := CheckCredentialInput("", a.Password, a.TOTP); err != nil {
+		return Acceptance{}, err
+	}
+	if len(a.Token) > 200 || !strings.HasPrefix(a.Token, invitationPrefix) {
 		return Acceptance{}, ErrInvitationInvalid
 	}
 	var out Acceptance
@@ -243,15 +329,26 @@ func (s *Service) proveAccount(ctx context.Context, tx pgx.Tx, u userRow, passwo
 		_, _ = s.limiter.Fail(ctx, u.Email, ip)
 		return ErrInvalidCredentials
 	}
+	if u.mustChange {
+		// Someone else chose this password (an admin of another
+		// company, say): it proves nothing about who is answering.
+		return ErrPasswordChangeRequired
+	}
 	if u.HasTOTP {
+		// A missing or wrong code answers like a wrong password: no
+		// oracle for whether the password was right.
 		if code == "" {
-			return ErrTOTPRequired
+			_, _ = s.limiter.Fail(ctx, u.Email, ip)
+			return ErrInvalidCredentials
 		}
 		if err := s.ConsumeTOTP(ctx, tx, u.ID, code); err != nil {
 			_, _ = s.limiter.Fail(ctx, u.Email, ip)
+			if errors.Is(err, ErrTOTPInvalid) || errors.Is(err, ErrTOTPReplayed) || errors.Is(err, ErrTOTPNotEnrolled) {
+				return ErrInvalidCredentials
+			}
 			return err
 		}
 	}
-	_ = s.limiter.Succeed(ctx, u.Email)
+	_ = s.limiter.Succeed(ctx, u.Email, ip)
 	return nil
 }

@@ -4,16 +4,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/jackc/pgx/v5"
 )
 
-// ErrLockedOut means too many logins failed for the account or from the
-// address: the next attempt must wait RetryAfter.
+// ErrLockedOut means too many logins failed for the account from this
+// client (or from an unknown client, for the account overall): the next
+// attempt must wait RetryAfter.
 type ErrLockedOut struct {
 	RetryAfter time.Duration
 }
@@ -22,191 +24,291 @@ func (e ErrLockedOut) Error() string {
 	return fmt.Sprintf("auth: too many failed logins; retry after %s", e.RetryAfter.Round(time.Second))
 }
 
-// Limiter slows password guessing, per account and per client address.
-// The first Threshold failures cost nothing; after that each attempt must
-// wait Base, then twice that, and so on up to Cap, counted from the later
-// of the last failure and the last admitted attempt. A failure is
-// remembered for Window after its delay ends; a successful login forgets
-// the account's failures (but not the address's, so one good account does
-// not clear a guesser's address).
+// Limiter slows password guessing without letting a guesser lock the
+// owner out. It keeps three counters, each with the same shape (the first
+// threshold failures cost nothing; after that each attempt waits a delay
+// that doubles from Base up to a cap, counted from the later of the last
+// failure and the last admitted attempt; a failure is remembered for
+// Window after its delay ends):
 //
-// State lives in Redis, one hash per key with fields n (failures) and
-// until (unix ms before which no attempt is admitted), each key with an
-// absolute expiry. Admitting an attempt past the threshold reserves the
-// next delay at once, so concurrent guesses are admitted one per delay,
-// not all together.
+//   - per (account, client): Threshold (5) failures, capped at Cap
+//     (15 min). This is the lockout a guesser meets, and it holds only the
+//     client that failed: the owner elsewhere is not touched by it.
+//   - per client over every account: ClientThreshold (50), capped at Cap.
+//     It stops one address spraying many accounts, and is high enough that
+//     one person failing behind an office's proxy does not slow colleagues.
+//   - per account over every client: AccountCeiling (100), capped at
+//     CeilingCap (1 min): the brute-force ceiling against guessing spread
+//     over many addresses. It slows rather than locks.
+//
+// A known client is exempt from the last two: one from which this account
+// logged in successfully within KnownFor. Clients are addresses (IPv6 per
+// /64, what one subscriber gets); a device cookie was not chosen because
+// the API's clients are scripts as well as browsers, and an address that
+// proved the password before is evidence a guesser elsewhere cannot fake.
+// A guesser behind the owner's own address is not told apart; they meet
+// the per-(account, client) lockout like the owner would.
+//
+// State lives in PostgreSQL (auth.login_failures, auth.known_clients),
+// the same store as the accounts: a Redis crash, restart or lost AOF does
+// not reset the counts. Admitting an attempt past a threshold reserves
+// the next delay in the same row-locked transaction, so concurrent guesses
+// are admitted one per delay, not all together.
 type Limiter struct {
-	rdb    redis.UniversalClient
-	prefix string
-	now    func() time.Time
+	db  DB
+	now func() time.Time
 
-	Threshold int
-	Base      time.Duration
-	Cap       time.Duration
-	Window    time.Duration
+	Threshold       int
+	ClientThreshold int
+	AccountCeiling  int
+	Base            time.Duration
+	Cap             time.Duration
+	CeilingCap      time.Duration
+	Window          time.Duration
+	KnownFor        time.Duration
 }
 
-// NewLimiter returns a limiter with the defaults: 5 failures, then 1 s
-// doubling to 15 min, remembered for 15 min. Keys are prefix+"auth:fail:…".
-func NewLimiter(rdb redis.UniversalClient, prefix string, now func() time.Time) *Limiter {
+// NewLimiter returns a limiter with the defaults above, its state in db
+// (the auth schema's tables).
+func NewLimiter(db DB, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{rdb: rdb, prefix: prefix, now: now,
-		Threshold: 5, Base: time.Second, Cap: 15 * time.Minute, Window: 15 * time.Minute}
+	return &Limiter{db: db, now: now,
+		Threshold: 5, ClientThreshold: 50, AccountCeiling: 100,
+		Base: time.Second, Cap: 15 * time.Minute, CeilingCap: time.Minute,
+		Window: 15 * time.Minute, KnownFor: 90 * 24 * time.Hour}
 }
 
-// Delay is the wait imposed after n failures.
-func (l *Limiter) Delay(n int64) time.Duration {
-	if n < int64(l.Threshold) {
+// counter is one throttled key with its threshold and cap.
+type counter struct {
+	key       string
+	threshold int
+	cap       time.Duration
+}
+
+func (l *Limiter) delay(n int64, threshold int, cap time.Duration) time.Duration {
+	if n < int64(threshold) {
 		return 0
 	}
-	e := n - int64(l.Threshold)
-	if e >= 62 || l.Base > l.Cap>>e {
-		return l.Cap
+	e := n - int64(threshold)
+	if e >= 62 || l.Base > cap>>e {
+		return cap
 	}
 	return l.Base << e
 }
 
-// AccountKey and IPKey are the Redis keys for an account and an address.
-// The email is hashed so that keys do not list who is being attacked.
-// IPv6 addresses count per /64, which is what one subscriber gets.
-func (l *Limiter) AccountKey(email string) string {
+// Delay is the wait imposed after n failures of one account from one
+// client.
+func (l *Limiter) Delay(n int64) time.Duration { return l.delay(n, l.Threshold, l.Cap) }
+
+// accountID is the email as the throttle stores it: hashed, so that its
+// tables do not list who is being attacked.
+func accountID(email string) string {
 	h := sha256.Sum256([]byte(normalizeEmail(email)))
-	return l.prefix + "auth:fail:acct:" + hex.EncodeToString(h[:])
+	return hex.EncodeToString(h[:16])
 }
 
-func (l *Limiter) IPKey(ip string) string {
+// ClientOf is the client an address counts as: IPv6 per /64, anything
+// unparsable with its control characters masked.
+func ClientOf(ip string) string {
 	if a, err := netip.ParseAddr(ip); err == nil {
 		a = a.Unmap()
 		if a.Is6() {
 			p, _ := a.Prefix(64)
-			ip = p.String()
-		} else {
-			ip = a.String()
+			return p.String()
 		}
-	} else {
-		ip = strings.Map(func(r rune) rune {
-			if r <= ' ' || r > '~' {
-				return '_'
-			}
-			return r
-		}, ip)
+		return a.String()
 	}
-	return l.prefix + "auth:fail:ip:" + ip
-}
-
-func (l *Limiter) keys(email, ip string) []string {
-	keys := []string{l.AccountKey(email)}
-	if ip != "" {
-		keys = append(keys, l.IPKey(ip))
+	if len(ip) > 64 {
+		ip = ip[:64]
 	}
-	return keys
+	return strings.Map(func(r rune) rune {
+		if r <= ' ' || r > '~' {
+			return '_'
+		}
+		return r
+	}, ip)
 }
 
-// delayLua computes the delay after n failures; ARGV[2..4] are threshold,
-// base ms and cap ms.
-const delayLua = `
-local function delay(n)
-	local th, base, cap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-	if n < th then return 0 end
-	local e = n - th
-	if e > 40 then return cap end
-	local d = base * (2 ^ e)
-	if d > cap then return cap end
-	return d
-end
-`
+// PairKey, ClientKey and AccountKey name the counters.
+func (l *Limiter) PairKey(email, ip string) string {
+	return "pair:" + accountID(email) + ":" + ClientOf(ip)
+}
+func (l *Limiter) ClientKey(ip string) string     { return "client:" + ClientOf(ip) }
+func (l *Limiter) AccountKey(email string) string { return "account:" + accountID(email) }
 
-// admitScript: refuse while until is in the future; past the threshold,
-// reserve the next delay for this attempt.
-var admitScript = redis.NewScript(delayLua + `
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[5])
-local st = redis.call('HMGET', KEYS[1], 'n', 'until')
-local n = tonumber(st[1]) or 0
-local u = tonumber(st[2]) or 0
-if u > now then return u - now end
-if n >= tonumber(ARGV[2]) then
-	u = now + delay(n)
-	redis.call('HSET', KEYS[1], 'until', u)
-	redis.call('PEXPIREAT', KEYS[1], u + window)
-end
-return 0
-`)
-
-// failScript: count a failure; past the threshold, push until out by the
-// new delay.
-var failScript = redis.NewScript(delayLua + `
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[5])
-local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
-local u = tonumber(redis.call('HGET', KEYS[1], 'until')) or 0
-local d = delay(n)
-if d > 0 and now + d > u then
-	u = now + d
-	redis.call('HSET', KEYS[1], 'until', u)
-end
-local base = now
-if u > base then base = u end
-redis.call('PEXPIREAT', KEYS[1], base + window)
-return n
-`)
-
-func (l *Limiter) args() []any {
-	return []any{l.now().UnixMilli(), l.Threshold, l.Base.Milliseconds(), l.Cap.Milliseconds(), l.Window.Milliseconds()}
+// Known reports whether the account logged in successfully from this
+// client within KnownFor.
+func (l *Limiter) Known(ctx context.Context, email, ip string) (bool, error) {
+	var known bool
+	err := l.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM auth.known_clients WHERE account = $1 AND client = $2 AND last_ok > $3)",
+		accountID(email), ClientOf(ip), l.now().Add(-l.KnownFor)).Scan(&known)
+	if err != nil {
+		return false, fmt.Errorf("auth: known clients: %w", err)
+	}
+	return known, nil
 }
 
-// Admit returns ErrLockedOut when the account or the address must still
-// wait, and nil when this attempt may proceed. A Redis failure is returned
-// as an error: the caller refuses the login rather than let guessing run
-// unchecked.
+// counters are what an attempt on email from ip is held to: all three for
+// an unknown client, only its own pair for a known one.
+func (l *Limiter) counters(email, ip string, known bool) []counter {
+	cs := []counter{{l.PairKey(email, ip), l.Threshold, l.Cap}}
+	if !known {
+		cs = append(cs, counter{l.ClientKey(ip), l.ClientThreshold, l.Cap},
+			counter{l.AccountKey(email), l.AccountCeiling, l.CeilingCap})
+	}
+	return cs
+}
+
+// Admit returns ErrLockedOut when this attempt must still wait, and nil
+// when it may proceed. A database failure is returned as an error: the
+// caller refuses the login rather than let guessing run unchecked.
 func (l *Limiter) Admit(ctx context.Context, email, ip string) error {
-	var wait int64
-	for _, k := range l.keys(email, ip) {
-		ms, err := admitScript.Run(ctx, l.rdb, []string{k}, l.args()...).Int64()
-		if err != nil {
-			return fmt.Errorf("auth: lockout state: %w", err)
+	known, err := l.Known(ctx, email, ip)
+	if err != nil {
+		return err
+	}
+	now := l.now().UTC()
+	var wait time.Duration
+	err = pgx.BeginFunc(ctx, l.db, func(tx pgx.Tx) error {
+		type reservation struct {
+			key string
+			d   time.Duration
 		}
-		wait = max(wait, ms)
+		var reserve []reservation
+		for _, c := range l.counters(email, ip, known) {
+			var n int64
+			var until time.Time
+			err := tx.QueryRow(ctx, "SELECT failures, until FROM auth.login_failures WHERE key = $1 AND expires_at > $2 FOR UPDATE",
+				c.key, now).Scan(&n, &until)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if until.After(now) {
+				wait = max(wait, until.Sub(now))
+			} else if d := l.delay(n, c.threshold, c.cap); d > 0 {
+				reserve = append(reserve, reservation{c.key, d})
+			}
+		}
+		if wait > 0 {
+			return nil // refused: reserve nothing
+		}
+		// Admitted past a threshold: this attempt takes the next slot.
+		for _, r := range reserve {
+			if _, err := tx.Exec(ctx, "UPDATE auth.login_failures SET until = $2, expires_at = $3 WHERE key = $1",
+				r.key, now.Add(r.d), now.Add(r.d+l.Window)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("auth: lockout state: %w", err)
 	}
 	if wait > 0 {
-		return ErrLockedOut{RetryAfter: time.Duration(wait) * time.Millisecond}
+		return ErrLockedOut{RetryAfter: wait}
 	}
 	return nil
 }
 
 // Failures are the counts after a failed attempt was recorded.
 type Failures struct {
-	Account int64
-	IP      int64
+	Pair    int64 // this account from this client
+	IP      int64 // this client over every account
+	Account int64 // this account over every client
 }
 
 // Engaged reports whether this failure is the one that started the
-// delays for the account or the address (a security event).
-func (f Failures) Engaged(threshold int) bool {
-	return f.Account == int64(threshold) || f.IP == int64(threshold)
+// delays of a counter (a security event).
+func (l *Limiter) Engaged(f Failures) bool {
+	return f.Pair == int64(l.Threshold) || f.IP == int64(l.ClientThreshold) || f.Account == int64(l.AccountCeiling)
 }
 
-// Fail records a failed attempt for the account and the address.
+// Fail records a failed attempt on email from ip in every counter (a
+// known client's failures count towards the ceiling too, though it is not
+// held to it).
 func (l *Limiter) Fail(ctx context.Context, email, ip string) (Failures, error) {
+	now := l.now().UTC()
 	var f Failures
-	for i, k := range l.keys(email, ip) {
-		n, err := failScript.Run(ctx, l.rdb, []string{k}, l.args()...).Int64()
-		if err != nil {
-			return f, fmt.Errorf("auth: record failed login: %w", err)
+	err := pgx.BeginFunc(ctx, l.db, func(tx pgx.Tx) error {
+		for i, c := range l.counters(email, ip, false) {
+			var n int64
+			var until time.Time
+			err := tx.QueryRow(ctx, `INSERT INTO auth.login_failures AS f (key, failures, until, expires_at) VALUES ($1, 1, $2, $3)
+				ON CONFLICT (key) DO UPDATE SET
+					failures = CASE WHEN f.expires_at > $2 THEN f.failures + 1 ELSE 1 END,
+					until = CASE WHEN f.expires_at > $2 THEN f.until ELSE $2 END
+				RETURNING failures, until`, c.key, now, now.Add(l.Window)).Scan(&n, &until)
+			if err != nil {
+				return err
+			}
+			if d := l.delay(n, c.threshold, c.cap); d > 0 && now.Add(d).After(until) {
+				until = now.Add(d)
+			}
+			if until.Before(now) {
+				until = now
+			}
+			if _, err := tx.Exec(ctx, "UPDATE auth.login_failures SET until = $2, expires_at = $3 WHERE key = $1",
+				c.key, until, until.Add(l.Window)); err != nil {
+				return err
+			}
+			switch i {
+			case 0:
+				f.Pair = n
+			case 1:
+				f.IP = n
+			case 2:
+				f.Account = n
+			}
 		}
-		if i == 0 {
-			f.Account = n
-		} else {
-			f.IP = n
-		}
+		return nil
+	})
+	if err != nil {
+		return f, fmt.Errorf("auth: record failed login: %w", err)
 	}
 	return f, nil
 }
 
-// Succeed forgets the account's failures.
-func (l *Limiter) Succeed(ctx context.Context, email string) error {
-	if err := l.rdb.Del(ctx, l.AccountKey(email)).Err(); err != nil {
+// Succeed forgets the failures of this account from this client and
+// remembers the client as known. The client's count over other accounts
+// and the account's ceiling stay: one good login does not clear a
+// guesser's record.
+func (l *Limiter) Succeed(ctx context.Context, email, ip string) error {
+	now := l.now().UTC()
+	err := pgx.BeginFunc(ctx, l.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM auth.login_failures WHERE key = $1", l.PairKey(email, ip)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO auth.known_clients (account, client, last_ok) VALUES ($1, $2, $3)
+			ON CONFLICT (account, client) DO UPDATE SET last_ok = excluded.last_ok`, accountID(email), ClientOf(ip), now)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("auth: reset failed logins: %w", err)
 	}
 	return nil
+}
+
+// Prune deletes throttle state that no longer holds anything back.
+func (l *Limiter) Prune(ctx context.Context) (int64, error) {
+	now := l.now()
+	var n int64
+	for _, q := range []struct {
+		sql string
+		arg time.Time
+	}{
+		{"DELETE FROM auth.login_failures WHERE expires_at < $1", now},
+		{"DELETE FROM auth.known_clients WHERE last_ok < $1", now.Add(-l.KnownFor)},
+	} {
+		tag, err := l.db.Exec(ctx, q.sql, q.arg)
+		if err != nil {
+			return n, fmt.Errorf("auth: prune login throttle: %w", err)
+		}
+		n += tag.RowsAffected()
+	}
+	return n, nil
 }

@@ -145,7 +145,7 @@ func newEnv(t testing.TB, tweak ...func(*Options)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if _, err := pool.Exec(ctx, Schema+Notices+InvitationsSchema+PendingTOTPSchema); err != nil {
+	if _, err := pool.Exec(ctx, Schema+Notices+InvitationsSchema+PendingTOTPSchema+AccountSecuritySchema); err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, pool: pool, clock: newClock(), sealer: newTestSealer(t), prefix: "test:" + t.Name() + ":"}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -39,36 +40,23 @@ type Principal struct {
 }
 
 // Login checks email, password and, for GOD, company admins and anyone
-// enrolled, a TOTP code, and opens a session. The lockout is consulted
-// first. An unknown email and a wrong password cost the same (an argon2
-// verification either way) and give the same error; every refusal is an
-// *AttemptError saying why, for the audit trail.
+// enrolled, a TOTP code, and opens a session. Inputs over their bounds
+// are refused first (*InputError), before anything is looked up or
+// audited. The lockout is consulted next. An unknown email, a wrong
+// password, and a right password with a missing or wrong code cost the
+// same (an argon2 verification either way) and give the same error,
+// ErrInvalidCredentials, and each counts as a failure: the answer is no
+// oracle for whether a password was right. A right password that someone
+// else chose (an initial one) is ErrPasswordChangeRequired and opens no
+// session. Every refusal is an *AttemptError saying why, for the audit
+// trail.
 func (s *Service) Login(ctx context.Context, email, password, totpCode, ip string) (TokenPair, error) {
+	if err := CheckCredentialInput(email, password, totpCode); err != nil {
+		return TokenPair{}, err
+	}
 	email = normalizeEmail(email)
 	refuse := func(reason string, u userRow, err error, countFailure bool) (TokenPair, error) {
-		ae := &AttemptError{Op: "login", Reason: reason, UserID: u.ID, Email: email, IP: ip, Err: err}
-		var errs []error
-		if countFailure {
-			f, ferr := s.limiter.Fail(ctx, email, ip)
-			ae.Failures, ae.Engaged = f, f.Engaged(s.limiter.Threshold)
-			errs = append(errs, ferr)
-		}
-		details := map[string]any{}
-		if countFailure {
-			details["failures_account"], details["failures_ip"] = ae.Failures.Account, ae.Failures.IP
-		}
-		if ae.Engaged {
-			details["lockout_engaged"] = true
-		}
-		var lo ErrLockedOut
-		if errors.As(err, &lo) {
-			details["retry_after_ms"] = lo.RetryAfter.Milliseconds()
-		}
-		errs = append(errs, s.auditAlone(ctx, Event{Action: EvLogin, Outcome: reason, UserID: u.ID, Email: email, IP: ip, Details: details}))
-		if e := errors.Join(errs...); e != nil {
-			return TokenPair{}, errors.Join(ae, e)
-		}
-		return TokenPair{}, ae
+		return TokenPair{}, s.refuseAttempt(ctx, EvLogin, reason, email, ip, u, err, countFailure)
 	}
 
 	if err := s.limiter.Admit(ctx, email, ip); err != nil {
@@ -78,21 +66,12 @@ func (s *Service) Login(ctx context.Context, email, password, totpCode, ip strin
 		}
 		return refuse(ReasonUnavailable, userRow{}, err, false)
 	}
-	u, err := scanUser(s.db.QueryRow(ctx, "SELECT "+userColumns+" FROM auth.users WHERE email = $1", email))
-	found := err == nil
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return refuse(ReasonUnavailable, userRow{}, fmt.Errorf("auth: read user: %w", err), false)
-	}
-	hash := u.hash
-	if !found {
-		hash = s.dummyHash
-	}
-	ok, err := s.verify(ctx, password, hash)
-	if err != nil && !errors.Is(err, ErrMalformedHash) {
+	u, ok, err := s.checkPassword(ctx, email, password)
+	if err != nil {
 		return refuse(ReasonUnavailable, u, err, false)
 	}
 	switch {
-	case !found:
+	case u.ID == uuid.Nil:
 		return refuse(ReasonUnknownEmail, userRow{}, ErrInvalidCredentials, true)
 	case !ok:
 		return refuse(ReasonBadPassword, u, ErrInvalidCredentials, true)
@@ -100,6 +79,10 @@ func (s *Service) Login(ctx context.Context, email, password, totpCode, ip strin
 		return refuse(ReasonDisabled, u, ErrInvalidCredentials, false)
 	case u.IsGOD && !s.GODAllowed(ip):
 		return refuse(ReasonGODNetwork, u, ErrGODNetwork, false)
+	case u.mustChange:
+		// Before the code is checked, so that it is not consumed: the
+		// owner needs it for the change itself.
+		return refuse(ReasonMustChange, u, ErrPasswordChangeRequired, false)
 	}
 
 	tx, err := s.db.Begin(ctx)
@@ -113,25 +96,12 @@ func (s *Service) Login(ctx context.Context, email, password, totpCode, ip strin
 		_ = tx.Rollback(ctx)
 		return refuse(reason, u, err, countFailure)
 	}
-	need := u.IsGOD || u.HasTOTP
-	if !need {
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM auth.memberships WHERE user_id = $1 AND role = 'admin')", u.ID).Scan(&need); err != nil {
-			return refuseTx(ReasonUnavailable, fmt.Errorf("auth: read memberships: %w", err), false)
+	need, reason, err := s.secondFactor(ctx, tx, u, totpCode)
+	if err != nil {
+		if errors.Is(err, ErrInvalidCredentials) {
+			return refuseTx(reason, err, true)
 		}
-	}
-	if need {
-		if totpCode == "" {
-			return refuseTx(ReasonTOTPRequired, ErrTOTPRequired, false)
-		}
-		if err := s.ConsumeTOTP(ctx, tx, u.ID, totpCode); err != nil {
-			switch {
-			case errors.Is(err, ErrTOTPReplayed):
-				return refuseTx(ReasonTOTPReplayed, ErrTOTPInvalid, true)
-			case errors.Is(err, ErrTOTPInvalid), errors.Is(err, ErrTOTPNotEnrolled):
-				return refuseTx(ReasonBadTOTP, ErrTOTPInvalid, true)
-			}
-			return refuseTx(ReasonUnavailable, err, false)
-		}
+		return refuseTx(ReasonUnavailable, err, false)
 	}
 	if NeedsRehash(u.hash, s.argon) {
 		if h, err := s.hash(ctx, password); err == nil {
@@ -151,10 +121,89 @@ func (s *Service) Login(ctx context.Context, email, password, totpCode, ip strin
 	if err := tx.Commit(ctx); err != nil {
 		return TokenPair{}, fmt.Errorf("auth: commit login: %w", err)
 	}
-	// The session is open; a Redis hiccup here only leaves old failures
-	// counted until they expire.
-	_ = s.limiter.Succeed(ctx, email)
+	// The session is open; a failure here only leaves old failures
+	// counted until they expire, and the client not yet known.
+	_ = s.limiter.Succeed(ctx, email, ip)
 	return pair, nil
+}
+
+// refuseAttempt builds the *AttemptError of a refused login-like attempt
+// (login, password change), counts it towards the lockout when asked, and
+// audits it. An email with no account is recorded only as a keyed hash.
+func (s *Service) refuseAttempt(ctx context.Context, action, reason, email, ip string, u userRow, err error, countFailure bool) error {
+	shown := email
+	if u.ID == uuid.Nil {
+		shown = s.auditEmail(email)
+	}
+	ae := &AttemptError{Op: strings.TrimPrefix(action, "auth."), Reason: reason, UserID: u.ID, Email: shown, IP: ip, Err: err}
+	var errs []error
+	details := map[string]any{}
+	if countFailure {
+		f, ferr := s.limiter.Fail(ctx, email, ip)
+		ae.Failures, ae.Engaged = f, s.limiter.Engaged(f)
+		errs = append(errs, ferr)
+		details["failures_pair"], details["failures_ip"], details["failures_account"] = f.Pair, f.IP, f.Account
+	}
+	if ae.Engaged {
+		details["lockout_engaged"] = true
+	}
+	var lo ErrLockedOut
+	if errors.As(err, &lo) {
+		details["retry_after_ms"] = lo.RetryAfter.Milliseconds()
+	}
+	errs = append(errs, s.auditAlone(ctx, Event{Action: action, Outcome: reason, UserID: u.ID, Email: shown, IP: ip, Details: details}))
+	if e := errors.Join(errs...); e != nil {
+		return errors.Join(ae, e)
+	}
+	return ae
+}
+
+// checkPassword reads the account of email and verifies password against
+// it; with no such account it verifies against a dummy hash, so that both
+// cost the same, and returns a zero user.
+func (s *Service) checkPassword(ctx context.Context, email, password string) (userRow, bool, error) {
+	u, err := scanUser(s.db.QueryRow(ctx, "SELECT "+userColumns+" FROM auth.users WHERE email = $1", email))
+	found := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return userRow{}, false, fmt.Errorf("auth: read user: %w", err)
+	}
+	hash := u.hash
+	if !found {
+		u, hash = userRow{}, s.dummyHash
+	}
+	ok, err := s.verify(ctx, password, hash)
+	if err != nil && !errors.Is(err, ErrMalformedHash) {
+		return u, false, err
+	}
+	return u, ok && found, nil
+}
+
+// secondFactor checks and consumes the TOTP code when the account needs
+// one (GOD, anyone enrolled, company admins). A missing or wrong code is
+// ErrInvalidCredentials, like a wrong password, with the audit reason.
+func (s *Service) secondFactor(ctx context.Context, tx pgx.Tx, u userRow, code string) (bool, string, error) {
+	need := u.IsGOD || u.HasTOTP
+	if !need {
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM auth.memberships WHERE user_id = $1 AND role = 'admin')", u.ID).Scan(&need); err != nil {
+			return false, "", fmt.Errorf("auth: read memberships: %w", err)
+		}
+	}
+	if !need {
+		return false, "", nil
+	}
+	if code == "" {
+		return true, ReasonTOTPRequired, ErrInvalidCredentials
+	}
+	if err := s.ConsumeTOTP(ctx, tx, u.ID, code); err != nil {
+		switch {
+		case errors.Is(err, ErrTOTPReplayed):
+			return true, ReasonTOTPReplayed, ErrInvalidCredentials
+		case errors.Is(err, ErrTOTPInvalid), errors.Is(err, ErrTOTPNotEnrolled):
+			return true, ReasonBadTOTP, ErrInvalidCredentials
+		}
+		return true, "", err
+	}
+	return true, "", nil
 }
 
 // openSession starts a refresh-token family for u and signs the first
@@ -225,6 +274,16 @@ func (s *Service) pair(u userRow, family uuid.UUID, refresh string, now time.Tim
 // revoked or unknown tokens, and tokens of disabled users, give
 // ErrRefreshInvalid. Refusals are *AttemptError.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, error) {
+	return s.RefreshFrom(ctx, refreshToken, "")
+}
+
+// RefreshFrom is Refresh by a client at ip, which every audit record of
+// it (success, refusal, reuse) carries: a copied refresh token used from
+// elsewhere is then traceable.
+func (s *Service) RefreshFrom(ctx context.Context, refreshToken, ip string) (TokenPair, error) {
+	if len(refreshToken) > 200 {
+		return TokenPair{}, &InputError{Field: "refresh_token", Message: "is longer than any refresh token"}
+	}
 	type stored struct {
 		id, family, user  uuid.UUID
 		started, expires  time.Time
@@ -244,16 +303,16 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 			WHERE r.token_hash = $1 FOR UPDATE OF r`, hashToken(refreshToken)).
 			Scan(&t.id, &t.family, &t.user, &t.started, &t.expires, &t.usedAt, &t.revokedAt, &t.status, &t.isGOD, &t.tva, &t.email)
 		if errors.Is(err, pgx.ErrNoRows) {
-			ae = &AttemptError{Op: "refresh", Reason: ReasonRefreshBad, Err: ErrRefreshInvalid}
-			return s.audit(ctx, tx, Event{Action: EvRefresh, Outcome: ae.Reason})
+			ae = &AttemptError{Op: "refresh", Reason: ReasonRefreshBad, IP: ip, Err: ErrRefreshInvalid}
+			return s.audit(ctx, tx, Event{Action: EvRefresh, Outcome: ae.Reason, IP: ip})
 		}
 		if err != nil {
 			return fmt.Errorf("auth: read refresh token: %w", err)
 		}
 		now := s.now().UTC().Truncate(time.Microsecond)
 		refuse := func(reason string, e error) error {
-			ae = &AttemptError{Op: "refresh", Reason: reason, UserID: t.user, SessionID: t.family, Email: t.email, Err: e}
-			return s.audit(ctx, tx, Event{Action: EvRefresh, Outcome: reason, UserID: t.user, Email: t.email,
+			ae = &AttemptError{Op: "refresh", Reason: reason, UserID: t.user, SessionID: t.family, Email: t.email, IP: ip, Err: e}
+			return s.audit(ctx, tx, Event{Action: EvRefresh, Outcome: reason, UserID: t.user, Email: t.email, IP: ip,
 				Details: map[string]any{"session": t.family.String()}})
 		}
 		switch {
@@ -281,7 +340,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 		if pair, err = s.pair(u, t.family, child, now); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, Event{Action: EvRefresh, Outcome: "ok", UserID: t.user, Email: t.email,
+		return s.audit(ctx, tx, Event{Action: EvRefresh, Outcome: "ok", UserID: t.user, Email: t.email, IP: ip,
 			Details: map[string]any{"session": t.family.String()}})
 	})
 	if err != nil {
@@ -466,6 +525,7 @@ func (s *Service) Prune(ctx context.Context) (int64, error) {
 	for _, q := range []string{
 		"DELETE FROM auth.revoked_tokens WHERE expires_at < $1",
 		"DELETE FROM auth.refresh_tokens WHERE expires_at < $1",
+		"DELETE FROM auth.password_resets WHERE expires_at < $1",
 	} {
 		tag, err := s.db.Exec(ctx, q, now)
 		if err != nil {
@@ -473,5 +533,6 @@ func (s *Service) Prune(ctx context.Context) (int64, error) {
 		}
 		n += tag.RowsAffected()
 	}
-	return n, nil
+	m, err := s.limiter.Prune(ctx)
+	return n + m, err
 }

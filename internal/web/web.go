@@ -14,7 +14,8 @@ import (
 //go:embed static
 var static embed.FS
 
-// Handler serves /, /setup, /unseal, /accept and /assets/*. The API's
+// Handler serves /, /setup, /unseal, /accept, /reset (setting one's own
+// password, by reset link or replacing an initial one) and /assets/*. The API's
 // router decides who sees / (the front page) and who is sent to /setup or
 // /unseal instead, since it knows the appliance's state.
 func Handler() http.Handler {
@@ -24,7 +25,7 @@ func Handler() http.Handler {
 		switch {
 		case r.URL.Path == "/":
 			http.ServeFileFS(w, r, root, "index.html")
-		case r.URL.Path == "/setup" || r.URL.Path == "/unseal" || r.URL.Path == "/accept":
+		case r.URL.Path == "/setup" || r.URL.Path == "/unseal" || r.URL.Path == "/accept" || r.URL.Path == "/reset":
 			http.ServeFileFS(w, r, root, strings.TrimPrefix(r.URL.Path, "/")+".html")
 		case strings.HasPrefix(r.URL.Path, "/assets/"):
 			files.ServeHTTP(w, r)

@@ -145,7 +145,12 @@
       case "invalid_credentials":
         $("existing").open = true;
         return fieldError("password", err.code,
-          "The invited email address already has an account here, and this is not its password. Enter the password you sign in with; your name is then not needed.");
+          "The invited email address already has an account here, and this is not its password, or its authenticator code is missing or wrong. Enter the password you sign in with (and the code, if you use an app); your name is then not needed.");
+      case "password_change_required":
+        // The account's password was chosen by an administrator: it proves
+        // nothing about who is here, so it cannot join a company.
+        return fieldError("password", err.code,
+          "This account’s password was set by an administrator, so it cannot be used to join another company. Set your own password first on the page /reset (your email, this password, and your new one), then accept the invitation with your new password.");
       case "totp_required":
         return fieldError("totp", err.code, "Your account uses an authenticator app: enter the 6-digit code it shows now.");
       case "invalid_totp":

@@ -587,8 +587,10 @@
   function codeOf(id) { return $(id).value.replace(/\s+/g, ""); }
 
   function codeError(form, box, err) {
-    if (err.code === "invalid_totp") {
-      return showError(form, box, "", { field: "totp", code: err.code,
+    // Sign-in answers a wrong code like a wrong password (no oracle);
+    // where the password was just typed on this page, it is the code.
+    if (err.code === "invalid_totp" || err.code === "invalid_credentials") {
+      return showError(form, box, "", { field: "totp", code: "invalid_totp",
         message: "this code was not accepted. Check that the key was entered correctly and that the clocks of this appliance and the app’s device are right. A code works only once: if it was used already, wait for the next one." });
     }
     showError(form, box, "Not signed in.", err);
@@ -665,7 +667,7 @@
       if (unavailable(r.error, box)) return;
       if (r.error.code === "invalid_credentials") {
         $("login-password").focus();
-        return V.message(box, "error", "Wrong email or password.", "Check both and try again. After five failures, sign-in waits longer each time.", r.error.code);
+        return V.message(box, "error", "Wrong email, password or code.", "Check them and try again. After five failures, sign-in waits longer each time.", r.error.code);
       }
       return codeError(form, box, r.error);
     }
