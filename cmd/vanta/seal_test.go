@@ -293,6 +293,9 @@ func sealLifecycle(t *testing.T, env []string) {
 	if bytes.Contains(logs, []byte(bg.Token)) {
 		t.Error("the break-glass token appears in the logs")
 	}
+	if res.CeremonyToken == "" || bytes.Contains(logs, []byte(res.CeremonyToken[4:])) {
+		t.Errorf("the ceremony token (%d characters) is missing or appears in the logs or the seal state", len(res.CeremonyToken))
+	}
 }
 
 func TestOperatorInitAndBadFlags(t *testing.T) {

@@ -123,7 +123,7 @@ const Vanta = (() => {
       case "duplicate_share":
         return ["This share was already entered.", capitalise(err.message) + "."];
       case "malformed_share":
-        return [/group \d+/.test(err.message) ? "Part of the share looks mistyped." : "That is not a complete share.",
+        return [/mistyped/.test(err.message) ? "Part of the share looks mistyped." : "That is not a complete share.",
           "A share is 21 groups of letters and digits (the last character of each group checks it; case, spaces and dashes do not matter). The appliance said: " + err.message + "."];
       case "rate_limited":
         return ["Too many attempts from this computer.", capitalise(err.message) + "."];
