@@ -34,7 +34,7 @@ func newGODAppliance(t *testing.T, n, k int) *godAppliance {
 	shares := in.initSeal(n, k)
 	in.unseal(shares)
 	var god struct {
-		User struct{ ID string } `json:"user"`
+		User struct{ ID string }     `json:"user"`
 		TOTP struct{ Secret string } `json:"totp"`
 	}
 	in.mustCall("POST", "/api/v1/sys/setup/god", "", map[string]string{"email": "god@vanta.test", "name": "Creator", "password": "correct horse battery staple"}, 201, &god)
