@@ -280,7 +280,13 @@ func (a *Appliance) appendSystem(st *Stores, action string, details map[string]a
 		role = v
 	}
 	err := pgx.BeginFunc(ctx, st.App, func(tx pgx.Tx) error {
-		_, err := audit.Append(ctx, tx, "system", audit.Entry{Actor: actor, Role: role, Action: action, Resource: "seal", Outcome: outcome, Details: details})
+		// The seal names the client (ip) and GOD (user) when it knows them.
+		e := audit.Entry{Actor: actor, Role: role, Action: action, Resource: "seal", Outcome: outcome, Details: details}
+		e.IP, _ = details["ip"].(string)
+		if user, _ := details["user"].(string); user != "" {
+			e.Actor, e.Role = "user/"+user, "god"
+		}
+		_, err := audit.Append(ctx, tx, "system", e)
 		return err
 	})
 	if err != nil {

@@ -25,29 +25,39 @@ const operatorUsage = `usage: vanta operator <command> [flags]
 
 commands:
   init [--shares N] [--threshold K] [--custodian NAME[=AGE_RECIPIENT]]... [--reissue] [--json]
-                  create the master secret and print each custodian's share, once
+                  create the master secret and print each custodian's share and
+                  the ceremony token, once; --reissue starts over and needs the
+                  ceremony token (VANTA_CEREMONY_TOKEN, or entered like a share)
+                  or one share of the pending set
   confirm         a custodian re-enters their share to finish init (key ceremony)
   unseal [--reset]
-                  enter one share; prompts without echo, or reads stdin when piped
+                  enter one share; prompts without echo, or reads stdin when piped;
+                  --reset discards the round and needs a share entered in it
+                  (or GOD's token in VANTA_TOKEN)
   seal [--data DIR]
                   lock the keys away again; on the box, through the control
                   socket (root only), so no GOD token is needed
   seal-status [--json]
   rekey start [--shares N] [--threshold K] [--custodian ...]
+                  needs GOD's token (VANTA_TOKEN) while unsealed
   rekey update    enter a current share; at the threshold prints the new shares
   rekey confirm   a new custodian confirms their new share
-  rekey cancel
-  rotate          add a root key version
+  rekey cancel    with VANTA_TOKEN: GOD cancels; without: enter a current share,
+                  the threshold of them cancels
+  rotate          add a root key version (GOD's token in VANTA_TOKEN)
   break-glass     enter a share towards a single-use emergency token
 
 Every command but seal takes --addr (default from VANTA_LISTEN, else
 127.0.0.1:8443). 'vanta operator COMMAND -h' lists that command's flags.
+GOD's access token, when a command needs it, is read from VANTA_TOKEN (never
+a flag: it would show in the process list).
 `
 
 // operatorClient talks to the local API.
 type operatorClient struct {
-	base string
-	http *http.Client
+	base  string
+	http  *http.Client
+	token string // GOD's access token (VANTA_TOKEN), sent when set
 }
 
 func defaultAddr() string {
@@ -99,6 +109,9 @@ func (c *operatorClient) call(method, path string, body, out any) error {
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -240,9 +253,9 @@ func cmdOperator(args []string) int {
 		case "custodian":
 			fs.Var(&custodians, "custodian", "custodian NAME or NAME=AGE_RECIPIENT, in slot order (repeatable)")
 		case "reissue":
-			fs.BoolVar(&reissue, "reissue", false, "replace a share set still waiting for confirmations")
+			fs.BoolVar(&reissue, "reissue", false, "replace a share set still waiting for confirmations (needs the ceremony token or a pending share)")
 		case "reset":
-			fs.BoolVar(&reset, "reset", false, "discard the shares entered so far")
+			fs.BoolVar(&reset, "reset", false, "discard the shares entered so far (enter your share, entered in this round)")
 		}
 	}
 	if err := fs.Parse(args); err != nil {
@@ -259,12 +272,25 @@ func cmdOperator(args []string) int {
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	c := &operatorClient{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 30 * time.Second}}
+	c := &operatorClient{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 30 * time.Second}, token: os.Getenv("VANTA_TOKEN")}
 	initReq := seal.InitRequest{Shares: shares, Threshold: threshold, Custodians: custodians, Reissue: reissue}
 
 	var err error
 	switch sub {
 	case "init":
+		if reissue {
+			// The proof of running this ceremony: its token, or a share
+			// of the pending set. Without one the API says what it needs.
+			proof := os.Getenv("VANTA_CEREMONY_TOKEN")
+			if proof == "" {
+				proof, _ = readSecret("Ceremony token or a share of the pending set (input hidden): ")
+			}
+			if strings.HasPrefix(proof, "vct_") {
+				initReq.CeremonyToken = proof
+			} else {
+				initReq.Share = proof
+			}
+		}
 		var res seal.InitResult
 		if err = c.call("POST", "/api/v1/sys/init", initReq, &res); err == nil {
 			printShares(res, asJSON)
@@ -273,7 +299,15 @@ func cmdOperator(args []string) int {
 		err = c.withShare("/api/v1/sys/init/confirm", asJSON)
 	case "unseal":
 		if reset {
-			err = c.statusCall("POST", "/api/v1/sys/unseal", map[string]bool{"reset": true}, asJSON)
+			body := map[string]any{"reset": true}
+			if c.token == "" {
+				var share string
+				if share, err = readShare(); err != nil {
+					break
+				}
+				body["share"] = share
+			}
+			err = c.statusCall("POST", "/api/v1/sys/unseal", body, asJSON)
 			break
 		}
 		err = c.withShare("/api/v1/sys/unseal", asJSON)
@@ -307,7 +341,11 @@ func cmdOperator(args []string) int {
 	case "rekey confirm":
 		err = c.withShare("/api/v1/sys/rekey/confirm", asJSON)
 	case "rekey cancel":
-		err = c.statusCall("POST", "/api/v1/sys/rekey/cancel", nil, asJSON)
+		if c.token != "" {
+			err = c.statusCall("POST", "/api/v1/sys/rekey/cancel", nil, asJSON)
+			break
+		}
+		err = c.withShare("/api/v1/sys/rekey/cancel", asJSON)
 	case "rotate":
 		err = c.statusCall("POST", "/api/v1/sys/rotate", nil, asJSON)
 	case "break-glass":
@@ -375,10 +413,13 @@ func (c *operatorClient) statusCall(method, path string, body any, asJSON bool) 
 // readShare reads a share without echo from a terminal, or from stdin
 // when piped (an age-encrypted share decrypted on the fly, say). Never
 // from a flag: it would sit in shell history and the process list.
-func readShare() (string, error) {
+func readShare() (string, error) { return readSecret("Share (input hidden): ") }
+
+// readSecret reads one secret as readShare does, prompting with prompt.
+func readSecret(prompt string) (string, error) {
 	fd := int(os.Stdin.Fd())
 	if term.IsTerminal(fd) {
-		fmt.Fprint(os.Stderr, "Share (input hidden): ")
+		fmt.Fprint(os.Stderr, prompt)
 		b, err := term.ReadPassword(fd)
 		fmt.Fprintln(os.Stderr)
 		if err != nil {
@@ -425,9 +466,42 @@ func printStatus(st seal.Status, asJSON bool) {
 			fmt.Printf("  [%s] slot %d  %s\n", mark, cs.Slot, cs.Name)
 		}
 	}
-	if st.Rekey != nil {
-		fmt.Printf("Rekey:       %d of %d current shares; %d new shares pending confirmation\n", st.Rekey.Progress, st.Rekey.Required, st.Rekey.PendingConfirmations)
+	if r := st.Rekey; r != nil {
+		fmt.Printf("Rekey:       %d of %d current shares; %d new shares pending confirmation\n", r.Progress, r.Required, r.PendingConfirmations)
+		by := r.StartedBy
+		if r.StartedByUser != "" {
+			by += " (user " + r.StartedByUser + ")"
+		}
+		fmt.Printf("  started by %s from %s at %s; expires if idle until %s\n", by, r.StartedIP,
+			r.StartedAt.Format(time.RFC3339), r.ExpiresAt.Format(time.RFC3339))
+		fmt.Printf("  new set: %d shares, any %d unseal; they go to:\n", r.NewShares, r.NewThreshold)
+		for i, nc := range r.NewCustodians {
+			to := "shown in plain text"
+			if nc.AgeRecipient != "" {
+				to = "encrypted to " + nc.AgeRecipient
+			}
+			fmt.Printf("    slot %d  %s  (%s)\n", i+1, nc.Name, to)
+		}
+		if r.CancelProgress > 0 {
+			fmt.Printf("  cancelling: %d of %d current shares\n", r.CancelProgress, r.Required)
+		}
 	}
+}
+
+// shareLines lays a typed share out seven groups to a line, the way a
+// person copies it; an age-encrypted share is printed as it is.
+func shareLines(s seal.IssuedShare) string {
+	if s.Encrypted || !strings.Contains(s.Share, "-") {
+		return s.Share
+	}
+	groups := strings.Split(s.Share, "-")
+	var lines []string
+	for len(groups) > 0 {
+		n := min(7, len(groups))
+		lines = append(lines, "  "+strings.Join(groups[:n], " "))
+		groups = groups[n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func printShares(res seal.InitResult, asJSON bool) {
@@ -438,7 +512,10 @@ func printShares(res seal.InitResult, asJSON bool) {
 	}
 	fmt.Printf("%d shares; any %d unseal. They are shown this once: hand each to its custodian now.\n\n", len(res.Shares), res.Threshold)
 	for _, s := range res.Shares {
-		fmt.Printf("Slot %d (%s):\n%s\n\n", s.Slot, s.Custodian, s.Share)
+		fmt.Printf("Slot %d (%s):\n%s\n\n", s.Slot, s.Custodian, shareLines(s))
 	}
 	fmt.Println("Each custodian then confirms with `vanta operator confirm` (or on /setup).")
+	if res.CeremonyToken != "" {
+		fmt.Printf("\nCeremony token (keep it until every custodian has confirmed; starting over\nwith `vanta operator init --reissue` needs it):\n%s\n", res.CeremonyToken)
+	}
 }

@@ -248,6 +248,19 @@ func TestSetupWizardInBrowser(t *testing.T) {
 		t.Errorf("defaults: %s shares, threshold %s; want 7 and 5", n, k)
 	}
 	page.waitText("#threshold-explain", "Any 5 of the 7 custodians")
+	page.waitText("#preset-why", "any five of the seven custodians can unseal")
+	// The presets fill both numbers; the recommended one puts 7/5 back.
+	for _, p := range []struct{ id, n, k, explain string }{
+		{"#preset-5-3", "5", "3", "Any 3 of the 5 custodians"},
+		{"#preset-3-2", "3", "2", "Any 2 of the 3 custodians"},
+		{"#preset-7-5", "7", "5", "Any 5 of the 7 custodians"},
+	} {
+		page.do("preset "+p.id, chromedp.Click(chromedp.CSS(p.id)))
+		page.waitText("#threshold-explain", p.explain)
+		if n, k := page.value("#shares"), page.value("#threshold"); n != p.n || k != p.k {
+			t.Errorf("%s: %s shares, threshold %s", p.id, n, k)
+		}
+	}
 	// Baraka uses age: his share is handed out encrypted to his key.
 	baraka, err := age.GenerateX25519Identity()
 	if err != nil {
@@ -288,10 +301,10 @@ func TestSetupWizardInBrowser(t *testing.T) {
 		share := strings.Join(strings.Fields(shown), "")
 		if slot == 2 {
 			page.extraScreenshot("setup-2-encrypted.png")
-			share = decryptShare(t, shown, baraka)
+			share = strings.ReplaceAll(decryptShare(t, shown, baraka), "-", "")
 			shown = share[:4] + " " + share[4:8] // what must not be left on the page
 		}
-		if len(share) != 88 {
+		if len(share) != 125 {
 			t.Fatalf("slot %d: share on the page is %q", slot, shown)
 		}
 		shares = append(shares, share)
@@ -316,7 +329,14 @@ func TestSetupWizardInBrowser(t *testing.T) {
 				chromedp.SetValue(chromedp.CSS("#confirm-share"), "not a share"),
 				chromedp.Click(chromedp.CSS("#confirm-submit")))
 			page.waitShown(`#confirm-message[data-code="malformed_share"]`)
-			page.waitText("#confirm-message", "not valid base64")
+			page.waitText("#confirm-message", "want 125")
+			// One character mistyped: the page names its group.
+			typo := []byte(share)
+			typo[20] = map[bool]byte{true: 'A', false: 'B'}[typo[20] != 'A']
+			page.do("enter the share with a typo in group 4",
+				chromedp.SetValue(chromedp.CSS("#confirm-share"), string(typo)),
+				chromedp.Click(chromedp.CSS("#confirm-submit")))
+			page.waitText("#confirm-message", "group 4 looks mistyped")
 			page.do("enter another appliance's share",
 				chromedp.SetValue(chromedp.CSS("#confirm-share"), foreignShare()),
 				chromedp.Click(chromedp.CSS("#confirm-submit")))
@@ -328,24 +348,29 @@ func TestSetupWizardInBrowser(t *testing.T) {
 			chromedp.SetValue(chromedp.CSS("#confirm-share"), share),
 			chromedp.Click(chromedp.CSS("#confirm-submit")))
 	}
+	// The last confirmation rebuilt the secret: the appliance is open.
 	page.waitShown("#step-done")
-	page.waitText("#step-done h1", "initialized and sealed")
+	page.waitText("#step-done h1", "initialized and unsealed")
+	page.waitShown("#done-continue")
 	page.extraScreenshot("setup-3-done.png")
-	if href := eval[string](page, `document.querySelector("#to-unseal").getAttribute("href")`); href != "/unseal?next=setup" {
-		t.Errorf("final step links to %q", href)
-	}
+	page.do("continue to the creator account", chromedp.Click(chromedp.CSS("#done-continue")))
+	page.waitShown("#step-god")
 	page.checkErrors()
 
 	st := in.sealStatus()
-	if !st.Initialized || !st.Sealed || st.PendingConfirmations != 0 || st.Shares != 7 || st.Threshold != 5 {
+	if !st.Initialized || st.Sealed || st.PendingConfirmations != 0 || st.Shares != 7 || st.Threshold != 5 {
 		t.Fatalf("after the wizard: %+v", st)
 	}
 	if len(st.Custodians) != 7 || st.Custodians[0].Name != "Amina" || st.Custodians[1].Name != "Baraka" || st.Custodians[2].Name != "custodian 3" {
 		t.Errorf("custodians after the wizard: %+v", st.Custodians)
 	}
 
-	// Once initialized and sealed, the wizard only points to /unseal, and
-	// goes on by itself when the custodians have unsealed.
+	// Once initialized and sealed (no GOD yet: sealing needs no token),
+	// the wizard only points to /unseal, and goes on by itself when the
+	// custodians have unsealed.
+	if code, body := in.post("/api/v1/sys/seal", nil, nil); code != 200 {
+		t.Fatalf("seal: %d %s", code, body)
+	}
 	page.do("reload /setup", chromedp.Navigate(in.url("/setup")))
 	page.waitShown("#step-already")
 	if href := eval[string](page, `document.querySelector("#already-to-unseal").getAttribute("href")`); href != "/unseal?next=setup" {
@@ -365,6 +390,9 @@ func TestFiveCustodiansUnsealInBrowser(t *testing.T) {
 	in := boot(t, data)
 	in.waitReady()
 	shares := in.initSeal(7, 5)
+	if code, body := in.post("/api/v1/sys/seal", nil, nil); code != 200 { // the ceremony left it open
+		t.Fatalf("seal: %d %s", code, body)
+	}
 	url := in.url("/unseal")
 
 	ctx := browser(t)
@@ -383,9 +411,18 @@ func TestFiveCustodiansUnsealInBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#share-input"), shares[6]),
 		chromedp.Click(chromedp.CSS("#submit-share")))
 	board.waitText("#progress-text", "1 of 5 shares entered")
-	board.do("reset",
+	// Resetting takes a share entered in the round: another is refused.
+	board.do("reset with a share not entered",
 		chromedp.Click(chromedp.CSS("#reset-button")),
 		chromedp.WaitVisible(chromedp.CSS("#reset-yes")),
+		chromedp.SetValue(chromedp.CSS("#reset-share"), shares[0]),
+		chromedp.Click(chromedp.CSS("#reset-yes")))
+	board.waitShown(`#reset-message[data-code="reset_not_allowed"]`)
+	board.waitText("#progress-text", "1 of 5 shares entered")
+	board.do("reset with the share entered",
+		chromedp.Click(chromedp.CSS("#reset-button")),
+		chromedp.WaitVisible(chromedp.CSS("#reset-yes")),
+		chromedp.SetValue(chromedp.CSS("#reset-share"), shares[6]),
 		chromedp.Click(chromedp.CSS("#reset-yes")))
 	board.waitShown(`#reset-message[data-code="reset"]`)
 	board.waitText("#progress-text", "0 of 5 shares entered")
@@ -496,15 +533,37 @@ func TestUnfinishedSetupInBrowser(t *testing.T) {
 	if n, k := page.value("#shares"), page.value("#threshold"); n != "3" || k != "2" {
 		t.Errorf("start over offers %s shares, threshold %s; want the pending 3 and 2", n, k)
 	}
-	page.do("create new shares", chromedp.Click(chromedp.CSS("#init-submit")))
+	// This page did not run the ceremony: it has no ceremony token, and
+	// starting over without proof is refused.
+	page.waitShown("#reissue-proof-field")
+	page.do("create new shares without proof", chromedp.Click(chromedp.CSS("#init-submit")))
+	page.waitShown(`#configure-error[data-code="ceremony_proof_required"]`)
+	if st := in.sealStatus(); st.PendingConfirmations != 2 {
+		t.Fatalf("a refused start over changed the ceremony: %+v", st)
+	}
+	page.do("create new shares with a custodian's pending share",
+		chromedp.SetValue(chromedp.CSS("#reissue-proof"), res.Shares[0].Share),
+		chromedp.Click(chromedp.CSS("#init-submit")))
+	page.waitShown(`#share-card[data-slot="1"]`)
+	if code, body := in.post("/api/v1/sys/init/confirm", map[string]string{"share": res.Shares[0].Share}, nil); code != 400 || errorCode(body) != "unknown_share" {
+		t.Errorf("a share of the replaced set: %d %s", code, body)
+	}
+	// This page ran the new ceremony: it starts over with the token it
+	// was given, asking for nothing.
+	page.do("start over again from the first share",
+		chromedp.Click(chromedp.CSS("#share-saved")),
+		chromedp.WaitEnabled(chromedp.CSS("#share-continue")),
+		chromedp.Click(chromedp.CSS("#share-continue")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm-start-over")),
+		chromedp.Click(chromedp.CSS("#confirm-start-over")))
+	page.waitShown("#reissue-note")
+	if eval[bool](page, `!document.querySelector("#reissue-proof-field").hidden`) {
+		t.Error("the page that ran the ceremony asks for a proof")
+	}
+	page.do("create new shares with the ceremony token", chromedp.Click(chromedp.CSS("#init-submit")))
 	for slot := 1; slot <= 3; slot++ {
 		page.waitShown(fmt.Sprintf(`#share-card[data-slot="%d"]`, slot))
 		share := strings.Join(strings.Fields(page.text("#share-text")), "")
-		if slot == 1 {
-			if code, body := in.post("/api/v1/sys/init/confirm", map[string]string{"share": res.Shares[0].Share}, nil); code != 400 || errorCode(body) != "unknown_share" {
-				t.Errorf("a share of the replaced set: %d %s", code, body)
-			}
-		}
 		page.do("save, continue and confirm",
 			chromedp.Click(chromedp.CSS("#share-saved")),
 			chromedp.WaitEnabled(chromedp.CSS("#share-continue")),
@@ -515,8 +574,12 @@ func TestUnfinishedSetupInBrowser(t *testing.T) {
 	}
 	page.waitShown("#step-done")
 	page.checkErrors()
-	if st := in.sealStatus(); !st.Initialized || !st.Sealed || st.Shares != 3 || st.Threshold != 2 {
+	if st := in.sealStatus(); !st.Initialized || st.Sealed || st.Shares != 3 || st.Threshold != 2 {
 		t.Fatalf("after starting over: %+v", st)
+	}
+	// The ceremony is over: its token is no longer kept by the page.
+	if tok := eval[string](page, `sessionStorage.getItem("vanta.ceremony_token") || ""`); tok != "" {
+		t.Error("the ceremony token outlived the ceremony in session storage")
 	}
 }
 

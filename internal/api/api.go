@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
 
@@ -49,6 +50,8 @@ type server struct {
 	idMu      sync.Mutex
 	id        *auth.Service // bound to idKeyring; remade after each unseal
 	idKeyring *seal.Keyring
+
+	godSeen atomic.Bool // a GOD was seen to exist; GODs are never deleted
 }
 
 // NewRouter returns the HTTP handler for the whole API.

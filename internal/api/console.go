@@ -1,24 +1,10 @@
 package api
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 )
-
-// godExists says whether the creator account exists. It reads the plain
-// is_god column, so it answers while sealed too, once the databases are
-// open.
-func (s *server) godExists(ctx context.Context) (bool, error) {
-	st := s.Appliance.Stores()
-	if st == nil {
-		return false, errStarting
-	}
-	var exists bool
-	err := st.App.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM auth.users WHERE is_god)").Scan(&exists)
-	return exists, err
-}
 
 // setupStatus tells the setup page whether its last part (the creator
 // account) is done, so that it says setup is complete instead of showing

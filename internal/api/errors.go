@@ -77,6 +77,9 @@ func statusOf(err error) *apiError {
 		{seal.ErrRekeyInProgress, http.StatusConflict, "rekey_in_progress"},
 		{seal.ErrStaleNonce, http.StatusConflict, "stale_nonce"},
 		{seal.ErrTokenInvalid, http.StatusUnauthorized, "invalid_token"},
+		{seal.ErrCeremonyProof, http.StatusForbidden, "ceremony_proof_required"},
+		{seal.ErrResetProof, http.StatusForbidden, "reset_not_allowed"},
+		{seal.ErrRekeyNeedsGOD, http.StatusForbidden, "forbidden"},
 	} {
 		if errors.Is(err, m.err) {
 			return &apiError{m.status, m.code, m.err.Error(), "", 0}

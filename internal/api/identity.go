@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"image/png"
 	"net/http"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pquerna/otp"
 
 	"github.com/vanta-ledger/vanta/appliance"
@@ -402,7 +404,7 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 		if err := auth.CheckPasswordPolicy(req.Password, "", ""); err != nil {
 			return nil, err // refuse before the token is spent
 		}
-		if err := s.Seal.UseBreakGlass(c.Request.Context(), req.Token); err != nil {
+		if err := s.Seal.UseBreakGlass(sealCtx(c), req.Token); err != nil {
 			return nil, err
 		}
 		u, secret, uri, err := id.ResetGOD(c.Request.Context(), req.Password)
@@ -561,38 +563,116 @@ func authStatus(err error) *apiError {
 }
 
 // godOnceAccountsExist guards the appliance's own operations (service
-// status, seal, rotate): open while no GOD exists (first boot) or while
-// sealed (no token can be checked then, and an operator debugging a
-// sealed appliance needs them; they reveal no company data), GOD-only
-// otherwise.
+// status, seal, rotate, rekey without shares): open while no GOD exists
+// (first boot), GOD-only after. When GOD's token cannot be checked (sealed,
+// or the identity service cannot be built because PostgreSQL is down) or
+// whether a GOD exists cannot be read, it fails closed with 503: falling
+// open there would hand these routes to anyone who can take the database
+// away for a moment.
 func (s *server) godOnceAccountsExist(c *gin.Context) {
-	ctx := c.Request.Context()
+	if _, ok := s.godGate(c); ok {
+		c.Next()
+	}
+}
+
+const ctxSealOrigin = "vanta.seal_origin"
+
+// godGate decides whether the caller may use a GOD-only route and returns
+// the origin the seal service is told; on false it has answered.
+func (s *server) godGate(c *gin.Context) (seal.Origin, bool) {
+	o := seal.Origin{IP: ip(c)}
 	if s.Seal == nil {
-		c.Next()
-		return
+		o.Trusted = true
+		c.Set(ctxSealOrigin, o)
+		return o, true
 	}
-	_, st, err := s.identity(ctx)
+	exists, err := s.godExists(c.Request.Context())
 	if err != nil {
-		c.Next() // sealed or starting
-		return
+		if !s.Seal.Status().Initialized {
+			// No GOD can exist before the seal was ever opened.
+			exists = false
+		} else {
+			s.logger.Warn("security", "event", "god_check_unavailable", "ip", ip(c), "path", c.FullPath(), "error", err.Error())
+			s.fail(c, errGODUnknown)
+			c.Abort()
+			return o, false
+		}
 	}
-	var godExists bool
-	if err := st.App.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM auth.users WHERE is_god)").Scan(&godExists); err != nil {
-		s.fail(c, err)
-		return
+	if !exists {
+		o.Trusted = true
+		c.Set(ctxSealOrigin, o)
+		return o, true
 	}
-	if !godExists {
-		c.Next()
-		return
+	if _, _, err := s.identity(c.Request.Context()); err != nil {
+		reason := errTokenUncheckable
+		if errors.Is(err, seal.ErrSealed) {
+			reason = errTokenWhileSealed
+		}
+		s.fail(c, reason)
+		c.Abort()
+		return o, false
 	}
 	if !s.resolvePrincipal(c) {
-		return
+		c.Abort()
+		return o, false
 	}
-	if !principal(c).IsGOD {
+	p := principal(c)
+	if !p.IsGOD {
 		writeError(c, http.StatusForbidden, "forbidden", "only GOD may do this", "")
-		return
+		c.Abort()
+		return o, false
 	}
-	c.Next()
+	o.UserID, o.Trusted = p.UserID.String(), true
+	c.Set(ctxSealOrigin, o)
+	return o, true
+}
+
+// Fail-closed answers of godGate: 503 with Retry-After, never open.
+var (
+	errGODUnknown = &apiError{status: http.StatusServiceUnavailable, code: "unavailable", retryAfter: 5 * time.Second,
+		message: "cannot tell whether a GOD exists (the database is unavailable); GOD-only routes are closed until it is back"}
+	errTokenUncheckable = &apiError{status: http.StatusServiceUnavailable, code: "unavailable", retryAfter: 5 * time.Second,
+		message: "GOD's token cannot be checked right now (the identity service is unavailable); GOD-only routes are closed until it is back"}
+	errTokenWhileSealed = &apiError{status: http.StatusServiceUnavailable, code: "unavailable", retryAfter: 30 * time.Second,
+		message: "GOD's token cannot be checked while sealed; custodians unseal first (seal-status and unseal stay open)"}
+)
+
+// godExists reads whether a GOD account exists. PostgreSQL is open while
+// sealed, so this works then too. Once true it stays true in memory: GODs
+// are never deleted, and a database outage must not reopen the routes.
+func (s *server) godExists(ctx context.Context) (bool, error) {
+	if s.godSeen.Load() {
+		return true, nil
+	}
+	st := s.Appliance.Stores()
+	if st == nil {
+		return false, errStarting
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var exists bool
+	err := st.App.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM auth.users WHERE is_god)").Scan(&exists)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // no auth schema yet: no accounts at all
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check whether a GOD exists: %w", err)
+	}
+	if exists {
+		s.godSeen.Store(true)
+	}
+	return exists, nil
+}
+
+// sealCtx is the request's context carrying the seal origin: the client's
+// IP, and what godGate established if it ran.
+func sealCtx(c *gin.Context) context.Context {
+	o := seal.Origin{IP: ip(c)}
+	if v, ok := c.Get(ctxSealOrigin); ok {
+		o = v.(seal.Origin)
+	}
+	return seal.WithOrigin(c.Request.Context(), o)
 }
 
 // totpEnrolment is what a user needs to add their account to an

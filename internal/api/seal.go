@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -24,13 +25,16 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 	sys.GET("/seal-status", func(c *gin.Context) {
 		c.JSON(http.StatusOK, s.Seal.Status())
 	})
+	// Init is open (first boot); starting over while confirmations are
+	// pending needs the ceremony token or a pending share, checked by the
+	// seal service.
 	limited.POST("/init", func(c *gin.Context) {
 		var req seal.InitRequest
 		if err := decode(c, &req); err != nil {
 			s.fail(c, err)
 			return
 		}
-		res, err := s.Seal.Init(c.Request.Context(), req)
+		res, err := s.Seal.Init(sealCtx(c), req)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -38,29 +42,45 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 		c.JSON(http.StatusOK, res)
 	})
 	limited.POST("/init/confirm", s.withShare(false, func(c *gin.Context, req shareRequest) (any, error) {
-		return s.Seal.Confirm(req.Share)
+		return s.Seal.Confirm(sealCtx(c), req.Share)
 	}))
 	limited.POST("/unseal", s.withShare(true, func(c *gin.Context, req shareRequest) (any, error) {
 		if req.Reset {
-			return s.Seal.ResetUnseal(), nil
+			// A custodian who entered a share in this round resets with
+			// it; otherwise only GOD's token will do.
+			if req.Share == "" && c.GetHeader("Authorization") != "" {
+				if _, ok := s.godGate(c); !ok {
+					return nil, errAnswered
+				}
+			}
+			return s.Seal.ResetUnseal(sealCtx(c), req.Share)
 		}
-		return s.Seal.Unseal(c.Request.Context(), req.Share, req.Nonce)
+		return s.Seal.Unseal(sealCtx(c), req.Share, req.Nonce)
 	}))
 	sys.POST("/seal", s.godOnceAccountsExist, func(c *gin.Context) {
-		st, err := s.Seal.Seal()
+		st, err := s.Seal.SealFrom(sealCtx(c))
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, st)
 	})
+	// Starting a rekey: GOD's token while unsealed (once a GOD exists);
+	// while sealed no token can be checked, so anyone may propose one, and
+	// it becomes real only when the threshold of current custodians enters
+	// shares after seeing in seal-status whom it encrypts to.
 	limited.POST("/rekey/init", func(c *gin.Context) {
 		var req seal.InitRequest
 		if err := decode(c, &req); err != nil {
 			s.fail(c, err)
 			return
 		}
-		st, err := s.Seal.RekeyStart(req)
+		if !s.Seal.Sealed() {
+			if _, ok := s.godGate(c); !ok {
+				return
+			}
+		}
+		st, err := s.Seal.RekeyStart(sealCtx(c), req)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -68,7 +88,7 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 		c.JSON(http.StatusOK, st)
 	})
 	limited.POST("/rekey/update", s.withShare(false, func(c *gin.Context, req shareRequest) (any, error) {
-		st, res, err := s.Seal.RekeyUpdate(c.Request.Context(), req.Share, req.Nonce)
+		st, res, err := s.Seal.RekeyUpdate(sealCtx(c), req.Share, req.Nonce)
 		if err != nil || res == nil {
 			return st, err
 		}
@@ -76,10 +96,28 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 		return gin.H{"complete": true, "threshold": res.Threshold, "shares": res.Shares, "rekey": st.Rekey}, nil
 	}))
 	limited.POST("/rekey/confirm", s.withShare(false, func(c *gin.Context, req shareRequest) (any, error) {
-		return s.Seal.RekeyConfirm(c.Request.Context(), req.Share)
+		return s.Seal.RekeyConfirm(sealCtx(c), req.Share)
 	}))
-	sys.POST("/rekey/cancel", s.godOnceAccountsExist, func(c *gin.Context) {
-		st, err := s.Seal.RekeyCancel()
+	// Cancelling: GOD's token (or no GOD yet) with no body, or one current
+	// share per call ({"share","nonce"}) until the threshold cancels.
+	limited.POST("/rekey/cancel", func(c *gin.Context) {
+		var req shareRequest
+		if c.Request.ContentLength != 0 {
+			if err := decode(c, &req); err != nil {
+				s.fail(c, err)
+				return
+			}
+		}
+		if req.Reset {
+			s.fail(c, badRequest("unknown_field", "reset is not accepted here", "reset"))
+			return
+		}
+		if req.Share == "" {
+			if _, ok := s.godGate(c); !ok {
+				return
+			}
+		}
+		st, err := s.Seal.RekeyCancel(sealCtx(c), req.Share, req.Nonce)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -87,7 +125,7 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 		c.JSON(http.StatusOK, st)
 	})
 	sys.POST("/rotate", s.godOnceAccountsExist, func(c *gin.Context) {
-		st, err := s.Seal.Rotate()
+		st, err := s.Seal.Rotate(sealCtx(c))
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -95,7 +133,7 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 		c.JSON(http.StatusOK, st)
 	})
 	limited.POST("/break-glass", s.withShare(false, func(c *gin.Context, req shareRequest) (any, error) {
-		progress, token, err := s.Seal.BreakGlass(c.Request.Context(), req.Share, req.Nonce)
+		progress, token, err := s.Seal.BreakGlass(sealCtx(c), req.Share, req.Nonce)
 		if err != nil {
 			return nil, err
 		}
@@ -112,13 +150,16 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 			s.fail(c, err)
 			return
 		}
-		if err := s.Seal.UseBreakGlass(c.Request.Context(), req.Token); err != nil {
+		if err := s.Seal.UseBreakGlass(sealCtx(c), req.Token); err != nil {
 			s.fail(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"valid": true})
 	})
 }
+
+// errAnswered tells withShare that its fn has written the answer already.
+var errAnswered = errors.New("answered")
 
 // withShare decodes a share request, checks it names a share (or, where
 // allowed, a reset) and answers with what fn returns.
@@ -133,14 +174,14 @@ func (s *server) withShare(allowReset bool, fn func(*gin.Context, shareRequest) 
 		case req.Reset && !allowReset:
 			s.fail(c, badRequest("unknown_field", "reset is not accepted here", "reset"))
 			return
-		case req.Reset && req.Share != "":
-			s.fail(c, badRequest("validation_failed", "send either share or reset, not both", "reset"))
-			return
 		case !req.Reset && req.Share == "":
 			s.fail(c, badRequest("validation_failed", "share is required", "share"))
 			return
 		}
 		out, err := fn(c, req)
+		if errors.Is(err, errAnswered) {
+			return
+		}
 		if err != nil {
 			s.fail(c, err)
 			return

@@ -19,7 +19,7 @@ func BenchmarkUnseal(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, sh := range res.Shares {
-		if _, err := s.Confirm(sh.Share); err != nil {
+		if _, err := s.Confirm(context.Background(), sh.Share); err != nil {
 			b.Fatal(err)
 		}
 	}

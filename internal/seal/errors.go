@@ -17,6 +17,15 @@ var (
 	ErrRekeyInProgress    = errors.New("a rekey is already in progress; cancel it first")
 	ErrStaleNonce         = errors.New("nonce does not match the current round; fetch seal-status and start again")
 	ErrTokenInvalid       = errors.New("break-glass token is invalid, used or expired")
+	// ErrCeremonyProof: reissuing a pending share set needs the ceremony
+	// token init returned, or a share of the pending set.
+	ErrCeremonyProof = errors.New("starting the ceremony over needs the ceremony_token init returned, or one share of the pending set (share)")
+	// ErrResetProof: only a custodian who entered a share in the round,
+	// or GOD, may discard it.
+	ErrResetProof = errors.New(`resetting a round needs a share entered in it ({"reset":true,"share":"…"}) or GOD's token`)
+	// ErrRekeyNeedsGOD: while unsealed, only GOD starts or cancels a rekey
+	// without shares.
+	ErrRekeyNeedsGOD = errors.New("while unsealed, starting or cancelling a rekey needs GOD's token; while sealed, cancelling needs the threshold of current shares")
 )
 
 // ShareKind classifies a refused share.
@@ -36,6 +45,9 @@ type ShareError struct {
 	Slot      int
 	Custodian string
 	Problem   string
+	// Group is the 1-based group of a typed share that looks mistyped
+	// (ShareMalformed); 0 when no one group is at fault.
+	Group int
 }
 
 func (e *ShareError) Error() string {

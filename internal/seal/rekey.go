@@ -3,6 +3,7 @@ package seal
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // rekeySession replaces the share set: the threshold of current shares
@@ -15,22 +16,71 @@ import (
 // provider whose rekey has effects of its own (a token's PIN) is rekeyed
 // only then, so a rekey abandoned or interrupted by a restart leaves the
 // old shares working. Until then both secrets wait in locked memory.
+//
+// Who may start one: GOD (its token checked by the API) while unsealed;
+// anyone while sealed, since no token can be checked then and the rekey
+// is only words until the threshold of current custodians enters shares,
+// having seen in seal-status whom the new shares go to and who started
+// it. Cancelling likewise takes GOD, or the threshold (its own round).
+// A session idle for Options.RekeyTTL is wiped.
 type rekeySession struct {
 	req       InitRequest
 	round     *collector
+	cancel    *collector   // shares towards cancelling, while no GOD can
 	pending   *sealFile    // the new share set, saved at the last confirmation
 	oldSecret *lockedBytes // rebuilt from the current shares
 	newSecret *lockedBytes
+
+	by      Origin
+	started time.Time
+	last    time.Time // last activity; the session expires counting from it
 }
 
 func (r *rekeySession) destroy() {
 	r.round.destroy()
+	r.cancel.destroy()
 	r.oldSecret.destroy()
 	r.newSecret.destroy()
 }
 
-// RekeyStart begins a rekey to the requested share set.
-func (s *Service) RekeyStart(req InitRequest) (Status, error) {
+func (r *rekeySession) status(required int, ttl time.Duration) *RekeyStatus {
+	rs := &RekeyStatus{Nonce: r.round.nonce, Progress: len(r.round.shares), Required: required, EnteredSlots: r.round.slots(),
+		NewShares: r.req.Shares, NewThreshold: r.req.Threshold, NewCustodians: []Custodian{},
+		StartedIP: r.by.IP, StartedAt: r.started.UTC(), ExpiresAt: r.last.Add(ttl).UTC(),
+		CancelNonce: r.cancel.nonce, CancelProgress: len(r.cancel.shares), CancelEnteredSlots: r.cancel.slots()}
+	switch {
+	case r.by.UserID != "":
+		rs.StartedBy, rs.StartedByUser = "god", r.by.UserID
+	case r.by.Trusted:
+		rs.StartedBy = "before any GOD existed"
+	default:
+		rs.StartedBy = "unauthenticated while sealed"
+	}
+	for i := 0; i < r.req.Shares; i++ {
+		c := Custodian{Name: fmt.Sprintf("custodian %d", i+1)}
+		if i < len(r.req.Custodians) {
+			c = r.req.Custodians[i]
+		}
+		rs.NewCustodians = append(rs.NewCustodians, c)
+	}
+	if r.pending != nil {
+		rs.PendingConfirmations = r.pending.Shares - len(r.pending.Confirmed)
+	}
+	return rs
+}
+
+// RekeyStart begins a rekey to the requested share set, on behalf of the
+// origin ctx carries: while unsealed it must be trusted (GOD's token).
+func (s *Service) RekeyStart(ctx context.Context, req InitRequest) (Status, error) {
+	o := OriginOf(ctx)
+	switch {
+	case req.Reissue:
+		return s.Status(), &FieldError{Field: "reissue", Problem: "is for init only"}
+	case req.CeremonyToken != "":
+		return s.Status(), &FieldError{Field: "ceremony_token", Problem: "is for init only"}
+	case req.Share != "":
+		return s.Status(), &FieldError{Field: "share", Problem: "current shares go to rekey/update"}
+	}
 	if err := validateRequest(&req); err != nil {
 		return s.Status(), err
 	}
@@ -39,17 +89,31 @@ func (s *Service) RekeyStart(req InitRequest) (Status, error) {
 	if s.file == nil || !s.file.initialized() {
 		return s.statusLocked(), ErrNotInitialized
 	}
+	if s.keyring != nil && !o.Trusted {
+		s.auditFrom(o, "seal.rekey_start", "outcome", "refused: not GOD")
+		return s.statusLocked(), ErrRekeyNeedsGOD
+	}
+	s.expireLocked()
 	if s.rekey != nil {
 		return s.statusLocked(), ErrRekeyInProgress
 	}
-	s.rekey = &rekeySession{req: req, round: newCollector(s.opts.Now())}
-	s.audit("seal.rekey_start", "new_shares", req.Shares, "new_threshold", req.Threshold)
+	now := s.opts.Now()
+	s.rekey = &rekeySession{req: req, round: newCollector(now), cancel: newCollector(now), by: o, started: now, last: now}
+	recipients := 0
+	for _, c := range req.Custodians {
+		if c.AgeRecipient != "" {
+			recipients++
+		}
+	}
+	s.auditFrom(o, "seal.rekey_start", "new_shares", req.Shares, "new_threshold", req.Threshold,
+		"age_recipients", recipients, "trusted", o.Trusted, "outcome", "started")
 	return s.statusLocked(), nil
 }
 
 // RekeyUpdate adds a current share. At the threshold it checks the rebuilt
 // secret and returns the new shares, once; they still need confirming.
 func (s *Service) RekeyUpdate(ctx context.Context, shareText, nonce string) (Status, *InitResult, error) {
+	o := OriginOf(ctx)
 	share, err := decodeShare(shareText)
 	if err != nil {
 		return s.Status(), nil, err
@@ -57,6 +121,7 @@ func (s *Service) RekeyUpdate(ctx context.Context, shareText, nonce string) (Sta
 	defer wipe(share)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.expireLocked()
 	r := s.rekey
 	if r == nil {
 		return s.statusLocked(), nil, ErrNoRekey
@@ -66,10 +131,11 @@ func (s *Service) RekeyUpdate(ctx context.Context, shareText, nonce string) (Sta
 	}
 	ready, err := r.round.add(s.file, share, nonce, s.opts.Now())
 	if err != nil {
-		s.audit("seal.rekey_update", "outcome", err.Error())
+		s.auditFrom(o, "seal.rekey_update", "outcome", err.Error())
 		return s.statusLocked(), nil, err
 	}
-	s.audit("seal.rekey_update", "slot", r.round.last, "outcome", "accepted")
+	r.last = s.opts.Now()
+	s.auditFrom(o, "seal.rekey_update", "slot", r.round.last, "outcome", "accepted")
 	if !ready {
 		return s.statusLocked(), nil, nil
 	}
@@ -91,7 +157,7 @@ func (s *Service) RekeyUpdate(ctx context.Context, shareText, nonce string) (Sta
 		return s.statusLocked(), nil, err
 	}
 	r.pending, r.oldSecret, r.newSecret = f, oldSecret, newSecret
-	s.audit("seal.rekey_issued", "shares", f.Shares, "threshold", f.Threshold)
+	s.auditFrom(o, "seal.rekey_issued", "shares", f.Shares, "threshold", f.Threshold)
 	return s.statusLocked(), &res, nil
 }
 
@@ -105,6 +171,7 @@ func (s *Service) RekeyConfirm(ctx context.Context, shareText string) (Status, e
 	defer wipe(share)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.expireLocked()
 	r := s.rekey
 	if r == nil || r.pending == nil {
 		return s.statusLocked(), ErrNothingPending
@@ -117,7 +184,8 @@ func (s *Service) RekeyConfirm(ctx context.Context, shareText string) (Status, e
 		return s.statusLocked(), &ShareError{Kind: ShareDuplicate, Slot: sl.Slot, Custodian: sl.Custodian}
 	}
 	r.pending.Confirmed = append(r.pending.Confirmed, sl.Slot)
-	s.audit("seal.rekey_confirm", "slot", sl.Slot, "custodian", sl.Custodian)
+	r.last = s.opts.Now()
+	s.auditFrom(OriginOf(ctx), "seal.rekey_confirm", "slot", sl.Slot, "custodian", sl.Custodian)
 	if !r.pending.initialized() {
 		return s.statusLocked(), nil
 	}
@@ -125,7 +193,7 @@ func (s *Service) RekeyConfirm(ctx context.Context, shareText string) (Status, e
 		r.pending.Confirmed = r.pending.Confirmed[:len(r.pending.Confirmed)-1]
 		return s.statusLocked(), err
 	}
-	s.audit("seal.rekey_done", "shares", s.file.Shares, "threshold", s.file.Threshold)
+	s.auditFrom(OriginOf(ctx), "seal.rekey_done", "shares", s.file.Shares, "threshold", s.file.Threshold)
 	return s.statusLocked(), nil
 }
 
@@ -168,15 +236,57 @@ func (s *Service) commitRekeyLocked(ctx context.Context, r *rekeySession) error 
 	return nil
 }
 
-// RekeyCancel abandons a rekey; the current shares stay valid.
-func (s *Service) RekeyCancel() (Status, error) {
+// RekeyCancel abandons a rekey; the current shares stay valid. With no
+// share it needs a trusted origin (GOD's token, or no GOD yet); otherwise
+// each call enters one current share into the cancel round, and the
+// threshold of them, proven to open the keyring, cancels.
+func (s *Service) RekeyCancel(ctx context.Context, shareText, nonce string) (Status, error) {
+	o := OriginOf(ctx)
+	var share []byte
+	if shareText != "" {
+		var err error
+		if share, err = decodeShare(shareText); err != nil {
+			return s.Status(), err
+		}
+		defer wipe(share)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.rekey == nil {
+	s.expireLocked()
+	r := s.rekey
+	if r == nil {
 		return s.statusLocked(), ErrNoRekey
 	}
-	s.rekey.destroy()
+	if share == nil {
+		if !o.Trusted {
+			s.auditFrom(o, "seal.rekey_cancel", "outcome", "refused: no GOD token and no share")
+			return s.statusLocked(), ErrRekeyNeedsGOD
+		}
+		r.destroy()
+		s.rekey = nil
+		s.auditFrom(o, "seal.rekey_cancel", "by", "token", "outcome", "cancelled")
+		return s.statusLocked(), nil
+	}
+	ready, err := r.cancel.add(s.file, share, nonce, s.opts.Now())
+	if err != nil {
+		s.auditFrom(o, "seal.rekey_cancel", "outcome", err.Error())
+		return s.statusLocked(), err
+	}
+	r.last = s.opts.Now()
+	s.auditFrom(o, "seal.rekey_cancel", "slot", r.cancel.last, "outcome", "accepted", "progress", len(r.cancel.shares))
+	if !ready {
+		return s.statusLocked(), nil
+	}
+	kek, kr, err := s.openLocked(ctx, r.cancel)
+	if err != nil {
+		r.cancel.destroy()
+		r.cancel = newCollector(s.opts.Now())
+		return s.statusLocked(), err
+	}
+	kek.Destroy()
+	kr.destroy()
+	r.destroy()
 	s.rekey = nil
-	s.audit("seal.rekey_cancel")
+	s.auditFrom(o, "seal.rekey_cancel", "by", "shares", "outcome", "cancelled")
 	return s.statusLocked(), nil
 }

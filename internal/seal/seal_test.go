@@ -119,12 +119,23 @@ func (pc *providerCase) initialized(t *testing.T, n, k int) (*Service, []string,
 	var shares []string
 	for _, sh := range res.Shares {
 		shares = append(shares, sh.Share)
-		if _, err := s.Confirm(sh.Share); err != nil {
+		if _, err := s.Confirm(context.Background(), sh.Share); err != nil {
 			t.Fatalf("confirm slot %d: %v", sh.Slot, err)
 		}
 	}
+	// The last confirmation opened it; the flow tests start sealed, as
+	// after a restart.
+	if s.Sealed() {
+		t.Fatal("sealed after the last confirmation")
+	}
+	if _, err := s.Seal(); err != nil {
+		t.Fatal(err)
+	}
 	return s, shares, dir, c
 }
+
+// trusted is the context of a caller whose GOD token the API checked.
+var trusted = WithOrigin(context.Background(), Origin{IP: "192.0.2.1", UserID: "god-user", Trusted: true})
 
 func unsealWith(t *testing.T, s *Service, shares []string) Status {
 	t.Helper()
@@ -219,7 +230,7 @@ func testCeremonyUnsealRestart(t *testing.T, pc *providerCase) {
 		t.Errorf("unseal before the ceremony: %v", err)
 	}
 	for i, sh := range res.Shares {
-		st, err = s.Confirm(sh.Share)
+		st, err = s.Confirm(context.Background(), sh.Share)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,8 +238,15 @@ func testCeremonyUnsealRestart(t *testing.T, pc *providerCase) {
 			t.Errorf("pending %d after %d confirmations", st.PendingConfirmations, i+1)
 		}
 	}
-	if !st.Initialized || !st.Sealed {
+	// The secret was just rebuilt: the last confirmation opens it.
+	if !st.Initialized || st.Sealed {
 		t.Fatalf("after the ceremony: %+v", st)
+	}
+	if _, err := s.Keyring(); err != nil {
+		t.Errorf("keyring after the ceremony: %v", err)
+	}
+	if st, err = s.Seal(); err != nil || !st.Sealed {
+		t.Fatalf("seal after the ceremony: %+v %v", st, err)
 	}
 	if _, err := s.Keyring(); !errors.Is(err, ErrSealed) {
 		t.Errorf("keyring while sealed: %v", err)
@@ -301,11 +319,14 @@ func testRefusedSharesChangeNothing(t *testing.T, pc *providerCase) {
 	}{
 		{"another appliance's share", otherShares[0], func(err error) bool { return errors.As(err, &se) && se.Kind == ShareUnknown }},
 		{"duplicate", shares[1], func(err error) bool { return errors.As(err, &se) && se.Kind == ShareDuplicate && se.Slot == 2 }},
-		{"not base64", "not a share!", func(err error) bool {
-			return errors.As(err, &se) && se.Kind == ShareMalformed && strings.Contains(err.Error(), "base64")
+		{"not a share", "not a share!", func(err error) bool {
+			return errors.As(err, &se) && se.Kind == ShareMalformed && strings.Contains(err.Error(), "not a share character") && se.Group == 2
 		}},
 		{"truncated", shares[2][:40], func(err error) bool {
-			return errors.As(err, &se) && se.Kind == ShareMalformed && strings.Contains(err.Error(), "want 65")
+			return errors.As(err, &se) && se.Kind == ShareMalformed && strings.Contains(err.Error(), "want 125")
+		}},
+		{"old base64 truncated", "QUJD" + strings.Repeat("QUJD", 10) + "=", func(err error) bool {
+			return errors.As(err, &se) && se.Kind == ShareMalformed && strings.Contains(err.Error(), "base64")
 		}},
 		{"empty", "  ", func(err error) bool { return errors.As(err, &se) && se.Kind == ShareMalformed }},
 	}
@@ -365,18 +386,60 @@ func testInitValidationAndReissue(t *testing.T, pc *providerCase) {
 	if _, err := s.Init(ctx, InitRequest{Shares: 3, Threshold: 2}); !errors.Is(err, ErrInitPending) {
 		t.Errorf("second init while pending: %v", err)
 	}
-	second, err := s.Init(ctx, InitRequest{Shares: 3, Threshold: 2, Reissue: true})
+	if !strings.HasPrefix(first.CeremonyToken, "vct_") {
+		t.Fatalf("ceremony token %q", first.CeremonyToken)
+	}
+	saved, err := os.ReadFile(filepath.Join(s.opts.Dir, "seal.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(saved, []byte(first.CeremonyToken)) || bytes.Contains(saved, []byte(first.CeremonyToken[4:])) {
+		t.Error("the ceremony token itself is stored; only its hash should be")
+	}
+	// Hole 3: reissue with no proof, a wrong token or another set's share
+	// is refused and changes nothing.
+	foreign, err := pc.open(t, t.TempDir(), &clock{now: time.Now()}).Init(ctx, InitRequest{Shares: 2, Threshold: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, req := range map[string]InitRequest{
+		"no proof":            {Shares: 3, Threshold: 2, Reissue: true},
+		"wrong token":         {Shares: 3, Threshold: 2, Reissue: true, CeremonyToken: foreign.CeremonyToken},
+		"another set's share": {Shares: 3, Threshold: 2, Reissue: true, Share: foreign.Shares[0].Share},
+	} {
+		if res, err := s.Init(ctx, req); !errors.Is(err, ErrCeremonyProof) || len(res.Shares) != 0 {
+			t.Errorf("reissue with %s: %v", name, err)
+		}
+		after, _ := os.ReadFile(filepath.Join(s.opts.Dir, "seal.json"))
+		if !bytes.Equal(after, saved) {
+			t.Fatalf("a refused reissue (%s) changed the seal state", name)
+		}
+	}
+	if _, err := s.Confirm(ctx, first.Shares[2].Share); err != nil {
+		t.Fatalf("the pending set stopped working after refused reissues: %v", err)
+	}
+	byShare, err := s.Init(ctx, InitRequest{Shares: 3, Threshold: 2, Reissue: true, Share: first.Shares[1].Share})
+	if err != nil || len(byShare.Shares) != 3 {
+		t.Fatalf("reissue with a pending share: %v", err)
+	}
+	if byShare.CeremonyToken == first.CeremonyToken {
+		t.Error("the reissued set kept the old ceremony token")
+	}
+	if _, err := s.Init(ctx, InitRequest{Shares: 3, Threshold: 2, Reissue: true, CeremonyToken: first.CeremonyToken}); !errors.Is(err, ErrCeremonyProof) {
+		t.Errorf("the replaced set's token still reissues: %v", err)
+	}
+	second, err := s.Init(ctx, InitRequest{Shares: 3, Threshold: 2, Reissue: true, CeremonyToken: byShare.CeremonyToken})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var se *ShareError
-	if _, err := s.Confirm(first.Shares[0].Share); !errors.As(err, &se) || se.Kind != ShareUnknown {
+	if _, err := s.Confirm(context.Background(), first.Shares[0].Share); !errors.As(err, &se) || se.Kind != ShareUnknown {
 		t.Errorf("a share of the replaced set confirmed: %v", err)
 	}
-	if _, err := s.Confirm(second.Shares[0].Share); err != nil {
+	if _, err := s.Confirm(context.Background(), second.Shares[0].Share); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Confirm(second.Shares[0].Share); !errors.As(err, &se) || se.Kind != ShareDuplicate {
+	if _, err := s.Confirm(context.Background(), second.Shares[0].Share); !errors.As(err, &se) || se.Kind != ShareDuplicate {
 		t.Errorf("double confirmation: %v", err)
 	}
 }
@@ -396,8 +459,8 @@ func TestProgressExpires(t *testing.T) {
 	if st := s.Status(); st.Progress != 0 || st.ProgressExpiresAt != nil {
 		t.Fatalf("progress kept past 15 minutes: %+v", st)
 	}
-	if st := s.ResetUnseal(); st.Progress != 0 {
-		t.Error(st)
+	if st, err := s.ResetUnseal(trusted, ""); err != nil || st.Progress != 0 {
+		t.Error(st, err)
 	}
 }
 
@@ -415,7 +478,7 @@ func testRekey(t *testing.T, pc *providerCase) {
 	if _, _, err := s.RekeyUpdate(ctx, old[0], ""); !errors.Is(err, ErrNoRekey) {
 		t.Errorf("update without start: %v", err)
 	}
-	st, err := s.RekeyStart(InitRequest{Shares: 4, Threshold: 2})
+	st, err := s.RekeyStart(trusted, InitRequest{Shares: 4, Threshold: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,17 +521,17 @@ func TestRekeyCancelKeepsOldShares(t *testing.T) { eachProvider(t, testRekeyCanc
 func testRekeyCancelKeepsOldShares(t *testing.T, pc *providerCase) {
 	ctx := context.Background()
 	s, old, _, _ := pc.initialized(t, 3, 2)
-	st, err := s.RekeyStart(InitRequest{Shares: 3, Threshold: 2})
+	st, err := s.RekeyStart(trusted, InitRequest{Shares: 3, Threshold: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.RekeyUpdate(ctx, old[0], st.Rekey.Nonce); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RekeyStart(InitRequest{}); !errors.Is(err, ErrRekeyInProgress) {
+	if _, err := s.RekeyStart(trusted, InitRequest{}); !errors.Is(err, ErrRekeyInProgress) {
 		t.Errorf("second rekey: %v", err)
 	}
-	if _, err := s.RekeyCancel(); err != nil {
+	if _, err := s.RekeyCancel(trusted, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if st := unsealWith(t, s, old[1:3]); st.Sealed {
@@ -486,7 +549,7 @@ func TestRekeyAbandonedAfterThreshold(t *testing.T) {
 func testRekeyAbandonedAfterThreshold(t *testing.T, pc *providerCase) {
 	ctx := context.Background()
 	s, old, dir, c := pc.initialized(t, 3, 2)
-	st, err := s.RekeyStart(InitRequest{Shares: 3, Threshold: 2})
+	st, err := s.RekeyStart(trusted, InitRequest{Shares: 3, Threshold: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,13 +580,13 @@ func TestRotate(t *testing.T) { eachProvider(t, testRotate) }
 
 func testRotate(t *testing.T, pc *providerCase) {
 	s, shares, dir, c := pc.initialized(t, 3, 2)
-	if _, err := s.Rotate(); !errors.Is(err, ErrSealed) {
+	if _, err := s.Rotate(context.Background()); !errors.Is(err, ErrSealed) {
 		t.Errorf("rotate while sealed: %v", err)
 	}
 	unsealWith(t, s, shares[:2])
 	kr, _ := s.Keyring()
 	v1, _ := kr.Seal("field", []byte("r1"), []byte("old"))
-	st, err := s.Rotate()
+	st, err := s.Rotate(context.Background())
 	if err != nil || st.KeyVersion != 2 {
 		t.Fatalf("rotate: %+v %v", st, err)
 	}
@@ -607,7 +670,7 @@ func TestAgeEncryptedShares(t *testing.T) {
 	}
 	plain, _ := io.ReadAll(r)
 	// Proving she can decrypt it is confirming with what she decrypted.
-	if _, err := s.Confirm(string(plain)); err != nil {
+	if _, err := s.Confirm(context.Background(), string(plain)); err != nil {
 		t.Fatalf("confirm with the decrypted share: %v", err)
 	}
 }

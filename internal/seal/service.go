@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -37,8 +38,12 @@ type InitRequest struct {
 	Shares     int         `json:"shares"`
 	Threshold  int         `json:"threshold"`
 	Custodians []Custodian `json:"custodians"`
-	// Reissue replaces a share set still waiting for confirmations.
-	Reissue bool `json:"reissue"`
+	// Reissue replaces a share set still waiting for confirmations. It
+	// needs proof of running the ceremony: CeremonyToken (returned by the
+	// init that made the pending set) or Share (one share of that set).
+	Reissue       bool   `json:"reissue"`
+	CeremonyToken string `json:"ceremony_token,omitempty"`
+	Share         string `json:"share,omitempty"`
 }
 
 // IssuedShare is one share as handed out, once.
@@ -53,6 +58,9 @@ type IssuedShare struct {
 type InitResult struct {
 	Threshold int           `json:"threshold"`
 	Shares    []IssuedShare `json:"shares"`
+	// CeremonyToken (init only) is shown once to whoever ran init: it is
+	// the proof a reissue needs. Only its hash is kept.
+	CeremonyToken string `json:"ceremony_token,omitempty"`
 }
 
 // CustodianStatus is one slot as status shows it: never share content.
@@ -72,6 +80,23 @@ type RekeyStatus struct {
 	NewShares            int    `json:"new_shares"`
 	NewThreshold         int    `json:"new_threshold"`
 	PendingConfirmations int    `json:"pending_confirmations"`
+	// NewCustodians are the slots the new shares go to, in order, with the
+	// age recipient each will be encrypted to: what a custodian authorises
+	// by entering a share.
+	NewCustodians []Custodian `json:"new_custodians"`
+	// StartedBy is "god" (StartedByUser is GOD's user id), "before any
+	// GOD existed" or "unauthenticated while sealed"; StartedIP the
+	// client's address.
+	StartedBy     string    `json:"started_by"`
+	StartedByUser string    `json:"started_by_user,omitempty"`
+	StartedIP     string    `json:"started_ip"`
+	StartedAt     time.Time `json:"started_at"`
+	ExpiresAt     time.Time `json:"expires_at"` // wiped if idle until then
+	// Cancel progress: while sealed, cancelling takes the threshold of
+	// current shares, collected in a round of its own.
+	CancelNonce        string `json:"cancel_nonce"`
+	CancelProgress     int    `json:"cancel_progress"`
+	CancelEnteredSlots []int  `json:"cancel_entered_slots"`
 }
 
 // Status is seal-status.
@@ -104,6 +129,7 @@ type Options struct {
 	Dir         string        // $DATA/seal
 	Provider    KeyProvider   // default SoftwareProvider{}
 	ProgressTTL time.Duration // unentered progress is wiped after this; default 15m
+	RekeyTTL    time.Duration // a rekey idle this long is wiped; default 15m
 	TokenTTL    time.Duration // break-glass token life; default 30s
 	Tokens      TokenStore    // break-glass tokens; nil disables break-glass
 	Logger      *slog.Logger  // audit events; never share or key content
@@ -126,6 +152,10 @@ type Service struct {
 	unseal  *collector
 	glass   *collector
 	rekey   *rekeySession
+	// ceremony is the secret made by init, kept in locked memory until
+	// the last confirmation so the appliance opens then instead of asking
+	// the same custodians for their shares again. Lost on restart.
+	ceremony *lockedBytes
 }
 
 // sealFile is $DATA/seal/seal.json: everything needed to unseal except the
@@ -141,6 +171,9 @@ type sealFile struct {
 	Keyring        []byte          `json:"keyring"`
 	KeyVersion     uint32          `json:"key_version"`
 	Created        time.Time       `json:"created"`
+	// CeremonyHash is the SHA-256 of the ceremony token while
+	// confirmations are pending; it survives a restart, the token does not.
+	CeremonyHash string `json:"ceremony_hash,omitempty"`
 }
 
 func (f *sealFile) initialized() bool { return len(f.Confirmed) == f.Shares }
@@ -161,6 +194,9 @@ func Open(opts Options) (*Service, error) {
 	}
 	if opts.ProgressTTL == 0 {
 		opts.ProgressTTL = 15 * time.Minute
+	}
+	if opts.RekeyTTL == 0 {
+		opts.RekeyTTL = 15 * time.Minute
 	}
 	if opts.TokenTTL == 0 {
 		opts.TokenTTL = 30 * time.Second
@@ -215,6 +251,11 @@ func (s *Service) save(f *sealFile) error {
 	return os.Rename(tmp, s.path())
 }
 
+// auditFrom records an event with who asked for it.
+func (s *Service) auditFrom(o Origin, action string, attrs ...any) {
+	s.audit(action, append(o.attrs(), attrs...)...)
+}
+
 func (s *Service) audit(action string, attrs ...any) {
 	s.opts.Logger.Info("audit", append([]any{"action", action}, attrs...)...)
 	if s.opts.Audit != nil {
@@ -264,12 +305,7 @@ func (s *Service) statusLocked() Status {
 		st.Nonce = s.nextNonceLocked()
 	}
 	if r := s.rekey; r != nil {
-		rs := &RekeyStatus{Nonce: r.round.nonce, Progress: len(r.round.shares), Required: f.Threshold, EnteredSlots: r.round.slots(),
-			NewShares: r.req.Shares, NewThreshold: r.req.Threshold}
-		if r.pending != nil {
-			rs.PendingConfirmations = r.pending.Shares - len(r.pending.Confirmed)
-		}
-		st.Rekey = rs
+		st.Rekey = r.status(f.Threshold, s.opts.RekeyTTL)
 	}
 	return st
 }
@@ -281,9 +317,16 @@ func (s *Service) nextNonceLocked() string {
 	return s.unseal.nonce
 }
 
-// expireLocked wipes unseal progress older than the TTL.
+// expireLocked wipes unseal progress older than the TTL, and a rekey idle
+// for longer than its TTL (so one started and left, by anyone, does not
+// block GOD's rotate and rekey for ever).
 func (s *Service) expireLocked() {
 	now := s.opts.Now()
+	if s.rekey != nil && now.Sub(s.rekey.last) > s.opts.RekeyTTL {
+		s.rekey.destroy()
+		s.rekey = nil
+		s.audit("seal.rekey_expired", "outcome", "expired")
+	}
 	for _, c := range []**collector{&s.unseal, &s.glass} {
 		if *c != nil && len((*c).shares) > 0 && now.Sub((*c).started) > s.opts.ProgressTTL {
 			(*c).destroy()
@@ -386,14 +429,21 @@ func encryptToAge(text, recipient string) (string, error) {
 }
 
 // Init creates the master secret, its shares and the root keyring. The
-// shares are returned once; the appliance stays sealed and init completes
-// only when every custodian has confirmed theirs.
+// shares are returned once, with a ceremony token for whoever runs the
+// ceremony; init completes when every custodian has confirmed theirs, and
+// the appliance then opens with the secret kept from here.
+//
+// Starting over (Reissue) while confirmations are pending needs proof of
+// running this ceremony: its token or one of its shares. Without it anyone
+// who can reach the API could swap the share set for one they hold.
 func (s *Service) Init(ctx context.Context, req InitRequest) (InitResult, error) {
+	o := OriginOf(ctx)
 	if err := validateRequest(&req); err != nil {
 		return InitResult{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	proof := ""
 	if s.file != nil {
 		if s.file.initialized() {
 			return InitResult{}, ErrAlreadyInitialized
@@ -401,34 +451,79 @@ func (s *Service) Init(ctx context.Context, req InitRequest) (InitResult, error)
 		if !req.Reissue {
 			return InitResult{}, ErrInitPending
 		}
+		var err error
+		if proof, err = s.reissueProofLocked(req); err != nil {
+			s.auditFrom(o, "seal.init", "reissue", true, "outcome", "refused: "+err.Error())
+			return InitResult{}, err
+		}
 	}
 	f, secret, res, err := s.issue(req)
 	if err != nil {
 		return InitResult{}, err
 	}
 	kek, params, err := s.opts.Provider.Create(ctx, secret.bytes())
-	secret.destroy()
 	if err != nil {
+		secret.destroy()
 		return InitResult{}, fmt.Errorf("create key-encryption key: %w", err)
 	}
 	defer kek.Destroy()
 	f.ProviderParams = params
 	kr, err := newKeyring()
 	if err != nil {
+		secret.destroy()
 		return InitResult{}, err
 	}
 	defer kr.destroy()
 	if f.Keyring, err = wrapKeyring(kek, kr); err != nil {
+		secret.destroy()
 		return InitResult{}, err
 	}
 	f.KeyVersion = kr.ActiveVersion()
+	token, err := newToken("vct_")
+	if err != nil {
+		secret.destroy()
+		return InitResult{}, err
+	}
+	f.CeremonyHash = tokenHash(token)
 	if err := s.save(f); err != nil {
+		secret.destroy()
 		return InitResult{}, fmt.Errorf("save seal state: %w", err)
 	}
 	s.file = f
 	s.resetRoundsLocked()
-	s.audit("seal.init", "shares", f.Shares, "threshold", f.Threshold, "reissue", req.Reissue)
+	s.ceremony.destroy()
+	s.ceremony = secret
+	res.CeremonyToken = token
+	s.auditFrom(o, "seal.init", "shares", f.Shares, "threshold", f.Threshold, "reissue", req.Reissue, "proof", proof, "outcome", "issued")
 	return res, nil
+}
+
+// reissueProofLocked checks the proof a reissue carries and names it.
+func (s *Service) reissueProofLocked(req InitRequest) (string, error) {
+	if req.CeremonyToken != "" && s.file.CeremonyHash != "" &&
+		subtle.ConstantTimeCompare([]byte(tokenHash(req.CeremonyToken)), []byte(s.file.CeremonyHash)) == 1 {
+		return "ceremony_token", nil
+	}
+	if req.Share != "" {
+		share, err := decodeShare(req.Share)
+		if err != nil {
+			return "", err
+		}
+		defer wipe(share)
+		if sl, ok := matchSlot(s.file.Slots, share); ok {
+			return fmt.Sprintf("share of slot %d", sl.Slot), nil
+		}
+	}
+	return "", ErrCeremonyProof
+}
+
+// newToken returns prefix and 256 random bits, URL-safe.
+func newToken(prefix string) (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	return prefix + base64.RawURLEncoding.EncodeToString(raw), nil
 }
 
 func wrapKeyring(kek KEK, kr *Keyring) ([]byte, error) {
@@ -441,7 +536,10 @@ func wrapKeyring(kek KEK, kr *Keyring) ([]byte, error) {
 }
 
 // Confirm records that a custodian re-entered their share after init.
-func (s *Service) Confirm(shareText string) (Status, error) {
+// The last confirmation opens the appliance with the secret init kept
+// (unless the process restarted since: then custodians unseal as usual).
+func (s *Service) Confirm(ctx context.Context, shareText string) (Status, error) {
+	o := OriginOf(ctx)
 	share, err := decodeShare(shareText)
 	if err != nil {
 		return s.Status(), err
@@ -454,7 +552,7 @@ func (s *Service) Confirm(shareText string) (Status, error) {
 	}
 	sl, ok := matchSlot(s.file.Slots, share)
 	if !ok {
-		s.audit("seal.confirm", "outcome", "unknown share")
+		s.auditFrom(o, "seal.confirm", "outcome", "unknown share")
 		return s.statusLocked(), &ShareError{Kind: ShareUnknown}
 	}
 	if s.file.confirmed(sl.Slot) {
@@ -462,11 +560,27 @@ func (s *Service) Confirm(shareText string) (Status, error) {
 	}
 	next := *s.file
 	next.Confirmed = append(append([]int{}, s.file.Confirmed...), sl.Slot)
+	if next.initialized() {
+		next.CeremonyHash = "" // the ceremony is over: nothing left to reissue
+	}
 	if err := s.save(&next); err != nil {
 		return s.statusLocked(), err
 	}
 	s.file = &next
-	s.audit("seal.confirm", "slot", sl.Slot, "custodian", sl.Custodian, "outcome", "confirmed")
+	s.auditFrom(o, "seal.confirm", "slot", sl.Slot, "custodian", sl.Custodian, "outcome", "confirmed")
+	if next.initialized() && s.ceremony != nil {
+		secret := s.ceremony
+		s.ceremony = nil
+		kek, kr, err := s.openWith(ctx, secret.bytes())
+		secret.destroy()
+		if err != nil {
+			// The shares are confirmed and work; custodians unseal.
+			s.opts.Logger.Error("open after the ceremony", "error", err.Error())
+			return s.statusLocked(), nil
+		}
+		s.kek, s.keyring = kek, kr
+		s.auditFrom(o, "seal.unsealed", "key_version", kr.ActiveVersion(), "outcome", "opened at the last confirmation")
+	}
 	return s.statusLocked(), nil
 }
 
@@ -474,6 +588,7 @@ func (s *Service) Confirm(shareText string) (Status, error) {
 // rebuilds the secret and opens the keyring. nonce, if not empty, must be
 // the round's.
 func (s *Service) Unseal(ctx context.Context, shareText, nonce string) (Status, error) {
+	o := OriginOf(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.requireSealedLocked(); err != nil {
@@ -481,7 +596,7 @@ func (s *Service) Unseal(ctx context.Context, shareText, nonce string) (Status, 
 	}
 	share, err := decodeShare(shareText)
 	if err != nil {
-		s.audit("seal.unseal", "outcome", "malformed share")
+		s.auditFrom(o, "seal.unseal", "outcome", "malformed share")
 		return s.statusLocked(), err
 	}
 	defer wipe(share)
@@ -491,10 +606,10 @@ func (s *Service) Unseal(ctx context.Context, shareText, nonce string) (Status, 
 	}
 	ready, err := s.unseal.add(s.file, share, nonce, s.opts.Now())
 	if err != nil {
-		s.audit("seal.unseal", "outcome", err.Error())
+		s.auditFrom(o, "seal.unseal", "outcome", err.Error())
 		return s.statusLocked(), err
 	}
-	s.audit("seal.unseal", "slot", s.unseal.last, "outcome", "accepted", "progress", len(s.unseal.shares))
+	s.auditFrom(o, "seal.unseal", "slot", s.unseal.last, "outcome", "accepted", "progress", len(s.unseal.shares))
 	if !ready {
 		return s.statusLocked(), nil
 	}
@@ -502,11 +617,11 @@ func (s *Service) Unseal(ctx context.Context, shareText, nonce string) (Status, 
 	s.unseal.destroy()
 	s.unseal = nil
 	if err != nil {
-		s.audit("seal.unseal", "outcome", "wrong key")
+		s.auditFrom(o, "seal.unseal", "outcome", "wrong key")
 		return s.statusLocked(), err
 	}
 	s.kek, s.keyring = kek, kr
-	s.audit("seal.unsealed", "key_version", kr.ActiveVersion())
+	s.auditFrom(o, "seal.unsealed", "key_version", kr.ActiveVersion())
 	return s.statusLocked(), nil
 }
 
@@ -554,27 +669,63 @@ func (s *Service) openWith(ctx context.Context, secret []byte) (KEK, *Keyring, e
 	return kek, kr, nil
 }
 
-// ResetUnseal discards the current round's shares.
-func (s *Service) ResetUnseal() Status {
+// ResetUnseal discards the current round's shares. Only a custodian who
+// entered a share in this round (shareText, matched against the round's
+// entries) or GOD (the origin's checked user) may: otherwise anyone could
+// keep custodians from ever reaching the threshold.
+func (s *Service) ResetUnseal(ctx context.Context, shareText string) (Status, error) {
+	o := OriginOf(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.expireLocked()
+	by := []any{}
+	switch {
+	case shareText != "":
+		share, err := decodeShare(shareText)
+		if err != nil {
+			return s.statusLocked(), err
+		}
+		defer wipe(share)
+		sl, ok := slot{}, false
+		if s.file != nil {
+			sl, ok = matchSlot(s.file.Slots, share)
+		}
+		if ok && s.unseal != nil {
+			_, ok = s.unseal.shares[sl.Slot]
+		} else {
+			ok = false
+		}
+		if !ok {
+			s.auditFrom(o, "seal.unseal_reset", "outcome", "refused: share not entered in this round")
+			return s.statusLocked(), ErrResetProof
+		}
+		by = []any{"slot", sl.Slot, "custodian", sl.Custodian}
+	case o.UserID != "":
+		by = []any{"by", "god"}
+	default:
+		s.auditFrom(o, "seal.unseal_reset", "outcome", "refused: no proof")
+		return s.statusLocked(), ErrResetProof
+	}
 	if s.unseal != nil {
 		s.unseal.destroy()
 		s.unseal = nil
 	}
-	s.audit("seal.unseal_reset")
-	return s.statusLocked()
+	s.auditFrom(o, "seal.unseal_reset", append(by, "outcome", "reset")...)
+	return s.statusLocked(), nil
 }
 
 // Seal forgets every key: the appliance needs the threshold again.
-func (s *Service) Seal() (Status, error) {
+func (s *Service) Seal() (Status, error) { return s.SealFrom(context.Background()) }
+
+// SealFrom is Seal on behalf of the origin ctx carries, for the audit.
+func (s *Service) SealFrom(ctx context.Context) (Status, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.file == nil || !s.file.initialized() {
 		return s.statusLocked(), ErrNotInitialized
 	}
 	s.sealLocked()
-	s.audit("seal.sealed")
+	s.auditFrom(OriginOf(ctx), "seal.sealed")
 	return s.statusLocked(), nil
 }
 
@@ -622,6 +773,8 @@ func (s *Service) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sealLocked()
+	s.ceremony.destroy()
+	s.ceremony = nil
 }
 
 // Keyring returns the root keyring while unsealed.
@@ -643,7 +796,7 @@ func (s *Service) Sealed() bool {
 
 // Rotate adds a root key version; new encryptions use it, old data stays
 // readable. The KEK wrap of the keyring is renewed.
-func (s *Service) Rotate() (Status, error) {
+func (s *Service) Rotate(ctx context.Context) (Status, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.keyring == nil {
@@ -666,13 +819,14 @@ func (s *Service) Rotate() (Status, error) {
 		return s.statusLocked(), err
 	}
 	s.file = &next
-	s.audit("seal.rotate", "key_version", v)
+	s.auditFrom(OriginOf(ctx), "seal.rotate", "key_version", v)
 	return s.statusLocked(), nil
 }
 
 // BreakGlass adds a share to the break-glass round; at the threshold it
 // returns a single-use token, of which only a hash is stored.
 func (s *Service) BreakGlass(ctx context.Context, shareText, nonce string) (progress int, token string, err error) {
+	o := OriginOf(ctx)
 	share, err := decodeShare(shareText)
 	if err != nil {
 		return 0, "", err
@@ -692,11 +846,11 @@ func (s *Service) BreakGlass(ctx context.Context, shareText, nonce string) (prog
 	}
 	ready, err := s.glass.add(s.file, share, nonce, s.opts.Now())
 	if err != nil {
-		s.audit("seal.break_glass", "outcome", err.Error())
+		s.auditFrom(o, "seal.break_glass", "outcome", err.Error())
 		return len(s.glass.shares), "", err
 	}
 	if !ready {
-		s.audit("seal.break_glass", "slot", s.glass.last, "outcome", "accepted")
+		s.auditFrom(o, "seal.break_glass", "slot", s.glass.last, "outcome", "accepted")
 		return len(s.glass.shares), "", nil
 	}
 	kek, kr, err := s.openLocked(ctx, s.glass)
@@ -707,15 +861,13 @@ func (s *Service) BreakGlass(ctx context.Context, shareText, nonce string) (prog
 	}
 	kek.Destroy()
 	kr.destroy()
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	if token, err = newToken("vbg_"); err != nil {
 		return 0, "", err
 	}
-	token = "vbg_" + base64.RawURLEncoding.EncodeToString(raw)
 	if err := s.opts.Tokens.Put(ctx, tokenHash(token), s.opts.TokenTTL); err != nil {
 		return 0, "", fmt.Errorf("store break-glass token: %w", err)
 	}
-	s.audit("seal.break_glass", "outcome", "token issued", "ttl", s.opts.TokenTTL.String())
+	s.auditFrom(o, "seal.break_glass", "outcome", "token issued", "ttl", s.opts.TokenTTL.String())
 	return s.file.Threshold, token, nil
 }
 
@@ -729,10 +881,10 @@ func (s *Service) UseBreakGlass(ctx context.Context, token string) error {
 		return fmt.Errorf("check break-glass token: %w", err)
 	}
 	if !ok {
-		s.audit("seal.break_glass_use", "outcome", "refused")
+		s.auditFrom(OriginOf(ctx), "seal.break_glass_use", "outcome", "refused")
 		return ErrTokenInvalid
 	}
-	s.audit("seal.break_glass_use", "outcome", "accepted")
+	s.auditFrom(OriginOf(ctx), "seal.break_glass_use", "outcome", "accepted")
 	return nil
 }
 

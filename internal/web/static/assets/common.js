@@ -123,8 +123,8 @@ const Vanta = (() => {
       case "duplicate_share":
         return ["This share was already entered.", capitalise(err.message) + "."];
       case "malformed_share":
-        return ["That is not a complete share.",
-          "A share is a block of letters, digits and the signs + / =. The appliance said: " + err.message + "."];
+        return [/mistyped/.test(err.message) ? "Part of the share looks mistyped." : "That is not a complete share.",
+          "A share is 21 groups of letters and digits (the last character of each group checks it; case, spaces and dashes do not matter). The appliance said: " + err.message + "."];
       case "rate_limited":
         return ["Too many attempts from this computer.", capitalise(err.message) + "."];
       case "network":
@@ -160,9 +160,11 @@ const Vanta = (() => {
 
   // groups splits a secret into groups of four for reading and copying by
   // hand; the appliance ignores the spaces.
+  // groups lays text out in groups: a share's own dash-separated groups
+  // (each ends in its check character), else groups of four.
   function groups(node, text) {
     clear(node);
-    (text.match(/.{1,4}/g) || []).forEach((g, i) => {
+    (text.includes("-") ? text.split("-") : text.match(/.{1,4}/g) || []).forEach((g, i) => {
       if (i) node.append(" ");
       node.append(el("span", { class: "g", text: g }));
     });

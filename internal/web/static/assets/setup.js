@@ -21,6 +21,16 @@
     existing: null,  // a company that exists already, for finishing without another
   };
 
+  // The ceremony token init returns is the proof "start over" needs. It is
+  // kept in this tab's session storage only until the ceremony ends, so a
+  // reload of the wizard during the ceremony can still start over.
+  const ceremonyKey = "vanta.ceremony_token";
+  const ceremony = {
+    get: () => { try { return sessionStorage.getItem(ceremonyKey) || ""; } catch { return ""; } },
+    set: (t) => { try { sessionStorage.setItem(ceremonyKey, t); } catch { /* private mode: memory only */ } },
+    clear: () => { try { sessionStorage.removeItem(ceremonyKey); } catch { /* nothing kept */ } },
+  };
+
   // The signed-in creator. Tokens live in this variable only: never in
   // storage or cookies, so closing or reloading the page ends the session.
   const session = { access: "", refresh: "", email: "" };
@@ -91,6 +101,9 @@
     state.reissue = reissue;
     state.returnTo = reissue ? from || "step-pending" : "";
     $("reissue-note").hidden = !reissue;
+    // Without the token of this tab's ceremony, ask for a proof.
+    $("reissue-proof-field").hidden = !reissue || ceremony.get() !== "";
+    $("reissue-proof").value = "";
     $("configure-cancel").hidden = !reissue;
     $("init-submit").textContent = reissue ? "Create new shares" : "Create the shares";
     if (reissue && from === "step-pending" && state.status && state.status.shares > 0) {
@@ -213,7 +226,12 @@
     const body = { shares, threshold };
     const custodians = custodiansRequest();
     if (custodians.length) body.custodians = custodians;
-    if (state.reissue) body.reissue = true;
+    if (state.reissue) {
+      body.reissue = true;
+      const proof = ceremony.get() || $("reissue-proof").value.trim();
+      if (proof.startsWith("vct_")) body.ceremony_token = proof;
+      else if (proof) body.share = proof;
+    }
 
     busy(true, "init-submit", "Creating…");
     const r = await V.api("POST", "/api/v1/sys/init", body);
@@ -224,8 +242,16 @@
         const st = await V.api("GET", "/api/v1/sys/seal-status");
         if (st.ok) return route(st.data, ["warn", "Setup was already started, perhaps on another screen.", "Confirm the shares handed out, or start over."]);
       }
+      if (r.error.code === "ceremony_proof_required") {
+        ceremony.clear();
+        $("reissue-proof-field").hidden = false;
+        $("reissue-proof").focus();
+      }
       return fieldError(r.error);
     }
+    $("reissue-proof").value = "";
+    V.hideSecret("reissue-proof");
+    if (r.data.ceremony_token) ceremony.set(r.data.ceremony_token);
     state.issued = r.data.shares.map((s) => Object.assign({}, s));
     state.threshold = r.data.threshold;
     state.index = 0;
@@ -393,10 +419,18 @@
     state.issued = [];
     const n = st.shares;
     const k = st.threshold;
+    ceremony.clear();
     $("done-summary").textContent = `All ${n} custodians confirmed their shares. Any ${k} of the ${n} can unseal the appliance.`;
     $("done-threshold").textContent = `any ${k}`;
+    $("done-threshold-2").textContent = `any ${k}`;
+    // The last confirmation opens the appliance; it stays sealed only if
+    // it restarted during the ceremony.
+    $("done-title").textContent = st.sealed ? "Vanta Ledger is initialized and sealed" : "Vanta Ledger is initialized and unsealed";
+    $("done-sealed").hidden = !st.sealed;
+    $("done-unsealed").hidden = st.sealed;
+    state.status = st;
     go("step-done");
-    $("to-unseal").focus();
+    $(st.sealed ? "to-unseal" : "done-continue").focus();
   }
 
   // ---- Setup left unfinished: confirm what was handed out, or restart. ----
@@ -804,6 +838,15 @@
     $("configure-form").addEventListener("submit", submitConfigure);
     $("shares").addEventListener("input", () => { renderRows(); explain(); });
     $("threshold").addEventListener("input", explain);
+    for (const b of document.querySelectorAll("button.preset")) {
+      b.addEventListener("click", () => {
+        $("shares").value = b.dataset.shares;
+        $("threshold").value = b.dataset.threshold;
+        renderRows();
+        explain();
+      });
+    }
+    $("done-continue").addEventListener("click", () => route(state.status));
     $("use-age").addEventListener("change", () => {
       $("custodian-rows").classList.toggle("with-age", $("use-age").checked);
     });

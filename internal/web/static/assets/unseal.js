@@ -246,7 +246,7 @@
     $("reset-button").hidden = true;
     $("reset-confirm").hidden = false;
     V.message($("reset-message"), "", "");
-    $("reset-no").focus();
+    $("reset-share").focus();
   }
 
   function closeResetConfirm() {
@@ -259,7 +259,10 @@
     state.busy = true;
     $("reset-yes").disabled = true;
     const seq = ++state.seq;
-    const r = await V.api("POST", "/api/v1/sys/unseal", { reset: true });
+    const share = $("reset-share").value.trim();
+    $("reset-share").value = "";
+    V.hideSecret("reset-share");
+    const r = await V.api("POST", "/api/v1/sys/unseal", { reset: true, share });
     state.busy = false;
     $("reset-yes").disabled = false;
     closeResetConfirm();
