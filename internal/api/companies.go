@@ -145,8 +145,11 @@ func (s *server) recordRefusal(c *gin.Context, ae *apiError) {
 	}
 	v, authed := c.Get(ctxPrincipal)
 	p, _ := v.(auth.Principal)
+	if !authed || p.UserID == uuid.Nil {
+		return // only authenticated callers: anyone else could flood the chain
+	}
 	st := s.Appliance.Stores()
-	if !authed || p.UserID == uuid.Nil || st == nil {
+	if st == nil {
 		return
 	}
 	if ok, _ := s.denialLimiter.reserve("user/"+p.UserID.String(), time.Now()); !ok {

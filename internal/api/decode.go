@@ -102,7 +102,7 @@ var (
 // unknown, only duplicates and NULs are checked below).
 func (w walker) value(tok json.Token, t reflect.Type, path string, depth int) error {
 	if depth > maxDepth {
-		return badRequest("invalid_json", fmt.Sprintf("nested more than %d levels deep", maxDepth), path)
+		return badRequest("invalid_json", fmt.Sprintf("nested more than %d levels deep", maxDepth), "")
 	}
 	t = concrete(t)
 	switch tok := tok.(type) {
