@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
@@ -136,9 +137,8 @@ func (s *server) companyGate(action auth.Action) gin.HandlerFunc {
 // The chain is the company's when the caller is a member of the company
 // the route names (an admin reads it there), the system's otherwise: a
 // company the caller cannot see, or a system route. Per user, a burst of
-// 60 and then one every 2 s are recorded; past that only a log line says
-// how many were dropped, so an authenticated flood cannot grow a chain
-// without bound.
+// 60 and then one every 2 s are recorded; past that each is only logged
+// (WARN), so an authenticated flood cannot grow a chain without bound.
 func (s *server) recordRefusal(c *gin.Context, ae *apiError) {
 	if ae.status == http.StatusUnauthorized || ae.status == http.StatusTooManyRequests {
 		return
@@ -150,10 +150,6 @@ func (s *server) recordRefusal(c *gin.Context, ae *apiError) {
 	}
 	st := s.Appliance.Stores()
 	if st == nil {
-		return
-	}
-	if ok, _ := s.denialLimiter.reserve("user/"+p.UserID.String(), time.Now()); !ok {
-		s.logger.Warn("audit refusal dropped: over the per-user rate", "user", p.UserID.String(), "code", ae.code)
 		return
 	}
 	chain := c.GetString(ctxDenyChain)
@@ -176,6 +172,26 @@ func (s *server) recordRefusal(c *gin.Context, ae *apiError) {
 	action := "request.refused"
 	if ae.status == http.StatusForbidden || ae.status == http.StatusNotFound {
 		action = "permission.denied"
+	}
+	s.appendRefusal(c, st, p, chain, action, details)
+}
+
+// recordDenial records a refusal answered without fail (GOD outside the
+// allowed networks), in the same shape and under the same bound.
+func (s *server) recordDenial(c *gin.Context, chain, wanted, company string) {
+	v, _ := c.Get(ctxPrincipal)
+	p, _ := v.(auth.Principal)
+	st := s.Appliance.Stores()
+	if p.UserID == uuid.Nil || st == nil {
+		return
+	}
+	s.appendRefusal(c, st, p, chain, "permission.denied", map[string]any{"wanted": wanted, "company": company})
+}
+
+func (s *server) appendRefusal(c *gin.Context, st *appliance.Stores, p auth.Principal, chain, action string, details map[string]any) {
+	if ok, _ := s.denialLimiter.reserve("user/"+p.UserID.String(), time.Now()); !ok {
+		s.logger.Warn("audit refusal dropped: over the per-user rate", "user", p.UserID.String(), "action", action)
+		return
 	}
 	role, _ := c.Get(ctxRole)
 	roleName, _ := role.(auth.Role)

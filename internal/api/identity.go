@@ -241,8 +241,8 @@ func (s *server) resolvePrincipal(c *gin.Context) bool {
 		s.logger.Warn("security", "event", "god_token_outside_allowlist", "ip", ip(c), "user", p.UserID.String())
 		c.Set(ctxPrincipal, p)
 		c.Set(ctxRole, auth.RoleGOD)
-		c.Set(ctxWanted, "god_network")
-		s.fail(c, &apiError{status: http.StatusForbidden, code: "forbidden_network", message: "GOD may not act from this address"})
+		s.recordDenial(c, "system", "god_network", "")
+		writeError(c, http.StatusForbidden, "forbidden_network", "GOD may not act from this address", "")
 		return false
 	}
 	if s.overQuota(c, "quota:user:"+p.UserID.String(), s.Quotas.UserPerMinute) {
