@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,7 +39,9 @@ type Deps struct {
 	GODAllow []netip.Prefix
 	Quotas   Quotas
 	// PublicURL is where people reach the console, without a trailing
-	// slash; when set, invitations carry an absolute accept_url.
+	// slash (e.g. "https://ledger.example.co.ke"): invitations then carry
+	// an absolute accept_url, and its origin may make state-changing
+	// requests when a proxy rewrites Host. Optional.
 	PublicURL string
 }
 
@@ -46,6 +49,9 @@ type server struct {
 	Deps
 	logger       *slog.Logger
 	loginLimiter *clientLimiter
+	// denialLimiter bounds how many refusals per user reach the audit
+	// chain, so that an authenticated flood cannot grow it without end.
+	denialLimiter *clientLimiter
 
 	idMu      sync.Mutex
 	id        *auth.Service // bound to idKeyring; remade after each unseal
@@ -58,14 +64,14 @@ type server struct {
 func NewRouter(d Deps) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	d.Quotas = d.Quotas.withDefaults()
-	s := &server{Deps: d, logger: d.Logger, loginLimiter: newClientLimiter(120, 30)}
+	s := &server{Deps: d, logger: d.Logger, loginLimiter: newClientLimiter(120, 30), denialLimiter: newClientLimiter(30, 60)}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	r := gin.New()
 	// gin would believe any X-Forwarded-For; ours is counted from the right.
 	_ = r.SetTrustedProxies(nil)
-	r.Use(gin.Recovery(), s.resolveClientIP, securityHeaders, s.auditRequests)
+	r.Use(gin.Recovery(), s.resolveClientIP, securityHeaders, s.auditRequests, s.refuseCrossSite)
 	r.HandleMethodNotAllowed = true
 
 	r.GET("/healthz", func(c *gin.Context) {
@@ -157,4 +163,78 @@ type errorDetail struct {
 
 func writeError(c *gin.Context, status int, code, message, field string) {
 	c.AbortWithStatusJSON(status, errorBody{Error: errorDetail{Code: code, Message: message, Field: field}})
+}
+
+// refuseCrossSite answers 403 cross_site to a state-changing request that a
+// browser made for a page of another site. Browsers send Sec-Fetch-Site
+// and Origin with such requests, even those that need no CORS preflight
+// (a form post, sendBeacon, fetch with mode no-cors), and a page cannot
+// forge either. Same-site is refused too: the console is served from the
+// API's own origin, and a sibling host under the same domain is another
+// application. Scripts send neither header and are not affected.
+func (s *server) refuseCrossSite(c *gin.Context) {
+	switch c.Request.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		c.Next()
+		return
+	}
+	site := strings.ToLower(c.GetHeader("Sec-Fetch-Site"))
+	if site == "cross-site" || site == "same-site" {
+		s.fail(c, &apiError{http.StatusForbidden, "cross_site", "requests from another site's pages are refused (Sec-Fetch-Site: " + site + ")", "", 0})
+		return
+	}
+	if origin := c.GetHeader("Origin"); origin != "" && !s.ownOrigin(c, origin) {
+		s.fail(c, &apiError{http.StatusForbidden, "cross_site", "requests from another origin's pages are refused (Origin: " + truncate(origin, 100) + ")", "", 0})
+		return
+	}
+	c.Next()
+}
+
+// ownOrigin says whether origin is the appliance's: the host the request
+// was sent to (as the client or, behind trusted proxies, the proxy saw
+// it), or the configured public URL. "null" (a sandboxed or file: page)
+// is nobody's.
+func (s *server) ownOrigin(c *gin.Context, origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	if s.PublicURL != "" {
+		if pu, err := url.Parse(s.PublicURL); err == nil && strings.EqualFold(pu.Scheme, u.Scheme) && strings.EqualFold(pu.Host, u.Host) {
+			return true
+		}
+	}
+	hosts := []string{c.Request.Host}
+	if s.TrustedProxies > 0 {
+		// The nearest proxy's view of the host, as clientIP counts hops.
+		if fh := c.Request.Header.Values("X-Forwarded-Host"); len(fh) > 0 {
+			parts := strings.Split(fh[len(fh)-1], ",")
+			hosts = append(hosts, strings.TrimSpace(parts[len(parts)-1]))
+		}
+	}
+	for _, h := range hosts {
+		if h != "" && (strings.EqualFold(h, u.Host) || strings.EqualFold(h, defaultPort(u))) {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultPort writes origin's host with its scheme's port, as a Host
+// header may carry it.
+func defaultPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return u.Host + ":443"
+	}
+	return u.Host + ":80"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

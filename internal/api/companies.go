@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
@@ -55,8 +56,8 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"POST", "/invitations", auth.ActUsersManage}, identityHandler(s, http.StatusCreated, s.invite)},
 		{CompanyRoute{"DELETE", "/invitations/:iid", auth.ActUsersManage}, s.revokeInvitation},
 		{CompanyRoute{"GET", "/quota", auth.ActCompanyRead}, s.getQuota},
-		{CompanyRoute{"GET", "/audit", auth.ActAuditRead}, s.listAudit},
-		{CompanyRoute{"GET", "/audit/verify", auth.ActAuditRead}, s.verifyAudit},
+		{CompanyRoute{"GET", "/audit", auth.ActAuditRead}, s.listAudit(companyChain)},
+		{CompanyRoute{"GET", "/audit/verify", auth.ActAuditRead}, s.verifyAudit(companyChain)},
 	}
 }
 
@@ -80,8 +81,8 @@ func (s *server) companyGate(action auth.Action) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
 		notFound := func() {
-			s.recordDenial(c, "system", "company.not_found", c.Param("cid"))
-			writeError(c, http.StatusNotFound, "not_found", "no such company", "")
+			c.Set(ctxWanted, "company.not_found")
+			s.fail(c, &apiError{status: http.StatusNotFound, code: "not_found", message: "no such company"})
 		}
 		cid, err := uuid.Parse(c.Param("cid"))
 		if err != nil {
@@ -112,10 +113,12 @@ func (s *server) companyGate(action auth.Action) gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
+		// A member's refusals from here on go to the company's chain.
+		c.Set(ctxRole, role)
+		c.Set(ctxDenyChain, cid.String())
 		if !auth.Allowed(role, action) {
-			c.Set(ctxRole, role)
-			s.recordDenial(c, cid.String(), string(action), cid.String())
-			writeError(c, http.StatusForbidden, "forbidden", "your role ("+string(role)+") may not "+string(action), "")
+			c.Set(ctxWanted, string(action))
+			s.fail(c, &apiError{status: http.StatusForbidden, code: "forbidden", message: "your role (" + string(role) + ") may not " + string(action)})
 			return
 		}
 		sc := tenancy.NewScope(cid)
@@ -129,35 +132,105 @@ func (s *server) companyGate(action auth.Action) gin.HandlerFunc {
 	}
 }
 
-// recordDenial writes a refused request into an audit chain: the company's
-// for a member lacking the role, the system's for a company the caller
-// cannot see (its own chain would tell nobody but its admins).
-func (s *server) recordDenial(c *gin.Context, chain, wanted, company string) {
+// recordRefusal writes a refused request of an authenticated caller into
+// an audit chain; fail calls it for every 4xx but 401 (the identity
+// service records failed sign-ins itself) and 429 (a flood is not news).
+// The chain is the company's when the caller is a member of the company
+// the route names (an admin reads it there), the system's otherwise: a
+// company the caller cannot see, or a system route. Per user, a burst of
+// 60 and then one every 2 s are recorded; past that each is only logged
+// (WARN), so an authenticated flood cannot grow a chain without bound.
+func (s *server) recordRefusal(c *gin.Context, ae *apiError) {
+	if ae.status == http.StatusUnauthorized || ae.status == http.StatusTooManyRequests {
+		return
+	}
+	v, authed := c.Get(ctxPrincipal)
+	p, _ := v.(auth.Principal)
+	if !authed || p.UserID == uuid.Nil {
+		return // only authenticated callers: anyone else could flood the chain
+	}
 	st := s.Appliance.Stores()
 	if st == nil {
 		return
 	}
-	p := principal(c)
+	chain := c.GetString(ctxDenyChain)
+	if sc := scope(c); chain == "" && sc.Company() != uuid.Nil {
+		chain = sc.Company().String()
+	}
+	details := map[string]any{"status": ae.status, "code": ae.code}
+	if ae.field != "" {
+		details["field"] = ae.field
+	}
+	if w := c.GetString(ctxWanted); w != "" {
+		details["wanted"] = w
+	}
+	if chain == "" {
+		chain = "system"
+		if cid := c.Param("cid"); cid != "" {
+			details["company"] = truncate(cid, 64)
+		}
+	}
+	action := "request.refused"
+	if ae.status == http.StatusForbidden || ae.status == http.StatusNotFound {
+		action = "permission.denied"
+	}
+	s.appendRefusal(c, st, p, chain, action, details)
+}
+
+// recordDenial records a refusal answered without fail (GOD outside the
+// allowed networks), in the same shape and under the same bound.
+func (s *server) recordDenial(c *gin.Context, chain, wanted, company string) {
+	v, _ := c.Get(ctxPrincipal)
+	p, _ := v.(auth.Principal)
+	st := s.Appliance.Stores()
+	if p.UserID == uuid.Nil || st == nil {
+		return
+	}
+	s.appendRefusal(c, st, p, chain, "permission.denied", map[string]any{"wanted": wanted, "company": company})
+}
+
+func (s *server) appendRefusal(c *gin.Context, st *appliance.Stores, p auth.Principal, chain, action string, details map[string]any) {
+	if ok, _ := s.denialLimiter.reserve("user/"+p.UserID.String(), time.Now()); !ok {
+		s.logger.Warn("audit refusal dropped: over the per-user rate", "user", p.UserID.String(), "action", action)
+		return
+	}
 	role, _ := c.Get(ctxRole)
 	roleName, _ := role.(auth.Role)
-	ctx := c.Request.Context()
+	if roleName == "" && p.IsGOD {
+		roleName = auth.RoleGOD
+	}
+	// The request's own context may be cancelled by now (a client that
+	// hung up): the record is still owed.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 5*time.Second)
+	defer cancel()
 	err := pgx.BeginFunc(ctx, st.App, func(tx pgx.Tx) error {
 		_, err := audit.Append(ctx, tx, chain, audit.Entry{
-			Actor: "user/" + p.UserID.String(), Role: string(roleName), IP: ip(c), Action: "permission.denied",
-			Resource: c.Request.Method + " " + c.FullPath(), Outcome: "denied",
-			Details: map[string]any{"wanted": wanted, "company": company},
+			Actor: "user/" + p.UserID.String(), Role: string(roleName), IP: ip(c), Action: action,
+			Resource: c.Request.Method + " " + c.FullPath(), Outcome: "denied", Details: details,
 		})
 		return err
 	})
 	if err != nil {
-		s.logger.Error("audit denial", "error", err.Error())
+		s.logger.Error("audit refusal", "chain", chain, "error", err.Error())
 	}
 }
+
+const (
+	// ctxDenyChain is the company whose chain records a refusal before
+	// the scope exists (a member lacking the route's role).
+	ctxDenyChain = "vanta.deny_chain"
+	// ctxWanted is the action a refused request needed.
+	ctxWanted = "vanta.wanted"
+)
 
 func (s *server) companyAPI(v1 *gin.RouterGroup) {
 	authed := v1.Group("", s.authenticate)
 	authed.POST("/companies", s.createCompany)
 	authed.GET("/companies", s.listCompanies)
+	// The system chain (sign-ins, seal events, company lifecycle, refusals
+	// outside a company) is GOD's to read and verify.
+	authed.GET("/sys/audit", s.requireGOD, s.listAudit(systemChain))
+	authed.GET("/sys/audit/verify", s.requireGOD, s.verifyAudit(systemChain))
 	for _, r := range s.companyRoutes() {
 		authed.Handle(r.Method, "/companies/:cid"+r.Path, s.companyGate(r.Action), r.handle)
 	}
@@ -167,7 +240,7 @@ func (s *server) createCompany(c *gin.Context) {
 	ctx := c.Request.Context()
 	p := principal(c)
 	if !p.IsGOD {
-		writeError(c, http.StatusForbidden, "forbidden", "only GOD creates companies", "")
+		s.fail(c, &apiError{status: http.StatusForbidden, code: "forbidden", message: "only GOD creates companies"})
 		return
 	}
 	var in tenancy.Company
@@ -197,6 +270,12 @@ func (s *server) createCompany(c *gin.Context) {
 func (s *server) listCompanies(c *gin.Context) {
 	ctx := c.Request.Context()
 	limit, cursor, err := page(c)
+	if err == nil && cursor != "" {
+		// Company cursors are ids: anything else was not given out here.
+		if _, perr := uuid.Parse(cursor); perr != nil {
+			err = badCursor()
+		}
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -355,7 +434,28 @@ func (s *server) revokeInvitation(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-func (s *server) listAudit(c *gin.Context) {
+// requireGOD lets only GOD through; authenticate has run.
+func (s *server) requireGOD(c *gin.Context) {
+	if !principal(c).IsGOD {
+		s.fail(c, &apiError{status: http.StatusForbidden, code: "forbidden", message: "only GOD may do this"})
+		return
+	}
+	c.Next()
+}
+
+// companyChain and systemChain name the audit chain a route reads.
+func companyChain(c *gin.Context) string { return scope(c).Company().String() }
+func systemChain(*gin.Context) string    { return "system" }
+
+func (s *server) listAudit(chainOf func(*gin.Context) string) gin.HandlerFunc {
+	return func(c *gin.Context) { s.listAuditChain(c, chainOf(c)) }
+}
+
+func (s *server) verifyAudit(chainOf func(*gin.Context) string) gin.HandlerFunc {
+	return func(c *gin.Context) { s.verifyAuditChain(c, chainOf(c)) }
+}
+
+func (s *server) listAuditChain(c *gin.Context, chain string) {
 	ctx := c.Request.Context()
 	_, st, ok := s.identified(c)
 	if !ok {
@@ -368,13 +468,13 @@ func (s *server) listAudit(c *gin.Context) {
 	}
 	before := int64(1) << 62
 	if cursor != "" {
-		if before, err = strconv.ParseInt(cursor, 10, 64); err != nil {
-			s.fail(c, badRequest("validation_failed", "cursor is not one this API gave out", "cursor"))
+		if before, err = strconv.ParseInt(cursor, 10, 64); err != nil || before < 1 {
+			s.fail(c, badCursor())
 			return
 		}
 	}
 	rows, err := st.App.Query(ctx, `SELECT seq, at, actor, role, ip, action, resource, outcome, details
-		FROM audit.records WHERE chain = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`, scope(c).Company().String(), before, limit+1)
+		FROM audit.records WHERE chain = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`, chain, before, limit+1)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -417,13 +517,12 @@ func (s *server) listAudit(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": next})
 }
 
-func (s *server) verifyAudit(c *gin.Context) {
+func (s *server) verifyAuditChain(c *gin.Context, chain string) {
 	ctx := c.Request.Context()
 	_, st, ok := s.identified(c)
 	if !ok {
 		return
 	}
-	chain := scope(c).Company().String()
 	cps, err := s.checkpoints(ctx)
 	if err != nil {
 		s.fail(c, err)
@@ -536,10 +635,10 @@ func (s *server) member(c *gin.Context) (*auth.Service, uuid.UUID, bool) {
 		}
 	}
 	if err != nil {
-		if errors.Is(err, auth.ErrGODImmutable) {
+		if errors.Is(err, auth.ErrGODImmutable) || storeUnavailable(err) {
 			s.fail(c, err)
 		} else {
-			writeError(c, http.StatusNotFound, "not_found", "no such member of this company", "uid")
+			s.fail(c, &apiError{status: http.StatusNotFound, code: "not_found", message: "no such member of this company", field: "uid"})
 		}
 		return nil, uuid.Nil, false
 	}
@@ -598,7 +697,7 @@ func (s *server) disableMember(c *gin.Context) {
 			return
 		}
 		if len(ms) > 1 {
-			writeError(c, http.StatusForbidden, "forbidden", "this user belongs to other companies too: remove them from yours instead", "")
+			s.fail(c, &apiError{status: http.StatusForbidden, code: "forbidden", message: "this user belongs to other companies too: remove them from yours instead"})
 			return
 		}
 	}

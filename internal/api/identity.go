@@ -618,7 +618,7 @@ func (s *server) godGate(c *gin.Context) (seal.Origin, bool) {
 	}
 	p := principal(c)
 	if !p.IsGOD {
-		writeError(c, http.StatusForbidden, "forbidden", "only GOD may do this", "")
+		s.fail(c, &apiError{status: http.StatusForbidden, code: "forbidden", message: "only GOD may do this"}) // recorded, like every refusal
 		c.Abort()
 		return o, false
 	}

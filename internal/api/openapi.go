@@ -55,6 +55,8 @@ var summaries = map[string]string{
 	"GET /api/v1/companies/{cid}/quota":                "A company's allowances and use",
 	"GET /api/v1/companies/{cid}/audit":                "A company's audit records, newest first",
 	"GET /api/v1/companies/{cid}/audit/verify":         "Verify a company's audit chain",
+	"GET /api/v1/sys/audit":                            "The system audit chain's records, newest first (GOD)",
+	"GET /api/v1/sys/audit/verify":                     "Verify the system audit chain (GOD)",
 
 	// Passwords and pending invitations (issue 8, identity).
 	"POST /api/v1/auth/password":                              "Set one's own password (replaces an initial one); ends other sessions",
