@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,12 +12,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/seal"
 )
 
@@ -37,12 +41,71 @@ commands:
   break-glass     enter a share towards a single-use emergency token
 
 Every command takes --addr (default from VANTA_LISTEN, else 127.0.0.1:8443).
+The API is HTTPS unless --addr says http:// (or VANTA_TLS=off). On the box the
+appliance's own certificate is trusted (read from --data, env VANTA_DATA);
+elsewhere give --ca FILE, or --insecure-skip-verify (not for real use).
+init sends the one-time setup token: --setup-token, env VANTA_SETUP_TOKEN, or
+read from --data on the box.
 `
 
 // operatorClient talks to the local API.
 type operatorClient struct {
-	base string
-	http *http.Client
+	base       string
+	http       *http.Client
+	setupToken string // sent when set (init, before a GOD exists)
+}
+
+// newOperatorClient reaches addr over HTTPS unless it says http://,
+// trusting caFile, else the appliance's own certificate when dataDir holds
+// it (on the box), else the system's roots.
+func newOperatorClient(addr, dataDir, caFile string, insecure bool) (*operatorClient, error) {
+	base := addr
+	if !strings.Contains(base, "://") {
+		scheme := "https://"
+		if strings.EqualFold(os.Getenv("VANTA_TLS"), "off") {
+			scheme = "http://"
+		}
+		base = scheme + base
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--addr %q: want host:port, https://host:port or http://host:port", addr)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if u.Scheme == "https" {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		switch {
+		case insecure:
+			fmt.Fprintln(os.Stderr, "warning: --insecure-skip-verify: the API's certificate is not checked; anyone on the network path could read the shares and the setup token")
+			cfg.InsecureSkipVerify = true
+		case caFile != "":
+			pool, err := pemPool(caFile)
+			if err != nil {
+				return nil, fmt.Errorf("--ca: %w", err)
+			}
+			cfg.RootCAs = pool
+		default:
+			// On the box: the certificate made at first boot. Absent (not
+			// on the box, or the operator's own certificate): system roots.
+			if pool, err := pemPool(appliance.SelfSignedCert(dataDir)); err == nil {
+				cfg.RootCAs = pool
+			}
+		}
+		tr.TLSClientConfig = cfg
+	}
+	return &operatorClient{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 30 * time.Second, Transport: tr}}, nil
+}
+
+func pemPool(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 func defaultAddr() string {
@@ -91,8 +154,16 @@ func (c *operatorClient) call(method, path string, body, out any) error {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if c.setupToken != "" {
+		req.Header.Set(appliance.SetupTokenHeader, c.setupToken)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var unknown x509.UnknownAuthorityError
+		var host x509.HostnameError
+		if errors.As(err, &unknown) || errors.As(err, &host) {
+			return fmt.Errorf("the API at %s has a certificate this computer does not trust: on the box pass --data DIR (its certificate is DIR/tls/cert.pem), elsewhere --ca FILE: %w", c.base, err)
+		}
 		return fmt.Errorf("cannot reach the API at %s (is vanta init running? set --addr): %w", c.base, err)
 	}
 	defer resp.Body.Close()
@@ -149,6 +220,14 @@ func cmdOperator(args []string) int {
 	threshold := fs.Int("threshold", 0, "shares needed to unseal (default 5)")
 	reissue := fs.Bool("reissue", false, "init: replace a share set still waiting for confirmations")
 	reset := fs.Bool("reset", false, "unseal: discard the shares entered so far")
+	dataDir := appliance.Defaults().DataDir
+	if v := os.Getenv("VANTA_DATA"); v != "" {
+		dataDir = v
+	}
+	fs.StringVar(&dataDir, "data", dataDir, "data directory, on the box: its certificate and setup token (env VANTA_DATA)")
+	caFile := fs.String("ca", "", "trust the certificate(s) in this PEM file for the API")
+	insecure := fs.Bool("insecure-skip-verify", false, "do not verify the API's certificate (warns; a network attacker could read the shares)")
+	setupToken := fs.String("setup-token", os.Getenv("VANTA_SETUP_TOKEN"), "init: the first-boot setup token (env VANTA_SETUP_TOKEN; default: read from --data)")
 	var custodians custodianFlags
 	fs.Var(&custodians, "custodian", "custodian NAME or NAME=AGE_RECIPIENT, in slot order (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -157,14 +236,21 @@ func cmdOperator(args []string) int {
 		}
 		return exitUsage
 	}
-	base := *addr
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
+	c, err := newOperatorClient(*addr, dataDir, *caFile, *insecure)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vanta operator %s: %v\n", sub, err)
+		return exitUsage
 	}
-	c := &operatorClient{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 30 * time.Second}}
+	if sub == "init" {
+		c.setupToken = *setupToken
+		if c.setupToken == "" {
+			// On the box the token is ours to read; spent or absent is
+			// fine: the appliance then asks for none.
+			c.setupToken, _ = appliance.ReadSetupToken(dataDir)
+		}
+	}
 	initReq := seal.InitRequest{Shares: *shares, Threshold: *threshold, Custodians: custodians, Reissue: *reissue}
 
-	var err error
 	switch sub {
 	case "init":
 		var res seal.InitResult

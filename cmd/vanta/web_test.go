@@ -50,6 +50,24 @@ func browser(t *testing.T) context.Context {
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1100, 900),
 	)
+	// Trust exactly the keys of the running instances (each made its own
+	// certificate at first boot), as an operator who checked the
+	// fingerprint would: no blanket --ignore-certificate-errors.
+	var spkis []string
+	instances.Lock()
+	live := make([]*instance, 0, len(instances.live))
+	for in := range instances.live {
+		live = append(live, in)
+	}
+	instances.Unlock()
+	for _, in := range live {
+		if in.scheme == "https" {
+			spkis = append(spkis, in.spki())
+		}
+	}
+	if len(spkis) > 0 {
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(spkis, ",")))
+	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {

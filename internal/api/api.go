@@ -36,6 +36,9 @@ type Deps struct {
 	// GODAllow, when not empty, limits where GOD may log in and use tokens.
 	GODAllow []netip.Prefix
 	Quotas   Quotas
+	// SetupGate, when set, guards the first-boot routes (sys/init,
+	// sys/setup/god) with the one-time setup token until a GOD exists.
+	SetupGate *appliance.SetupGate
 }
 
 type server struct {

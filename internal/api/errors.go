@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
@@ -74,6 +75,7 @@ func statusOf(err error) *apiError {
 		{seal.ErrRekeyInProgress, http.StatusConflict, "rekey_in_progress"},
 		{seal.ErrStaleNonce, http.StatusConflict, "stale_nonce"},
 		{seal.ErrTokenInvalid, http.StatusUnauthorized, "invalid_token"},
+		{appliance.ErrSetupTokenRequired, http.StatusUnauthorized, "setup_token_required"},
 	} {
 		if errors.Is(err, m.err) {
 			return &apiError{m.status, m.code, m.err.Error(), "", 0}

@@ -24,7 +24,7 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 	sys.GET("/seal-status", func(c *gin.Context) {
 		c.JSON(http.StatusOK, s.Seal.Status())
 	})
-	limited.POST("/init", func(c *gin.Context) {
+	limited.POST("/init", s.requireSetupToken, func(c *gin.Context) {
 		var req seal.InitRequest
 		if err := decode(c, &req); err != nil {
 			s.fail(c, err)

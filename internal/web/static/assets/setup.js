@@ -19,6 +19,8 @@
     busy: false,
     watch: 0,        // timer that waits for the unseal
     existing: null,  // a company that exists already, for finishing without another
+    setupToken: "",  // the one-time setup token, in memory only, until the creator account exists
+    afterToken: null, // the screen to show once the token is entered
   };
 
   // The signed-in creator. Tokens live in this variable only: never in
@@ -28,10 +30,10 @@
   // is kept only to sign in with the first code, the secret only to show it.
   let enrol = null;
 
-  const screens = ["step-loading", "step-already", "step-pending", "step-configure", "step-shares", "step-done",
+  const screens = ["step-loading", "step-already", "step-pending", "step-token", "step-configure", "step-shares", "step-done",
     "step-god", "step-totp", "step-login", "step-company", "step-finish"];
   const wizardStep = {
-    "step-configure": ["stepper", "configure"], "step-shares": ["stepper", "shares"], "step-done": ["stepper", "done"],
+    "step-token": ["stepper", "configure"], "step-configure": ["stepper", "configure"], "step-shares": ["stepper", "shares"], "step-done": ["stepper", "done"],
     "step-god": ["stepper-access", "god"], "step-login": ["stepper-access", "god"], "step-totp": ["stepper-access", "totp"],
     "step-company": ["stepper-access", "company"], "step-finish": ["stepper-access", "finish"],
   };
@@ -76,8 +78,44 @@
     } else if (st.shares > 0) {
       showPending(st, note);
     } else {
-      showConfigure(false);
+      withSetupToken(() => showConfigure(false));
     }
+  }
+
+  // ---- The one-time setup token: asked first, sent on the calls that
+  // need it (creating the shares and the creator account). ----
+
+  function withSetupToken(next, err) {
+    if (state.setupToken && !err) return next();
+    state.afterToken = next;
+    clearForm($("token-form"), $("token-error"));
+    if (err && state.setupToken) {
+      V.message($("token-error"), "error", "The appliance did not accept this setup token.",
+        "Enter the token printed in the boot log; `vanta ctl setup-token` shows it on the appliance.", err.code);
+    } else if (err) {
+      V.message($("token-error"), "info", "This step needs the setup token.",
+        "Enter it to go on; what you filled in is kept.", err.code);
+    }
+    state.setupToken = "";
+    go("step-token");
+    $("setup-token").focus();
+  }
+
+  function submitToken(ev) {
+    ev.preventDefault();
+    clearForm($("token-form"), $("token-error"));
+    const tok = $("setup-token").value.trim();
+    if (!required($("token-form"), "setup_token", tok, "enter the setup token")) return;
+    state.setupToken = tok;
+    $("setup-token").value = "";
+    V.hideSecret("setup-token");
+    const next = state.afterToken;
+    state.afterToken = null;
+    if (next) next();
+  }
+
+  function setupHeaders() {
+    return state.setupToken ? { "X-Vanta-Setup-Token": state.setupToken } : undefined;
   }
 
   // ---- Step 1: how many custodians, how many to unseal, who. ----
@@ -216,9 +254,10 @@
     if (state.reissue) body.reissue = true;
 
     busy(true, "init-submit", "Creating…");
-    const r = await V.api("POST", "/api/v1/sys/init", body);
+    const r = await V.api("POST", "/api/v1/sys/init", body, undefined, setupHeaders());
     busy(false, "init-submit");
     if (!r.ok) {
+      if (r.error.code === "setup_token_required") return withSetupToken(() => go("step-configure"), r.error);
       if (r.error.code === "already_initialized") return load();
       if (r.error.code === "confirmation_pending") {
         const st = await V.api("GET", "/api/v1/sys/seal-status");
@@ -512,6 +551,7 @@
   }
 
   function showGod() {
+    if (!state.setupToken) return withSetupToken(showGod);
     clearForm($("god-form"), $("god-error"));
     go("step-god");
     $("god-email").focus();
@@ -533,9 +573,10 @@
       return showError(form, box, "", { field: "password2", message: "the two passwords are not the same", code: "mismatch" });
     }
     busy(true, "god-submit", "Creating…");
-    const r = await V.api("POST", "/api/v1/sys/setup/god", { email, name, password });
+    const r = await V.api("POST", "/api/v1/sys/setup/god", { email, name, password }, undefined, setupHeaders());
     busy(false, "god-submit");
     if (!r.ok) {
+      if (r.error.code === "setup_token_required") return withSetupToken(() => go("step-god"), r.error);
       if (r.error.code === "god_exists") {
         $("god-password").value = "";
         $("god-password2").value = "";
@@ -550,6 +591,7 @@
       $(id).value = "";
       V.hideSecret(id);
     }
+    state.setupToken = ""; // spent: the creator account guards the appliance now
     enrol = { email: (r.data.user && r.data.user.email) || email, password, secret: r.data.totp.secret, uri: r.data.totp.uri, qr: r.data.totp.qr_png || "" };
     // Leaving now loses the secret for good.
     window.addEventListener("beforeunload", guardLeaving);
@@ -795,6 +837,7 @@
   function wire() {
     V.wireReveal();
     $("load-retry").addEventListener("click", load);
+    $("token-form").addEventListener("submit", submitToken);
     $("configure-form").addEventListener("submit", submitConfigure);
     $("shares").addEventListener("input", () => { renderRows(); explain(); });
     $("threshold").addEventListener("input", explain);
