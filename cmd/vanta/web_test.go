@@ -219,6 +219,18 @@ func (tb *tab) extraScreenshot(name string) {
 	}
 }
 
+// enterSetupToken answers the setup page's first question with the token
+// the operator reads on the box (`vanta ctl setup-token`).
+func (tb *tab) enterSetupToken(in *instance) {
+	tb.t.Helper()
+	tok := setupTokenFromCtl(tb.t, in.data)
+	tb.waitShown("#step-token")
+	tb.do("enter the setup token",
+		chromedp.SetValue(chromedp.CSS("#setup-token"), ""),
+		chromedp.SendKeys(chromedp.CSS("#setup-token"), tok),
+		chromedp.Click(chromedp.CSS("#token-submit")))
+}
+
 // checkErrors fails the test for anything the page reported as an error.
 func (tb *tab) checkErrors() {
 	tb.t.Helper()
@@ -261,6 +273,7 @@ func TestSetupWizardInBrowser(t *testing.T) {
 
 	page := newTab(t, browser(t), "setup", false)
 	page.do("open /setup", chromedp.Navigate(in.url("/setup")))
+	page.enterSetupToken(in)
 	page.waitShown("#step-configure")
 	if n, k := page.value("#shares"), page.value("#threshold"); n != "7" || k != "5" {
 		t.Errorf("defaults: %s shares, threshold %s; want 7 and 5", n, k)
@@ -509,6 +522,7 @@ func TestUnfinishedSetupInBrowser(t *testing.T) {
 
 	// Starting over reissues: the shares handed out before stop working.
 	page.do("start over", chromedp.Click(chromedp.CSS("#start-over")))
+	page.enterSetupToken(in)
 	page.waitShown("#step-configure")
 	page.waitShown("#reissue-note")
 	if n, k := page.value("#shares"), page.value("#threshold"); n != "3" || k != "2" {
@@ -551,6 +565,7 @@ func TestSetupGODAndFirstCompanyInBrowser(t *testing.T) {
 
 	page := newTab(t, browser(t), "setup", false)
 	page.do("open /setup", chromedp.Navigate(url))
+	page.enterSetupToken(in)
 	page.waitShown("#step-god")
 	page.waitText("#stepper-access li.current", "Creator account")
 

@@ -83,6 +83,7 @@ func NewRouter(d Deps) http.Handler {
 	sys.GET("/services", s.godOnceAccountsExist, func(c *gin.Context) {
 		c.JSON(http.StatusOK, d.Appliance.Services())
 	})
+	sys.GET("/setup-token", s.setupTokenStatus)
 	if d.Seal != nil {
 		s.sealRoutes(sys)
 		s.identityRoutes(v1)

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"net/http"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/vanta-ledger/vanta/appliance"
@@ -22,4 +24,11 @@ func (s *server) requireSetupToken(c *gin.Context) {
 		return
 	}
 	c.Next()
+}
+
+// setupTokenStatus tells the setup page whether to ask for the token. It
+// says only whether a GOD exists, which POST sys/setup/god tells anyone
+// anyway; never the token.
+func (s *server) setupTokenStatus(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"required": s.SetupGate != nil && s.SetupGate.Needed(), "header": appliance.SetupTokenHeader})
 }

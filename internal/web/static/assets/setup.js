@@ -20,6 +20,7 @@
     watch: 0,        // timer that waits for the unseal
     existing: null,  // a company that exists already, for finishing without another
     setupToken: "",  // the one-time setup token, in memory only, until the creator account exists
+    tokenRequired: true, // no creator account yet: the appliance wants the token
     afterToken: null, // the screen to show once the token is entered
   };
 
@@ -60,12 +61,15 @@
     go("step-loading");
     $("load-error").hidden = true;
     $("load-retry").hidden = true;
-    const r = await V.api("GET", "/api/v1/sys/seal-status");
+    const [r, tok] = await Promise.all([V.api("GET", "/api/v1/sys/seal-status"), V.api("GET", "/api/v1/sys/setup-token")]);
     if (!r.ok) {
       V.message($("load-error"), "error", "The appliance did not answer.", r.error.message, r.error.code);
       $("load-retry").hidden = false;
       return;
     }
+    // An appliance that does not say is asked with the token when it
+    // refuses without (setup_token_required).
+    state.tokenRequired = !tok.ok || !!(tok.data && tok.data.required);
     route(r.data);
   }
 
@@ -86,9 +90,10 @@
   // need it (creating the shares and the creator account). ----
 
   function withSetupToken(next, err) {
-    if (state.setupToken && !err) return next();
+    if ((state.setupToken || !state.tokenRequired) && !err) return next();
     state.afterToken = next;
     clearForm($("token-form"), $("token-error"));
+    if (err) state.tokenRequired = true;
     if (err && state.setupToken) {
       V.message($("token-error"), "error", "The appliance did not accept this setup token.",
         "Enter the token printed in the boot log; `vanta ctl setup-token` shows it on the appliance.", err.code);
@@ -551,7 +556,7 @@
   }
 
   function showGod() {
-    if (!state.setupToken) return withSetupToken(showGod);
+    if (!state.setupToken && state.tokenRequired) return withSetupToken(showGod);
     clearForm($("god-form"), $("god-error"));
     go("step-god");
     $("god-email").focus();
@@ -592,6 +597,7 @@
       V.hideSecret(id);
     }
     state.setupToken = ""; // spent: the creator account guards the appliance now
+    state.tokenRequired = false;
     enrol = { email: (r.data.user && r.data.user.email) || email, password, secret: r.data.totp.secret, uri: r.data.totp.uri, qr: r.data.totp.qr_png || "" };
     // Leaving now loses the secret for good.
     window.addEventListener("beforeunload", guardLeaving);
@@ -853,9 +859,9 @@
     $("share-download").addEventListener("click", downloadShare);
     $("share-continue").addEventListener("click", hideShare);
     $("confirm-form").addEventListener("submit", submitConfirm);
-    $("confirm-start-over").addEventListener("click", () => showConfigure(true, "step-confirm"));
+    $("confirm-start-over").addEventListener("click", () => withSetupToken(() => showConfigure(true, "step-confirm")));
     $("pending-form").addEventListener("submit", submitPending);
-    $("start-over").addEventListener("click", () => showConfigure(true, "step-pending"));
+    $("start-over").addEventListener("click", () => withSetupToken(() => showConfigure(true, "step-pending")));
     $("god-form").addEventListener("submit", submitGod);
     $("god-to-login").addEventListener("click", () => showLogin($("god-email").value.trim()));
     $("totp-copy-secret").addEventListener("click", () => copyFromEnrol("secret", "totp-secret-status"));
