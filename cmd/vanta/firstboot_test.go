@@ -493,3 +493,20 @@ func TestFirstBootOverTLSInBrowser(t *testing.T) {
 		t.Errorf("companies after the first boot: %d %v", n, err)
 	}
 }
+
+// TestDockerignoreKeepsTheDataOut: after scripts/run, ./var holds the
+// database, secrets, seal file and setup token; `docker build .` must not
+// send them as build context (hole 11).
+func TestDockerignoreKeepsTheDataOut(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		switch strings.TrimSpace(l) {
+		case "var", "var/", "/var", "/var/", "var/**":
+			return
+		}
+	}
+	t.Errorf(".dockerignore does not exclude var/:\n%s", b)
+}
