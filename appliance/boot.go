@@ -162,7 +162,10 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 		apiLn.Close()
 		return err
 	}
-	api := &http.Server{Handler: handler(a), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
+	api := &http.Server{Handler: handler(a), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig,
+		// Failed handshakes (a browser that does not trust the certificate
+		// yet, a scanner) are the network's noise, not the appliance's.
+		ErrorLog: slog.NewLogLogger(a.logger.Handler(), slog.LevelDebug)}
 	ctlSrv := &http.Server{Handler: a.controlHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if tlsConfig != nil {

@@ -226,7 +226,6 @@ func (tb *tab) enterSetupToken(in *instance) {
 	tok := setupTokenFromCtl(tb.t, in.data)
 	tb.waitShown("#step-token")
 	tb.do("enter the setup token",
-		chromedp.SetValue(chromedp.CSS("#setup-token"), ""),
 		chromedp.SendKeys(chromedp.CSS("#setup-token"), tok),
 		chromedp.Click(chromedp.CSS("#token-submit")))
 }
