@@ -1,4 +1,6 @@
-// The first-boot wizard. Keys: choose custodians, hand out each share once
+// The first-boot wizard. First the one-time setup token from the boot log
+// (until the creator account exists, the appliance asks it of whoever
+// sets it up). Keys: choose custodians, hand out each share once
 // and have each custodian confirm it, then send everyone to /unseal. Once
 // the appliance is unsealed: create the creator account (GOD) and enrol its
 // authenticator, sign in with it, and create the first company.
@@ -96,7 +98,7 @@
     if (err) state.tokenRequired = true;
     if (err && state.setupToken) {
       V.message($("token-error"), "error", "The appliance did not accept this setup token.",
-        "Enter the token printed in the boot log; `vanta ctl setup-token` shows it on the appliance.", err.code);
+        "Enter the token printed in the boot log; the command vanta ctl setup-token shows it on the appliance.", err.code);
     } else if (err) {
       V.message($("token-error"), "info", "This step needs the setup token.",
         "Enter it to go on; what you filled in is kept.", err.code);
