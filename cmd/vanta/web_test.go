@@ -386,6 +386,8 @@ func TestSetupWizardInBrowser(t *testing.T) {
 	if st := in.unseal(shares[2:7]); st.Sealed {
 		t.Errorf("five shares read from the page did not unseal: %+v", st)
 	}
+	// The page was reloaded, and keeps the setup token in memory only.
+	page.enterSetupToken(in)
 	page.waitShown("#step-god")
 	page.checkErrors()
 }
