@@ -169,12 +169,15 @@ COPY rootfs/ /
 # their own system users.
 ENV VANTA_DATA=/var/lib/vanta VANTA_LISTEN=:8443
 VOLUME /var/lib/vanta
+# HTTPS: a self-signed certificate made at first boot (its fingerprint and the
+# one-time setup token are in `docker logs`), or VANTA_TLS_CERT/VANTA_TLS_KEY.
 EXPOSE 8443
 
 # SIGTERM starts the ordered shutdown; see the note on --stop-timeout above.
 STOPSIGNAL SIGTERM
 
-# Asks the running init over its control socket; healthy only when every
+# Asks the running init over its control socket (no HTTP, so no certificate
+# to trust); healthy only when every
 # enabled critical service is. The start period covers a first boot's initdb
 # and a long PostgreSQL crash recovery.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 CMD ["vanta","ctl","status","--check"]
