@@ -176,10 +176,10 @@ EXPOSE 8443
 # SIGTERM starts the ordered shutdown; see the note on --stop-timeout above.
 STOPSIGNAL SIGTERM
 
-# Asks the running init over its control socket (no HTTP, so no certificate
-# to trust); healthy only when every
-# enabled critical service is. The start period covers a first boot's initdb
-# and a long PostgreSQL crash recovery.
+# Asks the running init over its control socket (not HTTPS, so there is no
+# certificate to trust); healthy only when every enabled critical service
+# is. The start period covers a first boot's initdb and a long PostgreSQL
+# crash recovery.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 CMD ["vanta","ctl","status","--check"]
 
 # vanta init is PID 1 itself (it reaps orphans and forwards signals), so no
