@@ -169,12 +169,15 @@ COPY rootfs/ /
 # their own system users.
 ENV VANTA_DATA=/var/lib/vanta VANTA_LISTEN=:8443
 VOLUME /var/lib/vanta
+# HTTPS: a self-signed certificate made at first boot (its fingerprint and the
+# one-time setup token are in `docker logs`), or VANTA_TLS_CERT/VANTA_TLS_KEY.
 EXPOSE 8443
 
 # SIGTERM starts the ordered shutdown; see the note on --stop-timeout above.
 STOPSIGNAL SIGTERM
 
-# Asks the running init over its control socket; healthy only when every
+# Asks the running init over its control socket (not HTTPS, so there is no
+# certificate to trust); healthy only when every
 # enabled critical service is. Sealed counts as healthy here, so that an
 # orchestrator never restarts the container while custodians are entering
 # shares (plain `vanta ctl status --check` does fail while sealed). The start

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -37,6 +38,8 @@ type Appliance struct {
 
 	seal  *seal.Service
 	redis *redis.Client // the appliance's own client: break-glass tokens
+	setup *SetupGate    // the first-boot token, until a GOD exists
+	tls   TLSInfo       // the listener's certificate, for ctl status
 
 	// apiLn is bound by Prepare, before anything touches the disk, so a
 	// port in use fails the boot as a configuration error, not after initdb.
@@ -145,6 +148,13 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 	if err := prov.run(ctx); err != nil {
 		return err
 	}
+	if err := a.openSetupGate(prov.madeSetupToken); err != nil {
+		return err
+	}
+	tlsConfig, err := a.loadTLS()
+	if err != nil {
+		return err
+	}
 	if err := a.openSeal(); err != nil {
 		return err
 	}
@@ -158,9 +168,18 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 		apiLn.Close()
 		return err
 	}
-	api := &http.Server{Handler: handler(a), ReadHeaderTimeout: 10 * time.Second}
+	api := &http.Server{Handler: handler(a), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig,
+		// Failed handshakes (a browser that does not trust the certificate
+		// yet, a scanner) are the network's noise, not the appliance's.
+		ErrorLog: slog.NewLogLogger(a.logger.Handler(), slog.LevelDebug)}
 	ctlSrv := &http.Server{Handler: a.controlHandler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = api.Serve(apiLn) }()
+	go func() {
+		if tlsConfig != nil {
+			_ = api.ServeTLS(apiLn, "", "") // the certificate is in TLSConfig
+			return
+		}
+		_ = api.Serve(apiLn)
+	}()
 	go func() { _ = ctlSrv.Serve(ctl) }()
 
 	supCtx, stopServices := context.WithCancel(context.Background())
@@ -344,6 +363,7 @@ func (a *Appliance) watchReady(ctx context.Context) {
 			}
 			a.stores.Store(stores)
 			a.flushEarlyEvents(stores)
+			a.spendSetupTokenIfGOD(ctx, stores)
 			a.logger.Info("services healthy", "sealed", a.seal.Sealed())
 			return
 		}
@@ -369,6 +389,11 @@ func (a *Appliance) Services() ServicesReport {
 // Readiness reports whether the appliance serves.
 func (a *Appliance) Readiness() Readiness {
 	r := readiness(a.sup.Status(), a.everReady.Load(), a.stopping.Load(), a.seal.Sealed())
+	// /readyz answers strangers: a reason may name a path, and where the
+	// data lives is none of their business.
+	for i := range r.Services {
+		r.Services[i].Reason = strings.ReplaceAll(r.Services[i].Reason, a.cfg.DataDir, "$DATA")
+	}
 	if (r.Status == StatusReady || r.Status == StatusSealed) && a.stores.Load() == nil {
 		r.Status = StatusStarting // services up, schema not migrated yet
 	}

@@ -73,6 +73,12 @@ type Config struct {
 	// services (a log shipper, a metrics agent).
 	Programs []ProgramConfig `yaml:"programs"`
 
+	// TLS is on (the default: the operator's certificate, or one made at
+	// first boot) or off (plain HTTP, only behind a TLS proxy).
+	TLS     TLSSwitch `yaml:"tls"`
+	TLSCert string    `yaml:"tls_cert"`
+	TLSKey  string    `yaml:"tls_key"`
+
 	// Executable is the path of our own binary, run as `vanta docdb`.
 	Executable string `yaml:"-"`
 }
@@ -133,7 +139,18 @@ func Defaults() Config {
 		StopTimeout: Duration(10 * time.Second),
 		MongoEngine: "auto",
 		KeyProvider: "software",
+		TLS:         "on",
 	}
+}
+
+// TLSSwitch is on or off; YAML's bare on/off/true/false all read as such.
+type TLSSwitch string
+
+// UnmarshalYAML takes the scalar as written, so `tls: off` and `tls: false`
+// are the same.
+func (s *TLSSwitch) UnmarshalYAML(node *yaml.Node) error {
+	*s = TLSSwitch(node.Value)
+	return nil
 }
 
 // FieldError names the configuration field (or flag, or variable) at fault.
@@ -220,6 +237,9 @@ func (c *Config) envVars() []struct {
 		{"VANTA_POSTGRES_URL", str(&c.PostgresURL)},
 		{"VANTA_REDIS_URL", str(&c.RedisURL)},
 		{"VANTA_MONGO_URL", str(&c.MongoURL)},
+		{"VANTA_TLS", func(v string) error { c.TLS = TLSSwitch(v); return nil }},
+		{"VANTA_TLS_CERT", str(&c.TLSCert)},
+		{"VANTA_TLS_KEY", str(&c.TLSKey)},
 	}
 }
 
@@ -255,6 +275,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar((*time.Duration)(&c.StopTimeout), "stop-timeout", time.Duration(c.StopTimeout), "total shutdown budget; match docker's --stop-timeout (env VANTA_STOP_TIMEOUT)")
 	fs.StringVar(&c.MongoEngine, "mongo-engine", c.MongoEngine, "document store: auto, mongod or docdb (env VANTA_MONGO_ENGINE)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "where people reach the console, for absolute links such as invitations' (env VANTA_PUBLIC_URL)")
+	fs.StringVar((*string)(&c.TLS), "tls", string(c.TLS), "on: HTTPS (self-signed at first boot unless VANTA_TLS_CERT is set); off: plain HTTP, only behind a TLS proxy (env VANTA_TLS)")
 }
 
 // checkPublicURL accepts an absolute http or https URL of a host, with an
@@ -358,6 +379,30 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("key_provider", c.KeyProvider, errors.New("must be software or pkcs11"))
+	}
+	switch strings.ToLower(string(c.TLS)) {
+	case "on", "true", "yes", "":
+		c.TLS = "on"
+	case "off", "false", "no":
+		c.TLS = TLSOff
+	default:
+		bad("tls", string(c.TLS), errors.New("must be on or off (VANTA_TLS)"))
+	}
+	switch {
+	case c.TLSCert != "" && c.TLSKey == "":
+		bad("tls_key", c.TLSKey, errors.New("required with tls_cert (VANTA_TLS_KEY)"))
+	case c.TLSKey != "" && c.TLSCert == "":
+		bad("tls_cert", c.TLSCert, errors.New("required with tls_key (VANTA_TLS_CERT)"))
+	case c.TLSCert != "" && c.TLS == TLSOff:
+		bad("tls", string(c.TLS), errors.New("is off, yet tls_cert is set: say which one you mean"))
+	case c.TLSCert != "":
+		if field, err := checkTLSFiles(c.TLSCert, c.TLSKey); err != nil {
+			v := c.TLSCert
+			if field == "tls_key" {
+				v = c.TLSKey
+			}
+			bad(field, v, err)
+		}
 	}
 	for i, p := range c.Programs {
 		if _, err := p.program(); err != nil {

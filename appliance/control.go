@@ -42,6 +42,8 @@ func (a *Appliance) listenControl() (net.Listener, error) {
 //
 //	GET  /v1/services                    the services object
 //	GET  /v1/readiness                   the /readyz body
+//	GET  /v1/tls                         the listener's certificate
+//	GET  /v1/setup-token                 the first-boot token (410 once spent)
 //	POST /v1/services/{name}/restart
 //	GET  /v1/services/{name}/logs?n=N[&follow=1]   JSON lines
 //	GET  /v1/events                      state transitions as JSON lines
@@ -71,6 +73,17 @@ func (a *Appliance) controlHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /v1/readiness", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.Readiness())
+	})
+	mux.HandleFunc("GET /v1/tls", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, a.TLSInfo())
+	})
+	mux.HandleFunc("GET /v1/setup-token", func(w http.ResponseWriter, r *http.Request) {
+		tok, err := a.setup.Token()
+		if err != nil {
+			writeJSON(w, http.StatusGone, errorBody("setup_token_spent", err.Error(), ""))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"token": tok, "file": SetupTokenPath(a.cfg.DataDir), "header": SetupTokenHeader})
 	})
 	mux.HandleFunc("POST /v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")

@@ -98,6 +98,8 @@ type provisioner struct {
 	pgUser   account
 	redisAcc account
 	extra    []func() error // engine-specific steps
+
+	madeSetupToken bool // this boot made the setup token: print it once
 }
 
 func (p *provisioner) step(name string, fn func() error) error {
@@ -115,6 +117,8 @@ func (p *provisioner) run(ctx context.Context) error {
 	}{
 		{"layout", p.makeLayout},
 		{"secrets", p.makeSecrets},
+		{"setup-token", func() (err error) { p.madeSetupToken, err = p.makeSetupToken(); return err }},
+		{"tls", p.makeSelfSigned},
 		{"postgres-cluster", func() error { return p.initPostgres(ctx) }},
 		{"postgres-config", p.writePostgresConfig},
 		{"redis-config", p.writeRedisConfig},

@@ -28,6 +28,7 @@ commands:
   restart NAME                  stop and start one service
   logs NAME [-n N] [-f] [--json]  a service's recent output
   events                        state changes as they happen (JSON lines)
+  setup-token [--json]          the one-time first-boot token (until a GOD exists)
 
 Every command takes --data DIR (env VANTA_DATA, default /var/lib/vanta) and
 talks to the running 'vanta init' over DIR/run/vanta.sock.
@@ -60,6 +61,8 @@ func cmdCtl(args []string) int {
 		run = func(c *ctlClient, fs *flag.FlagSet) int { return ctlLogs(c, fs, *n, *follow, *asJSON) }
 	case "events":
 		run = func(c *ctlClient, _ *flag.FlagSet) int { return ctlEvents(c) }
+	case "setup-token":
+		run = func(c *ctlClient, _ *flag.FlagSet) int { return ctlSetupToken(c, dataDir, *asJSON) }
 	case "help", "-h", "--help":
 		fmt.Print(ctlUsage)
 		return exitOK
@@ -115,7 +118,7 @@ func (c *ctlClient) do(method, path string) (*http.Response, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach vanta init at %s (is it running? is --data right?): %w", c.socket, err)
+		return nil, &ctlUnreachable{socket: c.socket, err: err}
 	}
 	if resp.StatusCode >= 400 {
 		defer resp.Body.Close()
@@ -127,6 +130,18 @@ func (c *ctlClient) do(method, path string) (*http.Response, error) {
 	}
 	return resp, nil
 }
+
+// ctlUnreachable says the control socket did not answer.
+type ctlUnreachable struct {
+	socket string
+	err    error
+}
+
+func (e *ctlUnreachable) Error() string {
+	return fmt.Sprintf("cannot reach vanta init at %s (is it running? is --data right?): %v", e.socket, e.err)
+}
+
+func (e *ctlUnreachable) Unwrap() error { return e.err }
 
 func (c *ctlClient) getJSON(path string, v any) error {
 	resp, err := c.do(http.MethodGet, path)
@@ -181,13 +196,22 @@ func ctlStatus(c *ctlClient, asJSON, check, allowSealed bool) int {
 		return exitFailure
 	}
 	sl.State = sealState(sl.Status)
+	// The listener's certificate: an older init without the route leaves it out.
+	var tlsInfo *appliance.TLSInfo
+	if !check {
+		var ti appliance.TLSInfo
+		if err := c.getJSON("/v1/tls", &ti); err == nil && ti.Mode != "" {
+			tlsInfo = &ti
+		}
+	}
 	if asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(struct {
 			appliance.ServicesReport
-			Seal ctlSeal `json:"seal"`
-		}{rep, sl})
+			Seal ctlSeal            `json:"seal"`
+			TLS  *appliance.TLSInfo `json:"tls,omitempty"`
+		}{rep, sl, tlsInfo})
 	} else if !check {
 		fmt.Printf("Seal: %s\n\n", sealLine(sl))
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
@@ -204,6 +228,16 @@ func ctlStatus(c *ctlClient, asJSON, check, allowSealed bool) int {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, s.State, pid, uptime, s.Restarts, dash(s.LastExit), s.Reason)
 		}
 		tw.Flush()
+		if tlsInfo != nil {
+			fmt.Println()
+			switch tlsInfo.Mode {
+			case appliance.TLSOff:
+				fmt.Println("TLS:         off (plain HTTP; VANTA_TLS=off, for running behind a TLS proxy)")
+			default:
+				fmt.Printf("TLS:         %s certificate %s (until %s)\n", tlsInfo.Mode, tlsInfo.Cert, tlsInfo.NotAfter.Format("2006-01-02"))
+				fmt.Printf("SHA-256:     %s\n", tlsInfo.Fingerprint)
+			}
+		}
 	}
 	if check {
 		for _, s := range rep.Services {
@@ -300,5 +334,33 @@ func printLines(r io.Reader, format func([]byte) string) int {
 	for sc.Scan() {
 		fmt.Println(strings.TrimRight(format(sc.Bytes()), "\n"))
 	}
+	return exitOK
+}
+
+// ctlSetupToken prints the first-boot setup token: from the running init
+// over the control socket, else from the data directory. Both need the
+// box: the socket and the file are the operator's (0600).
+func ctlSetupToken(c *ctlClient, dataDir string, asJSON bool) int {
+	out := struct {
+		Token  string `json:"token"`
+		File   string `json:"file"`
+		Header string `json:"header"`
+	}{File: appliance.SetupTokenPath(dataDir), Header: appliance.SetupTokenHeader}
+	err := c.getJSON("/v1/setup-token", &out)
+	var reach *ctlUnreachable
+	if errors.As(err, &reach) {
+		out.Token, err = appliance.ReadSetupToken(dataDir)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vanta ctl setup-token: %v\n", err)
+		return exitFailure
+	}
+	if asJSON {
+		b, _ := json.MarshalIndent(out, "", "  ")
+		fmt.Println(string(b))
+		return exitOK
+	}
+	fmt.Println(out.Token)
+	fmt.Fprintf(os.Stderr, "Enter it on /setup, or send it as the %s header; it is spent when the creator account (GOD) is made.\n", out.Header)
 	return exitOK
 }

@@ -3,7 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -97,6 +102,18 @@ type instance struct {
 	lines  []map[string]any
 	more   chan struct{} // closed and replaced when a line arrives
 	cursor int           // waitLine looks only past its last match
+
+	scheme   string // https, or http when booted with VANTA_TLS=off
+	certFile string // the certificate the listener serves, when https
+	trustMu  sync.Mutex
+	trusted  *http.Client // trusts exactly certFile; made on first use
+}
+
+// instances are the running instances of every test, so that a browser
+// started for a test trusts their certificates.
+var instances struct {
+	sync.Mutex
+	live map[*instance]bool
 }
 
 func boot(t *testing.T, data string, extraArgs ...string) *instance {
@@ -107,7 +124,23 @@ func boot(t *testing.T, data string, extraArgs ...string) *instance {
 // bootWith starts `vanta init` with extra environment variables.
 func bootWith(t *testing.T, data string, env []string, extraArgs ...string) *instance {
 	t.Helper()
-	in := &instance{t: t, data: data, addr: "127.0.0.1:" + freePort(t), exited: make(chan struct{}), more: make(chan struct{})}
+	in := &instance{t: t, data: data, addr: "127.0.0.1:" + freePort(t), exited: make(chan struct{}), more: make(chan struct{}),
+		scheme: "https", certFile: appliance.SelfSignedCert(data)}
+	for _, e := range env {
+		switch k, v, _ := strings.Cut(e, "="); k {
+		case "VANTA_TLS":
+			if strings.EqualFold(v, "off") {
+				in.scheme = "http"
+			}
+		case "VANTA_TLS_CERT":
+			in.certFile = v
+		}
+	}
+	for i, a := range extraArgs {
+		if a == "--tls=off" || (a == "--tls" && i+1 < len(extraArgs) && extraArgs[i+1] == "off") {
+			in.scheme = "http"
+		}
+	}
 	args := append([]string{"init", "--data", data, "--listen", in.addr}, extraArgs...)
 	in.cmd = exec.Command(vantaBin, args...)
 	in.cmd.Env = append(append(os.Environ(), "VANTA_CONFIG=/dev/null"), env...)
@@ -125,7 +158,16 @@ func bootWith(t *testing.T, data string, env []string, extraArgs ...string) *ins
 		in.err = in.cmd.Wait()
 		close(in.exited)
 	}()
+	instances.Lock()
+	if instances.live == nil {
+		instances.live = map[*instance]bool{}
+	}
+	instances.live[in] = true
+	instances.Unlock()
 	t.Cleanup(func() {
+		instances.Lock()
+		delete(instances.live, in)
+		instances.Unlock()
 		select {
 		case <-in.exited:
 		default:
@@ -212,7 +254,58 @@ func (in *instance) stop() time.Duration {
 
 // url is where path is served on this instance: the one place tests name
 // the scheme, so that pages and clients follow the listener's.
-func (in *instance) url(path string) string { return "http://" + in.addr + path }
+func (in *instance) url(path string) string { return in.scheme + "://" + in.addr + path }
+
+// sawLine waits until some log line, at any position, matches; unlike
+// waitLine it leaves the cursor alone.
+func (in *instance) sawLine(what string, match func(map[string]any) bool) map[string]any {
+	in.t.Helper()
+	deadline := time.After(guard)
+	for seen := 0; ; {
+		in.mu.Lock()
+		lines, more := in.lines, in.more
+		in.mu.Unlock()
+		for ; seen < len(lines); seen++ {
+			if match(lines[seen]) {
+				return lines[seen]
+			}
+		}
+		select {
+		case <-more:
+		case <-in.exited:
+			in.t.Fatalf("vanta init exited (%v) before %s", in.err, what)
+		case <-deadline:
+			in.t.Fatalf("no %s within %s", what, guard)
+		}
+	}
+}
+
+// certificate is the certificate this instance serves, read from its data
+// directory once the boot has loaded it (the "tls" log line).
+func (in *instance) certificate() *x509.Certificate {
+	in.t.Helper()
+	in.sawLine("tls log line", msg("tls"))
+	b, err := os.ReadFile(in.certFile)
+	if err != nil {
+		in.t.Fatalf("the instance's certificate: %v", err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		in.t.Fatalf("%s holds no PEM block", in.certFile)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	return cert
+}
+
+// spki is the base64 SHA-256 of the certificate's public key, what
+// Chromium's --ignore-certificate-errors-spki-list takes.
+func (in *instance) spki() string {
+	sum := sha256.Sum256(in.certificate().RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
 
 // request makes a request to this instance.
 func (in *instance) request(method, path string, body io.Reader) *http.Request {
@@ -224,13 +317,47 @@ func (in *instance) request(method, path string, body io.Reader) *http.Request {
 	return req
 }
 
-// client is the HTTP client that trusts this instance.
-func (in *instance) client() *http.Client { return http.DefaultClient }
+// client is the HTTP client that trusts this instance: exactly its
+// certificate, nothing else (not the system's roots).
+func (in *instance) client() *http.Client {
+	in.t.Helper()
+	if in.scheme == "http" {
+		return http.DefaultClient
+	}
+	in.trustMu.Lock()
+	defer in.trustMu.Unlock()
+	if in.trusted == nil {
+		pool := x509.NewCertPool()
+		pool.AddCert(in.certificate())
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		in.trusted = &http.Client{Transport: tr}
+	}
+	return in.trusted
+}
+
+// setupToken is the first-boot token while its file exists ("" after a
+// GOD was made).
+func (in *instance) setupToken() string {
+	tok, err := appliance.ReadSetupToken(in.data)
+	if err != nil {
+		return ""
+	}
+	return tok
+}
 
 // do sends req with the client that trusts this instance and returns the
-// status and body; a failure to get an answer fails the test.
+// status and body; a failure to get an answer fails the test. While the
+// setup token exists it goes along as X-Vanta-Setup-Token, unless the
+// request names that header already: set it to send a wrong one, or to
+// nil (req.Header[appliance.SetupTokenHeader] = nil) to send none.
 func (in *instance) do(req *http.Request) (int, []byte) {
 	in.t.Helper()
+	if _, named := req.Header[appliance.SetupTokenHeader]; !named {
+		if tok := in.setupToken(); tok != "" {
+			req.Header.Set(appliance.SetupTokenHeader, tok)
+		}
+	}
 	resp, err := in.client().Do(req)
 	if err != nil {
 		in.t.Fatal(err)

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -49,15 +52,74 @@ commands:
 
 Every command but seal takes --addr (default from VANTA_LISTEN, else
 127.0.0.1:8443). 'vanta operator COMMAND -h' lists that command's flags.
+The API is HTTPS unless --addr says http:// (or VANTA_TLS=off). On the box the
+appliance's own certificate is trusted (read from --data, env VANTA_DATA);
+elsewhere give --ca FILE, or --insecure-skip-verify (not for real use).
+init sends the one-time setup token: --setup-token, env VANTA_SETUP_TOKEN, or
+read from --data on the box.
 GOD's access token, when a command needs it, is read from VANTA_TOKEN (never
 a flag: it would show in the process list).
 `
 
 // operatorClient talks to the local API.
 type operatorClient struct {
-	base  string
-	http  *http.Client
-	token string // GOD's access token (VANTA_TOKEN), sent when set
+	base       string
+	http       *http.Client
+	token      string // GOD's access token (VANTA_TOKEN), sent when set
+	setupToken string // sent when set (init, before a GOD exists)
+}
+
+// newOperatorClient reaches addr over HTTPS unless it says http://,
+// trusting caFile, else the appliance's own certificate when dataDir holds
+// it (on the box), else the system's roots.
+func newOperatorClient(addr, dataDir, caFile string, insecure bool) (*operatorClient, error) {
+	base := addr
+	if !strings.Contains(base, "://") {
+		scheme := "https://"
+		if strings.EqualFold(os.Getenv("VANTA_TLS"), "off") {
+			scheme = "http://"
+		}
+		base = scheme + base
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--addr %q: want host:port, https://host:port or http://host:port", addr)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if u.Scheme == "https" {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		switch {
+		case insecure:
+			fmt.Fprintln(os.Stderr, "warning: --insecure-skip-verify: the API's certificate is not checked; anyone on the network path could read the shares and the setup token")
+			cfg.InsecureSkipVerify = true
+		case caFile != "":
+			pool, err := pemPool(caFile)
+			if err != nil {
+				return nil, fmt.Errorf("--ca: %w", err)
+			}
+			cfg.RootCAs = pool
+		default:
+			// On the box: the certificate made at first boot. Absent (not
+			// on the box, or the operator's own certificate): system roots.
+			if pool, err := pemPool(appliance.SelfSignedCert(dataDir)); err == nil {
+				cfg.RootCAs = pool
+			}
+		}
+		tr.TLSClientConfig = cfg
+	}
+	return &operatorClient{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 30 * time.Second, Transport: tr}}, nil
+}
+
+func pemPool(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 func defaultAddr() string {
@@ -113,8 +175,16 @@ func (c *operatorClient) call(method, path string, body, out any) error {
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
+	if c.setupToken != "" {
+		req.Header.Set(appliance.SetupTokenHeader, c.setupToken)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var unknown x509.UnknownAuthorityError
+		var host x509.HostnameError
+		if errors.As(err, &unknown) || errors.As(err, &host) {
+			return fmt.Errorf("the API at %s has a certificate this computer does not trust: on the box pass --data DIR (its certificate is DIR/tls/cert.pem), elsewhere --ca FILE: %w", c.base, err)
+		}
 		return fmt.Errorf("cannot reach the API at %s (is vanta init running? set --addr): %w", c.base, err)
 	}
 	defer resp.Body.Close()
@@ -154,17 +224,17 @@ func (c *custodianFlags) Set(v string) error {
 // operatorFlags says which flags each subcommand takes, so that `-h`
 // lists only those and a flag another subcommand uses is refused.
 var operatorFlags = map[string][]string{
-	"init":          {"addr", "json", "shares", "threshold", "custodian", "reissue"},
-	"confirm":       {"addr", "json"},
-	"unseal":        {"addr", "json", "reset"},
+	"init":          {"addr", "data", "ca", "insecure-skip-verify", "setup-token", "json", "shares", "threshold", "custodian", "reissue"},
+	"confirm":       {"addr", "data", "ca", "insecure-skip-verify", "json"},
+	"unseal":        {"addr", "data", "ca", "insecure-skip-verify", "json", "reset"},
 	"seal":          {"data", "json"},
-	"seal-status":   {"addr", "json"},
-	"rekey start":   {"addr", "json", "shares", "threshold", "custodian"},
-	"rekey update":  {"addr", "json"},
-	"rekey confirm": {"addr", "json"},
-	"rekey cancel":  {"addr", "json"},
-	"rotate":        {"addr", "json"},
-	"break-glass":   {"addr"},
+	"seal-status":   {"addr", "data", "ca", "insecure-skip-verify", "json"},
+	"rekey start":   {"addr", "data", "ca", "insecure-skip-verify", "json", "shares", "threshold", "custodian"},
+	"rekey update":  {"addr", "data", "ca", "insecure-skip-verify", "json"},
+	"rekey confirm": {"addr", "data", "ca", "insecure-skip-verify", "json"},
+	"rekey cancel":  {"addr", "data", "ca", "insecure-skip-verify", "json"},
+	"rotate":        {"addr", "data", "ca", "insecure-skip-verify", "json"},
+	"break-glass":   {"addr", "data", "ca", "insecure-skip-verify"},
 }
 
 // flagOfField names the flag (or input) behind a field the API refused.
@@ -229,7 +299,9 @@ func cmdOperator(args []string) int {
 		fs.PrintDefaults()
 	}
 	var (
-		addr, dataDir          string
+		addr, dataDir, caFile  string
+		setupToken             string
+		insecure               bool
 		asJSON, reissue, reset bool
 		shares, threshold      int
 		custodians             custodianFlags
@@ -243,7 +315,7 @@ func cmdOperator(args []string) int {
 			if v := os.Getenv("VANTA_DATA"); v != "" {
 				dataDir = v
 			}
-			fs.StringVar(&dataDir, "data", dataDir, "data directory of the running init, for its control socket (env VANTA_DATA)")
+			fs.StringVar(&dataDir, "data", dataDir, "data directory of the running init, on the box: its control socket, certificate and setup token (env VANTA_DATA)")
 		case "json":
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 		case "shares":
@@ -252,6 +324,12 @@ func cmdOperator(args []string) int {
 			fs.IntVar(&threshold, "threshold", 0, "shares needed to unseal (default 5)")
 		case "custodian":
 			fs.Var(&custodians, "custodian", "custodian NAME or NAME=AGE_RECIPIENT, in slot order (repeatable)")
+		case "ca":
+			fs.StringVar(&caFile, "ca", "", "trust the certificate(s) in this PEM file for the API")
+		case "insecure-skip-verify":
+			fs.BoolVar(&insecure, "insecure-skip-verify", false, "do not verify the API's certificate (warns; a network attacker could read the shares)")
+		case "setup-token":
+			fs.StringVar(&setupToken, "setup-token", os.Getenv("VANTA_SETUP_TOKEN"), "the first-boot setup token (env VANTA_SETUP_TOKEN; default: read from --data)")
 		case "reissue":
 			fs.BoolVar(&reissue, "reissue", false, "replace a share set still waiting for confirmations (needs the ceremony token or a pending share)")
 		case "reset":
@@ -268,14 +346,27 @@ func cmdOperator(args []string) int {
 		fmt.Fprintf(os.Stderr, "vanta operator %s: unexpected argument %q (see vanta operator %s -h)\n", sub, fs.Arg(0), sub)
 		return exitUsage
 	}
-	base := addr
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
+	var (
+		c   *operatorClient
+		err error
+	)
+	if sub != "seal" { // seal goes through the control socket
+		if c, err = newOperatorClient(addr, dataDir, caFile, insecure); err != nil {
+			fmt.Fprintf(os.Stderr, "vanta operator %s: %v\n", sub, err)
+			return exitUsage
+		}
+		c.token = os.Getenv("VANTA_TOKEN")
 	}
-	c := &operatorClient{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 30 * time.Second}, token: os.Getenv("VANTA_TOKEN")}
+	if sub == "init" {
+		c.setupToken = setupToken
+		if c.setupToken == "" {
+			// On the box the token is ours to read; spent or absent is
+			// fine: the appliance then asks for none.
+			c.setupToken, _ = appliance.ReadSetupToken(dataDir)
+		}
+	}
 	initReq := seal.InitRequest{Shares: shares, Threshold: threshold, Custodians: custodians, Reissue: reissue}
 
-	var err error
 	switch sub {
 	case "init":
 		if reissue {

@@ -114,6 +114,7 @@ func TestSealLifecyclePKCS11(t *testing.T) {
 
 func sealLifecycle(t *testing.T, env []string) {
 	data := dataDir(t)
+	t.Setenv("VANTA_DATA", data) // vanta operator, on the box, trusts this appliance's certificate
 	in := bootWith(t, data, env)
 	in.waitReady()
 
@@ -300,6 +301,7 @@ func sealLifecycle(t *testing.T, env []string) {
 
 func TestOperatorInitAndBadFlags(t *testing.T) {
 	data := dataDir(t)
+	t.Setenv("VANTA_DATA", data) // vanta operator on the box: the certificate and the setup token
 	in := boot(t, data)
 	in.waitReady()
 	out, err := exec.Command(vantaBin, "operator", "init", "--shares", "3", "--threshold", "2", "--custodian", "Amina", "--json", "--addr", in.addr).Output()

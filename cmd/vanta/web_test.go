@@ -50,6 +50,24 @@ func browser(t *testing.T) context.Context {
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1100, 900),
 	)
+	// Trust exactly the keys of the running instances (each made its own
+	// certificate at first boot), as an operator who checked the
+	// fingerprint would: no blanket --ignore-certificate-errors.
+	var spkis []string
+	instances.Lock()
+	live := make([]*instance, 0, len(instances.live))
+	for in := range instances.live {
+		live = append(live, in)
+	}
+	instances.Unlock()
+	for _, in := range live {
+		if in.scheme == "https" {
+			spkis = append(spkis, in.spki())
+		}
+	}
+	if len(spkis) > 0 {
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(spkis, ",")))
+	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {
@@ -201,6 +219,17 @@ func (tb *tab) extraScreenshot(name string) {
 	}
 }
 
+// enterSetupToken answers the setup page's first question with the token
+// the operator reads on the box (`vanta ctl setup-token`).
+func (tb *tab) enterSetupToken(in *instance) {
+	tb.t.Helper()
+	tok := setupTokenFromCtl(tb.t, in.data)
+	tb.waitShown("#step-token")
+	tb.do("enter the setup token",
+		chromedp.SendKeys(chromedp.CSS("#setup-token"), tok),
+		chromedp.Click(chromedp.CSS("#token-submit")))
+}
+
 // checkErrors fails the test for anything the page reported as an error.
 func (tb *tab) checkErrors() {
 	tb.t.Helper()
@@ -243,6 +272,7 @@ func TestSetupWizardInBrowser(t *testing.T) {
 
 	page := newTab(t, browser(t), "setup", false)
 	page.do("open /setup", chromedp.Navigate(in.url("/setup")))
+	page.enterSetupToken(in)
 	page.waitShown("#step-configure")
 	if n, k := page.value("#shares"), page.value("#threshold"); n != "7" || k != "5" {
 		t.Errorf("defaults: %s shares, threshold %s; want 7 and 5", n, k)
@@ -381,6 +411,8 @@ func TestSetupWizardInBrowser(t *testing.T) {
 	if st := in.unseal(shares[2:7]); st.Sealed {
 		t.Errorf("five shares read from the page did not unseal: %+v", st)
 	}
+	// The page was reloaded, and keeps the setup token in memory only.
+	page.enterSetupToken(in)
 	page.waitShown("#step-god")
 	page.checkErrors()
 }
@@ -528,6 +560,7 @@ func TestUnfinishedSetupInBrowser(t *testing.T) {
 
 	// Starting over reissues: the shares handed out before stop working.
 	page.do("start over", chromedp.Click(chromedp.CSS("#start-over")))
+	page.enterSetupToken(in)
 	page.waitShown("#step-configure")
 	page.waitShown("#reissue-note")
 	if n, k := page.value("#shares"), page.value("#threshold"); n != "3" || k != "2" {
@@ -596,6 +629,7 @@ func TestSetupGODAndFirstCompanyInBrowser(t *testing.T) {
 
 	page := newTab(t, browser(t), "setup", false)
 	page.do("open /setup", chromedp.Navigate(url))
+	page.enterSetupToken(in)
 	page.waitShown("#step-god")
 	page.waitText("#stepper-access li.current", "Creator account")
 

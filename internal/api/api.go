@@ -43,6 +43,9 @@ type Deps struct {
 	// an absolute accept_url, and its origin may make state-changing
 	// requests when a proxy rewrites Host. Optional.
 	PublicURL string
+	// SetupGate, when set, guards the first-boot routes (sys/init,
+	// sys/setup/god) with the one-time setup token until a GOD exists.
+	SetupGate *appliance.SetupGate
 }
 
 type server struct {
@@ -92,6 +95,7 @@ func NewRouter(d Deps) http.Handler {
 	sys.GET("/services", s.godOnceAccountsExist, func(c *gin.Context) {
 		c.JSON(http.StatusOK, d.Appliance.Services())
 	})
+	sys.GET("/setup-token", s.setupTokenStatus)
 	if d.Seal != nil {
 		s.sealRoutes(sys)
 		s.identityRoutes(v1)

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
@@ -87,6 +88,7 @@ func statusOf(err error) *apiError {
 		{seal.ErrCeremonyProof, http.StatusForbidden, "ceremony_proof_required"},
 		{seal.ErrResetProof, http.StatusForbidden, "reset_not_allowed"},
 		{seal.ErrRekeyNeedsGOD, http.StatusForbidden, "forbidden"},
+		{appliance.ErrSetupTokenRequired, http.StatusUnauthorized, "setup_token_required"},
 	} {
 		if errors.Is(err, m.err) {
 			return &apiError{m.status, m.code, m.err.Error(), "", 0}

@@ -346,10 +346,13 @@ type godResetRequest struct {
 
 func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 	limited := v1.Group("", s.loginLimiter.middleware)
-	limited.POST("/sys/setup/god", identityHandler(s, http.StatusCreated, func(c *gin.Context, id *auth.Service, req godSetupRequest) (any, error) {
+	limited.POST("/sys/setup/god", s.requireSetupToken, identityHandler(s, http.StatusCreated, func(c *gin.Context, id *auth.Service, req godSetupRequest) (any, error) {
 		u, secret, uri, err := id.CreateGOD(c.Request.Context(), req.Email, req.Name, req.Password)
 		if err != nil {
 			return nil, err
+		}
+		if s.SetupGate != nil {
+			s.SetupGate.Spend() // GOD's own credentials guard the appliance from now on
 		}
 		return gin.H{"user": u, "totp": totpEnrolment(secret, uri)}, nil
 	}))

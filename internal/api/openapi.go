@@ -16,6 +16,7 @@ var summaries = map[string]string{
 	"GET /readyz":                                      "Every enabled service is healthy and the appliance is unsealed",
 	"GET /api/v1/openapi.json":                         "This document",
 	"GET /api/v1/sys/services":                         "Supervised services and their state (GOD once accounts exist)",
+	"GET /api/v1/sys/setup-token":                      "Whether sys/init and sys/setup/god still need the X-Vanta-Setup-Token header (never the token)",
 	"GET /api/v1/sys/seal-status":                      "Seal state and unseal progress",
 	"POST /api/v1/sys/init":                            "Create the master secret; returns the custodians' shares and the ceremony token once (reissue needs that token or a pending share)",
 	"POST /api/v1/sys/init/confirm":                    "A custodian confirms their share (key ceremony)",

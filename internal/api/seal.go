@@ -25,10 +25,10 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 	sys.GET("/seal-status", func(c *gin.Context) {
 		c.JSON(http.StatusOK, s.Seal.Status())
 	})
-	// Init is open (first boot); starting over while confirmations are
-	// pending needs the ceremony token or a pending share, checked by the
-	// seal service.
-	limited.POST("/init", func(c *gin.Context) {
+	// Init needs the setup token until a GOD exists; starting over while
+	// confirmations are pending also needs the ceremony token or a pending
+	// share, checked by the seal service.
+	limited.POST("/init", s.requireSetupToken, func(c *gin.Context) {
 		var req seal.InitRequest
 		if err := decode(c, &req); err != nil {
 			s.fail(c, err)

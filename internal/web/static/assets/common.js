@@ -4,11 +4,11 @@
 "use strict";
 
 const Vanta = (() => {
-  // api sends a JSON request and resolves (it never rejects) with
+  // api sends a JSON request (with extra headers, when given) and resolves (it never rejects) with
   // {ok, status, data, error: {code, message, field}, retryAfter}. A token
   // is sent as a bearer token; callers keep it in memory only.
-  async function api(method, path, body, token) {
-    const init = { method, headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" };
+  async function api(method, path, body, token, headers) {
+    const init = { method, headers: Object.assign({ Accept: "application/json" }, headers || {}), cache: "no-store", credentials: "same-origin" };
     if (token) init.headers.Authorization = "Bearer " + token;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";

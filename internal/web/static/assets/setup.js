@@ -1,4 +1,6 @@
-// The first-boot wizard. Keys: choose custodians, hand out each share once
+// The first-boot wizard. First the one-time setup token from the boot log
+// (until the creator account exists, the appliance asks it of whoever
+// sets it up). Keys: choose custodians, hand out each share once
 // and have each custodian confirm it, then send everyone to /unseal. Once
 // the appliance is unsealed: create the creator account (GOD) and enrol its
 // authenticator, sign in with it, and create the first company.
@@ -19,6 +21,9 @@
     busy: false,
     watch: 0,        // timer that waits for the unseal
     existing: null,  // a company that exists already, for finishing without another
+    setupToken: "",  // the one-time setup token, in memory only, until the creator account exists
+    tokenRequired: true, // no creator account yet: the appliance wants the token
+    afterToken: null, // the screen to show once the token is entered
   };
 
   // The ceremony token init returns is the proof "start over" needs. It is
@@ -38,10 +43,10 @@
   // is kept only to sign in with the first code, the secret only to show it.
   let enrol = null;
 
-  const screens = ["step-loading", "step-already", "step-pending", "step-configure", "step-shares", "step-done",
+  const screens = ["step-loading", "step-already", "step-pending", "step-token", "step-configure", "step-shares", "step-done",
     "step-god", "step-totp", "step-login", "step-company", "step-finish", "step-complete"];
   const wizardStep = {
-    "step-configure": ["stepper", "configure"], "step-shares": ["stepper", "shares"], "step-done": ["stepper", "done"],
+    "step-token": ["stepper", "configure"], "step-configure": ["stepper", "configure"], "step-shares": ["stepper", "shares"], "step-done": ["stepper", "done"],
     "step-god": ["stepper-access", "god"], "step-login": ["stepper-access", "god"], "step-totp": ["stepper-access", "totp"],
     "step-company": ["stepper-access", "company"], "step-finish": ["stepper-access", "finish"],
   };
@@ -68,12 +73,15 @@
     go("step-loading");
     $("load-error").hidden = true;
     $("load-retry").hidden = true;
-    const r = await V.api("GET", "/api/v1/sys/seal-status");
+    const [r, tok] = await Promise.all([V.api("GET", "/api/v1/sys/seal-status"), V.api("GET", "/api/v1/sys/setup-token")]);
     if (!r.ok) {
       V.message($("load-error"), "error", "The appliance did not answer.", r.error.message, r.error.code);
       $("load-retry").hidden = false;
       return;
     }
+    // An appliance that does not say is asked with the token when it
+    // refuses without (setup_token_required).
+    state.tokenRequired = !tok.ok || !!(tok.data && tok.data.required);
     route(r.data);
   }
 
@@ -86,8 +94,45 @@
     } else if (st.shares > 0) {
       showPending(st, note);
     } else {
-      showConfigure(false);
+      withSetupToken(() => showConfigure(false));
     }
+  }
+
+  // ---- The one-time setup token: asked first, sent on the calls that
+  // need it (creating the shares and the creator account). ----
+
+  function withSetupToken(next, err) {
+    if ((state.setupToken || !state.tokenRequired) && !err) return next();
+    state.afterToken = next;
+    clearForm($("token-form"), $("token-error"));
+    if (err) state.tokenRequired = true;
+    if (err && state.setupToken) {
+      V.message($("token-error"), "error", "The appliance did not accept this setup token.",
+        "Enter the token printed in the boot log; the command vanta ctl setup-token shows it on the appliance.", err.code);
+    } else if (err) {
+      V.message($("token-error"), "info", "This step needs the setup token.",
+        "Enter it to go on; what you filled in is kept.", err.code);
+    }
+    state.setupToken = "";
+    go("step-token");
+    $("setup-token").focus();
+  }
+
+  function submitToken(ev) {
+    ev.preventDefault();
+    clearForm($("token-form"), $("token-error"));
+    const tok = $("setup-token").value.trim();
+    if (!required($("token-form"), "setup_token", tok, "enter the setup token")) return;
+    state.setupToken = tok;
+    $("setup-token").value = "";
+    V.hideSecret("setup-token");
+    const next = state.afterToken;
+    state.afterToken = null;
+    if (next) next();
+  }
+
+  function setupHeaders() {
+    return state.setupToken ? { "X-Vanta-Setup-Token": state.setupToken } : undefined;
   }
 
   // ---- Step 1: how many custodians, how many to unseal, who. ----
@@ -234,9 +279,10 @@
     }
 
     busy(true, "init-submit", "Creating…");
-    const r = await V.api("POST", "/api/v1/sys/init", body);
+    const r = await V.api("POST", "/api/v1/sys/init", body, undefined, setupHeaders());
     busy(false, "init-submit");
     if (!r.ok) {
+      if (r.error.code === "setup_token_required") return withSetupToken(() => go("step-configure"), r.error);
       if (r.error.code === "already_initialized") return load();
       if (r.error.code === "confirmation_pending") {
         const st = await V.api("GET", "/api/v1/sys/seal-status");
@@ -550,6 +596,7 @@
   }
 
   function showGod() {
+    if (!state.setupToken && state.tokenRequired) return withSetupToken(showGod);
     clearForm($("god-form"), $("god-error"));
     go("step-god");
     $("god-email").focus();
@@ -571,9 +618,10 @@
       return showError(form, box, "", { field: "password2", message: "the two passwords are not the same", code: "mismatch" });
     }
     busy(true, "god-submit", "Creating…");
-    const r = await V.api("POST", "/api/v1/sys/setup/god", { email, name, password });
+    const r = await V.api("POST", "/api/v1/sys/setup/god", { email, name, password }, undefined, setupHeaders());
     busy(false, "god-submit");
     if (!r.ok) {
+      if (r.error.code === "setup_token_required") return withSetupToken(() => go("step-god"), r.error);
       if (r.error.code === "god_exists") {
         $("god-password").value = "";
         $("god-password2").value = "";
@@ -588,6 +636,8 @@
       $(id).value = "";
       V.hideSecret(id);
     }
+    state.setupToken = ""; // spent: the creator account guards the appliance now
+    state.tokenRequired = false;
     enrol = { email: (r.data.user && r.data.user.email) || email, password, secret: r.data.totp.secret, uri: r.data.totp.uri, qr: r.data.totp.qr_png || "" };
     // Leaving now loses the secret for good.
     window.addEventListener("beforeunload", guardLeaving);
@@ -835,6 +885,7 @@
   function wire() {
     V.wireReveal();
     $("load-retry").addEventListener("click", load);
+    $("token-form").addEventListener("submit", submitToken);
     $("configure-form").addEventListener("submit", submitConfigure);
     $("shares").addEventListener("input", () => { renderRows(); explain(); });
     $("threshold").addEventListener("input", explain);
@@ -859,9 +910,9 @@
     $("share-download").addEventListener("click", downloadShare);
     $("share-continue").addEventListener("click", hideShare);
     $("confirm-form").addEventListener("submit", submitConfirm);
-    $("confirm-start-over").addEventListener("click", () => showConfigure(true, "step-confirm"));
+    $("confirm-start-over").addEventListener("click", () => withSetupToken(() => showConfigure(true, "step-confirm")));
     $("pending-form").addEventListener("submit", submitPending);
-    $("start-over").addEventListener("click", () => showConfigure(true, "step-pending"));
+    $("start-over").addEventListener("click", () => withSetupToken(() => showConfigure(true, "step-pending")));
     $("god-form").addEventListener("submit", submitGod);
     $("god-to-login").addEventListener("click", () => showLogin($("god-email").value.trim()));
     $("totp-copy-secret").addEventListener("click", () => copyFromEnrol("secret", "totp-secret-status"));
