@@ -550,9 +550,13 @@ func TestMergeEnv(t *testing.T) {
 }
 
 func TestReloadSignalsOnlyProgramsThatAskForIt(t *testing.T) {
+	// Healthy only once the trap is set: a HUP sent before that would end
+	// the shell by the signal itself.
+	ready := filepath.Join(t.TempDir(), "trapped")
 	h := start(t, LogConfig{},
-		Program{Name: "reloader", Command: "sh", Args: []string{"-c", `trap "exit 42" HUP; while :; do sleep 60 & wait; done`},
-			ReloadSignal: syscall.SIGHUP, Restart: RestartNever, MinUptime: time.Millisecond},
+		Program{Name: "reloader", Command: "sh", Args: []string{"-c", `trap "exit 42" HUP; touch "$0"; while :; do sleep 60 & wait; done`, ready},
+			ReloadSignal: syscall.SIGHUP, Restart: RestartNever, MinUptime: time.Millisecond,
+			Health: &HealthCheck{Exec: []string{"test", "-f", ready}, StartInterval: 10 * time.Millisecond}},
 		Program{Name: "plain", Command: "sleep", Args: []string{"60"}, MinUptime: time.Millisecond},
 	)
 	h.waitFor("reloader", StateHealthy)
