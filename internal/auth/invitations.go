@@ -153,22 +153,8 @@ func (s *Service) AcceptInvitationAsUser(ctx context.Context, userID, invitation
 		if err != nil {
 			return fmt.Errorf("auth: read invitation: %w", err)
 		}
-		if inv.Role == RoleAdmin && !u.HasTOTP && !u.IsGOD {
-			secret, uri, err := s.enrolTOTP(ctx, tx, &u)
-			if err != nil {
-				return err
-			}
-			out.TOTP = &Enrolment{secret, uri}
-		}
-		if err := s.setMembership(ctx, tx, u, inv.CompanyID, inv.Role); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "UPDATE auth.invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1", invitationID, now, u.ID); err != nil {
-			return fmt.Errorf("auth: mark invitation accepted: %w", err)
-		}
-		out.User, out.CompanyID, out.Role = u.User, inv.CompanyID, inv.Role
-		return s.audit(ctx, tx, Event{Action: EvInvitationAccept, Outcome: "ok", UserID: u.ID, Email: u.Email, IP: ip,
-			CompanyID: inv.CompanyID, Role: inv.Role, Details: map[string]any{"invitation": invitationID.String(), "signed_in": true}})
+		inv.ID = invitationID
+		return s.join(ctx, tx, u, inv, now, ip, &out, map[string]any{"signed_in": true})
 	})
 	if err != nil {
 		return Acceptance{}, err
@@ -285,22 +271,8 @@ func (s *Service) AcceptInvitation(ctx context.Context, a Accept) (Acceptance, e
 				return nil // commit nothing but the TOTP step; answer after
 			}
 		}
-		if inv.Role == RoleAdmin && !u.HasTOTP && !u.IsGOD {
-			secret, uri, err := s.enrolTOTP(ctx, tx, &u)
-			if err != nil {
-				return err
-			}
-			out.TOTP = &Enrolment{secret, uri}
-		}
-		if err := s.setMembership(ctx, tx, u, inv.CompanyID, inv.Role); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "UPDATE auth.invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1", id, now, u.ID); err != nil {
-			return fmt.Errorf("auth: mark invitation accepted: %w", err)
-		}
-		out.User, out.CompanyID, out.Role = u.User, inv.CompanyID, inv.Role
-		return s.audit(ctx, tx, Event{Action: EvInvitationAccept, Outcome: "ok", UserID: u.ID, Email: u.Email, IP: a.IP,
-			CompanyID: inv.CompanyID, Role: inv.Role, Details: map[string]any{"invitation": id.String(), "new_account": out.Created}})
+		inv.ID = id
+		return s.join(ctx, tx, u, inv, now, a.IP, &out, map[string]any{"new_account": out.Created})
 	})
 	if err != nil {
 		return Acceptance{}, err
@@ -309,6 +281,29 @@ func (s *Service) AcceptInvitation(ctx context.Context, a Accept) (Acceptance, e
 		return Acceptance{}, refusal
 	}
 	return out, nil
+}
+
+// join makes u a member of the invitation's company, in tx: an admin
+// without a second factor gets one enrolled, the invitation is marked
+// accepted, and the acceptance is audited with details.
+func (s *Service) join(ctx context.Context, tx pgx.Tx, u userRow, inv Invitation, now time.Time, ip string, out *Acceptance, details map[string]any) error {
+	if inv.Role == RoleAdmin && !u.HasTOTP && !u.IsGOD {
+		secret, uri, err := s.enrolTOTP(ctx, tx, &u)
+		if err != nil {
+			return err
+		}
+		out.TOTP = &Enrolment{secret, uri}
+	}
+	if err := s.setMembership(ctx, tx, u, inv.CompanyID, inv.Role); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "UPDATE auth.invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1", inv.ID, now, u.ID); err != nil {
+		return fmt.Errorf("auth: mark invitation %s accepted: %w", inv.ID, err)
+	}
+	out.User, out.CompanyID, out.Role = u.User, inv.CompanyID, inv.Role
+	details["invitation"] = inv.ID.String()
+	return s.audit(ctx, tx, Event{Action: EvInvitationAccept, Outcome: "ok", UserID: u.ID, Email: u.Email, IP: ip,
+		CompanyID: inv.CompanyID, Role: inv.Role, Details: details})
 }
 
 // proveAccount checks an existing account's password and, when it has
