@@ -244,6 +244,7 @@ func TestFrontPageInBrowser(t *testing.T) {
 	}
 
 	landsOn("before the keys exist", "/setup")
+	page.enterSetupToken(in)
 	page.waitShown("#step-configure")
 	shares := in.initSeal(2, 2)
 	if !in.sealStatus().Sealed {
@@ -252,6 +253,7 @@ func TestFrontPageInBrowser(t *testing.T) {
 	landsOn("while sealed", "/unseal")
 	in.unseal(shares)
 	landsOn("unsealed, before the creator account", "/setup")
+	page.enterSetupToken(in) // a new page load asks for it again
 	page.waitShown("#step-god")
 
 	var god struct {

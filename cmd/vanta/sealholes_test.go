@@ -12,6 +12,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/seal"
 )
 
@@ -45,7 +46,7 @@ func newGODAppliance(t *testing.T, n, k int) *godAppliance {
 // operator runs `vanta operator` against in with stdin and extra
 // environment, never inheriting a VANTA_TOKEN from the test's own.
 func (in *instance) operator(stdin string, env []string, args ...string) (string, error) {
-	cmd := exec.Command(vantaBin, append(append([]string{"operator"}, args...), "--addr", in.addr)...)
+	cmd := exec.Command(vantaBin, append(append([]string{"operator"}, args...), "--addr", in.addr, "--data", in.data)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "VANTA_TOKEN=") && !strings.HasPrefix(kv, "VANTA_CEREMONY_TOKEN=") {
 			cmd.Env = append(cmd.Env, kv)
@@ -234,18 +235,28 @@ func TestGODRoutesFailClosed(t *testing.T) {
 	if _, err := pg.Exec(ctx, "ALTER ROLE vanta_app LOGIN"); err != nil {
 		t.Fatal(err)
 	}
-	// Back: GOD's token works again (the pool reconnects on demand).
+	// Back: GOD signs in again (the pool reconnects on demand; the token
+	// from before the seal ended with it) and the routes answer GOD.
 	deadline := time.Now().Add(guard)
 	for {
 		code, body := in.call("GET", "/api/v1/sys/services", g.god.AccessToken, nil)
-		if code == 200 {
-			break
+		if code == http.StatusUnauthorized {
+			break // tokens can be checked again, and the old one is refused
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("services after PostgreSQL is back: %d %s", code, body)
+		if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("services with GOD's token from before the seal, once PostgreSQL is back: %d %s", code, body)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The next step's code: the one newGODAppliance signed in with may
+	// still be current, and a code works once.
+	code, err := auth.TOTPCode(g.totpSecret, time.Now().Add(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fresh tokens
+	in.mustCall("POST", "/api/v1/auth/login", "", map[string]string{"email": "god@vanta.test", "password": "correct horse battery staple", "totp": code}, 200, &fresh)
+	in.mustCall("GET", "/api/v1/sys/services", fresh.AccessToken, nil, 200, nil)
 	if code, body := in.call("GET", "/api/v1/sys/services", "", nil); code != http.StatusUnauthorized {
 		t.Errorf("services without a token: %d %s", code, body)
 	}
