@@ -191,6 +191,19 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	if _, ok := doc.Paths["/api/v1/companies/{cid}/users/{uid}"]["patch"]; !ok {
 		t.Error("path parameters not in OpenAPI form")
 	}
+	// The first boot's routes say they take the setup token.
+	for _, path := range []string{"/api/v1/sys/init", "/api/v1/sys/setup/god"} {
+		params, _ := doc.Paths[path]["post"]["parameters"].([]any)
+		found := false
+		for _, p := range params {
+			if m, _ := p.(map[string]any); m["in"] == "header" && m["name"] == appliance.SetupTokenHeader {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("POST %s does not list the %s header: %v", path, appliance.SetupTokenHeader, params)
+		}
+	}
 }
 
 // TestOpenAPICompanySchemas: creating and changing a company have request

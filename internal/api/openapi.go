@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/vanta-ledger/vanta/appliance"
 )
 
 // summaries describe routes in the OpenAPI document; a route missing here
@@ -66,6 +68,9 @@ var summaries = map[string]string{
 	"POST /api/v1/companies/{cid}/users/{uid}/password-reset": "Make a single-use password reset link for a member",
 }
 
+// setupTokenRoutes take the first boot's setup token (see requireSetupToken).
+var setupTokenRoutes = map[string]bool{"POST /api/v1/sys/init": true, "POST /api/v1/sys/setup/god": true}
+
 var ginParam = regexp.MustCompile(`:(\w+)`)
 
 // openAPI builds the document from the router's own route list, so it
@@ -89,6 +94,10 @@ func openAPI(routes gin.RoutesInfo) gin.H {
 		var params []gin.H
 		for _, m := range ginParam.FindAllStringSubmatch(r.Path, -1) {
 			params = append(params, gin.H{"name": m[1], "in": "path", "required": true, "schema": gin.H{"type": "string", "format": "uuid"}})
+		}
+		if setupTokenRoutes[r.Method+" "+path] {
+			params = append(params, gin.H{"name": appliance.SetupTokenHeader, "in": "header", "required": false, "schema": gin.H{"type": "string"},
+				"description": "The one-time setup token made at first boot (`vanta ctl setup-token`); required until a GOD exists, 401 setup_token_required otherwise"})
 		}
 		if params != nil {
 			op["parameters"] = params
