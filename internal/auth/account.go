@@ -105,29 +105,9 @@ func (s *Service) ChangePassword(ctx context.Context, r PasswordChange) (TokenPa
 	if err := checkNewPassword(r.NewPassword, email, ""); err != nil {
 		return TokenPair{}, err
 	}
-	refuse := func(reason string, u userRow, err error, count bool) (TokenPair, error) {
-		return TokenPair{}, s.refuseAttempt(ctx, EvPasswordChange, reason, email, r.IP, u, err, count)
-	}
-	if err := s.limiter.Admit(ctx, email, r.IP); err != nil {
-		var lo ErrLockedOut
-		if errors.As(err, &lo) {
-			return refuse(ReasonLockedOut, userRow{}, lo, false)
-		}
-		return refuse(ReasonUnavailable, userRow{}, err, false)
-	}
-	u, ok, err := s.checkPassword(ctx, email, r.Password)
+	u, err := s.passwordStep(ctx, EvPasswordChange, email, r.Password, r.IP)
 	if err != nil {
-		return refuse(ReasonUnavailable, u, err, false)
-	}
-	switch {
-	case u.ID == uuid.Nil:
-		return refuse(ReasonUnknownEmail, userRow{}, ErrInvalidCredentials, true)
-	case !ok:
-		return refuse(ReasonBadPassword, u, ErrInvalidCredentials, true)
-	case u.Status != StatusActive:
-		return refuse(ReasonDisabled, u, ErrInvalidCredentials, false)
-	case u.IsGOD && !s.GODAllowed(r.IP):
-		return refuse(ReasonGODNetwork, u, ErrGODNetwork, false)
+		return TokenPair{}, err
 	}
 	var pair TokenPair
 	var refusal error

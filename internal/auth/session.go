@@ -50,15 +50,15 @@ type Principal struct {
 // else chose (an initial one) is ErrPasswordChangeRequired and opens no
 // session. Every refusal is an *AttemptError saying why, for the audit
 // trail.
-func (s *Service) Login(ctx context.Context, email, password, totpCode, ip string) (TokenPair, error) {
-	if err := CheckCredentialInput(email, password, totpCode); err != nil {
-		return TokenPair{}, err
+// passwordStep is what every check of an account's credentials does
+// before the second factor: admit the attempt under the throttle, check
+// the password, and refuse an account that is not active or a GOD outside
+// its networks. A refusal has been recorded (and counted where it is a
+// guess) when it returns.
+func (s *Service) passwordStep(ctx context.Context, event, email, password, ip string) (userRow, error) {
+	refuse := func(reason string, u userRow, err error, countFailure bool) (userRow, error) {
+		return userRow{}, s.refuseAttempt(ctx, event, reason, email, ip, u, err, countFailure)
 	}
-	email = normalizeEmail(email)
-	refuse := func(reason string, u userRow, err error, countFailure bool) (TokenPair, error) {
-		return TokenPair{}, s.refuseAttempt(ctx, EvLogin, reason, email, ip, u, err, countFailure)
-	}
-
 	if err := s.limiter.Admit(ctx, email, ip); err != nil {
 		var lo ErrLockedOut
 		if errors.As(err, &lo) {
@@ -79,7 +79,24 @@ func (s *Service) Login(ctx context.Context, email, password, totpCode, ip strin
 		return refuse(ReasonDisabled, u, ErrInvalidCredentials, false)
 	case u.IsGOD && !s.GODAllowed(ip):
 		return refuse(ReasonGODNetwork, u, ErrGODNetwork, false)
-	case u.mustChange:
+	}
+	return u, nil
+}
+
+func (s *Service) Login(ctx context.Context, email, password, totpCode, ip string) (TokenPair, error) {
+	if err := CheckCredentialInput(email, password, totpCode); err != nil {
+		return TokenPair{}, err
+	}
+	email = normalizeEmail(email)
+	refuse := func(reason string, u userRow, err error, countFailure bool) (TokenPair, error) {
+		return TokenPair{}, s.refuseAttempt(ctx, EvLogin, reason, email, ip, u, err, countFailure)
+	}
+
+	u, err := s.passwordStep(ctx, EvLogin, email, password, ip)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if u.mustChange {
 		// Before the code is checked, so that it is not consumed: the
 		// owner needs it for the change itself.
 		return refuse(ReasonMustChange, u, ErrPasswordChangeRequired, false)
