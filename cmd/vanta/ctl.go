@@ -177,7 +177,7 @@ func sealLine(s ctlSeal) string {
 	case "sealed":
 		return fmt.Sprintf("sealed (%d/%d shares entered; custodians: vanta operator unseal)", s.Progress, s.Threshold)
 	case "initializing":
-		return fmt.Sprintf("initializing (%d confirmations pending; custodians: vanta operator confirm)", s.PendingConfirmations)
+		return "initializing (" + confirmationsPending(s.PendingConfirmations) + "; custodians: vanta operator confirm)"
 	case "uninitialized":
 		return "uninitialized (run the key ceremony: vanta operator init, or /setup)"
 	}

@@ -538,7 +538,7 @@ func printStatus(st seal.Status, asJSON bool) {
 	state := "sealed"
 	switch {
 	case !st.Initialized && st.PendingConfirmations > 0:
-		state = fmt.Sprintf("initializing: %d confirmations pending", st.PendingConfirmations)
+		state = "initializing: " + confirmationsPending(st.PendingConfirmations)
 	case !st.Initialized:
 		state = "not initialized"
 	case !st.Sealed:
@@ -609,4 +609,12 @@ func printShares(res seal.InitResult, asJSON bool) {
 	if res.CeremonyToken != "" {
 		fmt.Printf("\nCeremony token (keep it until every custodian has confirmed; starting over\nwith `vanta operator init --reissue` needs it):\n%s\n", res.CeremonyToken)
 	}
+}
+
+// confirmationsPending says how many custodians have yet to confirm.
+func confirmationsPending(n int) string {
+	if n == 1 {
+		return "1 confirmation pending"
+	}
+	return fmt.Sprintf("%d confirmations pending", n)
 }
