@@ -67,19 +67,26 @@ type tokens struct {
 func (in *instance) setOwnPassword(email, current, own, totpSecret string) tokens {
 	in.t.Helper()
 	body := map[string]string{"email": email, "password": current, "new_password": own}
-	if totpSecret != "" {
-		code, err := auth.TOTPCode(totpSecret, time.Now())
-		if err != nil {
-			in.t.Fatal(err)
-		}
-		body["totp"] = code
-	}
+	in.addCode(body, totpSecret)
 	var tk tokens
 	in.mustCall("POST", "/api/v1/auth/password", "", body, 200, &tk)
 	if tk.AccessToken == "" || tk.RefreshToken == "" {
 		in.t.Fatalf("password change for %s gave no session", email)
 	}
 	return tk
+}
+
+// addCode puts the current code of totpSecret in body, when there is one.
+func (in *instance) addCode(body map[string]string, totpSecret string) {
+	in.t.Helper()
+	if totpSecret == "" {
+		return
+	}
+	code, err := auth.TOTPCode(totpSecret, time.Now())
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	body["totp"] = code
 }
 
 // initialPassword is what an admin chooses for a member they create: the
@@ -89,13 +96,7 @@ func initialPassword(own string) string { return "initial " + own }
 func (in *instance) login(email, password, totpSecret string) tokens {
 	in.t.Helper()
 	body := map[string]string{"email": email, "password": password}
-	if totpSecret != "" {
-		code, err := auth.TOTPCode(totpSecret, time.Now())
-		if err != nil {
-			in.t.Fatal(err)
-		}
-		body["totp"] = code
-	}
+	in.addCode(body, totpSecret)
 	var tk tokens
 	in.mustCall("POST", "/api/v1/auth/login", "", body, 200, &tk)
 	return tk
