@@ -536,6 +536,71 @@ func TestFiveCustodiansUnsealInBrowser(t *testing.T) {
 	board.checkErrors()
 }
 
+// TestPendingRekeyWarningInBrowser: a rekey proposed while sealed (which
+// anyone who reaches the appliance may do) is shown on /unseal, with who
+// started it, from where, and the age keys the new shares would go to,
+// before a custodian types a share; with no rekey the warning is hidden.
+func TestPendingRekeyWarningInBrowser(t *testing.T) {
+	in := boot(t, dataDir(t))
+	in.waitReady()
+	in.initSeal(3, 2)
+	in.mustCall("POST", "/api/v1/sys/seal", "", nil, 200, nil) // the ceremony left it open; no GOD yet
+	attacker, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipient := attacker.Recipient().String()
+
+	ctx := browser(t)
+	c := newTab(t, ctx, "custodian", false)
+	c.do("open /unseal", chromedp.Navigate(in.url("/unseal")))
+	c.waitText("#progress-text", "0 of 2 shares entered")
+	if hidden := eval[bool](c, `document.querySelector("#rekey-card").hidden && document.querySelector("#rekey-form-note").hidden`); !hidden {
+		t.Errorf("the rekey warning shows with no rekey pending: %q", c.text("#rekey-card"))
+	}
+
+	evil := map[string]any{"shares": 2, "threshold": 2, "custodians": []map[string]string{
+		{"name": "Mallory", "age_recipient": recipient}}}
+	if code, body := in.post("/api/v1/sys/rekey/init", evil, nil); code != 200 {
+		t.Fatalf("rekey/init while sealed: %d %s", code, body)
+	}
+	if r := in.sealStatus().Rekey; r == nil || r.StartedBy != "unauthenticated while sealed" {
+		t.Fatalf("seal-status rekey after rekey/init while sealed: %+v", r)
+	}
+
+	// The page polls: the warning appears without a reload.
+	c.waitShown("#rekey-card")
+	c.waitText("#rekey-recipients", "Mallory")
+	c.waitText("#rekey-recipients", recipient)
+	c.waitText("#rekey-recipients", "Custodian 2 (no name given)") // the slot the request left unnamed
+	c.waitText("#rekey-ip", "127.0.0.1")
+	c.waitText("#rekey-started-by", "Unauthenticated while sealed")
+	c.waitText("#rekey-new-set", "2 new shares; any 2 of them")
+	c.waitText("#rekey-not-approval", "does NOT approve the rekey")
+	c.waitText("#rekey-not-approval", "vanta operator rekey update")
+	c.waitText("#rekey-cancel", "vanta operator rekey cancel")
+	c.waitText("#rekey-cancel", "GOD")
+	c.waitShown("#rekey-form-note")
+	if got := eval[string](c, `document.querySelector("#rekey-started-at").getAttribute("datetime")`); got == "" {
+		t.Error("the rekey's start time is not shown")
+	}
+	for _, sel := range []string{"#rekey-started-at", "#rekey-expires"} {
+		if got := c.text(sel); got == "" || strings.Contains(got, "unknown") || strings.Contains(got, "not given") {
+			t.Errorf("%s shows %q", sel, got)
+		}
+	}
+	// The recipient is text, in the order the new shares go to.
+	if got := eval[string](c, `document.querySelector("#rekey-recipients li").dataset.recipient`); got != recipient {
+		t.Errorf("first new custodian's recipient is %q, want %q", got, recipient)
+	}
+	// It comes before the share form.
+	if above := eval[bool](c, `!!(document.querySelector("#rekey-card").compareDocumentPosition(document.querySelector("#share-input")) & Node.DOCUMENT_POSITION_FOLLOWING)`); !above {
+		t.Error("the rekey warning is not above the share input")
+	}
+	c.extraScreenshot("unseal-rekey-pending.png")
+	c.checkErrors()
+}
+
 func TestUnfinishedSetupInBrowser(t *testing.T) {
 	data := dataDir(t)
 	in := boot(t, data)

@@ -112,6 +112,13 @@ const Vanta = (() => {
     return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
+  // dateTime is a date and time in the reader's own zone, with the zone.
+  function dateTime(iso) {
+    const d = new Date(iso);
+    if (!iso || isNaN(d.getTime())) return "(unknown)";
+    return d.toLocaleString([], { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" });
+  }
+
   // shareError turns a refused share into a title and a detail for people
   // who are not technical; the API's own message is kept where it names
   // something (a slot, a wait).
@@ -170,5 +177,5 @@ const Vanta = (() => {
     });
   }
 
-  return { api, $, el, clear, message, wireReveal, hideSecret, custodianLabel, plural, clock, shareError, capitalise, copyText, groups };
+  return { api, $, el, clear, message, wireReveal, hideSecret, custodianLabel, plural, clock, dateTime, shareError, capitalise, copyText, groups };
 })();

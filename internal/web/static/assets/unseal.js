@@ -16,6 +16,7 @@
     timer: 0,
     busy: false,
     blockedUntil: 0, // rate limited until then
+    rekeyShown: "",  // the pending rekey on screen, as JSON
   };
 
   // ---- Status ----
@@ -53,7 +54,59 @@
     b.textContent = text;
   }
 
+  // ---- A pending rekey ----
+
+  // renderRekey shows the pending rekey, if any, with everything a custodian
+  // needs to judge it. All of it comes from the API and is set as text.
+  function renderRekey(st) {
+    const r = st.rekey;
+    $("rekey-card").hidden = !r;
+    $("rekey-form-note").hidden = !r;
+    if (!r) {
+      state.rekeyShown = "";
+      return;
+    }
+    // Redrawn only when it changed: the page polls every two seconds.
+    const key = JSON.stringify([r, st.threshold]);
+    if (key === state.rekeyShown) return;
+    state.rekeyShown = key;
+
+    let by;
+    if (r.started_by === "god") by = "GOD, user id " + (r.started_by_user || "(not given)");
+    else if (r.started_by === "unauthenticated while sealed") by = "Unauthenticated while sealed: anyone who could reach the appliance";
+    else if (r.started_by === "before any GOD existed") by = "Before any GOD existed (nobody could sign in yet)";
+    else by = r.started_by || "(not given)";
+    $("rekey-started-by").textContent = by;
+    $("rekey-started-by").dataset.startedBy = r.started_by || "";
+    $("rekey-ip").textContent = r.started_ip || "(unknown)";
+    const at = $("rekey-started-at");
+    at.textContent = V.dateTime(r.started_at);
+    at.setAttribute("datetime", r.started_at || "");
+    $("rekey-new-set").textContent =
+      `${V.plural(r.new_shares, "new share", "new shares")}; any ${r.new_threshold} of them would unseal the appliance.`;
+    $("rekey-expires").textContent = r.expires_at
+      ? `${V.dateTime(r.expires_at)}, unless more happens with it before then (each share entered for it postpones this).`
+      : "(not given)";
+    $("rekey-progress").textContent = `${r.progress} of ${r.required} current shares entered with vanta operator rekey update.` +
+      (r.pending_confirmations > 0 ? ` The new shares are made; ${V.plural(r.pending_confirmations, "new share is", "new shares are")} still to be confirmed by the new custodians.` : "");
+    $("rekey-cancel-progress").textContent = `${r.cancel_progress || 0} of ${st.threshold} current shares entered to cancel it.`;
+    $("rekey-cancel-shares").textContent =
+      `with current shares, one custodian after another, until ${V.plural(st.threshold, "current share has", "current shares have")} been entered (the threshold); this works while sealed too.`;
+
+    const list = $("rekey-recipients");
+    V.clear(list);
+    for (const c of r.new_custodians || []) {
+      const li = V.el("li", { "data-name": c.name || "", "data-recipient": c.age_recipient || "" }, [
+        V.el("span", { class: "rekey-name", text: !c.name ? "(no name given)" : /^custodian \d+$/.test(c.name) ? V.capitalise(c.name) + " (no name given)" : c.name }),
+      ]);
+      if (c.age_recipient) li.append(V.el("code", { class: "rekey-age", text: c.age_recipient }));
+      else li.append(V.el("span", { class: "rekey-age none", text: "No age key: this new share would be handed out unencrypted to whoever completes the rekey." }));
+      list.append(li);
+    }
+  }
+
   function render(st) {
+    renderRekey(st);
     const card = $("seal-card");
     if (!st.initialized) {
       badge("uninitialized", "Not set up");
