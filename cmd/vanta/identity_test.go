@@ -975,7 +975,15 @@ func TestIdentityLeaksClosed(t *testing.T) {
 		if len(me.Memberships) != 1 || len(me.Invitations) != 1 || me.Invitations[0].CompanyID != w.a.ID {
 			t.Fatalf("B's viewer after A's create: %+v", me)
 		}
-		in.mustCall("POST", "/api/v1/me/invitations/"+me.Invitations[0].ID+"/accept", w.bByRole[auth.RoleViewer].AccessToken, nil, 201, nil)
+		// Nobody else can redeem it: not without a session, not A's admin
+		// who made it, not another member of B.
+		acceptPath := "/api/v1/me/invitations/" + me.Invitations[0].ID + "/accept"
+		for who, token := range map[string]string{"no session": "", "A's admin": w.byRole[auth.RoleAdmin].AccessToken, "B's user": w.bByRole[auth.RoleUser].AccessToken} {
+			if code, body := in.call("POST", acceptPath, token, nil); code < 400 || code >= 500 {
+				t.Errorf("%s accepting B's viewer's invitation: %d %s", who, code, body)
+			}
+		}
+		in.mustCall("POST", acceptPath, w.bByRole[auth.RoleViewer].AccessToken, nil, 201, nil)
 		in.mustCall("GET", "/api/v1/me", w.bByRole[auth.RoleViewer].AccessToken, nil, 200, &me)
 		if len(me.Memberships) != 2 || len(me.Invitations) != 0 {
 			t.Errorf("after accepting: %+v", me)
