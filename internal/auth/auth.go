@@ -25,6 +25,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -137,9 +138,12 @@ type Service struct {
 	signer    *signer
 	limiter   *Limiter
 	dummyHash string
-	revs      *revocations
-	macKey    []byte // of cached sessions; never leaves this process
-	emailKey  []byte // keys the hash of unknown emails in the audit trail
+	// hashes counts password verifications: every credential check costs
+	// exactly one, known account or not, so that timing tells nothing.
+	hashes   *atomic.Int64 // shared by copies of the service
+	revs     *revocations
+	macKey   []byte // of cached sessions; never leaves this process
+	emailKey []byte // keys the hash of unknown emails in the audit trail
 }
 
 // New returns a service ready to use; the auth Schema must exist. It
@@ -148,7 +152,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if o.DB == nil || o.Redis == nil || o.Sealer == nil {
 		return nil, errors.New("auth: DB, Redis and Sealer are required")
 	}
-	s := &Service{db: o.DB, rdb: o.Redis, prefix: o.RedisPrefix, sealer: o.Sealer, now: o.Now,
+	s := &Service{hashes: new(atomic.Int64), db: o.DB, rdb: o.Redis, prefix: o.RedisPrefix, sealer: o.Sealer, now: o.Now,
 		argon: o.Argon2, issuer: o.TOTPIssuer, refresh: o.RefreshTTL, maxAge: o.SessionMaxAge,
 		godAllow: o.GODAllow, auditFn: o.Audit}
 	if s.now == nil {
@@ -395,6 +399,7 @@ func (s *Service) verify(ctx context.Context, pw, encoded string) (bool, error) 
 		return false, err
 	}
 	defer s.release()
+	s.hashes.Add(1)
 	return VerifyPassword(pw, encoded)
 }
 
