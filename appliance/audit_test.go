@@ -10,10 +10,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vanta-ledger/vanta/internal/audit"
+	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/pgtest"
+	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
-var pg *pgtest.Server
+var (
+	pg       *pgtest.Server
+	migrated *pgtest.Template // the system line at head
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -26,20 +31,30 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer pg.Stop()
+	migrated = pg.Template(func(ctx context.Context, dsn string) error {
+		reg, err := Migrations()
+		if err != nil {
+			return err
+		}
+		db, err := pgxpool.New(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		_, err = migrate.New(reg, tenancy.Roles, nil).System(ctx, db)
+		return err
+	})
 	return m.Run()
 }
 
 func auditStores(t *testing.T) *Stores {
 	t.Helper()
-	_, dsn := pg.NewDatabase(t)
+	_, dsn := migrated.Database(t)
 	pool, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if _, err := pool.Exec(context.Background(), audit.Schema); err != nil {
-		t.Fatal(err)
-	}
 	return &Stores{App: pool}
 }
 

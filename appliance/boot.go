@@ -55,6 +55,8 @@ type Appliance struct {
 	early      []earlyEvent
 	earlyLost  int
 	earlyFlush bool
+
+	resume resumeState // interrupted provisioning, finished at unseal (migrate.go)
 }
 
 type earlyEvent struct {
@@ -119,7 +121,8 @@ func Prepare(cfg Config, reaper *supervisor.Reaper, out io.Writer) (*Appliance, 
 		return nil, &FieldError{Source: "config", Field: "listen", Value: cfg.Listen,
 			Err: fmt.Errorf("cannot listen (set --listen or VANTA_LISTEN to a free address): %w", err)}
 	}
-	return &Appliance{cfg: cfg, layout: layout, catalog: cat, sup: sup, logger: logger, apiLn: apiLn}, nil
+	return &Appliance{cfg: cfg, layout: layout, catalog: cat, sup: sup, logger: logger, apiLn: apiLn,
+		resume: resumeState{unsealed: make(chan struct{}, 1)}}, nil
 }
 
 // Run provisions the data directory, starts every service and serves
@@ -252,6 +255,7 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 // auditSystem records an event in the system audit chain. Until the
 // database is open, events wait in memory (and are in the JSON log).
 func (a *Appliance) auditSystem(action string, details map[string]any) {
+	a.noteSealEvent(action)
 	a.earlyMu.Lock()
 	if !a.earlyFlush {
 		if len(a.early) < maxEarlyEvents {
@@ -362,6 +366,7 @@ func (a *Appliance) watchReady(ctx context.Context) {
 				return
 			}
 			a.stores.Store(stores)
+			go a.resumeProvisioning(ctx, stores)
 			a.flushEarlyEvents(stores)
 			a.spendSetupTokenIfGOD(ctx, stores)
 			a.logger.Info("services healthy", "sealed", a.seal.Sealed())

@@ -258,7 +258,7 @@ func (s *server) createCompany(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	prov := &tenancy.Provisioner{DB: st.Admin, Mongo: st.Mongo, Redis: st.Redis, FilesDir: st.Files, Keys: kr}
+	prov := &tenancy.Provisioner{DB: st.Admin, Mongo: st.Mongo, Redis: st.Redis, FilesDir: st.Files, Keys: kr, Migrator: st.Migrator}
 	co, err := prov.Create(ctx, in, tenancy.Actor{UserID: p.UserID.String(), Role: string(auth.RoleGOD), IP: ip(c)})
 	if err != nil {
 		s.fail(c, err)
@@ -606,7 +606,7 @@ func (s *server) archiveCompany(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	prov := &tenancy.Provisioner{DB: st.Admin, Mongo: st.Mongo, Redis: st.Redis, FilesDir: st.Files, Keys: kr}
+	prov := &tenancy.Provisioner{DB: st.Admin, Mongo: st.Mongo, Redis: st.Redis, FilesDir: st.Files, Keys: kr, Migrator: st.Migrator}
 	if err := prov.Archive(ctx, scope(c), req.Purge, s.actor(c)); err != nil {
 		s.fail(c, err)
 		return

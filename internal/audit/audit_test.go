@@ -13,10 +13,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/pgtest"
 )
 
-var pg *pgtest.Server
+var (
+	pg       *pgtest.Server
+	migrated *pgtest.Template
+)
 
 func TestMain(m *testing.M) {
 	var err error
@@ -24,15 +28,29 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	migrated = pg.Template(func(ctx context.Context, dsn string) error {
+		reg, err := migrate.NewRegistry(migrate.Source{Name: "audit", FS: Migrations})
+		if err != nil {
+			return err
+		}
+		db, err := pgxpool.New(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		_, err = migrate.New(reg, migrate.Roles{Owner: pgtest.OwnerRole, App: pgtest.AppRole}, nil).System(ctx, db)
+		return err
+	})
 	code := m.Run()
 	pg.Stop()
 	os.Exit(code)
 }
 
-// database gives a test its own database with the audit schema.
+// database gives a test its own copy of a database with the audit
+// migrations.
 func database(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	_, dsn := pg.NewDatabase(t)
+	_, dsn := migrated.Database(t)
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -43,9 +61,6 @@ func database(t *testing.T) *pgxpool.Pool {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if _, err := pool.Exec(context.Background(), Schema); err != nil {
-		t.Fatal(err)
-	}
 	return pool
 }
 

@@ -146,7 +146,7 @@ type Service struct {
 	emailKey []byte // keys the hash of unknown emails in the audit trail
 }
 
-// New returns a service ready to use; the auth Schema must exist. It
+// New returns a service ready to use; the auth migrations must have run. It
 // loads the JWT signing key, creating and storing it on first use.
 func New(ctx context.Context, o Options) (*Service, error) {
 	if o.DB == nil || o.Redis == nil || o.Sealer == nil {

@@ -9,10 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// PendingTOTPSchema adds where a self-service enrolment waits for its
-// first code.
-const PendingTOTPSchema = `ALTER TABLE auth.users ADD COLUMN IF NOT EXISTS totp_pending_enc bytea;`
-
 const totpPendingPurpose = "auth.totp.pending"
 
 // ErrNoPendingEnrolment: a confirmation without an enrolment begun.

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/pgtest"
 	"github.com/vanta-ledger/vanta/internal/redistest"
 	"github.com/vanta-ledger/vanta/internal/seal"
@@ -27,6 +28,7 @@ var _ Sealer = (*seal.Keyring)(nil)
 
 var (
 	pg          *pgtest.Server
+	migrated    *pgtest.Template // the auth migrations at head
 	redisSocket string
 	redisClient *redis.Client
 )
@@ -44,6 +46,19 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer pg.Stop()
+	migrated = pg.Template(func(ctx context.Context, dsn string) error {
+		reg, err := migrate.NewRegistry(migrate.Source{Name: "auth", FS: Migrations})
+		if err != nil {
+			return err
+		}
+		db, err := pgxpool.New(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		_, err = migrate.New(reg, migrate.Roles{Owner: pgtest.OwnerRole, App: pgtest.AppRole}, nil).System(ctx, db)
+		return err
+	})
 	rs, err := redistest.Start(false)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -134,8 +149,10 @@ type env struct {
 func newEnv(t testing.TB, tweak ...func(*Options)) *env {
 	t.Helper()
 	ctx := context.Background()
-	_, dsn := pg.NewDatabase(t)
-	cfg, err := pgxpool.ParseConfig(dsn)
+	// The service runs as the runtime role, as in the appliance: a
+	// migration that forgets a GRANT fails here.
+	db, _ := migrated.Database(t)
+	cfg, err := pgxpool.ParseConfig(pg.AppDSN(db))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,9 +162,6 @@ func newEnv(t testing.TB, tweak ...func(*Options)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if _, err := pool.Exec(ctx, Schema+Notices+InvitationsSchema+PendingTOTPSchema+AccountSecuritySchema); err != nil {
-		t.Fatal(err)
-	}
 	e := &env{t: t, pool: pool, clock: newClock(), sealer: newTestSealer(t), prefix: "test:" + t.Name() + ":"}
 	t.Cleanup(func() { clearPrefix(e.prefix) })
 	o := Options{DB: pool, Redis: redisClient, RedisPrefix: e.prefix, Sealer: e.sealer, Now: e.clock.Now, Argon2: fastArgon,

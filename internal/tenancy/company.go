@@ -121,28 +121,13 @@ func NormalizeTaxID(s string) string {
 }
 
 // ErrTaxIDTaken is returned when another company that is not archived
-// already has the KRA PIN. The database refuses the twin (TaxIDSchema), so
+// already has the KRA PIN. The database refuses the twin (system migration 0010), so
 // two creates racing with one PIN cannot both succeed.
 var ErrTaxIDTaken = errors.New("tenancy: another company already has this KRA PIN (tax_id)")
 
-// taxIDIndex is the unique index behind ErrTaxIDTaken.
+// taxIDIndex is the unique index behind ErrTaxIDTaken
+// (migrations/system/0010_one_active_company_per_kra_pin.sql).
 const taxIDIndex = "companies_tax_id_active"
-
-// TaxIDSchema makes a KRA PIN unique among the companies that are not
-// archived. Companies that were twins before it keep their PINs, marked
-// tax_id_twin (all but the oldest of each PIN), and leave the rule's reach
-// only until their PIN is changed; the operator finds them with
-// SELECT id, name, tax_id FROM vanta.companies WHERE tax_id_twin.
-const TaxIDSchema = `
-ALTER TABLE vanta.companies ADD COLUMN IF NOT EXISTS tax_id_twin boolean NOT NULL DEFAULT false;
-UPDATE vanta.companies SET tax_id = upper(regexp_replace(tax_id, '\s', '', 'g'));
-UPDATE vanta.companies c SET tax_id_twin = true
-	WHERE c.tax_id <> '' AND c.status <> 'archived' AND EXISTS (
-		SELECT 1 FROM vanta.companies o WHERE o.tax_id = c.tax_id AND o.status <> 'archived'
-		AND (o.created_at, o.id) < (c.created_at, c.id));
-CREATE UNIQUE INDEX IF NOT EXISTS ` + taxIDIndex + ` ON vanta.companies (tax_id)
-	WHERE tax_id <> '' AND status <> 'archived' AND NOT tax_id_twin;
-`
 
 // taxIDConflict turns the unique index's refusal into ErrTaxIDTaken.
 func taxIDConflict(err error) error {

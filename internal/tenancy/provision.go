@@ -20,6 +20,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/vanta-ledger/vanta/internal/audit"
+	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/seal"
 )
 
@@ -39,6 +40,7 @@ type Provisioner struct {
 	Redis    *redis.Client // a user allowed ACL SETUSER and ACL SAVE
 	FilesDir string        // $DATA/companies
 	Keys     Keys
+	Migrator *migrate.Migrator // runs the company line for a new company
 }
 
 // Actor is who asked, for the audit record.
@@ -91,7 +93,7 @@ func (p *Provisioner) Create(ctx context.Context, c Company, by Actor) (Company,
 	}
 	settings, _ := json.Marshal(c.Settings)
 	err = pgx.BeginFunc(ctx, p.DB, func(tx pgx.Tx) error {
-		if _, err := Provision(ctx, tx, c.ID); err != nil {
+		if _, err := Provision(ctx, tx, p.Migrator, c.ID); err != nil {
 			return err
 		}
 		err := tx.QueryRow(ctx, `INSERT INTO vanta.companies
@@ -132,7 +134,7 @@ func (p *Provisioner) Resume(ctx context.Context, id uuid.UUID) error {
 		return nil
 	}
 	err = pgx.BeginFunc(ctx, p.DB, func(tx pgx.Tx) error {
-		_, err := Provision(ctx, tx, id)
+		_, err := Provision(ctx, tx, p.Migrator, id)
 		return err
 	})
 	if err != nil {
@@ -321,6 +323,11 @@ func (p *Provisioner) Archive(ctx context.Context, s Scope, purge bool, by Actor
 				if _, err := tx.Exec(ctx, stmt); err != nil {
 					return fmt.Errorf("purge company %s: %w", s.company, err)
 				}
+			}
+		}
+		if purge { // nothing is left to migrate
+			if _, err := tx.Exec(ctx, "DELETE FROM vanta.company_migrations WHERE company_id = $1", s.company); err != nil {
+				return fmt.Errorf("purge company %s: %w", s.company, err)
 			}
 		}
 		entry := audit.Entry{Actor: by.UserID, Role: by.Role, IP: by.IP, Action: action, Resource: "company/" + s.company.String(), Outcome: "ok"}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/docdb"
+	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/redistest"
 	"github.com/vanta-ledger/vanta/internal/seal"
 )
@@ -62,9 +63,6 @@ type fixture struct {
 func provisioner(t *testing.T) *fixture {
 	t.Helper()
 	e := setup(t)
-	if _, err := e.super.Exec(context.Background(), audit.Schema); err != nil {
-		t.Fatal(err)
-	}
 	kr, err := seal.NewKeyring()
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +75,7 @@ func provisioner(t *testing.T) *fixture {
 	t.Cleanup(func() { _ = mc.Disconnect(context.Background()) })
 	rc := redis.NewClient(&redis.Options{Network: "unix", Addr: redisSocket})
 	t.Cleanup(func() { rc.Close() })
-	return &fixture{env: e, kr: kr, prov: &Provisioner{DB: e.super, Mongo: mc, Redis: rc, FilesDir: t.TempDir(), Keys: kr}}
+	return &fixture{env: e, kr: kr, prov: &Provisioner{DB: e.super, Mongo: mc, Redis: rc, FilesDir: t.TempDir(), Keys: kr, Migrator: migrator}}
 }
 
 func TestCreateCompanyEverywhere(t *testing.T) {
@@ -349,7 +347,7 @@ func TestTaxIDMigrationKeepsOldTwins(t *testing.T) {
 		($1, 'Old', 'P051234567X', 'active', now() - interval '2 days'), ($2, 'Twin', 'p051 234567x', 'active', now() - interval '1 day')`, old, twin); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.super.Exec(ctx, TaxIDSchema); err != nil {
+	if _, err := f.super.Exec(ctx, systemMigration(t, 10)); err != nil {
 		t.Fatalf("the migration with twins present: %v", err)
 	}
 	marked := map[uuid.UUID]bool{}
@@ -385,4 +383,16 @@ func TestTaxIDMigrationKeepsOldTwins(t *testing.T) {
 	if _, err := Update(ctx, f.super, Scope{company: twin}, CompanyPatch{TaxID: &back}, Actor{}); !errors.Is(err, ErrTaxIDTaken) {
 		t.Errorf("a former twin takes the PIN back: %v", err)
 	}
+}
+
+// systemMigration is the SQL of one of the system line's migrations.
+func systemMigration(t *testing.T, version int) string {
+	t.Helper()
+	for _, m := range migrator.Registry().Line(migrate.System) {
+		if m.Version == version {
+			return m.SQL
+		}
+	}
+	t.Fatalf("no system migration %d", version)
+	return ""
 }

@@ -18,6 +18,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/vanta-ledger/vanta/internal/migrate"
 )
 
 // Roles of the system. The owner owns every table and is never used by
@@ -90,97 +92,61 @@ func InTx(ctx context.Context, db interface {
 	return tx.Commit(ctx)
 }
 
-// SystemSchema is the system's own schema: companies and, later, users,
-// memberships and key material.
-const SystemSchema = `
-DO $$ BEGIN
-	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '` + OwnerRole + `') THEN CREATE ROLE ` + OwnerRole + ` NOLOGIN; END IF;
-END $$;
-CREATE SCHEMA IF NOT EXISTS vanta AUTHORIZATION ` + OwnerRole + `;
-CREATE TABLE IF NOT EXISTS vanta.companies (
-	id                  uuid PRIMARY KEY,
-	name                text NOT NULL,
-	registration_number text NOT NULL DEFAULT '',
-	tax_id              text NOT NULL DEFAULT '',
-	industry            text NOT NULL DEFAULT '',
-	address             text NOT NULL DEFAULT '',
-	phone               text NOT NULL DEFAULT '',
-	email               text NOT NULL DEFAULT '',
-	settings            jsonb NOT NULL DEFAULT '{}',
-	status              text NOT NULL DEFAULT 'provisioning' CHECK (status IN ('provisioning', 'active', 'archived')),
-	dek                 bytea,  -- the company's data key, wrapped by the root keyring
-	redis_secret        bytea,  -- its Redis ACL password, sealed with its data key
-	created_at          timestamptz NOT NULL DEFAULT now()
-);
-ALTER TABLE vanta.companies OWNER TO ` + OwnerRole + `;
-`
+// Roles are the owner and runtime roles, as the migrator needs them.
+var Roles = migrate.Roles{Owner: OwnerRole, App: AppRole}
 
-// companyTables are the tables every company has, each with company_id.
-// Later features add theirs here; Provision applies RLS to all of them.
-var companyTables = []struct{ name, ddl string }{
-	{"settings", `CREATE TABLE IF NOT EXISTS %[1]s.settings (
-		company_id uuid NOT NULL,
-		key        text NOT NULL,
-		value      jsonb NOT NULL,
-		PRIMARY KEY (company_id, key))`},
+// MigrationTarget is a company's schema and role, for the migrator.
+func MigrationTarget(id uuid.UUID) migrate.Target {
+	return migrate.Target{Company: id, Schema: schemaOf(id), Role: schemaOf(id)}
 }
 
-// Provision creates a company's schema, role, tables, grants and policies
-// in PostgreSQL; Provisioner.Create does that and every other store.
-// It is idempotent: run again, it changes nothing; interrupted, it is
-// finished by the next run. It must run as a superuser or the owner.
-func Provision(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Scope, error) {
+// Provision creates a company's schema and role and brings it to the head
+// of the company line (internal/tenancy/migrations/company and every other
+// domain's), inside tx; the migrator then secures every table of the
+// schema: owner, forced row-level security, the tenant policies, grants to
+// the company's role alone. Provisioner.Create does that and every other
+// store. It is idempotent: run again, it changes nothing; interrupted, it
+// is finished by the next run. It must run as a superuser or the owner.
+func Provision(ctx context.Context, tx pgx.Tx, m *migrate.Migrator, id uuid.UUID) (Scope, error) {
 	if id == uuid.Nil {
 		return Scope{}, errors.New("tenancy: company id is nil")
 	}
-	s := Scope{company: id}
-	schema, role := s.schema(), s.role()
-	stmts := []string{
-		fmt.Sprintf(`DO $$ BEGIN
-			IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '%[1]s') THEN CREATE ROLE %[1]s NOLOGIN; END IF;
-		END $$`, role),
-		// The app role may become the company role (SET LOCAL ROLE) but
-		// does not inherit its rights outside that.
-		fmt.Sprintf("GRANT %s TO %s", role, AppRole),
-		fmt.Sprintf("CREATE SCHEMA IF NOT EXISTS %s AUTHORIZATION %s", schema, OwnerRole),
-		fmt.Sprintf("REVOKE ALL ON SCHEMA %s FROM PUBLIC", schema),
-		fmt.Sprintf("GRANT USAGE ON SCHEMA %s TO %s", schema, role),
+	if m == nil {
+		return Scope{}, errors.New("tenancy: provision without a migrator")
 	}
-	for _, t := range companyTables {
-		table := schema + "." + t.name
-		stmts = append(stmts,
-			fmt.Sprintf(t.ddl, schema),
-			fmt.Sprintf("ALTER TABLE %s OWNER TO %s", table, OwnerRole),
-			fmt.Sprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", table),
-			fmt.Sprintf("ALTER TABLE %s FORCE ROW LEVEL SECURITY", table),
-			fmt.Sprintf("DROP POLICY IF EXISTS tenant ON %s", table),
-			// current_setting(…, true) is NULL when unset, and NULL
-			// matches nothing: no company set, no rows.
-			fmt.Sprintf(`CREATE POLICY tenant ON %s AS RESTRICTIVE FOR ALL TO PUBLIC
-				USING (company_id = nullif(current_setting('app.company_id', true), '')::uuid)
-				WITH CHECK (company_id = nullif(current_setting('app.company_id', true), '')::uuid)`, table),
-			// A restrictive policy alone grants nothing; this permissive
-			// one lets the same rows through.
-			fmt.Sprintf("DROP POLICY IF EXISTS tenant_rows ON %s", table),
-			fmt.Sprintf(`CREATE POLICY tenant_rows ON %s FOR ALL TO PUBLIC
-				USING (company_id = nullif(current_setting('app.company_id', true), '')::uuid)`, table),
-			fmt.Sprintf("REVOKE ALL ON %s FROM PUBLIC", table),
-			fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO %s", table, role),
-		)
+	if _, err := m.CompanyTx(ctx, tx, MigrationTarget(id)); err != nil {
+		return Scope{}, fmt.Errorf("provision company %s: %w", id, err)
 	}
-	for _, stmt := range stmts {
-		if _, err := tx.Exec(ctx, stmt); err != nil {
-			return Scope{}, fmt.Errorf("provision company %s: %w", id, err)
-		}
-	}
-	return s, nil
+	return Scope{company: id}, nil
 }
 
-// CompanyTables lists the qualified tables of a company, for checks.
-func CompanyTables(s Scope) []string {
-	out := make([]string, 0, len(companyTables))
-	for _, t := range companyTables {
-		out = append(out, s.schema()+"."+t.name)
+// MigrationCompany is a company that boot brings to the head of the
+// company line.
+type MigrationCompany struct {
+	Target migrate.Target
+	Name   string
+	Status string // StatusActive or StatusProvisioning
+}
+
+// MigrationCompanies lists the companies boot migrates: active ones and
+// those still provisioning (an archived company is never opened again; a
+// purged one has no schema), oldest first.
+func MigrationCompanies(ctx context.Context, db interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}) ([]MigrationCompany, error) {
+	rows, err := db.Query(ctx, "SELECT id, name, status FROM vanta.companies WHERE status IN ($1, $2) ORDER BY created_at, id",
+		StatusActive, StatusProvisioning)
+	if err != nil {
+		return nil, fmt.Errorf("list companies to migrate: %w", err)
 	}
-	return out
+	var out []MigrationCompany
+	var id uuid.UUID
+	var name, status string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &name, &status}, func() error {
+		out = append(out, MigrationCompany{Target: MigrationTarget(id), Name: name, Status: status})
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list companies to migrate: %w", err)
+	}
+	return out, nil
 }

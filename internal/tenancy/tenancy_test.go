@@ -11,12 +11,18 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/vanta-ledger/vanta/internal/audit"
+	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/pgtest"
 )
 
-var pg *pgtest.Server
+var (
+	pg       *pgtest.Server
+	migrated *pgtest.Template // the system line of tenancy and audit at head
+	migrator *migrate.Migrator
+)
 
-const appPassword = "app-password-for-tests"
+const appPassword = pgtest.AppPassword
 
 // TestMain starts the real servers once: PostgreSQL, Redis (with an ACL
 // file, as the appliance runs it) and the embedded MongoDB-protocol server.
@@ -26,6 +32,21 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	reg, err := migrate.NewRegistry(migrate.Source{Name: "tenancy", FS: Migrations}, migrate.Source{Name: "audit", FS: audit.Migrations})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	migrator = migrate.New(reg, Roles, nil)
+	migrated = pg.Template(func(ctx context.Context, dsn string) error {
+		db, err := pgxpool.New(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		_, err = migrator.System(ctx, db)
+		return err
+	})
 	stopOthers, err := startRedisAndDocDB()
 	if err != nil {
 		pg.Stop()
@@ -49,28 +70,18 @@ type env struct {
 func setup(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, dsn := pg.NewDatabase(t)
+	db, dsn := migrated.Database(t)
 	super, err := pgxpool.New(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(super.Close)
-	for _, sql := range []string{
-		fmt.Sprintf(`DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '%s') THEN CREATE ROLE %s LOGIN NOINHERIT PASSWORD '%s'; END IF; END $$`, AppRole, AppRole, appPassword),
-		SystemSchema,
-		TaxIDSchema,
-		"GRANT CONNECT ON DATABASE " + db + " TO " + AppRole,
-	} {
-		if _, err := super.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
-	}
 	e := &env{super: super}
 	err = pgx.BeginFunc(ctx, super, func(tx pgx.Tx) error {
-		if e.a, err = Provision(ctx, tx, uuid.New()); err != nil {
+		if e.a, err = Provision(ctx, tx, migrator, uuid.New()); err != nil {
 			return err
 		}
-		e.b, err = Provision(ctx, tx, uuid.New())
+		e.b, err = Provision(ctx, tx, migrator, uuid.New())
 		return err
 	})
 	if err != nil {
@@ -194,7 +205,15 @@ func (e *env) violations(ctx context.Context, begin beginFunc, rounds int) []str
 	// Catalog: every company table has RLS enabled and forced, exactly our
 	// two policies, and the owner role owns it.
 	for _, s := range []Scope{e.a, e.b} {
-		for _, table := range CompanyTables(s) {
+		var tables []string
+		rows, err := e.super.Query(ctx, "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname = $1", s.schema())
+		if err == nil {
+			tables, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		if err != nil || len(tables) == 0 {
+			report("tables of %s: %v %v", s.schema(), tables, err)
+		}
+		for _, table := range tables {
 			var enabled, forced bool
 			var owner string
 			if err := e.super.QueryRow(ctx, `SELECT c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner)
@@ -305,7 +324,7 @@ func TestProvisionIsIdempotentAndScopeless(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	err := pgx.BeginFunc(ctx, e.super, func(tx pgx.Tx) error {
-		_, err := Provision(ctx, tx, e.a.Company())
+		_, err := Provision(ctx, tx, migrator, e.a.Company())
 		return err
 	})
 	if err != nil {
