@@ -117,4 +117,3 @@ func TestExistingApplianceUpgrades(t *testing.T) {
 		t.Errorf("schema_migrations after the upgrade: %v %v", names, rows.Err())
 	}
 }
-
