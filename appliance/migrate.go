@@ -49,6 +49,11 @@ func Migrations() (*migrate.Registry, error) {
 // exist and watch boot bring them all to it.
 var extraMigrations func() ([]migrate.Migration, error)
 
+// TestCompanyMigrationsEnv names the directory of extra migrations
+// (DIR/migrations/company/NNNN_name.sql) that a vantatest build reads. A
+// shipped binary ignores it.
+const TestCompanyMigrationsEnv = "VANTA_TEST_COMPANY_MIGRATIONS"
+
 // migrationProgressEvery bounds how often boot logs progress through many
 // companies.
 const migrationProgressEvery = 5 * time.Second

@@ -27,6 +27,7 @@ commands:
   init      run the appliance: supervise services, serve the API (PID 1)
   ctl       inspect and control a running init: status, restart, logs, events
   operator  the seal: init, confirm, unseal, seal, seal-status, rekey, rotate
+  migrate   schema migrations: status of the system line and every company
   docdb     run the embedded MongoDB-protocol document store
   bench     measure the appliance (bench boot)
   version   print the version
@@ -48,6 +49,8 @@ func main() {
 		code = cmdCtl(args)
 	case "operator":
 		code = cmdOperator(args)
+	case "migrate":
+		code = cmdMigrate(args)
 	case "docdb":
 		code = cmdDocDB(args)
 	case "bench":
