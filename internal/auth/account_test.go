@@ -28,6 +28,7 @@ func (e *env) member(company uuid.UUID, email string, role Role, actor uuid.UUID
 // session and joins no company; its owner replaces it, and then it is
 // worthless.
 func TestInitialPasswordMustBeChanged(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	a, b := uuid.New(), uuid.New()
@@ -77,6 +78,7 @@ func TestInitialPasswordMustBeChanged(t *testing.T) {
 
 // A self-service change ends every other session of the account.
 func TestPasswordChangeEndsOtherSessions(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	e.user("baraka@example.co.ke")
@@ -105,6 +107,7 @@ func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 // A reset link: only an admin of every company of the user, or GOD,
 // makes one; it is single-use and expires.
 func TestPasswordResetLink(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	a, b := uuid.New(), uuid.New()
@@ -179,6 +182,7 @@ func TestPasswordResetLink(t *testing.T) {
 // Hole 8: oversized login fields are refused before anything is audited;
 // an unknown email is audited as a bounded keyed hash.
 func TestLoginInputBoundsAndUnknownEmails(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	huge := strings.Repeat("a", 60<<10) + "@example.co.ke"
@@ -210,6 +214,7 @@ func TestLoginInputBoundsAndUnknownEmails(t *testing.T) {
 
 // Hole 10: refresh events carry the client's address, reuse included.
 func TestRefreshAuditsTheAddress(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	e.user("refresh@example.co.ke")
@@ -234,6 +239,7 @@ func TestRefreshAuditsTheAddress(t *testing.T) {
 // company) answers as for a fresh one and joins nobody: it becomes an
 // invitation the person sees when signed in.
 func TestCreateMemberForExistingAccountInvites(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	a, b := uuid.New(), uuid.New()
@@ -275,6 +281,7 @@ func TestCreateMemberForExistingAccountInvites(t *testing.T) {
 
 // Hole 10: sessions end when the appliance is unsealed again.
 func TestEndAllSessions(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	e.user("seal@example.co.ke")

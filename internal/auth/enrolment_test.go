@@ -9,6 +9,7 @@ import (
 )
 
 func TestSelfServiceTOTPEnrolment(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	u := e.user("kamau@example.co.ke")

@@ -36,6 +36,7 @@ func (e *env) invitationStatus(company, id uuid.UUID) string {
 }
 
 func TestInvitationMakesAnAccount(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	company := uuid.New()
@@ -80,6 +81,7 @@ func TestInvitationMakesAnAccount(t *testing.T) {
 // An existing account joins a second company only with its own password
 // and second factor: the token alone is not enough.
 func TestInvitationOfAnExistingAccount(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	u := e.user("mutua@example.co.ke")
@@ -116,6 +118,7 @@ func TestInvitationOfAnExistingAccount(t *testing.T) {
 }
 
 func TestInvitationLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	company, other := uuid.New(), uuid.New()
@@ -170,6 +173,7 @@ func TestInvitationLifecycle(t *testing.T) {
 // CreateMember is one transaction: when its last step (the membership's
 // audit record) fails, no account is left behind.
 func TestCreateMemberIsAtomic(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) {
 		o.Audit = func(_ context.Context, _ pgx.Tx, ev Event) error {
 			if ev.Action == EvMembershipSet {

@@ -24,6 +24,7 @@ func lockedFor(t *testing.T, err error) time.Duration {
 }
 
 func TestLimiterDelays(t *testing.T) {
+	t.Parallel()
 	l := NewLimiter(nil, nil)
 	for n, want := range map[int64]time.Duration{
 		0: 0, 4: 0, 5: time.Second, 6: 2 * time.Second, 7: 4 * time.Second, 14: 512 * time.Second,
@@ -40,6 +41,7 @@ func TestLimiterDelays(t *testing.T) {
 }
 
 func TestLimiterLocksOutExponentially(t *testing.T) {
+	t.Parallel()
 	l, c := newTestLimiter(t)
 	ctx := context.Background()
 	const email, ip = "Mwangi@Example.co.ke", "198.51.100.7"
@@ -106,6 +108,7 @@ func TestLimiterLocksOutExponentially(t *testing.T) {
 // out for up to 15 minutes. The attacker's address is held; the owner's
 // address, which signed in before, is not.
 func TestLimiterAttackerCannotLockOutOwner(t *testing.T) {
+	t.Parallel()
 	l, _ := newTestLimiter(t)
 	ctx := context.Background()
 	const owner, ownerIP, attackerIP = "god@vanta.example", "192.0.2.10", "198.51.100.66"
@@ -133,6 +136,7 @@ func TestLimiterAttackerCannotLockOutOwner(t *testing.T) {
 // Hole 7: behind an office's proxy, one person failing does not lock a
 // colleague's sign-in from the same address.
 func TestLimiterOfficeAddressIsShared(t *testing.T) {
+	t.Parallel()
 	l, _ := newTestLimiter(t)
 	ctx := context.Background()
 	const office = "192.0.2.99"
@@ -153,6 +157,7 @@ func TestLimiterOfficeAddressIsShared(t *testing.T) {
 // addresses, each below its own threshold; the owner's known address is
 // not held by it.
 func TestLimiterCeilingHoldsAcrossAddresses(t *testing.T) {
+	t.Parallel()
 	l, _ := newTestLimiter(t)
 	l.AccountCeiling = 20
 	ctx := context.Background()
@@ -186,6 +191,7 @@ func TestLimiterCeilingHoldsAcrossAddresses(t *testing.T) {
 // The state is in PostgreSQL: a new limiter (another process, or after
 // Redis lost everything) sees the same counts.
 func TestLimiterStateSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	for range 5 {
@@ -198,6 +204,7 @@ func TestLimiterStateSurvivesRestart(t *testing.T) {
 }
 
 func TestLimiterAdmitsOneConcurrentGuessPerDelay(t *testing.T) {
+	t.Parallel()
 	l, c := newTestLimiter(t)
 	ctx := context.Background()
 	for range 5 {
@@ -231,6 +238,7 @@ func TestLimiterAdmitsOneConcurrentGuessPerDelay(t *testing.T) {
 }
 
 func TestLimiterClients(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ a, b string }{
 		{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9"}, // one /64
 		{"::ffff:192.0.2.1", "192.0.2.1"},           // mapped IPv4

@@ -7,6 +7,7 @@ import (
 )
 
 func TestPasswordHashRoundTrip(t *testing.T) {
+	t.Parallel()
 	h, err := HashPassword("Nyota za Usiku 2026", DefaultArgon2)
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +43,7 @@ func TestPasswordHashRoundTrip(t *testing.T) {
 }
 
 func TestMalformedHashesNeverMatch(t *testing.T) {
+	t.Parallel()
 	good, _ := HashPassword("pw", fastArgon)
 	parts := strings.Split(good, "$")
 	salt, key := parts[4], parts[5]

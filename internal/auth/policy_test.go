@@ -8,6 +8,7 @@ import (
 )
 
 func TestPasswordPolicy(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, pw, email, user string
 		rule                  string // "" = accepted
@@ -55,6 +56,7 @@ func TestPasswordPolicy(t *testing.T) {
 }
 
 func TestCommonListIsSubstantial(t *testing.T) {
+	t.Parallel()
 	n := 0
 	for _, line := range strings.Split(commonPasswordsFile, "\n") {
 		if s := strings.TrimSpace(line); s != "" && !strings.HasPrefix(s, "#") {

@@ -13,6 +13,7 @@ import (
 // email and role and spends nothing; every other token is the same
 // ErrInvitationInvalid.
 func TestPreviewInvitation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	company := uuid.New()

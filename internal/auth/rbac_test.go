@@ -27,12 +27,14 @@ const matrixGolden = "| action | GOD | admin | manager | user | viewer |\n" +
 	"| `documents.approve` | ✓ | ✓ | ✓ | — | — |\n"
 
 func TestMatrixGolden(t *testing.T) {
+	t.Parallel()
 	if got := MatrixMarkdown(); got != matrixGolden {
 		t.Errorf("matrix changed; new table:\n%s", got)
 	}
 }
 
 func TestMatrixShape(t *testing.T) {
+	t.Parallel()
 	if len(Matrix) != len(Actions) {
 		t.Errorf("Matrix has %d actions, Actions lists %d", len(Matrix), len(Actions))
 	}
@@ -77,6 +79,7 @@ func TestMatrixShape(t *testing.T) {
 
 // TestMatrixInDocs keeps docs/SECURITY.md's table the code's.
 func TestMatrixInDocs(t *testing.T) {
+	t.Parallel()
 	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "SECURITY.md"))
 	if err != nil {
 		t.Fatal(err)

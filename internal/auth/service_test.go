@@ -16,6 +16,7 @@ import (
 )
 
 func TestGODIsUnique(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	god, secret := e.god()
@@ -36,6 +37,7 @@ func TestGODIsUnique(t *testing.T) {
 }
 
 func TestGODCreationRace(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	const n = 8
 	won := raceWinners(t, n, ErrGODExists, func(i int) error {
@@ -52,6 +54,7 @@ func TestGODCreationRace(t *testing.T) {
 }
 
 func TestCreateUserValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	u := e.user("  Achieng@Example.CO.KE ")
@@ -80,6 +83,7 @@ func TestCreateUserValidation(t *testing.T) {
 }
 
 func TestLoginOutcomes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	u := e.user("kamau@example.co.ke")
@@ -125,6 +129,7 @@ func TestLoginOutcomes(t *testing.T) {
 // account's, once, as a wrong password is; so the answer's timing cannot
 // tell whether an account exists. Counted, never timed.
 func TestUnknownEmailCostsWhatAWrongPasswordCosts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.Argon2 = DefaultArgon2 })
 	ctx := context.Background()
 	e.user("timing@example.co.ke")
@@ -150,6 +155,7 @@ func TestUnknownEmailCostsWhatAWrongPasswordCosts(t *testing.T) {
 }
 
 func TestLoginLockout(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	e.user("otieno@example.co.ke")
@@ -195,6 +201,7 @@ func TestLoginLockout(t *testing.T) {
 }
 
 func TestTOTPRequiredForGODAndAdmins(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	_, godSecret := e.god()
@@ -240,6 +247,7 @@ func TestTOTPRequiredForGODAndAdmins(t *testing.T) {
 }
 
 func TestGODNetworkAllowList(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.GODAllow = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} })
 	ctx := context.Background()
 	_, secret := e.god()
@@ -255,6 +263,7 @@ func TestGODNetworkAllowList(t *testing.T) {
 }
 
 func TestRefreshRotationAndReuse(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	e.user("njeri@example.co.ke")
@@ -315,6 +324,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 }
 
 func TestSessionHasAbsoluteLifetime(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.RefreshTTL = time.Hour; o.SessionMaxAge = 150 * time.Minute })
 	ctx := context.Background()
 	e.user("muthoni@example.co.ke")
@@ -334,6 +344,7 @@ func TestSessionHasAbsoluteLifetime(t *testing.T) {
 }
 
 func TestLogoutRevokesAtOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	e.user("wekesa@example.co.ke")
@@ -364,6 +375,7 @@ func TestLogoutRevokesAtOnce(t *testing.T) {
 }
 
 func TestDisabledUsersTokensRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	u := e.user("kiprop@example.co.ke")
@@ -417,6 +429,7 @@ func TestDisabledUsersTokensRefused(t *testing.T) {
 }
 
 func TestMembershipsAndRoles(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	god, _ := e.god()
@@ -479,6 +492,7 @@ func TestMembershipsAndRoles(t *testing.T) {
 }
 
 func TestAuditFailureRollsBack(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) {
 		o.Audit = func(_ context.Context, _ pgx.Tx, ev Event) error {
 			if ev.Action == EvUserCreate {
@@ -497,6 +511,7 @@ func TestAuditFailureRollsBack(t *testing.T) {
 }
 
 func TestLoginRehashesOldParameters(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	u := e.user("rehash@example.co.ke")
@@ -521,6 +536,7 @@ func TestLoginRehashesOldParameters(t *testing.T) {
 }
 
 func TestResetGOD(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	_, oldSecret := e.god()
@@ -543,6 +559,7 @@ func TestResetGOD(t *testing.T) {
 }
 
 func TestConcurrentRefreshIssuesOneChild(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	e.user("nduta@example.co.ke")

@@ -36,6 +36,7 @@ func sign(t *testing.T, method jwt.SigningMethod, kid string, c accessClaims, ke
 }
 
 func TestAccessTokenRefusals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u := e.user("refuse@example.co.ke")
 	k := e.svc.signer
@@ -133,6 +134,7 @@ func TestAccessTokenRefusals(t *testing.T) {
 }
 
 func TestSigningKeyPersistsWrapped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	e.user("persist@example.co.ke")

@@ -13,6 +13,7 @@ import (
 )
 
 func TestNewTOTPAndSkew(t *testing.T) {
+	t.Parallel()
 	secret, uri, err := NewTOTP("Vanta Ledger", "amina@example.co.ke")
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +50,7 @@ func TestNewTOTPAndSkew(t *testing.T) {
 }
 
 func TestTOTPCannotBeReplayed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	god, secret := e.god()
@@ -85,6 +87,7 @@ func TestTOTPCannotBeReplayed(t *testing.T) {
 }
 
 func TestTOTPConcurrentUseWinsOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	god, secret := e.god()
@@ -120,6 +123,7 @@ func (b *writeBarrier) Exec(ctx context.Context, sql string, args ...any) (pgcon
 }
 
 func TestTOTPSecretIsSealed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	god, secret := e.god()

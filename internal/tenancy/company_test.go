@@ -11,6 +11,7 @@ import (
 // written, its names stand for ours, and a name outside the catalog is
 // refused naming its position.
 func TestFeatureCatalog(t *testing.T) {
+	t.Parallel()
 	var c Company
 	if err := json.Unmarshal([]byte(`{"company_name":"Acme","settings":{"features":["document_processing","ai_analytics","financial_management"]}}`), &c); err != nil {
 		t.Fatal(err)
@@ -61,6 +62,7 @@ func TestFeatureCatalog(t *testing.T) {
 }
 
 func TestNormalizeTaxID(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"p051234567x": "P051234567X", " P051 234 567X\t": "P051234567X", "a 123456789 b": "A123456789B"} {
 		c := Company{Name: "X", TaxID: in}
 		if err := c.Normalize(); err != nil || c.TaxID != want {
@@ -70,6 +72,7 @@ func TestNormalizeTaxID(t *testing.T) {
 }
 
 func TestNormalizeAcceptsAndDefaults(t *testing.T) {
+	t.Parallel()
 	c := Company{Name: "  Acme Ltd ", TaxID: "a123456789b", Phone: "+254 712 345678", Email: "books@acme.co.ke",
 		Settings: Settings{Language: "sw-KE", Features: []string{"ledger", "ai"}}}
 	if err := c.Normalize(); err != nil {

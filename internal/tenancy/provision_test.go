@@ -79,6 +79,7 @@ func provisioner(t *testing.T) *fixture {
 }
 
 func TestCreateCompanyEverywhere(t *testing.T) {
+	t.Parallel()
 	f := provisioner(t)
 	ctx := context.Background()
 	by := Actor{UserID: "god", Role: "god", IP: "127.0.0.1"}
@@ -143,6 +144,7 @@ func TestCreateCompanyEverywhere(t *testing.T) {
 }
 
 func TestInvalidCompanyCreatesNothing(t *testing.T) {
+	t.Parallel()
 	f := provisioner(t)
 	ctx := context.Background()
 	tests := []struct {
@@ -177,6 +179,7 @@ func TestInvalidCompanyCreatesNothing(t *testing.T) {
 }
 
 func TestResumeFinishesAnInterruptedCreate(t *testing.T) {
+	t.Parallel()
 	f := provisioner(t)
 	ctx := context.Background()
 	broken := *f.prov
@@ -212,6 +215,7 @@ func sortStrings(s []string) []string {
 }
 
 func TestUpdateArchivePurge(t *testing.T) {
+	t.Parallel()
 	f := provisioner(t)
 	ctx := context.Background()
 	c, err := f.prov.Create(ctx, Company{Name: "Acme Ltd"}, Actor{})
@@ -277,6 +281,7 @@ func TestUpdateArchivePurge(t *testing.T) {
 // one company that is not archived. Creates racing with one PIN make one
 // company; the database, not a check before the insert, decides.
 func TestOneActiveCompanyPerKRAPIN(t *testing.T) {
+	t.Parallel()
 	f := provisioner(t)
 	ctx := context.Background()
 	spellings := []string{"P051234567X", "p051234567x", " P051 234 567X ", "p 0 5 1 2 3 4 5 6 7 x", "P051234567x", "p051234567X"}
@@ -337,6 +342,7 @@ func TestOneActiveCompanyPerKRAPIN(t *testing.T) {
 // the migration; all but the oldest are marked and the rule holds for
 // everything new, and for a marked twin once its PIN changes.
 func TestTaxIDMigrationKeepsOldTwins(t *testing.T) {
+	t.Parallel()
 	f := provisioner(t)
 	ctx := context.Background()
 	if _, err := f.super.Exec(ctx, "DROP INDEX vanta."+taxIDIndex+"; ALTER TABLE vanta.companies DROP COLUMN tax_id_twin"); err != nil {

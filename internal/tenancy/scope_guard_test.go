@@ -13,6 +13,7 @@ import (
 // TestNewScopeHasOneCaller keeps the promise that only the API's company
 // gate makes scopes: a second caller outside this package fails the build.
 func TestNewScopeHasOneCaller(t *testing.T) {
+	t.Parallel()
 	root := filepath.Join("..", "..")
 	allowed := filepath.Join("internal", "api", "companies.go")
 	var callers []string

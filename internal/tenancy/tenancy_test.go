@@ -258,6 +258,7 @@ func (e *env) violations(ctx context.Context, begin beginFunc, rounds int) []str
 }
 
 func TestIsolationHolds(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	// 10,000 transactions alternating companies on 2 pooled connections.
 	if v := e.violations(context.Background(), realBegin, 10000); len(v) > 0 {
@@ -266,6 +267,7 @@ func TestIsolationHolds(t *testing.T) {
 }
 
 func TestSuiteCatchesEachMutation(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tests := []struct {
 		name   string
@@ -321,6 +323,7 @@ func superExec(t *testing.T, e *env, sql string) {
 }
 
 func TestProvisionIsIdempotentAndScopeless(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	err := pgx.BeginFunc(ctx, e.super, func(tx pgx.Tx) error {
@@ -335,5 +338,49 @@ func TestProvisionIsIdempotentAndScopeless(t *testing.T) {
 	}
 	if err := InTx(ctx, e.app, Scope{}, func(pgx.Tx) error { return nil }); err != ErrNoScope {
 		t.Errorf("zero scope: %v", err)
+	}
+}
+
+// TestRuntimeRoleGrants: the system line's grants, checked as the runtime
+// role in a transaction rolled back at the end: it reads the companies and
+// changes what admins may change, and nothing else (not the data key, not
+// the status, no new rows: those are the superuser's, through Provision).
+func TestRuntimeRoleGrants(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, dsn := migrated.Database(t)
+	super, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(super.Close)
+	id := uuid.New()
+	if _, err := super.Exec(ctx, "INSERT INTO vanta.companies (id, name, status) VALUES ($1, 'Grants Ltd', 'active')", id); err != nil {
+		t.Fatal(err)
+	}
+	tx := pgtest.Tx(t, super, AppRole)
+	for _, c := range []struct {
+		sql  string
+		want bool
+	}{
+		{"SELECT name, dek FROM vanta.companies WHERE id = $1", true},
+		{"UPDATE vanta.companies SET name = 'Renamed', settings = '{}', tax_id_twin = false WHERE id = $1", true},
+		{"UPDATE vanta.companies SET dek = NULL WHERE id = $1", false},
+		{"UPDATE vanta.companies SET status = 'archived' WHERE id = $1", false},
+		{"INSERT INTO vanta.companies (id, name) VALUES ($1, 'Sneaky')", false},
+		{"DELETE FROM vanta.companies WHERE id = $1", false},
+		{"SELECT count(*) FROM vanta.schema_migrations WHERE $1::uuid IS NOT NULL", false},
+		{"SELECT count(*) FROM vanta.company_migrations WHERE company_id = $1", false},
+	} {
+		if _, err := tx.Exec(ctx, "SAVEPOINT probe"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := tx.Exec(ctx, c.sql, id)
+		if (err == nil) != c.want {
+			t.Errorf("as %s: %s: %v", AppRole, c.sql, err)
+		}
+		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT probe"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
