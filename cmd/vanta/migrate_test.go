@@ -95,6 +95,10 @@ func TestCompanyMigrationAfterCompaniesExist(t *testing.T) {
 		t.Fatalf("status after creating companies: %+v", rep)
 	}
 	head := rep.Companies[0].Head
+	if out, err := exec.Command(vantaBin, "migrate", "status", "--data", data).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "3 companies; all at head: yes") || !strings.Contains(string(out), "Kampuni 2 Ltd") {
+		t.Errorf("the human table: %v\n%s", err, out)
+	}
 	for _, c := range rep.Companies {
 		if !c.AtHead || c.Version != head || c.Status != "active" {
 			t.Errorf("company %s: %+v", c.ID, c)
