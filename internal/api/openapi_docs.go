@@ -21,7 +21,22 @@ import (
 //go:embed reference
 var referenceFS embed.FS
 
-var referenceTmpl = template.Must(template.New("reference.html").ParseFS(referenceFS, "reference/reference.html"))
+var referenceTmpl = template.Must(template.New("reference.html").Funcs(template.FuncMap{"text": inlineCode}).
+	ParseFS(referenceFS, "reference/reference.html"))
+
+// inlineCode renders the document's `code` spans (its descriptions are
+// CommonMark) as <code>; everything else is escaped as text.
+func inlineCode(s string) template.HTML {
+	var b strings.Builder
+	for i, part := range strings.Split(s, "`") {
+		if i%2 == 1 {
+			b.WriteString("<code>" + template.HTMLEscapeString(part) + "</code>")
+		} else {
+			b.WriteString(template.HTMLEscapeString(part))
+		}
+	}
+	return template.HTML(b.String()) // #nosec: every part is escaped above
+}
 
 // serveReference registers the reference page and its style sheet.
 func serveReference(r *gin.Engine) {
@@ -223,6 +238,15 @@ func renderReference(doc any) ([]byte, error) {
 			}
 			byTag[tag].Ops = append(byTag[tag].Ops, op)
 		}
+	}
+	// Within a group, operations keep the order of the route table.
+	order := map[string]int{}
+	for i, o := range apiOps {
+		order[o.id] = i
+	}
+	for i := range page.Tags {
+		ops := page.Tags[i].Ops
+		sort.SliceStable(ops, func(a, b int) bool { return order[ops[a].ID] < order[ops[b].ID] })
 	}
 	names := make([]string, 0, len(d.Components.Schemas))
 	for n := range d.Components.Schemas {

@@ -444,3 +444,12 @@ func TestAPIReferencePage(t *testing.T) {
 		t.Errorf("style sheet: %d %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
 }
+
+// TestReferenceText: the page shows the document's `code` spans as code
+// and escapes everything else.
+func TestReferenceText(t *testing.T) {
+	got := string(inlineCode("send `<b>` & <i>"))
+	if want := "send <code>&lt;b&gt;</code> &amp; &lt;i&gt;"; got != want {
+		t.Errorf("inlineCode = %q, want %q", got, want)
+	}
+}
