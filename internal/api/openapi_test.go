@@ -438,6 +438,13 @@ func TestAPIReferencePage(t *testing.T) {
 	if !strings.Contains(page, `<code class="name">refresh_token</code>`) {
 		t.Error("the refresh body's field is not on the page")
 	}
+	// The router's seal was never opened: the reference answers while
+	// sealed, as the rest of /api/v1 does not.
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/me", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("GET /api/v1/me: %d, want 503 sealed (the page was served while sealed)", rec.Code)
+	}
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/docs/reference.css", nil))
 	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/css") || rec.Body.Len() == 0 {
