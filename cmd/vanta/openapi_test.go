@@ -136,7 +136,9 @@ func newAnswerChecker(t *testing.T, raw []byte) *answerChecker {
 		v.paths = append(v.paths, pathPattern{p, regexp.MustCompile(re)})
 	}
 	// Literal paths before templated ones (…/audit before …/{uid}).
-	sort.Slice(v.paths, func(i, j int) bool { return strings.Count(v.paths[i].template, "{") < strings.Count(v.paths[j].template, "{") })
+	sort.Slice(v.paths, func(i, j int) bool {
+		return strings.Count(v.paths[i].template, "{") < strings.Count(v.paths[j].template, "{")
+	})
 	return v
 }
 
