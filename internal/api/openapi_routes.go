@@ -127,9 +127,9 @@ var apiOps = []apiOp{
 	{method: "DELETE", path: "/api/v1/companies/{cid}/invitations/{iid}", id: "revokeInvitation", tag: "Invitations", summary: "Withdraw a pending invitation", access: companyMember, status: 204},
 
 	// Audit.
-	{method: "GET", path: "/api/v1/companies/{cid}/audit", id: "listCompanyAudit", tag: "Audit", summary: "A company's audit records, newest first", access: companyMember, status: 200, response: listPage[auditRecord]{}, paged: true},
+	{method: "GET", path: "/api/v1/companies/{cid}/audit", id: "listCompanyAudit", tag: "Audit", summary: "A company's audit records, newest first", access: companyMember, status: 200, response: listPage[auditListItem]{}, paged: true},
 	{method: "GET", path: "/api/v1/companies/{cid}/audit/verify", id: "verifyCompanyAudit", tag: "Audit", summary: "Verify a company's audit chain", access: companyMember, status: 200, response: audit.Result{}},
-	{method: "GET", path: "/api/v1/sys/audit", id: "listSystemAudit", tag: "Audit", summary: "The system audit chain's records, newest first", access: godOnly, status: 200, response: listPage[auditRecord]{}, paged: true},
+	{method: "GET", path: "/api/v1/sys/audit", id: "listSystemAudit", tag: "Audit", summary: "The system audit chain's records, newest first", access: godOnly, status: 200, response: listPage[auditListItem]{}, paged: true},
 	{method: "GET", path: "/api/v1/sys/audit/verify", id: "verifySystemAudit", tag: "Audit", summary: "Verify the system audit chain", access: godOnly, status: 200, response: audit.Result{}},
 }
 
@@ -263,7 +263,7 @@ type (
 		AcceptPath string          `json:"accept_path"`
 		AcceptURL  string          `json:"accept_url,omitempty"`
 	}
-	auditRecord struct {
+	auditListItem struct {
 		Seq      int64     `json:"seq"`
 		At       time.Time `json:"at"`
 		Actor    string    `json:"actor"`

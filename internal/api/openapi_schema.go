@@ -107,8 +107,9 @@ var requestRequired = map[string][]string{
 // componentNames name the components of types whose Go name would read
 // badly in the document.
 var componentNames = map[reflect.Type]string{
-	reflect.TypeFor[errorBody]():   "Error",
-	reflect.TypeFor[errorDetail](): "ErrorDetail",
+	reflect.TypeFor[errorBody]():     "Error",
+	reflect.TypeFor[errorDetail]():   "ErrorDetail",
+	reflect.TypeFor[auditListItem](): "AuditRecord",
 }
 
 // typeEnums are the fixed sets of named string types.
