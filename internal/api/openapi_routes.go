@@ -85,7 +85,7 @@ var apiOps = []apiOp{
 	{method: "POST", path: "/api/v1/sys/rekey/cancel", id: "cancelRekey", tag: "Seal", summary: "Abandon a rekey", access: shareOrGOD, request: shareRequest{}, optionalBody: true, status: 200, response: seal.Status{},
 		note: "GOD's token, or one current share per call until the threshold."},
 	{method: "POST", path: "/api/v1/sys/break-glass", id: "enterBreakGlassShare", tag: "Seal", summary: "Enter a share towards a single-use emergency token", access: public, request: shareRequest{}, status: 200, response: oneOf{breakGlassProgress{}, breakGlassToken{}}},
-	{method: "POST", path: "/api/v1/sys/break-glass/use", id: "useBreakGlassToken", tag: "Seal", summary: "Spend a break-glass token", access: public, request: breakGlassUseRequest{}, status: 200, response: breakGlassValid{}},
+	{method: "POST", path: "/api/v1/sys/break-glass/use", id: "useBreakGlassToken", tag: "Seal", summary: "Spend a break-glass token", access: public, request: breakGlassUseBody{}, status: 200, response: breakGlassValid{}},
 	{method: "POST", path: "/api/v1/sys/break-glass/reset-god", id: "resetGOD", tag: "Seal", summary: "Reset GOD's password and TOTP with a break-glass token", access: public, request: godResetRequest{}, status: 200, response: godAccount{},
 		note: "Ends every GOD session."},
 
@@ -107,7 +107,7 @@ var apiOps = []apiOp{
 	{method: "GET", path: "/api/v1/companies", id: "listCompanies", tag: "Companies", summary: "Companies the caller may see (GOD: all that are not archived)", access: signedIn, status: 200, response: listPage[tenancy.Company]{}, paged: true},
 	{method: "GET", path: "/api/v1/companies/{cid}", id: "getCompany", tag: "Companies", summary: "A company's configuration", access: companyMember, status: 200, response: tenancy.Company{}},
 	{method: "PATCH", path: "/api/v1/companies/{cid}", id: "updateCompany", tag: "Companies", summary: "Change a company's configuration", access: companyMember, request: tenancy.CompanyPatch{}, status: 200, response: tenancy.Company{}},
-	{method: "DELETE", path: "/api/v1/companies/{cid}", id: "archiveCompany", tag: "Companies", summary: "Archive, or purge (crypto-shred), a company", access: companyMember, request: archiveRequest{}, status: 200, response: archived{},
+	{method: "DELETE", path: "/api/v1/companies/{cid}", id: "archiveCompany", tag: "Companies", summary: "Archive, or purge (crypto-shred), a company", access: companyMember, request: archiveBody{}, status: 200, response: archived{},
 		note: "confirm must be the company's exact name."},
 	{method: "GET", path: "/api/v1/companies/{cid}/quota", id: "getCompanyQuota", tag: "Companies", summary: "A company's allowances and use", access: companyMember, status: 200, response: quotaUse{}},
 
@@ -115,7 +115,7 @@ var apiOps = []apiOp{
 	{method: "GET", path: "/api/v1/companies/{cid}/users", id: "listMembers", tag: "Members", summary: "Members of a company", access: companyMember, status: 200, response: listPage[auth.Member]{}},
 	{method: "POST", path: "/api/v1/companies/{cid}/users", id: "createMember", tag: "Members", summary: "Create a user as a member", access: companyMember, request: newMemberRequest{}, status: 201, response: newMember{},
 		note: "An admin gets their TOTP enrolment once, here."},
-	{method: "PATCH", path: "/api/v1/companies/{cid}/users/{uid}", id: "changeMemberRole", tag: "Members", summary: "Change a member's role", access: companyMember, request: roleRequest{}, status: 200, response: memberRole{}},
+	{method: "PATCH", path: "/api/v1/companies/{cid}/users/{uid}", id: "changeMemberRole", tag: "Members", summary: "Change a member's role", access: companyMember, request: roleBody{}, status: 200, response: memberRole{}},
 	{method: "DELETE", path: "/api/v1/companies/{cid}/users/{uid}", id: "removeMember", tag: "Members", summary: "Remove a member", access: companyMember, status: 204},
 	{method: "POST", path: "/api/v1/companies/{cid}/users/{uid}/disable", id: "disableMember", tag: "Members", summary: "Disable a member's account", access: companyMember, status: 200, response: memberDisabled{},
 		note: "Every session of the user ends at once. An admin may disable only a user who belongs to their company alone."},
@@ -280,18 +280,18 @@ type (
 	}
 )
 
-// Request bodies some handlers decode into an unnamed struct. A struct
-// type literal with the same fields and tags is the same Go type, so
-// TestOpenAPIRequestTypes holds these to the handlers' own.
+// Request bodies some handlers decode into an unnamed struct, written
+// here field for field; TestOpenAPIRequestTypes holds them to the JSON
+// shape (names, options, types) of what the handlers decode.
 type (
-	archiveRequest = struct {
+	archiveBody = struct {
 		Confirm string `json:"confirm"`
 		Purge   bool   `json:"purge"`
 	}
-	roleRequest = struct {
+	roleBody = struct {
 		Role string `json:"role"`
 	}
-	breakGlassUseRequest = struct {
+	breakGlassUseBody = struct {
 		Token string `json:"token"`
 	}
 )

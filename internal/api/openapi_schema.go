@@ -122,9 +122,9 @@ var typeEnums = map[reflect.Type]any{
 // localNames names the unnamed request structs of the table for their
 // notes (their Go aliases are not visible to reflection).
 var localNames = map[reflect.Type]string{
-	reflect.TypeFor[archiveRequest]():       "archiveRequest",
-	reflect.TypeFor[roleRequest]():          "roleRequest",
-	reflect.TypeFor[breakGlassUseRequest](): "breakGlassUseRequest",
+	reflect.TypeFor[archiveBody]():       "archiveRequest",
+	reflect.TypeFor[roleBody]():          "roleRequest",
+	reflect.TypeFor[breakGlassUseBody](): "breakGlassUseRequest",
 }
 
 var (
