@@ -91,6 +91,7 @@ func NewRouter(d Deps) http.Handler {
 
 	v1 := r.Group("/api/v1", s.sealedGate)
 	r.GET("/api/v1/openapi.json", serveOpenAPI(r))
+	serveReference(r) // GET /api/v1/docs: the document as a page
 	sys := v1.Group("/sys")
 	sys.GET("/services", s.godOnceAccountsExist, func(c *gin.Context) {
 		c.JSON(http.StatusOK, d.Appliance.Services())

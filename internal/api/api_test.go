@@ -4,14 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/seal"
-	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
 // stubAppliance answers with fixed reports: the router's logic is what is
@@ -155,134 +153,6 @@ func TestCORSClosed(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "" {
 			t.Errorf("%s: Access-Control-Allow-Origin %q", method, got)
-		}
-	}
-}
-
-// TestOpenAPIDescribesEveryRoute: the document lists every API route of
-// the full router, each with a summary.
-func TestOpenAPIDescribesEveryRoute(t *testing.T) {
-	s, err := seal.Open(seal.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := NewRouter(Deps{Appliance: stubAppliance{}, Seal: s})
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/openapi.json", nil))
-	var doc struct {
-		OpenAPI string                               `json:"openapi"`
-		Paths   map[string]map[string]map[string]any `json:"paths"`
-	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || rec.Code != 200 || doc.OpenAPI != "3.1.0" {
-		t.Fatalf("openapi.json: %d %v", rec.Code, err)
-	}
-	ops := 0
-	for path, methods := range doc.Paths {
-		for method, op := range methods {
-			ops++
-			if s, _ := op["summary"].(string); s == "" {
-				t.Errorf("%s %s has no summary", strings.ToUpper(method), path)
-			}
-		}
-	}
-	if ops != len(summaries) {
-		t.Errorf("document has %d operations, summaries has %d", ops, len(summaries))
-	}
-	if _, ok := doc.Paths["/api/v1/companies/{cid}/users/{uid}"]["patch"]; !ok {
-		t.Error("path parameters not in OpenAPI form")
-	}
-	// The first boot's routes say they take the setup token.
-	for _, path := range []string{"/api/v1/sys/init", "/api/v1/sys/setup/god"} {
-		params, _ := doc.Paths[path]["post"]["parameters"].([]any)
-		found := false
-		for _, p := range params {
-			if m, _ := p.(map[string]any); m["in"] == "header" && m["name"] == appliance.SetupTokenHeader {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("POST %s does not list the %s header: %v", path, appliance.SetupTokenHeader, params)
-		}
-	}
-}
-
-// TestOpenAPICompanySchemas: creating and changing a company have request
-// schemas generated from the Go types, with the catalog of features.
-func TestOpenAPICompanySchemas(t *testing.T) {
-	s, err := seal.Open(seal.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := httptest.NewRecorder()
-	NewRouter(Deps{Appliance: stubAppliance{}, Seal: s}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/openapi.json", nil))
-	type schema struct {
-		Type       string             `json:"type"`
-		Required   []string           `json:"required"`
-		Properties map[string]*schema `json:"properties"`
-		Items      *schema            `json:"items"`
-		Enum       []string           `json:"enum"`
-		ReadOnly   bool               `json:"readOnly"`
-		Pattern    string             `json:"pattern"`
-		Additional *bool              `json:"additionalProperties"`
-	}
-	var doc struct {
-		Paths map[string]map[string]struct {
-			RequestBody struct {
-				Content map[string]struct{ Schema schema } `json:"content"`
-			} `json:"requestBody"`
-			Responses map[string]json.RawMessage `json:"responses"`
-		} `json:"paths"`
-	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
-		t.Fatal(err)
-	}
-	for _, op := range []struct{ path, method, status string }{{"/api/v1/companies", "post", "201"}, {"/api/v1/companies/{cid}", "patch", "200"}} {
-		o := doc.Paths[op.path][op.method]
-		body := o.RequestBody.Content["application/json"].Schema
-		if body.Type != "object" || body.Additional == nil || *body.Additional {
-			t.Errorf("%s %s: body schema %+v, want a closed object", op.method, op.path, body)
-			continue
-		}
-		for _, f := range []string{"company_name", "registration_number", "tax_id", "industry", "address", "phone", "email", "settings"} {
-			if body.Properties[f] == nil {
-				t.Errorf("%s %s: no property %s", op.method, op.path, f)
-			}
-		}
-		features := body.Properties["settings"].Properties["features"]
-		if features == nil || features.Type != "array" || features.Items == nil || !slices.Equal(features.Items.Enum, tenancy.FeatureNames()) {
-			t.Errorf("%s %s: features %+v, want the catalog", op.method, op.path, features)
-		} else {
-			for _, name := range []string{"document_processing", "ai_analytics", "financial_management"} {
-				if !slices.Contains(features.Items.Enum, name) {
-					t.Errorf("%s %s: the original design's %s is not in the schema", op.method, op.path, name)
-				}
-			}
-		}
-		if body.Properties["tax_id"].Pattern == "" {
-			t.Errorf("%s %s: tax_id has no pattern", op.method, op.path)
-		}
-		if _, ok := o.Responses[op.status]; !ok {
-			t.Errorf("%s %s: no %s response", op.method, op.path, op.status)
-		}
-	}
-	post := doc.Paths["/api/v1/companies"]["post"].RequestBody.Content["application/json"].Schema
-	if !slices.Equal(post.Required, []string{"company_name"}) || !post.Properties["company_id"].ReadOnly {
-		t.Errorf("create: required %v, company_id %+v", post.Required, post.Properties["company_id"])
-	}
-	preview := doc.Paths["/api/v1/auth/invitations/preview"]["post"].RequestBody.Content["application/json"].Schema
-	if preview.Properties["token"] == nil {
-		t.Errorf("preview body %+v", preview)
-	}
-	// Every described body belongs to a route that exists.
-	for route, b := range routeBodies {
-		method, path, _ := strings.Cut(route, " ")
-		op, ok := doc.Paths[path][strings.ToLower(method)]
-		if !ok {
-			t.Errorf("routeBodies describes %s, which is no route", route)
-			continue
-		}
-		if _, ok := op.Responses[b.status]; !ok {
-			t.Errorf("%s: no %s response", route, b.status)
 		}
 	}
 }

@@ -30,6 +30,7 @@ const maxDepth = 32
 // once per object (encoding/json keeps the last), and no string may hold a
 // NUL (PostgreSQL text cannot store one, so it surfaced as a 500).
 func decode(c *gin.Context, v any) error {
+	decodeObserver(c, v)
 	if err := requireJSON(c.Request); err != nil {
 		return err
 	}

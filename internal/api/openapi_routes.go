@@ -1,0 +1,310 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/vanta-ledger/vanta/appliance"
+	"github.com/vanta-ledger/vanta/internal/audit"
+	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/seal"
+	"github.com/vanta-ledger/vanta/internal/tenancy"
+)
+
+// access is who may call an operation; the document turns it into the
+// operation's security and a sentence of its description.
+type access int
+
+const (
+	public          access = iota // anyone, no credentials
+	setupToken                    // the first boot's setup token until a GOD exists
+	signedIn                      // any signed-in person (bearer access token)
+	godOnly                       // GOD's bearer token
+	godOnceAccounts               // open until a GOD exists, GOD only after
+	shareOrGOD                    // a custodian's share, or GOD's token for what needs no share
+	companyMember                 // a member of {cid} whose role allows the route's action
+)
+
+// apiOp is one operation of the API as the document describes it. The
+// bodies are Go values of the types the handler decodes and answers
+// with: their schemas are generated from those types, so a field added to
+// a type shows in the document at once, and TestOpenAPIRequestTypes
+// checks that the handler really decodes the request type named here.
+type apiOp struct {
+	method, path string // path in OpenAPI form ({cid}, not :cid)
+	id           string // operationId: stable, camelCase
+	tag          string
+	summary      string
+	access       access
+	request      any  // nil: no body
+	optionalBody bool // the body may be left out
+	status       int  // of success
+	response     any  // nil: no body; a oneOf: one of several shapes
+	paged        bool // takes ?limit= and ?cursor=
+	html         bool // answers a page, not JSON
+	note         string
+}
+
+// oneOf is an answer that takes one of several shapes.
+type oneOf []any
+
+// apiOps is every route of the API, the one table from which the OpenAPI
+// document and the reference page are made. TestOpenAPITableMatchesRouter
+// fails when a route is registered without an entry here, or an entry
+// names no route.
+var apiOps = []apiOp{
+	// Health and the document itself.
+	{method: "GET", path: "/healthz", id: "getHealth", tag: "System", summary: "The process is alive", access: public, status: 200, response: health{}},
+	{method: "GET", path: "/readyz", id: "getReadiness", tag: "System", summary: "Every enabled service is healthy and the appliance is unsealed", access: public, status: 200, response: appliance.Readiness{},
+		note: "Answers 503 with the same body while the appliance is not ready."},
+	{method: "GET", path: "/api/v1/openapi.json", id: "getOpenAPIDocument", tag: "Reference", summary: "This document", access: public, status: 200, response: map[string]any{}},
+	{method: "GET", path: "/api/v1/docs", id: "getAPIReference", tag: "Reference", summary: "This document as a readable page", access: public, status: 200, html: true},
+	{method: "GET", path: "/api/v1/docs/reference.css", id: "getAPIReferenceStyle", tag: "Reference", summary: "The reference page's style sheet", access: public, status: 200, html: true},
+
+	// The appliance and its seal.
+	{method: "GET", path: "/api/v1/sys/services", id: "listServices", tag: "System", summary: "Supervised services and their state", access: godOnceAccounts, status: 200, response: appliance.ServicesReport{}},
+	{method: "GET", path: "/api/v1/sys/setup-token", id: "getSetupTokenStatus", tag: "Setup", summary: "Whether sys/init and sys/setup/god still need the setup token header (never the token)", access: public, status: 200, response: setupTokenState{}},
+	{method: "GET", path: "/api/v1/sys/setup/status", id: "getSetupStatus", tag: "Setup", summary: "Whether the creator account exists (for the setup page)", access: public, status: 200, response: setupState{}},
+	{method: "POST", path: "/api/v1/sys/setup/god", id: "createGOD", tag: "Setup", summary: "Create the creator account (once)", access: setupToken, request: godSetupRequest{}, status: 201, response: godAccount{},
+		note: "The answer carries GOD's TOTP secret, once."},
+	{method: "GET", path: "/api/v1/sys/seal-status", id: "getSealStatus", tag: "Seal", summary: "Seal state and unseal progress", access: public, status: 200, response: seal.Status{}},
+	{method: "POST", path: "/api/v1/sys/init", id: "initSeal", tag: "Seal", summary: "Create the master secret; returns the custodians' shares and the ceremony token once", access: setupToken, request: seal.InitRequest{}, status: 200, response: seal.InitResult{},
+		note: "A reissue of a share set still waiting for confirmations needs the ceremony token or a pending share."},
+	{method: "POST", path: "/api/v1/sys/init/confirm", id: "confirmShare", tag: "Seal", summary: "A custodian confirms their share (key ceremony)", access: public, request: shareRequest{}, status: 200, response: seal.Status{}},
+	{method: "POST", path: "/api/v1/sys/unseal", id: "unseal", tag: "Seal", summary: "Enter one share, or reset the round", access: shareOrGOD, request: shareRequest{}, status: 200, response: seal.Status{},
+		note: "A reset needs a share entered in this round, or GOD's token."},
+	{method: "POST", path: "/api/v1/sys/seal", id: "seal", tag: "Seal", summary: "Forget every key", access: godOnceAccounts, status: 200, response: seal.Status{}},
+	{method: "POST", path: "/api/v1/sys/rotate", id: "rotateRootKey", tag: "Seal", summary: "Add a root key version", access: godOnceAccounts, status: 200, response: seal.Status{}},
+	{method: "POST", path: "/api/v1/sys/rekey/init", id: "startRekey", tag: "Seal", summary: "Start replacing the share set", access: shareOrGOD, request: seal.InitRequest{}, status: 200, response: seal.Status{},
+		note: "GOD's token while unsealed; anyone while sealed, real only once the threshold of current shares is entered."},
+	{method: "POST", path: "/api/v1/sys/rekey/update", id: "updateRekey", tag: "Seal", summary: "Enter a current share; at the threshold, the new shares", access: public, request: shareRequest{}, status: 200, response: oneOf{seal.Status{}, rekeyComplete{}}},
+	{method: "POST", path: "/api/v1/sys/rekey/confirm", id: "confirmRekeyShare", tag: "Seal", summary: "A new custodian confirms their share", access: public, request: shareRequest{}, status: 200, response: seal.Status{}},
+	{method: "POST", path: "/api/v1/sys/rekey/cancel", id: "cancelRekey", tag: "Seal", summary: "Abandon a rekey", access: shareOrGOD, request: shareRequest{}, optionalBody: true, status: 200, response: seal.Status{},
+		note: "GOD's token, or one current share per call until the threshold."},
+	{method: "POST", path: "/api/v1/sys/break-glass", id: "enterBreakGlassShare", tag: "Seal", summary: "Enter a share towards a single-use emergency token", access: public, request: shareRequest{}, status: 200, response: oneOf{breakGlassProgress{}, breakGlassToken{}}},
+	{method: "POST", path: "/api/v1/sys/break-glass/use", id: "useBreakGlassToken", tag: "Seal", summary: "Spend a break-glass token", access: public, request: breakGlassUseBody{}, status: 200, response: breakGlassValid{}},
+	{method: "POST", path: "/api/v1/sys/break-glass/reset-god", id: "resetGOD", tag: "Seal", summary: "Reset GOD's password and TOTP with a break-glass token", access: public, request: godResetRequest{}, status: 200, response: godAccount{},
+		note: "Ends every GOD session."},
+
+	// Signing in and one's own account.
+	{method: "POST", path: "/api/v1/auth/login", id: "login", tag: "Auth", summary: "Email, password and TOTP for tokens", access: public, request: loginRequest{}, status: 200, response: auth.TokenPair{}},
+	{method: "POST", path: "/api/v1/auth/refresh", id: "refreshTokens", tag: "Auth", summary: "Rotate a refresh token", access: public, request: refreshRequest{}, status: 200, response: auth.TokenPair{}},
+	{method: "POST", path: "/api/v1/auth/logout", id: "logout", tag: "Auth", summary: "End this session", access: signedIn, status: 204},
+	{method: "POST", path: "/api/v1/auth/password", id: "changePassword", tag: "Auth", summary: "Set one's own password (replaces an initial one); ends other sessions", access: public, request: passwordChangeRequest{}, status: 200, response: auth.TokenPair{}},
+	{method: "POST", path: "/api/v1/auth/password/reset", id: "resetPassword", tag: "Auth", summary: "Set a new password with a single-use reset link", access: public, request: passwordResetRequest{}, status: 200, response: passwordResetDone{}},
+	{method: "POST", path: "/api/v1/auth/invitations/preview", id: "previewInvitation", tag: "Invitations", summary: "The company, email and role of a pending invitation, for the page that accepts it", access: public, request: invitationPreviewRequest{}, status: 200, response: invitationPreview{}},
+	{method: "POST", path: "/api/v1/auth/invitations/accept", id: "acceptInvitation", tag: "Invitations", summary: "Accept an invitation: a new account, or an existing one proven by its password", access: public, request: acceptInvitationRequest{}, status: 201, response: acceptance{}},
+	{method: "GET", path: "/api/v1/me", id: "getMe", tag: "Me", summary: "The caller, their memberships and pending invitations", access: signedIn, status: 200, response: caller{}},
+	{method: "POST", path: "/api/v1/me/totp", id: "beginTOTPEnrolment", tag: "Me", summary: "Begin enrolling a second factor (password, and a current code to replace one)", access: signedIn, request: totpBeginRequest{}, status: 201, response: totpStarted{}},
+	{method: "POST", path: "/api/v1/me/totp/confirm", id: "confirmTOTPEnrolment", tag: "Me", summary: "Confirm the enrolment with a first code", access: signedIn, request: totpConfirmRequest{}, status: 200, response: totpEnrolled{}},
+	{method: "POST", path: "/api/v1/me/invitations/{iid}/accept", id: "acceptMyInvitation", tag: "Me", summary: "Accept, signed in, an invitation addressed to one's email", access: signedIn, status: 201, response: acceptance{}},
+
+	// Companies.
+	{method: "POST", path: "/api/v1/companies", id: "createCompany", tag: "Companies", summary: "Create a company", access: godOnly, request: tenancy.Company{}, status: 201, response: tenancy.Company{}},
+	{method: "GET", path: "/api/v1/companies", id: "listCompanies", tag: "Companies", summary: "Companies the caller may see (GOD: all that are not archived)", access: signedIn, status: 200, response: listPage[tenancy.Company]{}, paged: true},
+	{method: "GET", path: "/api/v1/companies/{cid}", id: "getCompany", tag: "Companies", summary: "A company's configuration", access: companyMember, status: 200, response: tenancy.Company{}},
+	{method: "PATCH", path: "/api/v1/companies/{cid}", id: "updateCompany", tag: "Companies", summary: "Change a company's configuration", access: companyMember, request: tenancy.CompanyPatch{}, status: 200, response: tenancy.Company{}},
+	{method: "DELETE", path: "/api/v1/companies/{cid}", id: "archiveCompany", tag: "Companies", summary: "Archive, or purge (crypto-shred), a company", access: companyMember, request: archiveBody{}, status: 200, response: archived{},
+		note: "confirm must be the company's exact name."},
+	{method: "GET", path: "/api/v1/companies/{cid}/quota", id: "getCompanyQuota", tag: "Companies", summary: "A company's allowances and use", access: companyMember, status: 200, response: quotaUse{}},
+
+	// Members.
+	{method: "GET", path: "/api/v1/companies/{cid}/users", id: "listMembers", tag: "Members", summary: "Members of a company", access: companyMember, status: 200, response: listPage[auth.Member]{}},
+	{method: "POST", path: "/api/v1/companies/{cid}/users", id: "createMember", tag: "Members", summary: "Create a user as a member", access: companyMember, request: newMemberRequest{}, status: 201, response: newMember{},
+		note: "An admin gets their TOTP enrolment once, here."},
+	{method: "PATCH", path: "/api/v1/companies/{cid}/users/{uid}", id: "changeMemberRole", tag: "Members", summary: "Change a member's role", access: companyMember, request: roleBody{}, status: 200, response: memberRole{}},
+	{method: "DELETE", path: "/api/v1/companies/{cid}/users/{uid}", id: "removeMember", tag: "Members", summary: "Remove a member", access: companyMember, status: 204},
+	{method: "POST", path: "/api/v1/companies/{cid}/users/{uid}/disable", id: "disableMember", tag: "Members", summary: "Disable a member's account", access: companyMember, status: 200, response: memberDisabled{},
+		note: "Every session of the user ends at once. An admin may disable only a user who belongs to their company alone."},
+	{method: "POST", path: "/api/v1/companies/{cid}/users/{uid}/password-reset", id: "createPasswordReset", tag: "Members", summary: "Make a single-use password reset link for a member", access: companyMember, status: 201, response: resetLink{}},
+
+	// Invitations.
+	{method: "GET", path: "/api/v1/companies/{cid}/invitations", id: "listInvitations", tag: "Invitations", summary: "The company's invitations and their status", access: companyMember, status: 200, response: listPage[auth.Invitation]{}},
+	{method: "POST", path: "/api/v1/companies/{cid}/invitations", id: "createInvitation", tag: "Invitations", summary: "Invite an email address with a role; the token is shown once", access: companyMember, request: inviteRequest{}, status: 201, response: invitationIssued{}},
+	{method: "DELETE", path: "/api/v1/companies/{cid}/invitations/{iid}", id: "revokeInvitation", tag: "Invitations", summary: "Withdraw a pending invitation", access: companyMember, status: 204},
+
+	// Audit.
+	{method: "GET", path: "/api/v1/companies/{cid}/audit", id: "listCompanyAudit", tag: "Audit", summary: "A company's audit records, newest first", access: companyMember, status: 200, response: listPage[auditListItem]{}, paged: true},
+	{method: "GET", path: "/api/v1/companies/{cid}/audit/verify", id: "verifyCompanyAudit", tag: "Audit", summary: "Verify a company's audit chain", access: companyMember, status: 200, response: audit.Result{}},
+	{method: "GET", path: "/api/v1/sys/audit", id: "listSystemAudit", tag: "Audit", summary: "The system audit chain's records, newest first", access: godOnly, status: 200, response: listPage[auditListItem]{}, paged: true},
+	{method: "GET", path: "/api/v1/sys/audit/verify", id: "verifySystemAudit", tag: "Audit", summary: "Verify the system audit chain", access: godOnly, status: 200, response: audit.Result{}},
+}
+
+// tagDescriptions describe the groups of operations, in the order the
+// reference page shows them.
+var tagDescriptions = []struct{ name, description string }{
+	{"System", "Liveness, readiness and the supervised services."},
+	{"Setup", "The first boot: the setup token and the creator (GOD) account."},
+	{"Seal", "The Shamir seal: key ceremony, unseal, rekey, root key rotation and break-glass."},
+	{"Auth", "Signing in, tokens and passwords."},
+	{"Me", "The signed-in person's own account."},
+	{"Companies", "Companies (tenants) and their configuration."},
+	{"Members", "People in a company and their roles."},
+	{"Invitations", "Inviting people into a company, and accepting."},
+	{"Audit", "The hash-chained audit log of each company and of the system."},
+	{"Reference", "This API's own description."},
+}
+
+// Answers the handlers build as maps (gin.H). These mirror them field by
+// field for the document; the request types, by contrast, are the
+// handlers' own.
+type (
+	health struct {
+		Status string `json:"status"`
+	}
+	setupTokenState struct {
+		Required bool   `json:"required"`
+		Header   string `json:"header"`
+	}
+	setupState struct {
+		GODExists bool `json:"god_exists"`
+	}
+	totpSecret struct {
+		Secret string `json:"secret"`
+		URI    string `json:"uri"`
+		QRPNG  string `json:"qr_png,omitempty"`
+	}
+	godAccount struct {
+		User auth.User  `json:"user"`
+		TOTP totpSecret `json:"totp"`
+	}
+	rekeyComplete struct {
+		Complete  bool               `json:"complete"`
+		Threshold int                `json:"threshold"`
+		Shares    []seal.IssuedShare `json:"shares"`
+		Rekey     *seal.RekeyStatus  `json:"rekey"`
+	}
+	breakGlassProgress struct {
+		Progress  int `json:"progress"`
+		Threshold int `json:"threshold"`
+	}
+	breakGlassToken struct {
+		Token     string `json:"token"`
+		ExpiresIn int    `json:"expires_in"`
+	}
+	breakGlassValid struct {
+		Valid bool `json:"valid"`
+	}
+	passwordResetDone struct {
+		Email           string `json:"email"`
+		PasswordChanged bool   `json:"password_changed"`
+	}
+	acceptance struct {
+		User       auth.User   `json:"user"`
+		CompanyID  uuid.UUID   `json:"company_id"`
+		Role       auth.Role   `json:"role"`
+		NewAccount bool        `json:"new_account"`
+		TOTP       *totpSecret `json:"totp,omitempty"`
+	}
+	pendingInvitation struct {
+		ID        uuid.UUID `json:"id"`
+		CompanyID uuid.UUID `json:"company_id"`
+		Role      auth.Role `json:"role"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	caller struct {
+		ID          uuid.UUID           `json:"id"`
+		Email       string              `json:"email"`
+		Name        string              `json:"name"`
+		IsGOD       bool                `json:"is_god"`
+		Memberships []auth.Membership   `json:"memberships"`
+		Invitations []pendingInvitation `json:"invitations"`
+	}
+	totpStarted struct {
+		TOTP totpSecret `json:"totp"`
+	}
+	totpEnrolled struct {
+		Enrolled bool `json:"enrolled"`
+	}
+	archived struct {
+		CompanyID uuid.UUID `json:"company_id"`
+		Status    string    `json:"status"`
+	}
+	quotaRate struct {
+		PerUser    int `json:"per_user"`
+		PerCompany int `json:"per_company"`
+	}
+	storageUse struct {
+		Used  int64 `json:"used"`
+		Limit int64 `json:"limit"`
+	}
+	quotaUse struct {
+		RequestsPerMinute quotaRate  `json:"requests_per_minute"`
+		AIRequestsPerHour int        `json:"ai_requests_per_hour"`
+		StorageBytes      storageUse `json:"storage_bytes"`
+	}
+	newMember struct {
+		ID     uuid.UUID   `json:"id"`
+		Email  string      `json:"email"`
+		Name   string      `json:"name"`
+		Role   auth.Role   `json:"role"`
+		Status auth.Status `json:"status"`
+		TOTP   *totpSecret `json:"totp,omitempty"`
+	}
+	memberRole struct {
+		ID   uuid.UUID `json:"id"`
+		Role auth.Role `json:"role"`
+	}
+	memberDisabled struct {
+		ID     uuid.UUID `json:"id"`
+		Status string    `json:"status"`
+	}
+	resetLink struct {
+		Token     string    `json:"token"`
+		ResetPath string    `json:"reset_path"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	invitationIssued struct {
+		Invitation auth.Invitation `json:"invitation"`
+		Token      string          `json:"token"`
+		AcceptPath string          `json:"accept_path"`
+		AcceptURL  string          `json:"accept_url,omitempty"`
+	}
+	auditListItem struct {
+		Seq      int64     `json:"seq"`
+		At       time.Time `json:"at"`
+		Actor    string    `json:"actor"`
+		Role     string    `json:"role"`
+		IP       string    `json:"ip"`
+		Action   string    `json:"action"`
+		Resource string    `json:"resource"`
+		Outcome  string    `json:"outcome"`
+		Details  string    `json:"details"`
+	}
+	listPage[T any] struct {
+		Items      []T    `json:"items"`
+		NextCursor string `json:"next_cursor"`
+	}
+)
+
+// Request bodies some handlers decode into an unnamed struct, written
+// here field for field; TestOpenAPIRequestTypes holds them to the JSON
+// shape (names, options, types) of what the handlers decode.
+type (
+	archiveBody = struct {
+		Confirm string `json:"confirm"`
+		Purge   bool   `json:"purge"`
+	}
+	roleBody = struct {
+		Role string `json:"role"`
+	}
+	breakGlassUseBody = struct {
+		Token string `json:"token"`
+	}
+)
+
+// statusText is the description of a success status.
+func statusText(status int) string {
+	if status == http.StatusNoContent {
+		return "Done; no body"
+	}
+	return http.StatusText(status)
+}
+
+// decodeObserver sees every body type decode is asked to fill; a no-op
+// but in TestOpenAPIRequestTypes, which checks apiOps' request types
+// against what the handlers really decode.
+var decodeObserver = func(*gin.Context, any) {}
