@@ -177,18 +177,6 @@ func (s *server) recordRefusal(c *gin.Context, ae *apiError) {
 	s.appendRefusal(c, st, p, chain, action, details)
 }
 
-// recordDenial records a refusal answered without fail (GOD outside the
-// allowed networks), in the same shape and under the same bound.
-func (s *server) recordDenial(c *gin.Context, chain, wanted, company string) {
-	v, _ := c.Get(ctxPrincipal)
-	p, _ := v.(auth.Principal)
-	st := s.Appliance.Stores()
-	if p.UserID == uuid.Nil || st == nil {
-		return
-	}
-	s.appendRefusal(c, st, p, chain, "permission.denied", map[string]any{"wanted": wanted, "company": company})
-}
-
 func (s *server) appendRefusal(c *gin.Context, st *appliance.Stores, p auth.Principal, chain, action string, details map[string]any) {
 	if ok, _ := s.denialLimiter.reserve("user/"+p.UserID.String(), time.Now()); !ok {
 		s.logger.Warn("audit refusal dropped: over the per-user rate", "user", p.UserID.String(), "action", action)

@@ -227,6 +227,11 @@ func (s *server) authenticate(c *gin.Context) {
 	}
 }
 
+var (
+	errUnauthenticated = &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: "send Authorization: Bearer <access_token>"}
+	errGODNetwork      = &apiError{status: http.StatusForbidden, code: "forbidden_network", message: "GOD may not act from this address"}
+)
+
 // resolvePrincipal checks the bearer token, GOD's networks and the user's
 // quota; on failure it has answered and returns false.
 func (s *server) resolvePrincipal(c *gin.Context) bool {
@@ -238,7 +243,7 @@ func (s *server) resolvePrincipal(c *gin.Context) bool {
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || token == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="vanta"`)
-		writeError(c, http.StatusUnauthorized, "unauthenticated", "send Authorization: Bearer <access_token>", "")
+		s.fail(c, errUnauthenticated)
 		return false
 	}
 	p, err := id.Authenticate(c.Request.Context(), token)
@@ -251,8 +256,8 @@ func (s *server) resolvePrincipal(c *gin.Context) bool {
 		s.logger.Warn("security", "event", "god_token_outside_allowlist", "ip", ip(c), "user", p.UserID.String())
 		c.Set(ctxPrincipal, p)
 		c.Set(ctxRole, auth.RoleGOD)
-		s.recordDenial(c, "system", "god_network", "")
-		writeError(c, http.StatusForbidden, "forbidden_network", "GOD may not act from this address", "")
+		c.Set(ctxWanted, "god_network")
+		s.fail(c, errGODNetwork)
 		return false
 	}
 	if s.overQuota(c, "quota:user:"+p.UserID.String(), s.Quotas.UserPerMinute) {
@@ -345,7 +350,7 @@ type godResetRequest struct {
 }
 
 func (s *server) identityRoutes(v1 *gin.RouterGroup) {
-	limited := v1.Group("", s.loginLimiter.middleware)
+	limited := v1.Group("", s.limit(s.loginLimiter))
 	limited.POST("/sys/setup/god", s.requireSetupToken, identityHandler(s, http.StatusCreated, func(c *gin.Context, id *auth.Service, req godSetupRequest) (any, error) {
 		u, secret, uri, err := id.CreateGOD(c.Request.Context(), req.Email, req.Name, req.Password)
 		if err != nil {
@@ -499,70 +504,6 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 		}
 		c.JSON(http.StatusCreated, out)
 	})
-}
-
-// authStatus maps identity errors; statusOf calls it first.
-func authStatus(err error) *apiError {
-	var locked auth.ErrLockedOut
-	if errors.As(err, &locked) {
-		return &apiError{status: http.StatusTooManyRequests, code: "locked_out", message: err.Error(), retryAfter: locked.RetryAfter}
-	}
-	var np *auth.NewPasswordError
-	if errors.As(err, &np) {
-		return &apiError{http.StatusBadRequest, "weak_password", np.Error(), "new_password", 0}
-	}
-	var ie *auth.InputError
-	if errors.As(err, &ie) {
-		return &apiError{http.StatusBadRequest, "validation_failed", strings.TrimPrefix(ie.Error(), "auth: "), ie.Field, 0}
-	}
-	var pe *auth.PolicyError
-	if errors.As(err, &pe) {
-		return &apiError{http.StatusBadRequest, "weak_password", pe.Error(), "password", 0}
-	}
-	for _, m := range []struct {
-		err    error
-		status int
-		code   string
-		field  string
-	}{
-		{auth.ErrGODExists, http.StatusConflict, "god_exists", ""},
-		{auth.ErrEmailTaken, http.StatusConflict, "email_taken", "email"},
-		{auth.ErrInvalidEmail, http.StatusBadRequest, "validation_failed", "email"},
-		{auth.ErrInvalidName, http.StatusBadRequest, "validation_failed", "name"},
-		{auth.ErrTOTPRequired, http.StatusUnauthorized, "totp_required", "totp"},
-		{auth.ErrTOTPInvalid, http.StatusUnauthorized, "invalid_totp", "totp"},
-		{auth.ErrTOTPReplayed, http.StatusUnauthorized, "invalid_totp", "totp"},
-		{auth.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials", ""},
-		{auth.ErrPasswordChangeRequired, http.StatusForbidden, "password_change_required", "password"},
-		{auth.ErrResetInvalid, http.StatusBadRequest, "invalid_reset_token", "token"},
-		{auth.ErrResetNeedsGOD, http.StatusForbidden, "forbidden", ""},
-		{auth.ErrGODNetwork, http.StatusForbidden, "forbidden_network", ""},
-		{auth.ErrRefreshInvalid, http.StatusUnauthorized, "invalid_refresh_token", "refresh_token"},
-		{auth.ErrInvalidToken, http.StatusUnauthorized, "invalid_token", ""},
-		{auth.ErrRevocationUnavailable, http.StatusServiceUnavailable, "unavailable", ""},
-		{auth.ErrUserNotFound, http.StatusNotFound, "not_found", ""},
-		{auth.ErrNotMember, http.StatusNotFound, "not_found", ""},
-		{auth.ErrTOTPNotEnrolled, http.StatusConflict, "totp_not_enrolled", ""},
-		{auth.ErrNoPendingEnrolment, http.StatusConflict, "no_pending_enrolment", ""},
-		{auth.ErrInvitationInvalid, http.StatusBadRequest, "invalid_invitation", "token"},
-		{auth.ErrInvitationNotFound, http.StatusNotFound, "not_found", ""},
-		{auth.ErrAlreadyMember, http.StatusConflict, "already_member", "email"},
-		{auth.ErrGODImmutable, http.StatusForbidden, "forbidden", ""},
-		{errStarting, http.StatusServiceUnavailable, "starting", ""},
-		{seal.ErrSealed, http.StatusServiceUnavailable, "sealed", ""},
-	} {
-		if errors.Is(err, m.err) {
-			msg := strings.TrimPrefix(m.err.Error(), "auth: ")
-			switch m.err {
-			case auth.ErrTOTPNotEnrolled:
-				msg += "; the user enrols one at POST /api/v1/me/totp"
-			case auth.ErrEmailTaken:
-				msg += "; invite them instead (POST /api/v1/companies/{cid}/invitations)"
-			}
-			return &apiError{m.status, m.code, msg, m.field, 0}
-		}
-	}
-	return nil
 }
 
 // godOnceAccountsExist guards the appliance's own operations (service

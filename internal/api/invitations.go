@@ -31,7 +31,7 @@ func (s *server) invitationRoutes(v1 *gin.RouterGroup) {
 	// unguessable, it keeps one client from making the appliance hash
 	// and look up tokens at speed. Its own budget, so that an invitee
 	// reloading the page does not use up anyone's sign-in attempts.
-	limited := v1.Group("", newClientLimiter(30, 10).middleware)
+	limited := v1.Group("", s.limit(newClientLimiter(30, 10)))
 	limited.POST("/auth/invitations/preview", identityHandler(s, http.StatusOK, s.previewInvitation))
 }
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-redis/redis_rate/v10"
@@ -46,10 +46,10 @@ func (s *server) overQuota(c *gin.Context, key string, perMinute int) bool {
 	if res.Allowed > 0 {
 		return false
 	}
-	secs := int(math.Ceil(res.RetryAfter.Seconds()))
-	c.Header("Retry-After", strconv.Itoa(max(secs, 1)))
-	c.Set(ctxErrorCode, "quota_exceeded")
-	writeError(c, http.StatusTooManyRequests, "quota_exceeded", fmt.Sprintf("more than %d requests a minute; retry in %ds", perMinute, max(secs, 1)), "")
+	// At least a second: a Retry-After of 0 would invite a busy loop.
+	wait := max(res.RetryAfter, time.Second)
+	s.fail(c, &apiError{status: http.StatusTooManyRequests, code: "quota_exceeded", retryAfter: wait,
+		message: fmt.Sprintf("more than %d requests a minute; retry in %ds", perMinute, int(math.Ceil(wait.Seconds())))})
 	return true
 }
 

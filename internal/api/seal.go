@@ -20,7 +20,7 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 	// Share-taking routes, per client: a burst of 60 covers a whole key
 	// ceremony from one console; then 2 a second. Shares cannot be
 	// guessed; this keeps a misbehaving client from burning CPU on Argon2.
-	limited := sys.Group("", newClientLimiter(120, 60).middleware)
+	limited := sys.Group("", s.limit(newClientLimiter(120, 60)))
 
 	sys.GET("/seal-status", func(c *gin.Context) {
 		c.JSON(http.StatusOK, s.Seal.Status())
@@ -157,9 +157,6 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 		c.JSON(http.StatusOK, gin.H{"valid": true})
 	})
 }
-
-// errAnswered tells withShare that its fn has written the answer already.
-var errAnswered = errors.New("answered")
 
 // withShare decodes a share request, checks it names a share (or, where
 // allowed, a reset) and answers with what fn returns.
