@@ -61,6 +61,8 @@ type server struct {
 	idKeyring *seal.Keyring
 
 	godSeen atomic.Bool // a GOD was seen to exist; GODs are never deleted
+
+	dom atomic.Pointer[domain] // the domain stores, made once the databases are open
 }
 
 // NewRouter returns the HTTP handler for the whole API.

@@ -114,6 +114,7 @@ var sentinels = []sentinel{
 	{err: errStarting, status: http.StatusServiceUnavailable, code: "starting"},
 	{err: appliance.ErrSetupTokenRequired, status: http.StatusUnauthorized, code: "setup_token_required"},
 	// companies (internal/tenancy)
+	{err: tenancy.ErrCompanyNotFound, status: http.StatusNotFound, code: "not_found", message: "no such company"},
 	{err: tenancy.ErrTaxIDTaken, status: http.StatusConflict, code: "tax_id_taken", field: "tax_id",
 		message: "another company already has this KRA PIN"},
 	// the seal (internal/seal)

@@ -74,6 +74,7 @@ func TestErrorMapping(t *testing.T) {
 		{auth.ErrGODImmutable, 403, "forbidden", ""},
 		{errStarting, 503, "starting", ""},
 		{appliance.ErrSetupTokenRequired, 401, "setup_token_required", ""},
+		{tenancy.ErrCompanyNotFound, 404, "not_found", ""},
 		{tenancy.ErrTaxIDTaken, 409, "tax_id_taken", "tax_id"},
 		{seal.ErrSealed, 503, "sealed", ""},
 		{seal.ErrNotInitialized, 409, "not_initialized", ""},

@@ -54,16 +54,15 @@ func (s *server) overQuota(c *gin.Context, key string, perMinute int) bool {
 }
 
 // getQuota shows a company its allowances and what it has used.
-func (s *server) getQuota(c *gin.Context) {
-	_, st, ok := s.identified(c)
-	if !ok {
-		return
+func (s *server) getQuota(c *gin.Context) error {
+	d, err := s.companyStores(c)
+	if err != nil {
+		return err
 	}
-	q := quota.Quotas{Redis: st.Redis, Limits: s.Quotas.Company}
+	q := quota.Quotas{Redis: d.stores.Redis, Limits: s.Quotas.Company}
 	used, err := q.StorageUsed(c.Request.Context(), scope(c))
 	if err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
 	limits := q.Limits
 	if limits.AIPerHour == 0 {
@@ -77,4 +76,5 @@ func (s *server) getQuota(c *gin.Context) {
 		"ai_requests_per_hour": limits.AIPerHour,
 		"storage_bytes":        gin.H{"used": used, "limit": limits.StorageBytes},
 	})
+	return nil
 }
