@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -13,24 +15,54 @@ import (
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
 // CompanyRoute is one route under /api/v1/companies/{cid} and the action
-// the role matrix must allow for it. The isolation suite is generated from
-// this table, so a route added here is probed for every role at once.
+// the role matrix must allow for it.
 type CompanyRoute struct {
 	Method string
 	Path   string // below /api/v1/companies/:cid
 	Action auth.Action
 }
 
-// CompanyRoutes lists every company route.
+// companyPrefix is where company routes live; companyGate guards them.
+const companyPrefix = "/api/v1/companies/:cid"
+
+// CompanyRoutes lists every route the router serves under
+// /api/v1/companies/{cid}, read from the router itself, with the action
+// its company gate checks. The isolation suite probes each for every role,
+// so a new route cannot be forgotten there. A route registered under the
+// prefix without going through companyRoutes (and so without the gate)
+// is listed with no action: no role but GOD is allowed it, the suite
+// expects 403 for members and fails on it; TestCompanyRoutesAreGated
+// says so sooner.
 func CompanyRoutes() []CompanyRoute {
-	var out []CompanyRoute
-	for _, r := range (&server{}).companyRoutes() {
-		out = append(out, r.CompanyRoute)
+	// Registering routes touches neither the appliance nor the seal; a
+	// zero seal service only makes the seal-dependent routes register.
+	engine, ok := NewRouter(Deps{Appliance: nil, Seal: &seal.Service{}}).(*gin.Engine)
+	if !ok {
+		panic("api: NewRouter is not a gin engine")
 	}
+	actions := map[string]auth.Action{}
+	for _, r := range (&server{}).companyRoutes() {
+		actions[r.Method+" "+r.Path] = r.Action
+	}
+	var out []CompanyRoute
+	for _, ri := range engine.Routes() {
+		path, ok := strings.CutPrefix(ri.Path, companyPrefix)
+		if !ok || (path != "" && !strings.HasPrefix(path, "/")) {
+			continue
+		}
+		out = append(out, CompanyRoute{Method: ri.Method, Path: path, Action: actions[ri.Method+" "+path]})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Method < out[j].Method
+	})
 	return out
 }
 
@@ -214,7 +246,7 @@ func (s *server) companyAPI(v1 *gin.RouterGroup) {
 	authed.GET("/sys/audit", s.requireGOD, s.handle(s.listAudit(systemChain)))
 	authed.GET("/sys/audit/verify", s.requireGOD, s.handle(s.verifyAudit(systemChain)))
 	for _, r := range s.companyRoutes() {
-		authed.Handle(r.Method, "/companies/:cid"+r.Path, s.companyGate(r.Action), r.handle)
+		authed.Handle(r.Method, strings.TrimPrefix(companyPrefix, "/api/v1")+r.Path, s.companyGate(r.Action), r.handle)
 	}
 }
 
