@@ -34,9 +34,9 @@ func (t KeyTable) Key(ctx context.Context, kr *Keyring, id string) ([]byte, erro
 		if _, err := rand.Read(key); err != nil {
 			return nil, fmt.Errorf("make key %s: %w", id, err)
 		}
-		sealed, err := kr.Seal(id, nil, key)
-		if err != nil {
-			return nil, fmt.Errorf("seal key %s: %w", id, err)
+		sealed, serr := kr.Seal(id, nil, key) // not err: the read below must reach the outer one
+		if serr != nil {
+			return nil, fmt.Errorf("seal key %s: %w", id, serr)
 		}
 		// Two callers may race to make it: the first insert wins, and
 		// both read back the winner.
