@@ -71,6 +71,8 @@ type companyRoute struct {
 	handle gin.HandlerFunc
 }
 
+// companyRoutes is the table of company routes: companyAPI registers each
+// behind companyGate with its action; handlers return their errors.
 func (s *server) companyRoutes() []companyRoute {
 	h := s.handle
 	return []companyRoute{
