@@ -71,8 +71,9 @@ func forge(token string) string {
 	return parts[0] + "." + parts[1] + "x." + parts[2]
 }
 
-// TestIsolationSuite probes every company route, generated from the
-// router's route table, as every role of both companies, against the
+// TestIsolationSuite probes every company route, read from the router
+// itself (api.CompanyRoutes: whatever is served under
+// /api/v1/companies/{cid}, so a new route cannot be left out), as every role of both companies, against the
 // caller's own company, the foreign one (also spelled in capitals), one
 // that does not exist, a malformed id and an archived company; sub-resource
 // routes also with the foreign company's object under the caller's own
@@ -233,6 +234,12 @@ func TestIsolationSuite(t *testing.T) {
 
 	routes := api.CompanyRoutes()
 	for _, r := range routes {
+		if r.Action == "" {
+			t.Errorf("%s %s is served without the company gate", r.Method, r.Path)
+		}
+		if strings.Contains(strings.Replace(r.Path, subResource(r), "", 1), ":") {
+			t.Errorf("%s %s has a path parameter the suite cannot fill: teach subResource and freshObject its objects", r.Method, r.Path)
+		}
 		for _, c := range callers {
 			allowed := auth.Allowed(c.role, r.Action)
 			type target struct{ name, id, objectOf string }

@@ -61,6 +61,8 @@ type server struct {
 	idKeyring *seal.Keyring
 
 	godSeen atomic.Bool // a GOD was seen to exist; GODs are never deleted
+
+	dom atomic.Pointer[domain] // the domain stores, made once the databases are open
 }
 
 // NewRouter returns the HTTP handler for the whole API.
@@ -111,10 +113,10 @@ func NewRouter(d Deps) http.Handler {
 		}
 	}
 	r.NoRoute(s.sealedGate, func(c *gin.Context) {
-		writeError(c, http.StatusNotFound, "not_found", "no such route: "+c.Request.Method+" "+c.Request.URL.Path, "")
+		s.fail(c, notFound("no such route: "+c.Request.Method+" "+c.Request.URL.Path, ""))
 	})
 	r.NoMethod(func(c *gin.Context) {
-		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", c.Request.Method+" is not allowed on "+c.Request.URL.Path, "")
+		s.fail(c, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: c.Request.Method + " is not allowed on " + c.Request.URL.Path})
 	})
 	return r
 }
@@ -138,11 +140,13 @@ func (s *server) sealedGate(c *gin.Context) {
 		return
 	}
 	if s.Seal.Sealed() {
-		writeError(c, http.StatusServiceUnavailable, "sealed", "the appliance is sealed: custodians must unseal it (see /unseal)", "")
+		s.fail(c, errSealedGate)
 		return
 	}
 	c.Next()
 }
+
+var errSealedGate = &apiError{status: http.StatusServiceUnavailable, code: "sealed", message: "the appliance is sealed: custodians must unseal it (see /unseal)"}
 
 // securityHeaders sets the headers every response carries.
 func securityHeaders(c *gin.Context) {
@@ -166,6 +170,8 @@ type errorDetail struct {
 	Field   string `json:"field,omitempty"`
 }
 
+// writeError writes the error shape; only fail calls it
+// (TestOneErrorWriter).
 func writeError(c *gin.Context, status int, code, message, field string) {
 	c.AbortWithStatusJSON(status, errorBody{Error: errorDetail{Code: code, Message: message, Field: field}})
 }

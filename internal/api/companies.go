@@ -3,36 +3,66 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
 // CompanyRoute is one route under /api/v1/companies/{cid} and the action
-// the role matrix must allow for it. The isolation suite is generated from
-// this table, so a route added here is probed for every role at once.
+// the role matrix must allow for it.
 type CompanyRoute struct {
 	Method string
 	Path   string // below /api/v1/companies/:cid
 	Action auth.Action
 }
 
-// CompanyRoutes lists every company route.
+// companyPrefix is where company routes live; companyGate guards them.
+const companyPrefix = "/api/v1/companies/:cid"
+
+// CompanyRoutes lists every route the router serves under
+// /api/v1/companies/{cid}, read from the router itself, with the action
+// its company gate checks. The isolation suite probes each for every role,
+// so a new route cannot be forgotten there. A route registered under the
+// prefix without going through companyRoutes (and so without the gate)
+// is listed with no action: no role but GOD is allowed it, the suite
+// expects 403 for members and fails on it; TestCompanyRoutesAreGated
+// says so sooner.
 func CompanyRoutes() []CompanyRoute {
-	var out []CompanyRoute
-	for _, r := range (&server{}).companyRoutes() {
-		out = append(out, r.CompanyRoute)
+	// Registering routes touches neither the appliance nor the seal; a
+	// zero seal service only makes the seal-dependent routes register.
+	engine, ok := NewRouter(Deps{Appliance: nil, Seal: &seal.Service{}}).(*gin.Engine)
+	if !ok {
+		panic("api: NewRouter is not a gin engine")
 	}
+	actions := map[string]auth.Action{}
+	for _, r := range (&server{}).companyRoutes() {
+		actions[r.Method+" "+r.Path] = r.Action
+	}
+	var out []CompanyRoute
+	for _, ri := range engine.Routes() {
+		path, ok := strings.CutPrefix(ri.Path, companyPrefix)
+		if !ok || (path != "" && !strings.HasPrefix(path, "/")) {
+			continue
+		}
+		out = append(out, CompanyRoute{Method: ri.Method, Path: path, Action: actions[ri.Method+" "+path]})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Method < out[j].Method
+	})
 	return out
 }
 
@@ -41,23 +71,26 @@ type companyRoute struct {
 	handle gin.HandlerFunc
 }
 
+// companyRoutes is the table of company routes: companyAPI registers each
+// behind companyGate with its action; handlers return their errors.
 func (s *server) companyRoutes() []companyRoute {
+	h := s.handle
 	return []companyRoute{
-		{CompanyRoute{"GET", "", auth.ActCompanyRead}, s.getCompany},
-		{CompanyRoute{"PATCH", "", auth.ActCompanyUpdate}, s.updateCompany},
-		{CompanyRoute{"DELETE", "", auth.ActCompanyArchive}, s.archiveCompany},
-		{CompanyRoute{"PATCH", "/users/:uid", auth.ActUsersManage}, s.changeMemberRole},
-		{CompanyRoute{"DELETE", "/users/:uid", auth.ActUsersManage}, s.removeMember},
-		{CompanyRoute{"POST", "/users/:uid/disable", auth.ActUsersManage}, s.disableMember},
-		{CompanyRoute{"POST", "/users/:uid/password-reset", auth.ActUsersManage}, s.passwordReset},
+		{CompanyRoute{"GET", "", auth.ActCompanyRead}, h(s.getCompany)},
+		{CompanyRoute{"PATCH", "", auth.ActCompanyUpdate}, h(s.updateCompany)},
+		{CompanyRoute{"DELETE", "", auth.ActCompanyArchive}, h(s.archiveCompany)},
+		{CompanyRoute{"PATCH", "/users/:uid", auth.ActUsersManage}, h(s.changeMemberRole)},
+		{CompanyRoute{"DELETE", "/users/:uid", auth.ActUsersManage}, h(s.removeMember)},
+		{CompanyRoute{"POST", "/users/:uid/disable", auth.ActUsersManage}, h(s.disableMember)},
+		{CompanyRoute{"POST", "/users/:uid/password-reset", auth.ActUsersManage}, h(s.passwordReset)},
 		{CompanyRoute{"GET", "/users", auth.ActUsersManage}, companyList(s, (*auth.Service).Members)},
 		{CompanyRoute{"POST", "/users", auth.ActUsersManage}, identityHandler(s, http.StatusCreated, s.createCompanyUser)},
 		{CompanyRoute{"GET", "/invitations", auth.ActUsersManage}, companyList(s, (*auth.Service).Invitations)},
 		{CompanyRoute{"POST", "/invitations", auth.ActUsersManage}, identityHandler(s, http.StatusCreated, s.invite)},
-		{CompanyRoute{"DELETE", "/invitations/:iid", auth.ActUsersManage}, s.revokeInvitation},
-		{CompanyRoute{"GET", "/quota", auth.ActCompanyRead}, s.getQuota},
-		{CompanyRoute{"GET", "/audit", auth.ActAuditRead}, s.listAudit(companyChain)},
-		{CompanyRoute{"GET", "/audit/verify", auth.ActAuditRead}, s.verifyAudit(companyChain)},
+		{CompanyRoute{"DELETE", "/invitations/:iid", auth.ActUsersManage}, h(s.revokeInvitation)},
+		{CompanyRoute{"GET", "/quota", auth.ActCompanyRead}, h(s.getQuota)},
+		{CompanyRoute{"GET", "/audit", auth.ActAuditRead}, h(s.listAudit(companyChain))},
+		{CompanyRoute{"GET", "/audit/verify", auth.ActAuditRead}, h(s.verifyAudit(companyChain))},
 	}
 }
 
@@ -78,58 +111,56 @@ func scope(c *gin.Context) tenancy.Scope {
 // 403. Only then is the tenancy.Scope made; handlers take the company from
 // it and from nowhere else.
 func (s *server) companyGate(action auth.Action) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return s.handle(func(c *gin.Context) error {
 		ctx := c.Request.Context()
-		notFound := func() {
+		noSuchCompany := func() error {
 			c.Set(ctxWanted, "company.not_found")
-			s.fail(c, &apiError{status: http.StatusNotFound, code: "not_found", message: "no such company"})
+			return notFound("no such company", "")
 		}
 		cid, err := uuid.Parse(c.Param("cid"))
 		if err != nil {
-			notFound()
-			return
+			return noSuchCompany()
 		}
-		id, st, ok := s.identified(c)
-		if !ok {
-			return
+		id, err := s.identityService(c)
+		if err != nil {
+			return err
+		}
+		d, err := s.domain()
+		if err != nil {
+			return err
 		}
 		p := principal(c)
 		role, err := id.RoleIn(ctx, p.UserID, cid)
 		if errors.Is(err, auth.ErrNotMember) {
-			notFound()
-			return
+			return noSuchCompany()
 		}
 		if err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
-		var status string
-		err = st.App.QueryRow(ctx, "SELECT status FROM vanta.companies WHERE id = $1", cid).Scan(&status)
-		if errors.Is(err, pgx.ErrNoRows) || status == tenancy.StatusArchived {
-			notFound()
-			return
+		status, err := d.companies.Status(ctx, cid)
+		if errors.Is(err, tenancy.ErrCompanyNotFound) || status == tenancy.StatusArchived {
+			return noSuchCompany()
 		}
 		if err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		// A member's refusals from here on go to the company's chain.
 		c.Set(ctxRole, role)
 		c.Set(ctxDenyChain, cid.String())
 		if !auth.Allowed(role, action) {
 			c.Set(ctxWanted, string(action))
-			s.fail(c, &apiError{status: http.StatusForbidden, code: "forbidden", message: "your role (" + string(role) + ") may not " + string(action)})
-			return
+			return forbidden("your role (" + string(role) + ") may not " + string(action))
 		}
 		sc := tenancy.NewScope(cid)
 		if s.overQuota(c, sc.RedisPrefix()+"quota:requests", s.Quotas.CompanyPerMinute) {
-			return
+			return errAnswered
 		}
 		c.Set(ctxScope, sc)
 		c.Set(ctxRole, role)
 		c.Request = c.Request.WithContext(auth.WithActor(ctx, auth.Actor{UserID: p.UserID, Role: role, IP: ip(c)}))
 		c.Next()
-	}
+		return nil
+	})
 }
 
 // recordRefusal writes a refused request of an authenticated caller into
@@ -177,18 +208,6 @@ func (s *server) recordRefusal(c *gin.Context, ae *apiError) {
 	s.appendRefusal(c, st, p, chain, action, details)
 }
 
-// recordDenial records a refusal answered without fail (GOD outside the
-// allowed networks), in the same shape and under the same bound.
-func (s *server) recordDenial(c *gin.Context, chain, wanted, company string) {
-	v, _ := c.Get(ctxPrincipal)
-	p, _ := v.(auth.Principal)
-	st := s.Appliance.Stores()
-	if p.UserID == uuid.Nil || st == nil {
-		return
-	}
-	s.appendRefusal(c, st, p, chain, "permission.denied", map[string]any{"wanted": wanted, "company": company})
-}
-
 func (s *server) appendRefusal(c *gin.Context, st *appliance.Stores, p auth.Principal, chain, action string, details map[string]any) {
 	if ok, _ := s.denialLimiter.reserve("user/"+p.UserID.String(), time.Now()); !ok {
 		s.logger.Warn("audit refusal dropped: over the per-user rate", "user", p.UserID.String(), "action", action)
@@ -203,12 +222,9 @@ func (s *server) appendRefusal(c *gin.Context, st *appliance.Stores, p auth.Prin
 	// hung up): the record is still owed.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 5*time.Second)
 	defer cancel()
-	err := pgx.BeginFunc(ctx, st.App, func(tx pgx.Tx) error {
-		_, err := audit.Append(ctx, tx, chain, audit.Entry{
-			Actor: "user/" + p.UserID.String(), Role: string(roleName), IP: ip(c), Action: action,
-			Resource: c.Request.Method + " " + c.FullPath(), Outcome: "denied", Details: details,
-		})
-		return err
+	_, err := audit.AppendAlone(ctx, st.App, chain, audit.Entry{
+		Actor: "user/" + p.UserID.String(), Role: string(roleName), IP: ip(c), Action: action,
+		Resource: c.Request.Method + " " + c.FullPath(), Outcome: "denied", Details: details,
 	})
 	if err != nil {
 		s.logger.Error("audit refusal", "chain", chain, "error", err.Error())
@@ -225,149 +241,124 @@ const (
 
 func (s *server) companyAPI(v1 *gin.RouterGroup) {
 	authed := v1.Group("", s.authenticate)
-	authed.POST("/companies", s.createCompany)
-	authed.GET("/companies", s.listCompanies)
+	authed.POST("/companies", s.handle(s.createCompany))
+	authed.GET("/companies", s.handle(s.listCompanies))
 	// The system chain (sign-ins, seal events, company lifecycle, refusals
 	// outside a company) is GOD's to read and verify.
-	authed.GET("/sys/audit", s.requireGOD, s.listAudit(systemChain))
-	authed.GET("/sys/audit/verify", s.requireGOD, s.verifyAudit(systemChain))
+	authed.GET("/sys/audit", s.requireGOD, s.handle(s.listAudit(systemChain)))
+	authed.GET("/sys/audit/verify", s.requireGOD, s.handle(s.verifyAudit(systemChain)))
 	for _, r := range s.companyRoutes() {
-		authed.Handle(r.Method, "/companies/:cid"+r.Path, s.companyGate(r.Action), r.handle)
+		authed.Handle(r.Method, strings.TrimPrefix(companyPrefix, "/api/v1")+r.Path, s.companyGate(r.Action), r.handle)
 	}
 }
 
-func (s *server) createCompany(c *gin.Context) {
-	ctx := c.Request.Context()
+func (s *server) createCompany(c *gin.Context) error {
 	p := principal(c)
 	if !p.IsGOD {
-		s.fail(c, &apiError{status: http.StatusForbidden, code: "forbidden", message: "only GOD creates companies"})
-		return
+		return forbidden("only GOD creates companies")
 	}
 	var in tenancy.Company
 	if err := decode(c, &in); err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
 	in.ID, in.Status = uuid.Nil, ""
-	_, st, ok := s.identified(c)
-	if !ok {
-		return
+	if _, err := s.identityService(c); err != nil {
+		return err
 	}
-	kr, err := s.Seal.Keyring()
+	d, err := s.domain()
 	if err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
-	prov := &tenancy.Provisioner{DB: st.Admin, Mongo: st.Mongo, Redis: st.Redis, FilesDir: st.Files, Keys: kr, Migrator: st.Migrator}
-	co, err := prov.Create(ctx, in, tenancy.Actor{UserID: p.UserID.String(), Role: string(auth.RoleGOD), IP: ip(c)})
+	co, err := d.provisioner.Create(c.Request.Context(), in, tenancy.Actor{UserID: p.UserID.String(), Role: string(auth.RoleGOD), IP: ip(c)})
 	if err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusCreated, co)
+	return nil
 }
 
-func (s *server) listCompanies(c *gin.Context) {
+func (s *server) listCompanies(c *gin.Context) error {
 	ctx := c.Request.Context()
 	limit, cursor, err := page(c)
-	if err == nil && cursor != "" {
-		// Company cursors are ids: anything else was not given out here.
-		if _, perr := uuid.Parse(cursor); perr != nil {
-			err = badCursor()
-		}
-	}
 	if err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
-	id, st, ok := s.identified(c)
-	if !ok {
-		return
+	// Company cursors are ids: anything else was not given out here.
+	if _, perr := uuid.Parse(cursor); cursor != "" && perr != nil {
+		return badCursor()
+	}
+	id, err := s.identityService(c)
+	if err != nil {
+		return err
+	}
+	d, err := s.domain()
+	if err != nil {
+		return err
 	}
 	p := principal(c)
-	// Keyset paging on the primary key: stable while companies are added.
-	q := `SELECT id, name, registration_number, tax_id, industry, address, phone, email, settings, status, created_at
-		FROM vanta.companies WHERE status <> 'archived' AND id::text > $1`
-	args := []any{cursor}
+	q := tenancy.CompanyQuery{After: cursor, Limit: limit, All: p.IsGOD}
 	if !p.IsGOD {
 		ms, err := id.Memberships(ctx, p.UserID)
 		if err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
-		ids := make([]uuid.UUID, 0, len(ms))
 		for _, m := range ms {
-			ids = append(ids, m.CompanyID)
+			q.Among = append(q.Among, m.CompanyID)
 		}
-		q += " AND id = ANY($2)"
-		args = append(args, ids)
 	}
-	rows, err := st.App.Query(ctx, q+fmt.Sprintf(" ORDER BY id::text LIMIT %d", limit+1), args...)
+	items, more, err := d.companies.List(ctx, q)
 	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	items, err := pgx.CollectRows(rows, scanCompany)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	more := len(items) > limit
-	if more {
-		items = items[:limit]
+		return err
 	}
 	next := ""
 	if more {
 		next = nextCursor(items[len(items)-1].ID.String())
 	}
 	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": next})
+	return nil
 }
 
-func scanCompany(r pgx.CollectableRow) (tenancy.Company, error) {
-	var co tenancy.Company
-	err := r.Scan(&co.ID, &co.Name, &co.RegistrationNumber, &co.TaxID, &co.Industry, &co.Address, &co.Phone, &co.Email,
-		&co.Settings, &co.Status, &co.CreatedAt)
-	return co, err
-}
-
-func (s *server) getCompany(c *gin.Context) {
-	ctx := c.Request.Context()
-	_, st, ok := s.identified(c)
-	if !ok {
-		return
-	}
-	rows, err := st.App.Query(ctx, `SELECT id, name, registration_number, tax_id, industry, address, phone, email, settings, status, created_at
-		FROM vanta.companies WHERE id = $1`, scope(c).Company())
+func (s *server) getCompany(c *gin.Context) error {
+	d, err := s.companyStores(c)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
-	co, err := pgx.CollectExactlyOneRow(rows, scanCompany)
+	co, err := d.companies.Get(c.Request.Context(), scope(c))
 	if err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, co)
+	return nil
+}
+
+// companyStores are the domain stores for a company route: the identity
+// service is checked first, as every route did before it read anything,
+// so that a sealed or starting appliance answers the same everywhere.
+func (s *server) companyStores(c *gin.Context) (*domain, error) {
+	if _, err := s.identityService(c); err != nil {
+		return nil, err
+	}
+	return s.domain()
 }
 
 // companyList answers with one of the company's lists from the identity
 // service, in the API's list shape (never null).
 func companyList[T any](s *server, list func(*auth.Service, context.Context, uuid.UUID) ([]T, error)) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		id, _, ok := s.identified(c)
-		if !ok {
-			return
+	return s.handle(func(c *gin.Context) error {
+		id, err := s.identityService(c)
+		if err != nil {
+			return err
 		}
 		items, err := list(id, c.Request.Context(), scope(c).Company())
 		if err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		if items == nil {
 			items = []T{}
 		}
 		c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": ""})
-	}
+		return nil
+	})
 }
 
 // createCompanyUser creates a user and makes them a member. An admin must
@@ -417,27 +408,26 @@ func (s *server) invite(c *gin.Context, id *auth.Service, req inviteRequest) (an
 	return out, nil
 }
 
-func (s *server) revokeInvitation(c *gin.Context) {
+func (s *server) revokeInvitation(c *gin.Context) error {
 	iid, err := uuid.Parse(c.Param("iid"))
 	if err != nil {
-		s.fail(c, auth.ErrInvitationNotFound)
-		return
+		return auth.ErrInvitationNotFound
 	}
-	id, _, ok := s.identified(c)
-	if !ok {
-		return
+	id, err := s.identityService(c)
+	if err != nil {
+		return err
 	}
 	if err := id.RevokeInvitation(c.Request.Context(), scope(c).Company(), iid); err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
 	c.Status(http.StatusNoContent)
+	return nil
 }
 
 // requireGOD lets only GOD through; authenticate has run.
 func (s *server) requireGOD(c *gin.Context) {
 	if !principal(c).IsGOD {
-		s.fail(c, &apiError{status: http.StatusForbidden, code: "forbidden", message: "only GOD may do this"})
+		s.fail(c, forbidden("only GOD may do this"))
 		return
 	}
 	c.Next()
@@ -447,109 +437,73 @@ func (s *server) requireGOD(c *gin.Context) {
 func companyChain(c *gin.Context) string { return scope(c).Company().String() }
 func systemChain(*gin.Context) string    { return "system" }
 
-func (s *server) listAudit(chainOf func(*gin.Context) string) gin.HandlerFunc {
-	return func(c *gin.Context) { s.listAuditChain(c, chainOf(c)) }
+// auditRecord is one record of an audit listing.
+type auditRecord struct {
+	Seq      int64  `json:"seq"`
+	At       string `json:"at"`
+	Actor    string `json:"actor"`
+	Role     string `json:"role"`
+	IP       string `json:"ip"`
+	Action   string `json:"action"`
+	Resource string `json:"resource"`
+	Outcome  string `json:"outcome"`
+	Details  string `json:"details"`
 }
 
-func (s *server) verifyAudit(chainOf func(*gin.Context) string) gin.HandlerFunc {
-	return func(c *gin.Context) { s.verifyAuditChain(c, chainOf(c)) }
+func (s *server) listAudit(chainOf func(*gin.Context) string) func(*gin.Context) error {
+	return func(c *gin.Context) error {
+		d, err := s.companyStores(c)
+		if err != nil {
+			return err
+		}
+		limit, cursor, err := page(c)
+		if err != nil {
+			return err
+		}
+		var before int64
+		if cursor != "" {
+			if before, err = strconv.ParseInt(cursor, 10, 64); err != nil || before < 1 {
+				return badCursor()
+			}
+		}
+		records, more, err := audit.List(c.Request.Context(), d.stores.App, chainOf(c), audit.Page{Before: before, Limit: limit})
+		if err != nil {
+			return err
+		}
+		items := make([]auditRecord, 0, len(records))
+		for _, r := range records {
+			e := r.Entry
+			items = append(items, auditRecord{Seq: r.Seq, At: r.At.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Role: e.Role, IP: e.IP,
+				Action: e.Action, Resource: e.Resource, Outcome: e.Outcome, Details: r.Details})
+		}
+		next := ""
+		if more {
+			next = nextCursor(items[len(items)-1].Seq)
+		}
+		c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": next})
+		return nil
+	}
 }
 
-func (s *server) listAuditChain(c *gin.Context, chain string) {
-	ctx := c.Request.Context()
-	_, st, ok := s.identified(c)
-	if !ok {
-		return
-	}
-	limit, cursor, err := page(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	before := int64(1) << 62
-	if cursor != "" {
-		if before, err = strconv.ParseInt(cursor, 10, 64); err != nil || before < 1 {
-			s.fail(c, badCursor())
-			return
+// verifyAudit verifies a chain; an intact one moves its checkpoint to its
+// head.
+func (s *server) verifyAudit(chainOf func(*gin.Context) string) func(*gin.Context) error {
+	return func(c *gin.Context) error {
+		d, err := s.companyStores(c)
+		if err != nil {
+			return err
 		}
-	}
-	rows, err := st.App.Query(ctx, `SELECT seq, at, actor, role, ip, action, resource, outcome, details
-		FROM audit.records WHERE chain = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`, chain, before, limit+1)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	type item struct {
-		Seq      int64  `json:"seq"`
-		At       string `json:"at"`
-		Actor    string `json:"actor"`
-		Role     string `json:"role"`
-		IP       string `json:"ip"`
-		Action   string `json:"action"`
-		Resource string `json:"resource"`
-		Outcome  string `json:"outcome"`
-		Details  string `json:"details"`
-	}
-	items := []item{}
-	for rows.Next() {
-		var it item
-		var at time.Time
-		if err := rows.Scan(&it.Seq, &at, &it.Actor, &it.Role, &it.IP, &it.Action, &it.Resource, &it.Outcome, &it.Details); err != nil {
-			rows.Close()
-			s.fail(c, err)
-			return
+		cps, err := s.checkpoints(c.Request.Context())
+		if err != nil {
+			return err
 		}
-		it.At = at.UTC().Format(time.RFC3339Nano)
-		items = append(items, it)
-	}
-	if err := rows.Err(); err != nil {
-		s.fail(c, err)
-		return
-	}
-	more := len(items) > limit
-	if more {
-		items = items[:limit]
-	}
-	next := ""
-	if more {
-		next = nextCursor(items[len(items)-1].Seq)
-	}
-	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": next})
-}
-
-func (s *server) verifyAuditChain(c *gin.Context, chain string) {
-	ctx := c.Request.Context()
-	_, st, ok := s.identified(c)
-	if !ok {
-		return
-	}
-	cps, err := s.checkpoints(ctx)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	cp, err := cps.Load(chain)
-	if errors.Is(err, audit.ErrCheckpointForged) {
-		c.JSON(http.StatusOK, audit.Result{Reason: err.Error()})
-		return
-	}
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	res, err := audit.Verify(ctx, st.App, chain, cp)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if res.OK {
-		// An intact chain moves the checkpoint to its head.
-		if _, err := cps.Save(ctx, st.App, chain); err != nil {
-			s.fail(c, err)
-			return
+		res, err := cps.VerifyAndAdvance(c.Request.Context(), d.stores.App, chainOf(c))
+		if err != nil {
+			return err
 		}
+		c.JSON(http.StatusOK, res)
+		return nil
 	}
-	c.JSON(http.StatusOK, res)
 }
 
 func (s *server) actor(c *gin.Context) tenancy.Actor {
@@ -558,73 +512,68 @@ func (s *server) actor(c *gin.Context) tenancy.Actor {
 	return tenancy.Actor{UserID: principal(c).UserID.String(), Role: string(r), IP: ip(c)}
 }
 
-func (s *server) updateCompany(c *gin.Context) {
+func (s *server) updateCompany(c *gin.Context) error {
 	var patch tenancy.CompanyPatch
 	if err := decode(c, &patch); err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
-	_, st, ok := s.identified(c)
-	if !ok {
-		return
-	}
-	co, err := tenancy.Update(c.Request.Context(), st.App, scope(c), patch, s.actor(c))
+	d, err := s.companyStores(c)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return err
+	}
+	co, err := d.companies.Update(c.Request.Context(), scope(c), patch, s.actor(c))
+	if err != nil {
+		return err
 	}
 	c.JSON(http.StatusOK, co)
+	return nil
+}
+
+// archiveRequest archives a company, or with purge crypto-shreds it.
+type archiveRequest struct {
+	Confirm string `json:"confirm"`
+	Purge   bool   `json:"purge"`
 }
 
 // archiveCompany archives, or with purge crypto-shreds, a company. The
 // caller must type the company's name, as a guard against the wrong id.
-func (s *server) archiveCompany(c *gin.Context) {
+func (s *server) archiveCompany(c *gin.Context) error {
 	ctx := c.Request.Context()
-	var req struct {
-		Confirm string `json:"confirm"`
-		Purge   bool   `json:"purge"`
-	}
+	var req archiveRequest
 	if err := decode(c, &req); err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
-	_, st, ok := s.identified(c)
-	if !ok {
-		return
-	}
-	var name string
-	if err := st.App.QueryRow(ctx, "SELECT name FROM vanta.companies WHERE id = $1", scope(c).Company()).Scan(&name); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if req.Confirm != name {
-		s.fail(c, badRequest("confirmation_mismatch", "confirm must be the company's exact name", "confirm"))
-		return
-	}
-	kr, err := s.Seal.Keyring()
+	d, err := s.companyStores(c)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
-	prov := &tenancy.Provisioner{DB: st.Admin, Mongo: st.Mongo, Redis: st.Redis, FilesDir: st.Files, Keys: kr, Migrator: st.Migrator}
-	if err := prov.Archive(ctx, scope(c), req.Purge, s.actor(c)); err != nil {
-		s.fail(c, err)
-		return
+	co, err := d.companies.Get(ctx, scope(c))
+	if err != nil {
+		return err
+	}
+	if req.Confirm != co.Name {
+		return badRequest("confirmation_mismatch", "confirm must be the company's exact name", "confirm")
+	}
+	if _, err := s.Seal.Keyring(); err != nil {
+		return err
+	}
+	if err := d.provisioner.Archive(ctx, scope(c), req.Purge, s.actor(c)); err != nil {
+		return err
 	}
 	status := "archived"
 	if req.Purge {
 		status = "purged"
 	}
 	c.JSON(http.StatusOK, gin.H{"company_id": scope(c).Company(), "status": status})
+	return nil
 }
 
 // member resolves {uid} to a member of the scope's company; anyone else is
 // not found, whoever they are elsewhere.
-func (s *server) member(c *gin.Context) (*auth.Service, uuid.UUID, bool) {
-	id, _, err := s.identity(c.Request.Context())
+func (s *server) member(c *gin.Context) (*auth.Service, uuid.UUID, error) {
+	id, err := s.identityService(c)
 	if err != nil {
-		s.fail(c, err)
-		return nil, uuid.Nil, false
+		return nil, uuid.Nil, err
 	}
 	uid, err := uuid.Parse(c.Param("uid"))
 	if err == nil {
@@ -636,76 +585,72 @@ func (s *server) member(c *gin.Context) (*auth.Service, uuid.UUID, bool) {
 	}
 	if err != nil {
 		if errors.Is(err, auth.ErrGODImmutable) || storeUnavailable(err) {
-			s.fail(c, err)
-		} else {
-			s.fail(c, &apiError{status: http.StatusNotFound, code: "not_found", message: "no such member of this company", field: "uid"})
+			return nil, uuid.Nil, err
 		}
-		return nil, uuid.Nil, false
+		return nil, uuid.Nil, notFound("no such member of this company", "uid")
 	}
-	return id, uid, true
+	return id, uid, nil
 }
 
-func (s *server) changeMemberRole(c *gin.Context) {
-	var req struct {
-		Role string `json:"role"`
-	}
+type roleChangeRequest struct {
+	Role string `json:"role"`
+}
+
+func (s *server) changeMemberRole(c *gin.Context) error {
+	var req roleChangeRequest
 	if err := decode(c, &req); err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
 	role, err := companyRole(req.Role)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
-	id, uid, ok := s.member(c)
-	if !ok {
-		return
+	id, uid, err := s.member(c)
+	if err != nil {
+		return err
 	}
 	if err := id.SetMembership(c.Request.Context(), uid, scope(c).Company(), role); err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"id": uid, "role": role})
+	return nil
 }
 
-func (s *server) removeMember(c *gin.Context) {
-	id, uid, ok := s.member(c)
-	if !ok {
-		return
+func (s *server) removeMember(c *gin.Context) error {
+	id, uid, err := s.member(c)
+	if err != nil {
+		return err
 	}
 	if err := id.RemoveMembership(c.Request.Context(), uid, scope(c).Company()); err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
 	c.Status(http.StatusNoContent)
+	return nil
 }
 
 // disableMember disables a user's account (every session ends at once).
 // An account is global, so a company admin may disable only a user who
 // belongs to their company alone; GOD may disable anyone.
-func (s *server) disableMember(c *gin.Context) {
+func (s *server) disableMember(c *gin.Context) error {
 	ctx := c.Request.Context()
-	id, uid, ok := s.member(c)
-	if !ok {
-		return
+	id, uid, err := s.member(c)
+	if err != nil {
+		return err
 	}
 	if !principal(c).IsGOD {
 		ms, err := id.Memberships(ctx, uid)
 		if err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		if len(ms) > 1 {
-			s.fail(c, &apiError{status: http.StatusForbidden, code: "forbidden", message: "this user belongs to other companies too: remove them from yours instead"})
-			return
+			return forbidden("this user belongs to other companies too: remove them from yours instead")
 		}
 	}
 	if err := id.DisableUser(ctx, uid); err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"id": uid, "status": "disabled"})
+	return nil
 }
 
 // passwordReset makes a single-use link with which the member sets a new
@@ -713,17 +658,17 @@ func (s *server) disableMember(c *gin.Context) {
 // service refuses when the member belongs to a company the admin does not
 // administer (GOD only then), so a link never reaches past the admin's
 // companies.
-func (s *server) passwordReset(c *gin.Context) {
-	id, uid, ok := s.member(c)
-	if !ok {
-		return
+func (s *server) passwordReset(c *gin.Context) error {
+	id, uid, err := s.member(c)
+	if err != nil {
+		return err
 	}
 	r, err := id.CreatePasswordReset(c.Request.Context(), scope(c).Company(), uid)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusCreated, gin.H{"token": r.Token, "reset_path": "/reset#" + r.Token, "expires_at": r.ExpiresAt})
+	return nil
 }
 
 // companyRole parses a role a member may hold in a company (not GOD).

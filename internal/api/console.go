@@ -9,13 +9,13 @@ import (
 // setupStatus tells the setup page whether its last part (the creator
 // account) is done, so that it says setup is complete instead of showing
 // a form nobody may submit any more.
-func (s *server) setupStatus(c *gin.Context) {
+func (s *server) setupStatus(c *gin.Context) error {
 	exists, err := s.godExists(c.Request.Context())
 	if err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"god_exists": exists})
+	return nil
 }
 
 // home sends a visitor of / where the appliance needs them: the setup

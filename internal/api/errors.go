@@ -18,11 +18,22 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vanta-ledger/vanta/appliance"
+	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
-// apiError is an error already shaped for a response.
+// This file is the one place where errors become HTTP answers. Handlers
+// return errors (handle adapts them to gin); domain packages return typed
+// or sentinel errors and know nothing of HTTP; statusOf maps them with
+// one table; fail writes the answer, logs what the client must not see,
+// and records refusals in the audit chains.
+
+// apiError is an error whose message users may see: the status, code and
+// message of API.md's error shape (what Tailscale's vizerror is to its
+// handlers). Anything else a handler returns is mapped by statusOf, and
+// an error it does not know is a 500 whose text only the log sees.
 type apiError struct {
 	status     int
 	code       string
@@ -37,67 +48,169 @@ func badRequest(code, message, field string) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: code, message: message, field: field}
 }
 
-// statusOf is the one place that maps domain errors to HTTP.
-func statusOf(err error) *apiError {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return ae
+func forbidden(message string) *apiError {
+	return &apiError{status: http.StatusForbidden, code: "forbidden", message: message}
+}
+
+func notFound(message, field string) *apiError {
+	return &apiError{status: http.StatusNotFound, code: "not_found", message: message, field: field}
+}
+
+// errAnswered is returned by a handler (or a gate it calls) that has
+// written its answer already; fail leaves the response alone.
+var errAnswered = errors.New("answered")
+
+// handle adapts a handler that returns an error to gin: a nil error means
+// the handler answered; any other goes to fail.
+func (s *server) handle(h func(c *gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			s.fail(c, err)
+		}
 	}
-	if ae := authStatus(err); ae != nil {
-		return ae
+}
+
+// sentinel maps one sentinel error. The message is the error's own text
+// (without its package's prefix) and hint, when set, adds where to go.
+type sentinel struct {
+	err     error
+	status  int
+	code    string
+	field   string
+	message string // replaces the error's text when set
+	hint    string
+}
+
+// sentinels is the mapping of every sentinel error of the domain
+// packages, in one table: API.md's status and code for each.
+var sentinels = []sentinel{
+	// identity (internal/auth)
+	{err: auth.ErrGODExists, status: http.StatusConflict, code: "god_exists"},
+	{err: auth.ErrEmailTaken, status: http.StatusConflict, code: "email_taken", field: "email",
+		hint: "; invite them instead (POST /api/v1/companies/{cid}/invitations)"},
+	{err: auth.ErrInvalidEmail, status: http.StatusBadRequest, code: "validation_failed", field: "email"},
+	{err: auth.ErrInvalidName, status: http.StatusBadRequest, code: "validation_failed", field: "name"},
+	{err: auth.ErrTOTPRequired, status: http.StatusUnauthorized, code: "totp_required", field: "totp"},
+	{err: auth.ErrTOTPInvalid, status: http.StatusUnauthorized, code: "invalid_totp", field: "totp"},
+	{err: auth.ErrTOTPReplayed, status: http.StatusUnauthorized, code: "invalid_totp", field: "totp"},
+	{err: auth.ErrInvalidCredentials, status: http.StatusUnauthorized, code: "invalid_credentials"},
+	{err: auth.ErrPasswordChangeRequired, status: http.StatusForbidden, code: "password_change_required", field: "password"},
+	{err: auth.ErrResetInvalid, status: http.StatusBadRequest, code: "invalid_reset_token", field: "token"},
+	{err: auth.ErrResetNeedsGOD, status: http.StatusForbidden, code: "forbidden"},
+	{err: auth.ErrGODNetwork, status: http.StatusForbidden, code: "forbidden_network"},
+	{err: auth.ErrRefreshInvalid, status: http.StatusUnauthorized, code: "invalid_refresh_token", field: "refresh_token"},
+	{err: auth.ErrInvalidToken, status: http.StatusUnauthorized, code: "invalid_token"},
+	{err: auth.ErrRevocationUnavailable, status: http.StatusServiceUnavailable, code: "unavailable"},
+	{err: auth.ErrUserNotFound, status: http.StatusNotFound, code: "not_found"},
+	{err: auth.ErrNotMember, status: http.StatusNotFound, code: "not_found"},
+	{err: auth.ErrTOTPNotEnrolled, status: http.StatusConflict, code: "totp_not_enrolled",
+		hint: "; the user enrols one at POST /api/v1/me/totp"},
+	{err: auth.ErrNoPendingEnrolment, status: http.StatusConflict, code: "no_pending_enrolment"},
+	{err: auth.ErrInvitationInvalid, status: http.StatusBadRequest, code: "invalid_invitation", field: "token"},
+	{err: auth.ErrInvitationNotFound, status: http.StatusNotFound, code: "not_found"},
+	{err: auth.ErrAlreadyMember, status: http.StatusConflict, code: "already_member", field: "email"},
+	{err: auth.ErrGODImmutable, status: http.StatusForbidden, code: "forbidden"},
+	// the appliance
+	{err: errStarting, status: http.StatusServiceUnavailable, code: "starting"},
+	{err: appliance.ErrSetupTokenRequired, status: http.StatusUnauthorized, code: "setup_token_required"},
+	// companies (internal/tenancy)
+	{err: tenancy.ErrCompanyNotFound, status: http.StatusNotFound, code: "not_found", message: "no such company"},
+	{err: tenancy.ErrTaxIDTaken, status: http.StatusConflict, code: "tax_id_taken", field: "tax_id",
+		message: "another company already has this KRA PIN"},
+	// the seal (internal/seal)
+	{err: seal.ErrSealed, status: http.StatusServiceUnavailable, code: "sealed"},
+	{err: seal.ErrNotInitialized, status: http.StatusConflict, code: "not_initialized"},
+	{err: seal.ErrAlreadyInitialized, status: http.StatusConflict, code: "already_initialized"},
+	{err: seal.ErrInitPending, status: http.StatusConflict, code: "confirmation_pending"},
+	{err: seal.ErrNothingPending, status: http.StatusConflict, code: "nothing_pending"},
+	{err: seal.ErrAlreadyUnsealed, status: http.StatusConflict, code: "already_unsealed"},
+	{err: seal.ErrNoRekey, status: http.StatusConflict, code: "no_rekey"},
+	{err: seal.ErrRekeyInProgress, status: http.StatusConflict, code: "rekey_in_progress"},
+	{err: seal.ErrStaleNonce, status: http.StatusConflict, code: "stale_nonce"},
+	{err: seal.ErrTokenInvalid, status: http.StatusUnauthorized, code: "invalid_token"},
+	{err: seal.ErrCeremonyProof, status: http.StatusForbidden, code: "ceremony_proof_required"},
+	{err: seal.ErrResetProof, status: http.StatusForbidden, code: "reset_not_allowed"},
+	{err: seal.ErrRekeyNeedsGOD, status: http.StatusForbidden, code: "forbidden"},
+}
+
+// typedStatus maps the domain packages' typed errors, which carry the
+// field or the retry time themselves.
+func typedStatus(err error) *apiError {
+	var locked auth.ErrLockedOut
+	if errors.As(err, &locked) {
+		return &apiError{status: http.StatusTooManyRequests, code: "locked_out", message: err.Error(), retryAfter: locked.RetryAfter}
+	}
+	var np *auth.NewPasswordError
+	if errors.As(err, &np) {
+		return &apiError{status: http.StatusBadRequest, code: "weak_password", message: np.Error(), field: "new_password"}
+	}
+	var ie *auth.InputError
+	if errors.As(err, &ie) {
+		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: strings.TrimPrefix(ie.Error(), "auth: "), field: ie.Field}
+	}
+	var pe *auth.PolicyError
+	if errors.As(err, &pe) {
+		return &apiError{status: http.StatusBadRequest, code: "weak_password", message: pe.Error(), field: "password"}
 	}
 	var ve *tenancy.ValidationError
 	if errors.As(err, &ve) {
-		return &apiError{http.StatusBadRequest, "validation_failed", ve.Error(), ve.Field, 0}
-	}
-	if errors.Is(err, tenancy.ErrTaxIDTaken) {
-		return &apiError{http.StatusConflict, "tax_id_taken", "another company already has this KRA PIN", "tax_id", 0}
+		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: ve.Error(), field: ve.Field}
 	}
 	var fe *seal.FieldError
 	if errors.As(err, &fe) {
-		return &apiError{http.StatusBadRequest, "validation_failed", fe.Problem, fe.Field, 0}
+		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: fe.Problem, field: fe.Field}
 	}
 	var se *seal.ShareError
 	if errors.As(err, &se) {
 		switch se.Kind {
 		case seal.ShareMalformed:
-			return &apiError{http.StatusBadRequest, "malformed_share", se.Error(), "share", 0}
+			return &apiError{status: http.StatusBadRequest, code: "malformed_share", message: se.Error(), field: "share"}
 		case seal.ShareUnknown:
-			return &apiError{http.StatusBadRequest, "unknown_share", se.Error(), "share", 0}
+			return &apiError{status: http.StatusBadRequest, code: "unknown_share", message: se.Error(), field: "share"}
 		case seal.ShareDuplicate:
-			return &apiError{http.StatusConflict, "duplicate_share", se.Error(), "share", 0}
+			return &apiError{status: http.StatusConflict, code: "duplicate_share", message: se.Error(), field: "share"}
 		case seal.ShareWrongKey:
-			return &apiError{http.StatusBadRequest, "wrong_key", se.Error(), "share", 0}
+			return &apiError{status: http.StatusBadRequest, code: "wrong_key", message: se.Error(), field: "share"}
 		}
 	}
-	for _, m := range []struct {
-		err    error
-		status int
-		code   string
-	}{
-		{seal.ErrSealed, http.StatusServiceUnavailable, "sealed"},
-		{seal.ErrNotInitialized, http.StatusConflict, "not_initialized"},
-		{seal.ErrAlreadyInitialized, http.StatusConflict, "already_initialized"},
-		{seal.ErrInitPending, http.StatusConflict, "confirmation_pending"},
-		{seal.ErrNothingPending, http.StatusConflict, "nothing_pending"},
-		{seal.ErrAlreadyUnsealed, http.StatusConflict, "already_unsealed"},
-		{seal.ErrNoRekey, http.StatusConflict, "no_rekey"},
-		{seal.ErrRekeyInProgress, http.StatusConflict, "rekey_in_progress"},
-		{seal.ErrStaleNonce, http.StatusConflict, "stale_nonce"},
-		{seal.ErrTokenInvalid, http.StatusUnauthorized, "invalid_token"},
-		{seal.ErrCeremonyProof, http.StatusForbidden, "ceremony_proof_required"},
-		{seal.ErrResetProof, http.StatusForbidden, "reset_not_allowed"},
-		{seal.ErrRekeyNeedsGOD, http.StatusForbidden, "forbidden"},
-		{appliance.ErrSetupTokenRequired, http.StatusUnauthorized, "setup_token_required"},
-	} {
+	var qe *quota.ExceededError
+	if errors.As(err, &qe) {
+		// An allowance that refills (AI requests an hour) is 429 with the
+		// time it refills; stored bytes free only when documents are
+		// deleted, so the upload that does not fit is 413.
+		if qe.RetryAfter > 0 {
+			return &apiError{status: http.StatusTooManyRequests, code: "quota_exceeded", message: qe.Error(), retryAfter: qe.RetryAfter}
+		}
+		return &apiError{status: http.StatusRequestEntityTooLarge, code: "quota_exceeded", message: qe.Error()}
+	}
+	return nil
+}
+
+// statusOf is the one mapping of errors to HTTP: an apiError as it is, a
+// typed or sentinel error of a domain package by its table, a data store
+// that cannot answer as 503, anything else as a 500.
+func statusOf(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	if ae := typedStatus(err); ae != nil {
+		return ae
+	}
+	for _, m := range sentinels {
 		if errors.Is(err, m.err) {
-			return &apiError{m.status, m.code, m.err.Error(), "", 0}
+			msg := m.message
+			if msg == "" {
+				msg = strings.TrimPrefix(m.err.Error(), "auth: ")
+			}
+			return &apiError{status: m.status, code: m.code, message: msg + m.hint, field: m.field}
 		}
 	}
 	if storeUnavailable(err) {
-		return &apiError{http.StatusServiceUnavailable, "unavailable", "a data store is restarting or unreachable: retry shortly", "", unavailableRetry}
+		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
+			message: "a data store is restarting or unreachable: retry shortly", retryAfter: unavailableRetry}
 	}
-	return &apiError{http.StatusInternalServerError, "internal", "internal error", "", 0}
+	return &apiError{status: http.StatusInternalServerError, code: "internal", message: "internal error"}
 }
 
 // unavailableRetry is the Retry-After of a store that is down: the
@@ -148,9 +261,15 @@ func storeUnavailable(err error) bool {
 	return false
 }
 
-// fail writes err as the API's error shape; unexpected errors are logged
-// with the request, never shown to the client.
+// fail answers err in the API's error shape. It is the only writer of
+// error answers: unexpected errors are logged with the request and never
+// shown to the client, an unavailable store is logged as a warning, an
+// authenticated caller's refusals are recorded in an audit chain, and the
+// code is kept for auditRequests' log line.
 func (s *server) fail(c *gin.Context, err error) {
+	if errors.Is(err, errAnswered) {
+		return
+	}
 	ae := statusOf(err)
 	switch {
 	case ae.status >= 500 && ae.code == "internal":

@@ -3,10 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"image/png"
 	"net/http"
 	"strings"
@@ -14,8 +12,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pquerna/otp"
 
 	"github.com/vanta-ledger/vanta/appliance"
@@ -74,40 +70,19 @@ func (s *server) identity(ctx context.Context) (*auth.Service, *appliance.Stores
 // checkpoints returns the store of audit checkpoints. Their MAC key is
 // made once and kept sealed by the root keyring in vanta.keys.
 func (s *server) checkpoints(ctx context.Context) (audit.Checkpoints, error) {
-	st := s.Appliance.Stores()
-	if st == nil {
-		return audit.Checkpoints{}, errStarting
+	d, err := s.domain()
+	if err != nil {
+		return audit.Checkpoints{}, err
 	}
 	kr, err := s.Seal.Keyring()
 	if err != nil {
 		return audit.Checkpoints{}, err
 	}
-	var wrapped []byte
-	err = st.App.QueryRow(ctx, "SELECT wrapped FROM vanta.keys WHERE id = 'audit-mac'").Scan(&wrapped)
-	if errors.Is(err, pgx.ErrNoRows) {
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return audit.Checkpoints{}, err
-		}
-		var sealed []byte
-		if sealed, err = kr.Seal("audit-mac", nil, key); err != nil {
-			return audit.Checkpoints{}, err
-		}
-		// Two requests may race to make it: the first insert wins, and
-		// both read back the winner.
-		if _, err := st.App.Exec(ctx, "INSERT INTO vanta.keys (id, wrapped) VALUES ('audit-mac', $1) ON CONFLICT (id) DO NOTHING", sealed); err != nil {
-			return audit.Checkpoints{}, err
-		}
-		err = st.App.QueryRow(ctx, "SELECT wrapped FROM vanta.keys WHERE id = 'audit-mac'").Scan(&wrapped)
-	}
+	key, err := d.keys.Key(ctx, kr, "audit-mac")
 	if err != nil {
 		return audit.Checkpoints{}, err
 	}
-	key, err := kr.Open("audit-mac", nil, wrapped)
-	if err != nil {
-		return audit.Checkpoints{}, err
-	}
-	return audit.Checkpoints{Dir: st.Audit, Key: key}, nil
+	return audit.Checkpoints{Dir: d.stores.Audit, Key: key}, nil
 }
 
 // checkpointLoop moves every chain's checkpoint to its head every 10 s
@@ -144,11 +119,7 @@ func (s *server) checkpointAll(ctx context.Context) {
 	if st == nil || err != nil {
 		return
 	}
-	rows, err := st.App.Query(ctx, "SELECT DISTINCT chain FROM audit.records")
-	if err != nil {
-		return
-	}
-	chains, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	chains, err := audit.Chains(ctx, st.App)
 	if err != nil {
 		return
 	}
@@ -169,52 +140,15 @@ func (s *server) checkpointAll(ctx context.Context) {
 	}
 }
 
-// auditAuthEvent writes identity events into the hash-chained audit log,
-// in the transaction of the change: a company's chain for membership
-// changes, the system chain for the rest.
-func auditAuthEvent(ctx context.Context, tx pgx.Tx, e auth.Event) error {
-	chain := "system"
-	if e.CompanyID != uuid.Nil {
-		chain = e.CompanyID.String()
-	}
-	details := map[string]any{}
-	for k, v := range e.Details {
-		details[k] = v
-	}
-	if e.Email != "" {
-		details["email"] = e.Email
-	}
-	resource := ""
-	if e.UserID != uuid.Nil {
-		resource = "user/" + e.UserID.String()
-	}
-	// Self-service events (login, refresh, accepting an invitation) are
-	// their user's own; administrative ones name the acting user too.
-	actor, role := resource, string(e.Role)
-	if a, ok := auth.ActorOf(ctx); ok {
-		actor, role = "user/"+a.UserID.String(), string(a.Role)
-		if e.IP == "" {
-			e.IP = a.IP
-		}
-		if e.Role != "" {
-			details["role"] = string(e.Role)
-		}
-	}
-	_, err := audit.Append(ctx, tx, chain, audit.Entry{
-		Actor: actor, Role: role, IP: e.IP, Action: e.Action, Resource: resource,
-		Outcome: e.Outcome, Details: details,
-	})
-	return err
-}
+// auditAuthEvent writes identity events into the audit chains, in the
+// transaction of the change.
+var auditAuthEvent auth.AuditFunc = auth.RecordInAuditChain
 
-// identified is identity for a handler: on error it has answered.
-func (s *server) identified(c *gin.Context) (*auth.Service, *appliance.Stores, bool) {
-	id, st, err := s.identity(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
-		return nil, nil, false
-	}
-	return id, st, true
+// identityService is the identity service for a handler that returns
+// its error.
+func (s *server) identityService(c *gin.Context) (*auth.Service, error) {
+	id, _, err := s.identity(c.Request.Context())
+	return id, err
 }
 
 const ctxPrincipal = "vanta.principal"
@@ -227,6 +161,11 @@ func (s *server) authenticate(c *gin.Context) {
 	}
 }
 
+var (
+	errUnauthenticated = &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: "send Authorization: Bearer <access_token>"}
+	errGODNetwork      = &apiError{status: http.StatusForbidden, code: "forbidden_network", message: "GOD may not act from this address"}
+)
+
 // resolvePrincipal checks the bearer token, GOD's networks and the user's
 // quota; on failure it has answered and returns false.
 func (s *server) resolvePrincipal(c *gin.Context) bool {
@@ -238,7 +177,7 @@ func (s *server) resolvePrincipal(c *gin.Context) bool {
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || token == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="vanta"`)
-		writeError(c, http.StatusUnauthorized, "unauthenticated", "send Authorization: Bearer <access_token>", "")
+		s.fail(c, errUnauthenticated)
 		return false
 	}
 	p, err := id.Authenticate(c.Request.Context(), token)
@@ -251,8 +190,8 @@ func (s *server) resolvePrincipal(c *gin.Context) bool {
 		s.logger.Warn("security", "event", "god_token_outside_allowlist", "ip", ip(c), "user", p.UserID.String())
 		c.Set(ctxPrincipal, p)
 		c.Set(ctxRole, auth.RoleGOD)
-		s.recordDenial(c, "system", "god_network", "")
-		writeError(c, http.StatusForbidden, "forbidden_network", "GOD may not act from this address", "")
+		c.Set(ctxWanted, "god_network")
+		s.fail(c, errGODNetwork)
 		return false
 	}
 	if s.overQuota(c, "quota:user:"+p.UserID.String(), s.Quotas.UserPerMinute) {
@@ -276,23 +215,22 @@ func principal(c *gin.Context) auth.Principal {
 // identityHandler decodes a body of type Req, finds the identity service,
 // and answers status with what fn returns, or the error.
 func identityHandler[Req any](s *server, status int, fn func(c *gin.Context, id *auth.Service, req Req) (any, error)) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return s.handle(func(c *gin.Context) error {
 		var req Req
 		if err := decode(c, &req); err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
-		id, _, ok := s.identified(c)
-		if !ok {
-			return
+		id, err := s.identityService(c)
+		if err != nil {
+			return err
 		}
 		out, err := fn(c, id, req)
 		if err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		c.JSON(status, out)
-	}
+		return nil
+	})
 }
 
 type godSetupRequest struct {
@@ -345,7 +283,7 @@ type godResetRequest struct {
 }
 
 func (s *server) identityRoutes(v1 *gin.RouterGroup) {
-	limited := v1.Group("", s.loginLimiter.middleware)
+	limited := v1.Group("", s.limit(s.loginLimiter))
 	limited.POST("/sys/setup/god", s.requireSetupToken, identityHandler(s, http.StatusCreated, func(c *gin.Context, id *auth.Service, req godSetupRequest) (any, error) {
 		u, secret, uri, err := id.CreateGOD(c.Request.Context(), req.Email, req.Name, req.Password)
 		if err != nil {
@@ -418,17 +356,17 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 		return gin.H{"user": u, "totp": totpEnrolment(secret, uri)}, nil
 	}))
 	authed := v1.Group("", s.authenticate)
-	authed.POST("/auth/logout", func(c *gin.Context) {
-		id, _, ok := s.identified(c)
-		if !ok {
-			return
+	authed.POST("/auth/logout", s.handle(func(c *gin.Context) error {
+		id, err := s.identityService(c)
+		if err != nil {
+			return err
 		}
 		if err := id.Logout(c.Request.Context(), principal(c)); err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		c.Status(http.StatusNoContent)
-	})
+		return nil
+	}))
 	// Self-service second factor: begin (the password again, and a
 	// current code when replacing one), then confirm with a first code.
 	authed.POST("/me/totp", identityHandler(s, http.StatusCreated, func(c *gin.Context, id *auth.Service, req totpBeginRequest) (any, error) {
@@ -444,124 +382,64 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 		}
 		return gin.H{"enrolled": true}, nil
 	}))
-	authed.GET("/me", func(c *gin.Context) {
-		id, _, ok := s.identified(c)
-		if !ok {
-			return
-		}
-		p := principal(c)
-		u, err := id.User(c.Request.Context(), p.UserID)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		ms, err := id.Memberships(c.Request.Context(), p.UserID)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		if ms == nil {
-			ms = []auth.Membership{}
-		}
-		invs, err := id.PendingInvitations(c.Request.Context(), p.UserID)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		pending := []gin.H{}
-		for _, inv := range invs {
-			pending = append(pending, gin.H{"id": inv.ID, "company_id": inv.CompanyID, "role": inv.Role, "expires_at": inv.ExpiresAt})
-		}
-		c.JSON(http.StatusOK, gin.H{"id": u.ID, "email": u.Email, "name": u.Name, "is_god": u.IsGOD, "memberships": ms,
-			"invitations": pending})
-	})
+	authed.GET("/me", s.handle(s.me))
 	// Accepting, while signed in, an invitation addressed to one's own
 	// email (how an admin's "create member" reaches a person who already
 	// has an account: it never joins them on the admin's say-so).
-	authed.POST("/me/invitations/:iid/accept", func(c *gin.Context) {
-		id, _, ok := s.identified(c)
-		if !ok {
-			return
-		}
-		iid, err := uuid.Parse(c.Param("iid"))
-		if err != nil {
-			s.fail(c, auth.ErrInvitationInvalid)
-			return
-		}
-		a, err := id.AcceptInvitationAsUser(c.Request.Context(), principal(c).UserID, iid, ip(c))
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		out := gin.H{"user": a.User, "company_id": a.CompanyID, "role": a.Role, "new_account": false}
-		if a.TOTP != nil {
-			out["totp"] = totpEnrolment(a.TOTP.Secret, a.TOTP.URI)
-		}
-		c.JSON(http.StatusCreated, out)
-	})
+	authed.POST("/me/invitations/:iid/accept", s.handle(s.acceptOwnInvitation))
 }
 
-// authStatus maps identity errors; statusOf calls it first.
-func authStatus(err error) *apiError {
-	var locked auth.ErrLockedOut
-	if errors.As(err, &locked) {
-		return &apiError{status: http.StatusTooManyRequests, code: "locked_out", message: err.Error(), retryAfter: locked.RetryAfter}
+// me is the signed-in person: their account, memberships and pending
+// invitations.
+func (s *server) me(c *gin.Context) error {
+	ctx := c.Request.Context()
+	id, err := s.identityService(c)
+	if err != nil {
+		return err
 	}
-	var np *auth.NewPasswordError
-	if errors.As(err, &np) {
-		return &apiError{http.StatusBadRequest, "weak_password", np.Error(), "new_password", 0}
+	p := principal(c)
+	u, err := id.User(ctx, p.UserID)
+	if err != nil {
+		return err
 	}
-	var ie *auth.InputError
-	if errors.As(err, &ie) {
-		return &apiError{http.StatusBadRequest, "validation_failed", strings.TrimPrefix(ie.Error(), "auth: "), ie.Field, 0}
+	ms, err := id.Memberships(ctx, p.UserID)
+	if err != nil {
+		return err
 	}
-	var pe *auth.PolicyError
-	if errors.As(err, &pe) {
-		return &apiError{http.StatusBadRequest, "weak_password", pe.Error(), "password", 0}
+	if ms == nil {
+		ms = []auth.Membership{}
 	}
-	for _, m := range []struct {
-		err    error
-		status int
-		code   string
-		field  string
-	}{
-		{auth.ErrGODExists, http.StatusConflict, "god_exists", ""},
-		{auth.ErrEmailTaken, http.StatusConflict, "email_taken", "email"},
-		{auth.ErrInvalidEmail, http.StatusBadRequest, "validation_failed", "email"},
-		{auth.ErrInvalidName, http.StatusBadRequest, "validation_failed", "name"},
-		{auth.ErrTOTPRequired, http.StatusUnauthorized, "totp_required", "totp"},
-		{auth.ErrTOTPInvalid, http.StatusUnauthorized, "invalid_totp", "totp"},
-		{auth.ErrTOTPReplayed, http.StatusUnauthorized, "invalid_totp", "totp"},
-		{auth.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials", ""},
-		{auth.ErrPasswordChangeRequired, http.StatusForbidden, "password_change_required", "password"},
-		{auth.ErrResetInvalid, http.StatusBadRequest, "invalid_reset_token", "token"},
-		{auth.ErrResetNeedsGOD, http.StatusForbidden, "forbidden", ""},
-		{auth.ErrGODNetwork, http.StatusForbidden, "forbidden_network", ""},
-		{auth.ErrRefreshInvalid, http.StatusUnauthorized, "invalid_refresh_token", "refresh_token"},
-		{auth.ErrInvalidToken, http.StatusUnauthorized, "invalid_token", ""},
-		{auth.ErrRevocationUnavailable, http.StatusServiceUnavailable, "unavailable", ""},
-		{auth.ErrUserNotFound, http.StatusNotFound, "not_found", ""},
-		{auth.ErrNotMember, http.StatusNotFound, "not_found", ""},
-		{auth.ErrTOTPNotEnrolled, http.StatusConflict, "totp_not_enrolled", ""},
-		{auth.ErrNoPendingEnrolment, http.StatusConflict, "no_pending_enrolment", ""},
-		{auth.ErrInvitationInvalid, http.StatusBadRequest, "invalid_invitation", "token"},
-		{auth.ErrInvitationNotFound, http.StatusNotFound, "not_found", ""},
-		{auth.ErrAlreadyMember, http.StatusConflict, "already_member", "email"},
-		{auth.ErrGODImmutable, http.StatusForbidden, "forbidden", ""},
-		{errStarting, http.StatusServiceUnavailable, "starting", ""},
-		{seal.ErrSealed, http.StatusServiceUnavailable, "sealed", ""},
-	} {
-		if errors.Is(err, m.err) {
-			msg := strings.TrimPrefix(m.err.Error(), "auth: ")
-			switch m.err {
-			case auth.ErrTOTPNotEnrolled:
-				msg += "; the user enrols one at POST /api/v1/me/totp"
-			case auth.ErrEmailTaken:
-				msg += "; invite them instead (POST /api/v1/companies/{cid}/invitations)"
-			}
-			return &apiError{m.status, m.code, msg, m.field, 0}
-		}
+	invs, err := id.PendingInvitations(ctx, p.UserID)
+	if err != nil {
+		return err
 	}
+	pending := []gin.H{}
+	for _, inv := range invs {
+		pending = append(pending, gin.H{"id": inv.ID, "company_id": inv.CompanyID, "role": inv.Role, "expires_at": inv.ExpiresAt})
+	}
+	c.JSON(http.StatusOK, gin.H{"id": u.ID, "email": u.Email, "name": u.Name, "is_god": u.IsGOD, "memberships": ms,
+		"invitations": pending})
+	return nil
+}
+
+func (s *server) acceptOwnInvitation(c *gin.Context) error {
+	id, err := s.identityService(c)
+	if err != nil {
+		return err
+	}
+	iid, err := uuid.Parse(c.Param("iid"))
+	if err != nil {
+		return auth.ErrInvitationInvalid
+	}
+	a, err := id.AcceptInvitationAsUser(c.Request.Context(), principal(c).UserID, iid, ip(c))
+	if err != nil {
+		return err
+	}
+	out := gin.H{"user": a.User, "company_id": a.CompanyID, "role": a.Role, "new_account": false}
+	if a.TOTP != nil {
+		out["totp"] = totpEnrolment(a.TOTP.Secret, a.TOTP.URI)
+	}
+	c.JSON(http.StatusCreated, out)
 	return nil
 }
 
@@ -621,7 +499,7 @@ func (s *server) godGate(c *gin.Context) (seal.Origin, bool) {
 	}
 	p := principal(c)
 	if !p.IsGOD {
-		s.fail(c, &apiError{status: http.StatusForbidden, code: "forbidden", message: "only GOD may do this"}) // recorded, like every refusal
+		s.fail(c, forbidden("only GOD may do this")) // recorded, like every refusal
 		c.Abort()
 		return o, false
 	}
@@ -653,14 +531,9 @@ func (s *server) godExists(ctx context.Context) (bool, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	var exists bool
-	err := st.App.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM auth.users WHERE is_god)").Scan(&exists)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // no auth schema yet: no accounts at all
-		return false, nil
-	}
+	exists, err := auth.GODExists(ctx, st.App)
 	if err != nil {
-		return false, fmt.Errorf("check whether a GOD exists: %w", err)
+		return false, err
 	}
 	if exists {
 		s.godSeen.Store(true)

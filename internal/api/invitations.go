@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
@@ -31,13 +30,13 @@ func (s *server) invitationRoutes(v1 *gin.RouterGroup) {
 	// unguessable, it keeps one client from making the appliance hash
 	// and look up tokens at speed. Its own budget, so that an invitee
 	// reloading the page does not use up anyone's sign-in attempts.
-	limited := v1.Group("", newClientLimiter(30, 10).middleware)
+	limited := v1.Group("", s.limit(newClientLimiter(30, 10)))
 	limited.POST("/auth/invitations/preview", identityHandler(s, http.StatusOK, s.previewInvitation))
 }
 
 // consoleRoutes answer the console's pages about the appliance's state.
 func (s *server) consoleRoutes(sys *gin.RouterGroup) {
-	sys.GET("/setup/status", s.setupStatus)
+	sys.GET("/setup/status", s.handle(s.setupStatus))
 }
 
 // previewInvitation names the company of a pending invitation. A token
@@ -49,10 +48,12 @@ func (s *server) previewInvitation(c *gin.Context, id *auth.Service, req invitat
 	if err != nil {
 		return nil, err
 	}
-	var name string
-	err = s.Appliance.Stores().App.QueryRow(ctx, "SELECT name FROM vanta.companies WHERE id = $1 AND status <> $2",
-		inv.CompanyID, tenancy.StatusArchived).Scan(&name)
-	if errors.Is(err, pgx.ErrNoRows) {
+	d, err := s.domain()
+	if err != nil {
+		return nil, err
+	}
+	name, err := d.companies.NameIfNotArchived(ctx, inv.CompanyID)
+	if errors.Is(err, tenancy.ErrCompanyNotFound) {
 		return nil, auth.ErrInvitationInvalid
 	}
 	if err != nil {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-redis/redis_rate/v10"
@@ -46,24 +46,23 @@ func (s *server) overQuota(c *gin.Context, key string, perMinute int) bool {
 	if res.Allowed > 0 {
 		return false
 	}
-	secs := int(math.Ceil(res.RetryAfter.Seconds()))
-	c.Header("Retry-After", strconv.Itoa(max(secs, 1)))
-	c.Set(ctxErrorCode, "quota_exceeded")
-	writeError(c, http.StatusTooManyRequests, "quota_exceeded", fmt.Sprintf("more than %d requests a minute; retry in %ds", perMinute, max(secs, 1)), "")
+	// At least a second: a Retry-After of 0 would invite a busy loop.
+	wait := max(res.RetryAfter, time.Second)
+	s.fail(c, &apiError{status: http.StatusTooManyRequests, code: "quota_exceeded", retryAfter: wait,
+		message: fmt.Sprintf("more than %d requests a minute; retry in %ds", perMinute, int(math.Ceil(wait.Seconds())))})
 	return true
 }
 
 // getQuota shows a company its allowances and what it has used.
-func (s *server) getQuota(c *gin.Context) {
-	_, st, ok := s.identified(c)
-	if !ok {
-		return
+func (s *server) getQuota(c *gin.Context) error {
+	d, err := s.companyStores(c)
+	if err != nil {
+		return err
 	}
-	q := quota.Quotas{Redis: st.Redis, Limits: s.Quotas.Company}
+	q := quota.Quotas{Redis: d.stores.Redis, Limits: s.Quotas.Company}
 	used, err := q.StorageUsed(c.Request.Context(), scope(c))
 	if err != nil {
-		s.fail(c, err)
-		return
+		return err
 	}
 	limits := q.Limits
 	if limits.AIPerHour == 0 {
@@ -77,4 +76,5 @@ func (s *server) getQuota(c *gin.Context) {
 		"ai_requests_per_hour": limits.AIPerHour,
 		"storage_bytes":        gin.H{"used": used, "limit": limits.StorageBytes},
 	})
+	return nil
 }

@@ -55,13 +55,16 @@ func (l *clientLimiter) reserve(ip string, now time.Time) (ok bool, retryAfter t
 	return true, 0
 }
 
-func (l *clientLimiter) middleware(c *gin.Context) {
-	if ok, wait := l.reserve(ip(c), time.Now()); !ok {
-		secs := int(math.Ceil(wait.Seconds()))
-		c.Header("Retry-After", fmt.Sprint(secs))
-		c.Set(ctxErrorCode, "rate_limited")
-		writeError(c, http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("too many attempts from this address; retry in %ds", secs), "")
-		return
+// limit is l as middleware: past its rate a client gets 429 rate_limited
+// with Retry-After.
+func (s *server) limit(l *clientLimiter) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if ok, wait := l.reserve(ip(c), time.Now()); !ok {
+			secs := int(math.Ceil(wait.Seconds()))
+			s.fail(c, &apiError{status: http.StatusTooManyRequests, code: "rate_limited", retryAfter: wait,
+				message: fmt.Sprintf("too many attempts from this address; retry in %ds", secs)})
+			return
+		}
+		c.Next()
 	}
-	c.Next()
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -20,7 +19,7 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 	// Share-taking routes, per client: a burst of 60 covers a whole key
 	// ceremony from one console; then 2 a second. Shares cannot be
 	// guessed; this keeps a misbehaving client from burning CPU on Argon2.
-	limited := sys.Group("", newClientLimiter(120, 60).middleware)
+	limited := sys.Group("", s.limit(newClientLimiter(120, 60)))
 
 	sys.GET("/seal-status", func(c *gin.Context) {
 		c.JSON(http.StatusOK, s.Seal.Status())
@@ -28,19 +27,18 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 	// Init needs the setup token until a GOD exists; starting over while
 	// confirmations are pending also needs the ceremony token or a pending
 	// share, checked by the seal service.
-	limited.POST("/init", s.requireSetupToken, func(c *gin.Context) {
+	limited.POST("/init", s.requireSetupToken, s.handle(func(c *gin.Context) error {
 		var req seal.InitRequest
 		if err := decode(c, &req); err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		res, err := s.Seal.Init(sealCtx(c), req)
 		if err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		c.JSON(http.StatusOK, res)
-	})
+		return nil
+	}))
 	limited.POST("/init/confirm", s.withShare(false, func(c *gin.Context, req shareRequest) (any, error) {
 		return s.Seal.Confirm(sealCtx(c), req.Share)
 	}))
@@ -57,36 +55,35 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 		}
 		return s.Seal.Unseal(sealCtx(c), req.Share, req.Nonce)
 	}))
-	sys.POST("/seal", s.godOnceAccountsExist, func(c *gin.Context) {
+	sys.POST("/seal", s.godOnceAccountsExist, s.handle(func(c *gin.Context) error {
 		st, err := s.Seal.SealFrom(sealCtx(c))
 		if err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		c.JSON(http.StatusOK, st)
-	})
+		return nil
+	}))
 	// Starting a rekey: GOD's token while unsealed (once a GOD exists);
 	// while sealed no token can be checked, so anyone may propose one, and
 	// it becomes real only when the threshold of current custodians enters
 	// shares after seeing in seal-status whom it encrypts to.
-	limited.POST("/rekey/init", func(c *gin.Context) {
+	limited.POST("/rekey/init", s.handle(func(c *gin.Context) error {
 		var req seal.InitRequest
 		if err := decode(c, &req); err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		if !s.Seal.Sealed() {
 			if _, ok := s.godGate(c); !ok {
-				return
+				return errAnswered
 			}
 		}
 		st, err := s.Seal.RekeyStart(sealCtx(c), req)
 		if err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		c.JSON(http.StatusOK, st)
-	})
+		return nil
+	}))
 	limited.POST("/rekey/update", s.withShare(false, func(c *gin.Context, req shareRequest) (any, error) {
 		st, res, err := s.Seal.RekeyUpdate(sealCtx(c), req.Share, req.Nonce)
 		if err != nil || res == nil {
@@ -100,38 +97,36 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 	}))
 	// Cancelling: GOD's token (or no GOD yet) with no body, or one current
 	// share per call ({"share","nonce"}) until the threshold cancels.
-	limited.POST("/rekey/cancel", func(c *gin.Context) {
+	limited.POST("/rekey/cancel", s.handle(func(c *gin.Context) error {
 		var req shareRequest
 		if c.Request.ContentLength != 0 {
 			if err := decode(c, &req); err != nil {
-				s.fail(c, err)
-				return
+				return err
 			}
 		}
 		if req.Reset {
-			s.fail(c, badRequest("unknown_field", "reset is not accepted here", "reset"))
-			return
+			return badRequest("unknown_field", "reset is not accepted here", "reset")
 		}
 		if req.Share == "" {
 			if _, ok := s.godGate(c); !ok {
-				return
+				return errAnswered
 			}
 		}
 		st, err := s.Seal.RekeyCancel(sealCtx(c), req.Share, req.Nonce)
 		if err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		c.JSON(http.StatusOK, st)
-	})
-	sys.POST("/rotate", s.godOnceAccountsExist, func(c *gin.Context) {
+		return nil
+	}))
+	sys.POST("/rotate", s.godOnceAccountsExist, s.handle(func(c *gin.Context) error {
 		st, err := s.Seal.Rotate(sealCtx(c))
 		if err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		c.JSON(http.StatusOK, st)
-	})
+		return nil
+	}))
 	limited.POST("/break-glass", s.withShare(false, func(c *gin.Context, req shareRequest) (any, error) {
 		progress, token, err := s.Seal.BreakGlass(sealCtx(c), req.Share, req.Nonce)
 		if err != nil {
@@ -142,50 +137,40 @@ func (s *server) sealRoutes(sys *gin.RouterGroup) {
 		}
 		return gin.H{"token": token, "expires_in": 30}, nil
 	}))
-	limited.POST("/break-glass/use", func(c *gin.Context) {
+	limited.POST("/break-glass/use", s.handle(func(c *gin.Context) error {
 		var req struct {
 			Token string `json:"token"`
 		}
 		if err := decode(c, &req); err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		if err := s.Seal.UseBreakGlass(sealCtx(c), req.Token); err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		c.JSON(http.StatusOK, gin.H{"valid": true})
-	})
+		return nil
+	}))
 }
-
-// errAnswered tells withShare that its fn has written the answer already.
-var errAnswered = errors.New("answered")
 
 // withShare decodes a share request, checks it names a share (or, where
 // allowed, a reset) and answers with what fn returns.
 func (s *server) withShare(allowReset bool, fn func(*gin.Context, shareRequest) (any, error)) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return s.handle(func(c *gin.Context) error {
 		var req shareRequest
 		if err := decode(c, &req); err != nil {
-			s.fail(c, err)
-			return
+			return err
 		}
 		switch {
 		case req.Reset && !allowReset:
-			s.fail(c, badRequest("unknown_field", "reset is not accepted here", "reset"))
-			return
+			return badRequest("unknown_field", "reset is not accepted here", "reset")
 		case !req.Reset && req.Share == "":
-			s.fail(c, badRequest("validation_failed", "share is required", "share"))
-			return
+			return badRequest("validation_failed", "share is required", "share")
 		}
 		out, err := fn(c, req)
-		if errors.Is(err, errAnswered) {
-			return
-		}
 		if err != nil {
-			s.fail(c, err)
-			return
+			return err // errAnswered included: fn has answered
 		}
 		c.JSON(http.StatusOK, out)
-	}
+		return nil
+	})
 }

@@ -1,0 +1,195 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/vanta-ledger/vanta/appliance"
+	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/quota"
+	"github.com/vanta-ledger/vanta/internal/seal"
+	"github.com/vanta-ledger/vanta/internal/tenancy"
+)
+
+// TestErrorMapping drives the one mapping: every typed and sentinel error
+// of the domain packages to the status, code and field API.md promises.
+// Wrapped errors map like the error they wrap, since handlers add
+// context on the way up.
+func TestErrorMapping(t *testing.T) {
+	tests := []struct {
+		err    error
+		status int
+		code   string
+		field  string
+	}{
+		{auth.ErrLockedOut{RetryAfter: time.Minute}, 429, "locked_out", ""},
+		{&auth.NewPasswordError{Policy: &auth.PolicyError{Rule: "length", Message: "too short"}}, 400, "weak_password", "new_password"},
+		{&auth.InputError{Field: "name", Message: "too long"}, 400, "validation_failed", "name"},
+		{&auth.PolicyError{Rule: "length", Message: "too short"}, 400, "weak_password", "password"},
+		{&tenancy.ValidationError{Field: "tax_id", Problem: "bad"}, 400, "validation_failed", "tax_id"},
+		{&seal.FieldError{Field: "threshold", Problem: "too big"}, 400, "validation_failed", "threshold"},
+		{&seal.ShareError{Kind: seal.ShareMalformed, Problem: "not base32"}, 400, "malformed_share", "share"},
+		{&seal.ShareError{Kind: seal.ShareUnknown}, 400, "unknown_share", "share"},
+		{&seal.ShareError{Kind: seal.ShareDuplicate}, 409, "duplicate_share", "share"},
+		{&seal.ShareError{Kind: seal.ShareWrongKey}, 400, "wrong_key", "share"},
+		{&quota.ExceededError{Quota: "ai_requests_per_hour", Limit: 1000, RetryAfter: 90 * time.Second}, 429, "quota_exceeded", ""},
+		{&quota.ExceededError{Quota: "storage_bytes", Limit: 10 << 30}, 413, "quota_exceeded", ""},
+		{auth.ErrGODExists, 409, "god_exists", ""},
+		{auth.ErrEmailTaken, 409, "email_taken", "email"},
+		{auth.ErrInvalidEmail, 400, "validation_failed", "email"},
+		{auth.ErrInvalidName, 400, "validation_failed", "name"},
+		{auth.ErrTOTPRequired, 401, "totp_required", "totp"},
+		{auth.ErrTOTPInvalid, 401, "invalid_totp", "totp"},
+		{auth.ErrTOTPReplayed, 401, "invalid_totp", "totp"},
+		{auth.ErrInvalidCredentials, 401, "invalid_credentials", ""},
+		{&auth.AttemptError{Op: "login", Err: auth.ErrInvalidCredentials}, 401, "invalid_credentials", ""},
+		{auth.ErrPasswordChangeRequired, 403, "password_change_required", "password"},
+		{auth.ErrResetInvalid, 400, "invalid_reset_token", "token"},
+		{auth.ErrResetNeedsGOD, 403, "forbidden", ""},
+		{auth.ErrGODNetwork, 403, "forbidden_network", ""},
+		{auth.ErrRefreshInvalid, 401, "invalid_refresh_token", "refresh_token"},
+		{auth.ErrInvalidToken, 401, "invalid_token", ""},
+		{auth.ErrRevocationUnavailable, 503, "unavailable", ""},
+		{auth.ErrUserNotFound, 404, "not_found", ""},
+		{auth.ErrNotMember, 404, "not_found", ""},
+		{auth.ErrTOTPNotEnrolled, 409, "totp_not_enrolled", ""},
+		{auth.ErrNoPendingEnrolment, 409, "no_pending_enrolment", ""},
+		{auth.ErrInvitationInvalid, 400, "invalid_invitation", "token"},
+		{auth.ErrInvitationNotFound, 404, "not_found", ""},
+		{auth.ErrAlreadyMember, 409, "already_member", "email"},
+		{auth.ErrGODImmutable, 403, "forbidden", ""},
+		{errStarting, 503, "starting", ""},
+		{appliance.ErrSetupTokenRequired, 401, "setup_token_required", ""},
+		{tenancy.ErrCompanyNotFound, 404, "not_found", ""},
+		{tenancy.ErrTaxIDTaken, 409, "tax_id_taken", "tax_id"},
+		{seal.ErrSealed, 503, "sealed", ""},
+		{seal.ErrNotInitialized, 409, "not_initialized", ""},
+		{seal.ErrAlreadyInitialized, 409, "already_initialized", ""},
+		{seal.ErrInitPending, 409, "confirmation_pending", ""},
+		{seal.ErrNothingPending, 409, "nothing_pending", ""},
+		{seal.ErrAlreadyUnsealed, 409, "already_unsealed", ""},
+		{seal.ErrNoRekey, 409, "no_rekey", ""},
+		{seal.ErrRekeyInProgress, 409, "rekey_in_progress", ""},
+		{seal.ErrStaleNonce, 409, "stale_nonce", ""},
+		{seal.ErrTokenInvalid, 401, "invalid_token", ""},
+		{seal.ErrCeremonyProof, 403, "ceremony_proof_required", ""},
+		{seal.ErrResetProof, 403, "reset_not_allowed", ""},
+		{seal.ErrRekeyNeedsGOD, 403, "forbidden", ""},
+		{badRequest("invalid_json", "x", "body"), 400, "invalid_json", "body"},
+		{errors.New("something nobody expected"), 500, "internal", ""},
+	}
+	for _, tt := range tests {
+		for _, err := range []error{tt.err, fmt.Errorf("with context: %w", tt.err)} {
+			ae := statusOf(err)
+			if ae.status != tt.status || ae.code != tt.code || ae.field != tt.field {
+				t.Errorf("%T %q → %d %s field %q; want %d %s field %q", tt.err, err, ae.status, ae.code, ae.field, tt.status, tt.code, tt.field)
+			}
+			if ae.message == "" {
+				t.Errorf("%q → no message", err)
+			}
+		}
+	}
+	// Every sentinel in the table has a row above: a sentinel added to the
+	// mapping without a test shows up here.
+	for _, m := range sentinels {
+		found := false
+		for _, tt := range tests {
+			if tt.err == m.err {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("sentinel %q is mapped but not tested here", m.err)
+		}
+	}
+	// An internal error's text never reaches the client.
+	if ae := statusOf(errors.New("pq: password authentication failed for user vanta_app")); strings.Contains(ae.message, "vanta_app") {
+		t.Errorf("internal error leaked: %q", ae.message)
+	}
+}
+
+// TestQuotaExceededAnswer runs a handler that returns a quota error
+// through the adapter: 429 with Retry-After naming the quota, not a 500.
+func TestQuotaExceededAnswer(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	s := &server{logger: slog.New(slog.DiscardHandler), Deps: Deps{Appliance: stubAppliance{}}}
+	r := gin.New()
+	r.GET("/ai", s.handle(func(c *gin.Context) error {
+		return fmt.Errorf("classify: %w", &quota.ExceededError{Quota: "ai_requests_per_hour", Limit: 1000, RetryAfter: 1500 * time.Millisecond})
+	}))
+	r.GET("/store", s.handle(func(c *gin.Context) error {
+		return &quota.ExceededError{Quota: "storage_bytes", Limit: 100}
+	}))
+	for _, tt := range []struct {
+		path       string
+		status     int
+		retryAfter string
+		quota      string
+	}{{"/ai", 429, "2", "ai_requests_per_hour"}, {"/store", 413, "", "storage_bytes"}} {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
+		var body errorBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%s: %v: %q", tt.path, err, rec.Body.String())
+		}
+		if rec.Code != tt.status || body.Error.Code != "quota_exceeded" || !strings.Contains(body.Error.Message, tt.quota) ||
+			rec.Header().Get("Retry-After") != tt.retryAfter {
+			t.Errorf("%s → %d %+v Retry-After %q; want %d quota_exceeded naming %s, Retry-After %q", tt.path, rec.Code, body.Error,
+				rec.Header().Get("Retry-After"), tt.status, tt.quota, tt.retryAfter)
+		}
+	}
+}
+
+// TestOneErrorWriter keeps fail the only writer of error answers: a
+// handler that wrote one itself would skip the log and the audit record.
+func TestOneErrorWriter(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, name, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			fn, ok := n.(*ast.FuncDecl)
+			if !ok {
+				return true
+			}
+			ast.Inspect(fn, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				if id, ok := call.Fun.(*ast.Ident); ok && id.Name == "writeError" && fn.Name.Name != "fail" {
+					t.Errorf("%s: %s calls writeError; return an error (or call s.fail) instead", fset.Position(call.Pos()), fn.Name.Name)
+				}
+				return true
+			})
+			return false
+		})
+	}
+}

@@ -1,0 +1,99 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Beginner is what AppendAlone writes through: a pool or a connection.
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// AppendAlone adds e to chain in a transaction of its own, for an event
+// that changes nothing else (a refused request): there is no change for
+// the record to commit with.
+func AppendAlone(ctx context.Context, db Beginner, chain string, e Entry) (Record, error) {
+	var r Record
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		var err error
+		r, err = Append(ctx, tx, chain, e)
+		return err
+	})
+	return r, err
+}
+
+// Page is one page of a chain, newest first: the records before seq
+// Before (every record when Before is 0), at most Limit of them.
+type Page struct {
+	Before int64
+	Limit  int
+}
+
+// List reads a page of chain, newest first, and says whether older
+// records follow.
+func List(ctx context.Context, q Querier, chain string, p Page) (records []Record, more bool, err error) {
+	if p.Limit < 1 {
+		return nil, false, errors.New("audit: list: limit must be positive")
+	}
+	before := p.Before
+	if before <= 0 {
+		before = 1 << 62
+	}
+	rows, err := q.Query(ctx, `SELECT seq, at, actor, role, ip, action, resource, outcome, details
+		FROM audit.records WHERE chain = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`, chain, before, p.Limit+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("audit: list %s: %w", chain, err)
+	}
+	records, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Record, error) {
+		r := Record{Chain: chain}
+		e := &r.Entry
+		err := row.Scan(&r.Seq, &r.At, &e.Actor, &e.Role, &e.IP, &e.Action, &e.Resource, &e.Outcome, &r.Details)
+		return r, err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("audit: list %s: %w", chain, err)
+	}
+	if len(records) > p.Limit {
+		return records[:p.Limit], true, nil
+	}
+	return records, false, nil
+}
+
+// Chains names every chain that has records.
+func Chains(ctx context.Context, q Querier) ([]string, error) {
+	rows, err := q.Query(ctx, "SELECT DISTINCT chain FROM audit.records")
+	if err != nil {
+		return nil, fmt.Errorf("audit: list chains: %w", err)
+	}
+	chains, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("audit: list chains: %w", err)
+	}
+	return chains, nil
+}
+
+// VerifyAndAdvance verifies chain against its checkpoint and, when it is
+// intact, moves the checkpoint to its head. A forged checkpoint is a
+// failed verification (the reason says so), not an error: it is what a
+// verification exists to find.
+func (c Checkpoints) VerifyAndAdvance(ctx context.Context, q Querier, chain string) (Result, error) {
+	cp, err := c.Load(chain)
+	if errors.Is(err, ErrCheckpointForged) {
+		return Result{Reason: err.Error()}, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := Verify(ctx, q, chain, cp)
+	if err != nil || !res.OK {
+		return res, err
+	}
+	if _, err := c.Save(ctx, q, chain); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}

@@ -1,0 +1,122 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrCompanyNotFound is a company that does not exist, or that the asking
+// route may not see (archived).
+var ErrCompanyNotFound = errors.New("tenancy: no such company")
+
+// Companies is the store of the company register (vanta.companies), read
+// as the app role. Its functions that concern one company take the
+// company's Scope; the listings take the ids the caller may see.
+type Companies struct {
+	DB *pgxpool.Pool // the app role's pool
+}
+
+// companyColumns are the columns scanCompany reads, in its order.
+const companyColumns = "id, name, registration_number, tax_id, industry, address, phone, email, settings, status, created_at"
+
+func scanCompany(r pgx.CollectableRow) (Company, error) {
+	var co Company
+	err := r.Scan(&co.ID, &co.Name, &co.RegistrationNumber, &co.TaxID, &co.Industry, &co.Address, &co.Phone, &co.Email,
+		&co.Settings, &co.Status, &co.CreatedAt)
+	return co, err
+}
+
+// Status is a company's status (provisioning, active, archived), read
+// before its scope exists: the API's company gate asks it for a company
+// the caller is a member of. ErrCompanyNotFound when there is no such row.
+func (s Companies) Status(ctx context.Context, id uuid.UUID) (string, error) {
+	var status string
+	err := s.DB.QueryRow(ctx, "SELECT status FROM vanta.companies WHERE id = $1", id).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrCompanyNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("status of company %s: %w", id, err)
+	}
+	return status, nil
+}
+
+// NameIfNotArchived is the name of a company that is not archived, for
+// the page of an invitation into it; an archived or missing company is
+// ErrCompanyNotFound alike.
+func (s Companies) NameIfNotArchived(ctx context.Context, id uuid.UUID) (string, error) {
+	var name string
+	err := s.DB.QueryRow(ctx, "SELECT name FROM vanta.companies WHERE id = $1 AND status <> $2", id, StatusArchived).Scan(&name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrCompanyNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("name of company %s: %w", id, err)
+	}
+	return name, nil
+}
+
+// Get is the scope's company.
+func (s Companies) Get(ctx context.Context, sc Scope) (Company, error) {
+	if !sc.Valid() {
+		return Company{}, ErrNoScope
+	}
+	rows, err := s.DB.Query(ctx, "SELECT "+companyColumns+" FROM vanta.companies WHERE id = $1", sc.company)
+	if err != nil {
+		return Company{}, fmt.Errorf("read company %s: %w", sc.company, err)
+	}
+	co, err := pgx.CollectExactlyOneRow(rows, scanCompany)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Company{}, ErrCompanyNotFound
+	}
+	if err != nil {
+		return Company{}, fmt.Errorf("read company %s: %w", sc.company, err)
+	}
+	return co, nil
+}
+
+// Update changes the scope's company; see Update.
+func (s Companies) Update(ctx context.Context, sc Scope, patch CompanyPatch, by Actor) (Company, error) {
+	return Update(ctx, s.DB, sc, patch, by)
+}
+
+// CompanyQuery is one page of the companies that are not archived, in id
+// order (keyset paging on the primary key: stable while companies are
+// added).
+type CompanyQuery struct {
+	After string // the id (as text) the previous page ended at; "" for the first
+	Limit int
+	// Among, unless All, keeps only these companies: the caller's own.
+	Among []uuid.UUID
+	All   bool // GOD sees every company
+}
+
+// List answers q: at most q.Limit companies, and whether more follow.
+func (s Companies) List(ctx context.Context, q CompanyQuery) (items []Company, more bool, err error) {
+	if q.Limit < 1 {
+		return nil, false, errors.New("tenancy: list companies: limit must be positive")
+	}
+	sql := "SELECT " + companyColumns + " FROM vanta.companies WHERE status <> 'archived' AND id::text > $1"
+	args := []any{q.After, q.Limit + 1}
+	if !q.All {
+		sql += " AND id = ANY($3)"
+		args = append(args, q.Among)
+	}
+	rows, err := s.DB.Query(ctx, sql+" ORDER BY id::text LIMIT $2", args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("list companies: %w", err)
+	}
+	items, err = pgx.CollectRows(rows, scanCompany)
+	if err != nil {
+		return nil, false, fmt.Errorf("list companies: %w", err)
+	}
+	if len(items) > q.Limit {
+		return items[:q.Limit], true, nil
+	}
+	return items, false, nil
+}
