@@ -101,6 +101,7 @@ func NewRouter(d Deps) http.Handler {
 		s.identityRoutes(v1)
 		s.companyAPI(v1)
 		s.invitationRoutes(v1)
+		s.roleRoutes(v1)
 	}
 
 	if d.Pages != nil {
