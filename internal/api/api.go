@@ -106,7 +106,7 @@ func NewRouter(d Deps) http.Handler {
 
 	if d.Pages != nil {
 		r.GET("/", s.home(d.Pages))
-		for _, p := range []string{"/setup", "/unseal", "/accept", "/reset", "/assets/*file"} {
+		for _, p := range []string{"/setup", "/unseal", "/accept", "/reset", "/console", "/console/*path", "/assets/*file"} {
 			r.GET(p, gin.WrapH(d.Pages))
 		}
 	}

@@ -473,7 +473,7 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 			pending = append(pending, gin.H{"id": inv.ID, "company_id": inv.CompanyID, "role": inv.Role, "expires_at": inv.ExpiresAt})
 		}
 		c.JSON(http.StatusOK, gin.H{"id": u.ID, "email": u.Email, "name": u.Name, "is_god": u.IsGOD, "memberships": ms,
-			"invitations": pending})
+			"invitations": pending, "totp_enrolled": u.HasTOTP})
 	})
 	// Accepting, while signed in, an invitation addressed to one's own
 	// email (how an admin's "create member" reaches a person who already
