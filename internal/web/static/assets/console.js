@@ -146,11 +146,17 @@ const Console = (() => {
   }
 
   async function signOut() {
-    if (state.session) {
-      // A failure changes nothing here: the tab forgets the tokens anyway.
-      await V.api("POST", "/api/v1/auth/logout", undefined, state.session.access);
-    }
+    const s = state.session;
+    // The tab forgets the tokens first, so that leaving the page half-way
+    // cannot leave it signed in; keepalive lets the revocation reach the
+    // appliance even then. A failure changes nothing here.
     dropSession();
+    if (s) {
+      try {
+        await fetch("/api/v1/auth/logout", { method: "POST", keepalive: true, cache: "no-store", credentials: "same-origin",
+          headers: { Accept: "application/json", Authorization: "Bearer " + s.access } });
+      } catch (e) { /* offline: the session ends on its own */ }
+    }
     state.notice = { kind: "success", title: "You have signed out.", detail: "", code: "signed_out" };
     navigate(signInPath, { replace: true });
   }
