@@ -243,6 +243,9 @@ func newConsoleWorld(t *testing.T) *consoleWorld {
 	in.mustCall("POST", "/api/v1/companies/"+w.acme.ID+"/users", gt.AccessToken,
 		map[string]string{"email": w.otienoEmail, "name": "Otieno Odhiambo", "role": "user", "password": initialPassword(w.otienoPass)}, 201, nil)
 	in.setOwnPassword(w.otienoEmail, initialPassword(w.otienoPass), w.otienoPass, "")
+	// Akinyi has only the password an admin chose for her.
+	in.mustCall("POST", "/api/v1/companies/"+w.acme.ID+"/users", gt.AccessToken,
+		map[string]string{"email": "akinyi@acme.test", "name": "Akinyi Otieno", "role": "viewer", "password": initialPassword(w.otienoPass)}, 201, nil)
 	return w
 }
 
@@ -306,6 +309,7 @@ func TestConsoleSignInSwitcherAndSignOut(t *testing.T) {
 	p.disallow()
 	p.waitText("#view-title", "Welcome, Wanjiru Kamau")
 	p.waitText("#who-name", "Wanjiru Kamau")
+	p.extraScreenshot("console-home.png")
 
 	// Home: each company with her role in it.
 	roles := eval[map[string]string](p.tab, `Object.fromEntries([...document.querySelectorAll('[data-testid="home-company"]')].map(li => [li.querySelector(".co-name").textContent, li.querySelector('[data-testid="home-role"]').textContent]))`)
@@ -374,6 +378,14 @@ func TestConsoleSessionEndsAndReturns(t *testing.T) {
 	want := "/console/c/" + w.acme.ID
 	p.do("open a company page", chromedp.Navigate(in.url(want)))
 	p.atPath("/console/sign-in?next=" + url.QueryEscape(want))
+	// A password an admin chose opens nothing: the page says so and links
+	// to where she sets her own.
+	p.allow(403, "/api/v1/auth/login")
+	p.fill("#sign-in-email", "akinyi@acme.test")
+	p.fill("#sign-in-password", initialPassword(w.otienoPass))
+	p.do("sign in with an initial password", chromedp.Click(chromedp.CSS("#sign-in-submit")))
+	p.waitShown(`#sign-in-error[data-code="password_change_required"] a[href="/reset"]`)
+	p.disallow()
 	p.signIn(w.otienoEmail, w.otienoPass, "")
 	p.atPath(want)
 	p.waitText(`[data-testid="company-role"]`, "User")
@@ -423,6 +435,7 @@ func TestConsoleAccountPasswordAndAuthenticator(t *testing.T) {
 	p.signIn(w.otienoEmail, w.otienoPass, "")
 	p.atPath("/console/account")
 	p.waitText(`[data-testid="account-totp"]`, "Not set up")
+	p.extraScreenshot("console-account.png")
 
 	// Change password: a wrong current one and a weak new one are refused
 	// at their fields; then the change, and the session goes on.

@@ -248,7 +248,12 @@ const Console = (() => {
 
     if (!(found && found.view.spec.public)) {
       if (!state.session) return expiredQuietly();
-      if (!state.me && !(await loadPerson())) return; // api() has sent them to sign in, or shows why
+      if (!state.me && !(await loadPerson())) {
+        // api() has sent them to sign in (the route moved on), or the
+        // appliance could not answer: say so, with a way to try again.
+        if (!controller.signal.aborted && state.session) unreachable();
+        return;
+      }
       if (controller.signal.aborted) return;
     }
     if (found && found.view.spec.public && state.session && !state.me) {
@@ -296,6 +301,15 @@ const Console = (() => {
       root.append(box);
       throw e; // a bug: let the browser report it
     }
+  }
+
+  function unreachable() {
+    drawChrome({}, null);
+    const retry = V.el("button", { type: "button", class: "primary", "data-testid": "retry", text: "Try again" });
+    retry.addEventListener("click", route);
+    const box = V.el("div", { class: "message error", role: "alert", "data-testid": "load-error" });
+    V.message(box, "error", "The appliance did not answer.", "It may be starting or busy. Your session is kept; try again in a moment.", "unreachable");
+    $("view").replaceChildren(V.el("h1", { id: "view-title", tabindex: "-1", text: "Not loaded" }), box, V.el("div", { class: "actions" }, [retry]));
   }
 
   // expiredQuietly sends a tab without a session to sign in, remembering
