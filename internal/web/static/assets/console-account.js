@@ -130,7 +130,8 @@
               code ? "Check each of them; a code works once and only for about a minute." : "If you use an authenticator app, enter its current code as well.", e.code);
             return (code ? f.password.input : f.totp.input).focus();
           case "password_change_required":
-            C.message(box, "error", "Set your own password first.", "An administrator chose this password for you; it opens nothing until you replace it on the password page (/reset).", e.code);
+            C.message(box, "error", "Set your own password first.", "An administrator chose this password for you; it opens nothing until you replace it with one of your own.", e.code);
+            box.append(el("a", { href: "/reset", "data-testid": "to-reset", text: "Set your own password" }));
             return;
           case "locked_out":
           case "rate_limited":

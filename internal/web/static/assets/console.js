@@ -146,11 +146,17 @@ const Console = (() => {
   }
 
   async function signOut() {
-    if (state.session) {
-      // A failure changes nothing here: the tab forgets the tokens anyway.
-      await V.api("POST", "/api/v1/auth/logout", undefined, state.session.access);
-    }
+    const s = state.session;
+    // The tab forgets the tokens first, so that leaving the page half-way
+    // cannot leave it signed in; keepalive lets the revocation reach the
+    // appliance even then. A failure changes nothing here.
     dropSession();
+    if (s) {
+      try {
+        await fetch("/api/v1/auth/logout", { method: "POST", keepalive: true, cache: "no-store", credentials: "same-origin",
+          headers: { Accept: "application/json", Authorization: "Bearer " + s.access } });
+      } catch (e) { /* offline: the session ends on its own */ }
+    }
     state.notice = { kind: "success", title: "You have signed out.", detail: "", code: "signed_out" };
     navigate(signInPath, { replace: true });
   }
@@ -242,7 +248,12 @@ const Console = (() => {
 
     if (!(found && found.view.spec.public)) {
       if (!state.session) return expiredQuietly();
-      if (!state.me && !(await loadPerson())) return; // api() has sent them to sign in, or shows why
+      if (!state.me && !(await loadPerson())) {
+        // api() has sent them to sign in (the route moved on), or the
+        // appliance could not answer: say so, with a way to try again.
+        if (!controller.signal.aborted && state.session) unreachable();
+        return;
+      }
       if (controller.signal.aborted) return;
     }
     if (found && found.view.spec.public && state.session && !state.me) {
@@ -290,6 +301,15 @@ const Console = (() => {
       root.append(box);
       throw e; // a bug: let the browser report it
     }
+  }
+
+  function unreachable() {
+    drawChrome({}, null);
+    const retry = V.el("button", { type: "button", class: "primary", "data-testid": "retry", text: "Try again" });
+    retry.addEventListener("click", route);
+    const box = V.el("div", { class: "message error", role: "alert", "data-testid": "load-error" });
+    V.message(box, "error", "The appliance did not answer.", "It may be starting or busy. Your session is kept; try again in a moment.", "unreachable");
+    $("view").replaceChildren(V.el("h1", { id: "view-title", tabindex: "-1", text: "Not loaded" }), box, V.el("div", { class: "actions" }, [retry]));
   }
 
   // expiredQuietly sends a tab without a session to sign in, remembering
