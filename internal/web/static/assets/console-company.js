@@ -134,6 +134,9 @@ const VantaPages = (() => {
         companyRoles.map((r) => el("option", { value: r, text: roleTitle(r), selected: r === m.role })));
       sel.addEventListener("change", async () => {
         const want = sel.value;
+        // A select also reports a change when it loses focus after its
+        // value was put back (a refused change): nothing to ask then.
+        if (want === m.role) return;
         sel.disabled = true;
         const res = await ctx.api("PATCH", cpath(ctx, "/users/" + m.id), { role: want });
         sel.disabled = false;
