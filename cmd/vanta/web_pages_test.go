@@ -193,6 +193,8 @@ func TestConsolePagesInviteAcceptAndPeople(t *testing.T) {
 		t.Errorf("the admin's own row has %d controls", n)
 	}
 
+	p.extraScreenshot("pages-people.png")
+
 	// Change Amani's role to viewer; the appliance agrees.
 	p.do("make Amani a viewer", chromedp.SetValue(chromedp.CSS(row+` select`), "viewer"),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('`+row+` select').dispatchEvent(new Event("change"))`))
@@ -272,6 +274,7 @@ func TestConsolePagesRolesAndAudit(t *testing.T) {
 			}
 		}
 	}
+	p.extraScreenshot("pages-roles.png")
 	if mine := eval[string](p.tab, `document.querySelector('[data-testid="role-matrix"] th.mine').dataset.role`); mine != "admin" {
 		t.Errorf("the marked column is %q", mine)
 	}
@@ -428,6 +431,7 @@ func TestConsolePagesGODOverviewAndCompanies(t *testing.T) {
 	}
 	row := fmt.Sprintf(`tr[data-testid="company-row"][data-company=%q]`, chai)
 	p.waitShown(row)
+	p.extraScreenshot("pages-god-companies.png")
 
 	// Archive it: the name must be typed.
 	p.do("start archiving", chromedp.Click(chromedp.CSS(row+` [data-testid="archive-start"]`)))

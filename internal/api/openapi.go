@@ -37,6 +37,7 @@ var summaries = map[string]string{
 	"POST /api/v1/auth/login":                          "Email, password and TOTP for tokens",
 	"POST /api/v1/auth/refresh":                        "Rotate a refresh token",
 	"POST /api/v1/auth/logout":                         "End this session",
+	"GET /api/v1/roles":                                "The role matrix: which role may do what in a company",
 	"GET /api/v1/me":                                   "The caller and their memberships",
 	"POST /api/v1/me/totp":                             "Begin enrolling a second factor (password, and a current code to replace one)",
 	"POST /api/v1/me/totp/confirm":                     "Confirm the enrolment with a first code",
