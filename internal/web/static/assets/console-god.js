@@ -17,7 +17,7 @@ const VantaGodPages = (() => {
       if (!res.ok) return res;
       out.push(...res.data.items);
       cursor = res.data.next_cursor;
-      if (!cursor) return { ok: true, data: out };
+      if (!cursor) return { ok: true, data: out.sort((a, b) => a.company_name.localeCompare(b.company_name)) };
     }
   }
 
@@ -119,10 +119,10 @@ const VantaGodPages = (() => {
     const email = input("company-new-email", "Email (optional)", { type: "email", maxlength: "254" });
     const submit = el("button", { type: "submit", class: "primary", "data-testid": "company-create", text: "Create the company" });
     const fields = { company_name: name, tax_id: tax, registration_number: reg, email };
-    const form = el("form", { novalidate: true, "data-testid": "company-form" }, [name.node, tax.node, reg.node, email.node, el("div", { class: "actions" }, [submit])]);
+    const form = el("form", { class: "narrow-form", novalidate: true, "data-testid": "company-form" }, [name.node, tax.node, reg.node, email.node, el("div", { class: "actions" }, [submit])]);
     const list = P.table("companies-table", ["Company", "KRA PIN", "Status", "Created", ""]);
-    root.append(box, el("h2", { text: "Create a company" }), form,
-      el("h2", { text: "Companies on this appliance" }), list.table);
+    root.append(box, el("h2", { text: "Companies on this appliance" }), list.table,
+      el("h2", { text: "Create a company" }), form);
 
     async function load() {
       const res = await allCompanies(ctx);
