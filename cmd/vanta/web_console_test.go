@@ -146,6 +146,50 @@ func (st *strictTab) clean() {
 	}
 }
 
+// accessible fails the test for a control on the page that a keyboard or
+// screen-reader user could not use: an input, select or textarea without a
+// label, a button or link without a name, an element taken out of the tab
+// order with a positive tabindex, or a focusable control whose focus ring
+// is switched off.
+func (st *strictTab) accessible(where string) {
+	st.t.Helper()
+	bad := eval[[]string](st.tab, `(() => {
+		const out = [];
+		const shown = (e) => !e.closest("[hidden]") && e.getClientRects().length > 0;
+		const name = (e) => (e.getAttribute("aria-label") || e.textContent || e.getAttribute("title") || e.getAttribute("alt") || "").trim();
+		for (const e of document.querySelectorAll("input, select, textarea")) {
+			if (!shown(e) || e.type === "hidden") continue;
+			if (!(e.labels && e.labels.length) && !e.getAttribute("aria-label") && !e.getAttribute("aria-labelledby")) out.push("no label: " + (e.id || e.name || e.outerHTML.slice(0, 80)));
+		}
+		for (const e of document.querySelectorAll("button, a[href], summary")) {
+			if (shown(e) && !name(e) && !e.querySelector("img[alt]:not([alt=''])")) out.push("no name: " + e.outerHTML.slice(0, 80));
+		}
+		for (const e of document.querySelectorAll("[tabindex]")) {
+			if (parseInt(e.getAttribute("tabindex"), 10) > 0) out.push("positive tabindex: " + e.outerHTML.slice(0, 80));
+		}
+		return out;
+	})()`)
+	for _, b := range bad {
+		st.t.Errorf("%s: %s: %s", st.name, where, b)
+	}
+}
+
+// tabTo presses Tab until the element sel has focus (at most limit
+// presses) and fails the test if it never does: a keyboard user reaches it.
+func (st *strictTab) tabTo(sel string, limit int) {
+	st.t.Helper()
+	for i := 0; ; i++ {
+		if eval[bool](st.tab, fmt.Sprintf(`document.activeElement === document.querySelector(%s)`, jsString(sel))) {
+			return
+		}
+		if i == limit {
+			break
+		}
+		st.do("press Tab", chromedp.KeyEvent(kb.Tab))
+	}
+	st.t.Errorf("%s: %s is not reached with %d presses of Tab (focus on %s)", st.name, sel, limit, eval[string](st.tab, `document.activeElement.outerHTML.slice(0, 80)`))
+}
+
 // totpBook hands out authenticator codes the appliance will take: each
 // code must be of a later 30-second step than the last one it accepted
 // for that account, and within one step of its clock.
@@ -291,6 +335,7 @@ func TestConsoleSignInSwitcherAndSignOut(t *testing.T) {
 	if got := eval[string](p.tab, `document.activeElement.id`); got != "sign-in-email" {
 		t.Errorf("focus on the sign-in page starts at %q", got)
 	}
+	p.accessible("sign-in")
 	// A right password without the code is refused like a wrong one, and
 	// the page asks for the code.
 	p.allow(401, "/api/v1/auth/login")
@@ -310,6 +355,18 @@ func TestConsoleSignInSwitcherAndSignOut(t *testing.T) {
 	p.waitText("#view-title", "Welcome, Wanjiru Kamau")
 	p.waitText("#who-name", "Wanjiru Kamau")
 	p.extraScreenshot("console-home.png")
+	p.accessible("home")
+	// From the top of the page, the first Tab is the skip link, which
+	// takes focus to the view.
+	p.do("load the page afresh", chromedp.Reload())
+	p.atPath("/console")
+	p.tabTo(".skip-link", 1)
+	if outline := eval[string](p.tab, `getComputedStyle(document.activeElement).top`); outline != "0px" {
+		t.Errorf("the focused skip link is off screen (top %s)", outline)
+	}
+	p.do("follow the skip link", chromedp.KeyEvent(kb.Enter))
+	p.waitFor("focus in the view", `document.activeElement.id === "view"`, `document.activeElement.outerHTML.slice(0, 80)`)
+	p.tabTo(`#home-companies a[href="/console/c/`+w.acme.ID+`"]`, 3)
 
 	// Home: each company with her role in it.
 	roles := eval[map[string]string](p.tab, `Object.fromEntries([...document.querySelectorAll('[data-testid="home-company"]')].map(li => [li.querySelector(".co-name").textContent, li.querySelector('[data-testid="home-role"]').textContent]))`)
@@ -329,6 +386,12 @@ func TestConsoleSignInSwitcherAndSignOut(t *testing.T) {
 	p.waitText("#view-title", "Bidii Traders")
 	p.waitText(`[data-testid="company-role"]`, "Viewer")
 	p.waitText("#switcher-current", "Bidii Traders · Viewer")
+	// A route change moves focus to the new page's heading, for screen
+	// readers and keyboards alike, and its title is announced.
+	if got := eval[string](p.tab, `document.activeElement.id`); got != "view-title" {
+		t.Errorf("after switching company focus is on %q", got)
+	}
+	p.waitText("#announce", "Bidii Traders")
 	p.waitText(`#nav ul[data-group="company"]`, "Books")
 	if coming := eval[int](p.tab, `document.querySelectorAll('#nav .nav-coming[aria-disabled="true"]').length`); coming != 3 {
 		t.Errorf("%d coming slots in the navigation, want Books, Documents and Reports", coming)
@@ -345,6 +408,12 @@ func TestConsoleSignInSwitcherAndSignOut(t *testing.T) {
 	p.do("open / signed in", chromedp.Navigate(in.url("/")))
 	p.atPath("/console")
 	p.waitText("#view-title", "Welcome, Wanjiru Kamau")
+
+	// The focus ring is visible wherever focus goes.
+	p.do("focus the sign-out button", chromedp.Focus(chromedp.CSS("#sign-out")))
+	if style := eval[string](p.tab, `getComputedStyle(document.querySelector("#sign-out"), null).outlineStyle`); style == "none" {
+		t.Error("the focused sign-out button shows no focus ring")
+	}
 
 	// Sign out: the token is revoked on the appliance, and the console
 	// asks for a sign-in again.
@@ -365,6 +434,17 @@ func TestConsoleSignInSwitcherAndSignOut(t *testing.T) {
 	p.atPath("/console/sign-in?next=" + url.QueryEscape("/console/c/"+w.acme.ID))
 	if strings.Contains(eval[string](p.tab, `document.body.innerText`), "Acme") {
 		t.Error("a signed-out tab shows the company's name")
+	}
+
+	// GOD sees every company, as GOD.
+	p.signIn("god@vanta.test", w.godPass, w.codes.code(w.godSecret))
+	p.atPath("/console/c/" + w.acme.ID)
+	p.waitText(`[data-testid="company-role"]`, "GOD")
+	p.do("go home", chromedp.Click(chromedp.CSS(`#nav a[href="/console"]`)))
+	p.atPath("/console")
+	roles = eval[map[string]string](p.tab, `Object.fromEntries([...document.querySelectorAll('[data-testid="home-company"]')].map(li => [li.querySelector(".co-name").textContent, li.querySelector('[data-testid="home-role"]').textContent]))`)
+	if want := map[string]string{"Acme Ltd": "GOD", "Bidii Traders": "GOD"}; fmt.Sprint(roles) != fmt.Sprint(want) {
+		t.Errorf("GOD's home lists %v, want %v", roles, want)
 	}
 	p.clean()
 }
@@ -436,6 +516,7 @@ func TestConsoleAccountPasswordAndAuthenticator(t *testing.T) {
 	p.atPath("/console/account")
 	p.waitText(`[data-testid="account-totp"]`, "Not set up")
 	p.extraScreenshot("console-account.png")
+	p.accessible("account")
 
 	// Change password: a wrong current one and a weak new one are refused
 	// at their fields; then the change, and the session goes on.
@@ -485,6 +566,7 @@ func TestConsoleAccountPasswordAndAuthenticator(t *testing.T) {
 		t.Errorf("%d images come from elsewhere", external)
 	}
 	p.extraScreenshot("console-totp.png")
+	p.accessible("authenticator enrolment")
 	p.do("confirm with a wrong code", chromedp.SendKeys(chromedp.CSS("#totp-confirm-code"), wrongCode(t, secret, time.Now())), chromedp.Click(chromedp.CSS(`[data-testid="totp-confirm"]`)))
 	p.waitShown(`#totp-confirm-code-error[data-code="invalid_totp"]`)
 	p.do("confirm with the right code", chromedp.SetValue(chromedp.CSS("#totp-confirm-code"), w.codes.code(secret)), chromedp.Click(chromedp.CSS(`[data-testid="totp-confirm"]`)))

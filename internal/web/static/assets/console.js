@@ -63,6 +63,7 @@ const Console = (() => {
     refreshing: null,       // the one refresh in flight
     notice: null,           // {kind, title, detail, code} for the sign-in view
     first: true,            // the first route of this page load keeps focus where it is
+    drawn: "",              // path and query of the route drawn last
   };
 
   function readSession() {
@@ -244,6 +245,7 @@ const Console = (() => {
     state.current = { controller };
     const path = location.pathname;
     const query = new URLSearchParams(location.search);
+    state.drawn = path + location.search;
     const found = match(path);
 
     if (!(found && found.view.spec.public)) {
@@ -435,15 +437,24 @@ const Console = (() => {
     if (!a || a.target || a.hasAttribute("download")) return;
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin || !/^\/console(\/|$)/.test(url.pathname)) return;
+    // A link within the page (the skip link) is the browser's to follow.
+    if (url.hash && url.pathname === location.pathname && url.search === location.search) return;
     ev.preventDefault();
-    if (url.hash && url.pathname === location.pathname) return;
     navigate(url.pathname + url.search);
   }
 
   function start() {
     document.addEventListener("click", onClick);
-    window.addEventListener("popstate", route);
+    // Back and forward re-route; a move to a fragment of the same page
+    // (the skip link) keeps the view as it is.
+    window.addEventListener("popstate", () => {
+      if (location.pathname + location.search !== state.drawn) route();
+    });
     $("sign-out").addEventListener("click", signOut);
+    // A click elsewhere closes the company switcher.
+    document.addEventListener("click", (ev) => {
+      if ($("switcher").open && !$("switcher").contains(ev.target)) $("switcher").open = false;
+    });
     // Escape closes the company switcher and puts focus back on it.
     $("switcher").addEventListener("keydown", (ev) => {
       if (ev.key === "Escape" && $("switcher").open) {
