@@ -468,7 +468,8 @@ func TestConsolePagesGODOverviewAndCompanies(t *testing.T) {
 // TestConsoleCrawl signs in as each role of newWorld, follows every console
 // link it can reach, and checks each page: it loads without an error of
 // any kind, a link never leads to "not found" or "no access", nothing of
-// company B shows to A's members, and A's members other than its admin
+// company B shows to A's members, every control has a label or a name,
+// and A's members other than its admin
 // meet no control that would change the company. B's pages, opened by
 // address, show nothing of B either.
 func TestConsoleCrawl(t *testing.T) {
@@ -507,6 +508,7 @@ func TestConsoleCrawl(t *testing.T) {
 				}
 				seen[path] = true
 				p.open(path)
+				p.accessible(path)
 				title := p.text("#view-title")
 				if title == "Page not found" || eval[bool](p.tab, `!!document.querySelector('[data-testid="no-access"], [data-testid="view-error"]')`) {
 					t.Errorf("%s: a link leads to %q", path, title)
