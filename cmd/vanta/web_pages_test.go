@@ -227,6 +227,18 @@ func TestConsolePagesInviteAcceptAndPeople(t *testing.T) {
 		t.Errorf("after removal Amani is still %q", role)
 	}
 
+	// A password link for the user: shown once, and it works.
+	userRow := `tr[data-testid="person"][data-email="user@acme.test"]`
+	p.click("make a password link for the user", userRow+` [data-testid="person-reset"]`)
+	p.waitShown(`[data-testid="reset-made"]`)
+	p.waitText(`[data-testid="reset-made-title"]`, "A password link for user of Acme")
+	resetLink := p.value(`[data-testid="reset-link"]`)
+	if !strings.HasPrefix(resetLink, in.url("/reset#vpr_")) {
+		t.Fatalf("the password link is %q", resetLink)
+	}
+	in.mustCall("POST", "/api/v1/auth/password/reset", "", map[string]string{"token": resetLink[strings.Index(resetLink, "#")+1:],
+		"new_password": "river stones under clear water"}, 200, nil)
+
 	// Invite and revoke: the link stops working.
 	p.navTo("Invitations")
 	p.do("invite Kip", chromedp.SendKeys(chromedp.CSS("#invite-email"), "kip@acme.test"), chromedp.Click(chromedp.CSS(`[data-testid="invite-submit"]`)))

@@ -105,7 +105,28 @@ const VantaPages = (() => {
         text: "Your role here is " + roleTitle(ctx.role) + ". The company’s administrators manage its people and their roles; the role matrix shows what each role may do." }));
       return;
     }
-    root.append(el("p", { class: "lead", text: "Everyone with access to this company, and the role that decides what they may do. Changes take effect at once and are written to the audit trail." }), box);
+    // A password link is shown once, like an invitation's: the appliance
+    // keeps only its hash.
+    const link = el("input", { type: "text", class: "mono", readonly: true, "data-testid": "reset-link", "aria-label": "Password link" });
+    const copy = el("button", { type: "button", "data-testid": "reset-copy", text: "Copy link" });
+    copy.addEventListener("click", async () => {
+      copy.textContent = (await Vanta.copyText(link.value)) ? "Copied" : "Copy by hand";
+    });
+    const made = el("div", { class: "notice success", "data-testid": "reset-made", hidden: true }, [
+      el("strong", { "data-testid": "reset-made-title" }),
+      el("span", { text: "Send this link to them: it is shown only now, works once, and replaces any earlier link. Their sessions go on until they use it." }),
+      el("div", { class: "secret-input" }, [link, copy]),
+    ]);
+    const showLink = (title, url) => {
+      Vanta.message(box);
+      made.querySelector("[data-testid=reset-made-title]").textContent = title;
+      link.value = url;
+      copy.textContent = "Copy link";
+      made.hidden = false;
+      link.focus();
+      link.select();
+    };
+    root.append(el("p", { class: "lead", text: "Everyone with access to this company, and the role that decides what they may do. Changes take effect at once and are written to the audit trail." }), box, made);
     const { table: t, body } = table("people-table", ["Name", "Email", "Role", "Status", "Second factor", ""]);
     root.append(t);
     const res = await ctx.api("GET", cpath(ctx, "/users"));
@@ -114,11 +135,11 @@ const VantaPages = (() => {
       failed(box, "The people of this company could not be read.", res);
       return;
     }
-    for (const m of res.data.items) body.append(personRow(m, ctx, box, root));
+    for (const m of res.data.items) body.append(personRow(m, ctx, box, showLink));
     if (!res.data.items.length) body.append(el("tr", {}, [td("Nobody yet.", { colspan: 6 })]));
   }
 
-  function personRow(m, ctx, box, root) {
+  function personRow(m, ctx, box, showLink) {
     const tr = el("tr", { "data-testid": "person", "data-user": m.id, "data-email": m.email });
     const self = ctx.me && ctx.me.id === m.id;
     const roleCell = el("td");
@@ -132,14 +153,18 @@ const VantaPages = (() => {
       const label = "Role of " + (m.name || m.email);
       const sel = el("select", { "aria-label": label, "data-testid": "person-role-select" },
         companyRoles.map((r) => el("option", { value: r, text: roleTitle(r), selected: r === m.role })));
+      // One change at a time: a select also reports a change when it loses
+      // focus (disabled while its change is sent, or put back after a
+      // refusal), and that must not send the role again.
+      let busy = false;
       sel.addEventListener("change", async () => {
         const want = sel.value;
-        // A select also reports a change when it loses focus after its
-        // value was put back (a refused change): nothing to ask then.
-        if (want === m.role) return;
+        if (busy || want === m.role) return;
+        busy = true;
         sel.disabled = true;
         const res = await ctx.api("PATCH", cpath(ctx, "/users/" + m.id), { role: want });
         sel.disabled = false;
+        busy = false;
         if (!res.ok) {
           sel.value = m.role;
           const title = res.error.code === "totp_not_enrolled"
@@ -153,6 +178,23 @@ const VantaPages = (() => {
         Vanta.message(box, "success", (m.name || m.email) + " is now " + roleTitle(want) + ".", "", "role_changed");
       });
       roleCell.append(sel);
+      // A forgotten password: a single-use link with which the member
+      // sets a new one (refused when they also belong to a company this
+      // admin does not run).
+      const reset = el("button", { type: "button", "data-testid": "person-reset", text: "Password link",
+        "aria-label": "Password link for " + (m.name || m.email) });
+      reset.addEventListener("click", async () => {
+        reset.disabled = true;
+        const res = await ctx.api("POST", cpath(ctx, "/users/" + m.id + "/password-reset"));
+        reset.disabled = false;
+        if (!res.ok) {
+          failed(box, "No password link was made for " + (m.name || m.email) + ".", res);
+          return;
+        }
+        showLink("A password link for " + (m.name || m.email) + ", until " + Vanta.dateTime(res.data.expires_at) + ".",
+          location.origin + res.data.reset_path);
+      });
+      actions.append(reset, " ");
       actions.append(confirmButton("Remove", "Remove " + (m.name || m.email) + " from this company?", "person-remove", async () => {
         const res = await ctx.api("DELETE", cpath(ctx, "/users/" + m.id));
         if (!res.ok) {
