@@ -406,6 +406,11 @@ func TestConsoleSignInSwitcherAndSignOut(t *testing.T) {
 	p.do("open a company that is not hers", chromedp.Navigate(in.url("/console/c/00000000-0000-4000-8000-000000000000")))
 	p.waitText("#view-title", "Page not found")
 
+	// A signed-in tab does not show the sign-in form: it goes on to the
+	// page it names.
+	p.do("open sign-in while signed in", chromedp.Navigate(in.url("/console/sign-in?next="+url.QueryEscape("/console/account"))))
+	p.atPath("/console/account")
+
 	// / takes a signed-in person to the console.
 	p.do("open / signed in", chromedp.Navigate(in.url("/")))
 	p.atPath("/console")
