@@ -236,6 +236,7 @@ func (b *totpBook) code(secret string) string {
 type consoleWorld struct {
 	in           *instance
 	codes        *totpBook
+	god          tokens // GOD's session from setting the world up
 	godSecret    string
 	acme, bidii  company
 	wanjiruTOTP  string
@@ -261,6 +262,7 @@ func newConsoleWorld(t *testing.T) *consoleWorld {
 	w.godSecret = god.TOTP.Secret
 	var gt tokens
 	in.mustCall("POST", "/api/v1/auth/login", "", map[string]string{"email": "god@vanta.test", "password": w.godPass, "totp": w.codes.code(w.godSecret)}, 200, &gt)
+	w.god = gt
 	in.mustCall("POST", "/api/v1/companies", gt.AccessToken, map[string]any{"company_name": "Acme Ltd", "tax_id": "P051234567Z"}, 201, &w.acme)
 	in.mustCall("POST", "/api/v1/companies", gt.AccessToken, map[string]any{"company_name": "Bidii Traders", "tax_id": "P059999999B"}, 201, &w.bidii)
 
@@ -404,6 +406,11 @@ func TestConsoleSignInSwitcherAndSignOut(t *testing.T) {
 	p.do("open a company that is not hers", chromedp.Navigate(in.url("/console/c/00000000-0000-4000-8000-000000000000")))
 	p.waitText("#view-title", "Page not found")
 
+	// A signed-in tab does not show the sign-in form: it goes on to the
+	// page it names.
+	p.do("open sign-in while signed in", chromedp.Navigate(in.url("/console/sign-in?next="+url.QueryEscape("/console/account"))))
+	p.atPath("/console/account")
+
 	// / takes a signed-in person to the console.
 	p.do("open / signed in", chromedp.Navigate(in.url("/")))
 	p.atPath("/console")
@@ -504,6 +511,31 @@ func TestConsoleSessionEndsAndReturns(t *testing.T) {
 	p.do("open sign-in with a foreign next", chromedp.Navigate(in.url("/console/sign-in?next="+url.QueryEscape("https://example.test/"))))
 	p.signIn(w.otienoEmail, w.otienoPass, "")
 	p.atPath("/console")
+
+	// An invitation addressed to him shows on his home page; accepting it
+	// adds the company, with its role, to the switcher.
+	in.mustCall("POST", "/api/v1/companies/"+w.bidii.ID+"/invitations", w.god.AccessToken, map[string]string{"email": w.otienoEmail, "role": "manager"}, 201, nil)
+	p.do("reload home", chromedp.Reload())
+	p.waitText(`[data-testid="home-invitations"]`, "as Manager")
+	p.accessible("home with an invitation")
+	p.do("accept", chromedp.Click(chromedp.CSS(`[data-testid="accept-invitation"]`)))
+	p.atPath("/console/c/" + w.bidii.ID)
+	p.waitText(`[data-testid="company-role"]`, "Manager")
+	listed := eval[[]string](p.tab, `[...document.querySelectorAll('#switcher-list a')].map(a => a.querySelector(".co-name").textContent + ":" + a.dataset.role)`)
+	if want := []string{"Acme Ltd:user", "Bidii Traders:manager"}; fmt.Sprint(listed) != fmt.Sprint(want) {
+		t.Errorf("after accepting, the switcher lists %q, want %q", listed, want)
+	}
+
+	// Sealed: the console sends the tab to the custodians' page.
+	in.mustCall("POST", "/api/v1/sys/seal", w.god.AccessToken, map[string]any{}, 200, nil)
+	p.allow(503, "/api/v1/me")
+	p.do("reload while sealed", chromedp.Reload())
+	// The page leaves itself, so the browser is asked from here.
+	waitFor(t, func() bool {
+		loc, err := chromedp.Run(p.ctx, chromedp.Location())
+		return err == nil && strings.HasSuffix(loc, "/unseal")
+	}, "the unseal page")
+	p.waitShown("main")
 	p.clean()
 }
 

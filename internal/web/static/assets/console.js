@@ -258,9 +258,9 @@ const Console = (() => {
       }
       if (controller.signal.aborted) return;
     }
-    if (found && found.view.spec.public && state.session && !state.me) {
+    if (found && found.view.spec.public && state.session) {
       // A signed-in tab opening the sign-in page goes where it was going.
-      if (await loadPerson()) return navigate(safeNext(query.get("next")), { replace: true });
+      if (state.me || await loadPerson()) return navigate(safeNext(query.get("next")), { replace: true });
       if (controller.signal.aborted) return;
     }
 
