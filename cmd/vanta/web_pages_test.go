@@ -269,8 +269,17 @@ func TestConsolePagesRolesAndAudit(t *testing.T) {
 	var inv struct {
 		Invitation struct{ ID string } `json:"invitation"`
 	}
-	in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/invitations", admin, map[string]string{"email": "kip@acme.test", "role": "user"}, 201, &inv)
-	in.mustCall("DELETE", "/api/v1/companies/"+w.a.ID+"/invitations/"+inv.Invitation.ID, admin, nil, 204, nil)
+	// More records than one page of the audit trail (100): invitations
+	// made and revoked.
+	for i := range 50 {
+		in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/invitations", admin, map[string]string{"email": fmt.Sprintf("kip%d@acme.test", i), "role": "user"}, 201, &inv)
+		in.mustCall("DELETE", "/api/v1/companies/"+w.a.ID+"/invitations/"+inv.Invitation.ID, admin, nil, 204, nil)
+	}
+	var chain struct{ Records int }
+	in.mustCall("GET", "/api/v1/companies/"+w.a.ID+"/audit/verify", admin, nil, 200, &chain)
+	if chain.Records <= 100 {
+		t.Fatalf("A's chain has %d records, want more than a page", chain.Records)
+	}
 	p := newPagesTab(t, in, browser(t), "admin", false)
 	p.signInAs("admin@acme.test", passwordOf(auth.RoleAdmin), codes.code(w.adminTOTP))
 
@@ -295,6 +304,23 @@ func TestConsolePagesRolesAndAudit(t *testing.T) {
 	// and the chain verifies.
 	p.navTo("Audit trail")
 	p.waitShown(`tr[data-testid="audit-record"]`)
+	if n := eval[int](p.tab, `document.querySelectorAll('tr[data-testid="audit-record"]').length`); n != 100 {
+		t.Errorf("the first page shows %d records", n)
+	}
+	p.waitShown(`[data-testid="audit-more"]`)
+	p.click("load older records", `[data-testid="audit-more"]`)
+	if n := eval[int](p.tab, `document.querySelectorAll('tr[data-testid="audit-record"]').length`); n < chain.Records {
+		t.Errorf("after loading older records %d are shown, the chain had %d", n, chain.Records)
+	}
+	if eval[bool](p.tab, `!document.querySelector('[data-testid="audit-more"]').hidden`) {
+		t.Error("Load older records is still offered with every record loaded")
+	}
+	seqs := eval[[]int](p.tab, `[...document.querySelectorAll('tr[data-testid="audit-record"]')].map(r => +r.dataset.seq)`)
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] != seqs[i-1]-1 {
+			t.Fatalf("records out of order or missing at %d: %v", i, seqs[max(0, i-2):i+1])
+		}
+	}
 	actions := eval[[]string](p.tab, `[...document.querySelectorAll('tr[data-testid="audit-record"]')].map(r => r.dataset.action)`)
 	for _, a := range []string{"auth.invitation.create", "auth.invitation.revoke", "auth.user.create", "auth.membership.set"} {
 		if !slices.Contains(actions, a) {
@@ -381,7 +407,11 @@ func TestConsolePagesGODOverviewAndCompanies(t *testing.T) {
 	}
 
 	// The overview: every service and its state, the seal, each company
-	// with its people and storage, the allowances.
+	// with its people and storage (A's counter says 2 KiB stored), the
+	// allowances.
+	if err := redisClient(t, w.data).Set(context.Background(), "company:"+w.a.ID+":quota:storage", 2048, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
 	p.navTo("Overview")
 	p.waitText("#view-title", "System overview")
 	states := eval[map[string]string](p.tab, `Object.fromEntries([...document.querySelectorAll('tr[data-testid="service"]')].map(r => [r.dataset.service, r.dataset.state]))`)
@@ -402,11 +432,11 @@ func TestConsolePagesGODOverviewAndCompanies(t *testing.T) {
 	}
 	p.waitText(`[data-testid="seal-state"]`, "Unsealed")
 	p.waitText(`[data-testid="key-version"]`, "1")
-	for _, c := range []company{w.a, w.b} {
+	for c, stored := range map[company]string{w.a: "2.0 KiB", w.b: "0 bytes"} {
 		sel := fmt.Sprintf(`tr[data-testid="overview-company"][data-company=%q]`, c.ID)
 		p.waitText(sel+` [data-testid="overview-company-name"]`, c.Name)
 		p.waitText(sel+` [data-testid="overview-company-users"]`, "4")
-		p.waitText(sel+` [data-testid="overview-company-storage"]`, "0 bytes")
+		p.waitText(sel+` [data-testid="overview-company-storage"]`, stored)
 	}
 	p.waitText(`[data-testid="quota-requests"]`, "600 per person")
 	p.extraScreenshot("pages-god-overview.png")
