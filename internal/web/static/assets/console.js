@@ -26,7 +26,8 @@
 //   with nav.slot "books" | "documents" | "reports" (which replaces the slot).
 // - roles: company roles "admin" | "manager" | "user" | "viewer", and "god"
 //   (GOD, who sees every company; in a company GOD's role is "god" unless
-//   they are a member). Without roles any signed-in person may open it.
+//   they are a member, and a view listing "god" opens for GOD everywhere).
+//   Without roles any signed-in person may open it.
 //   Another role gets the shell's "no access" page; the API stays the
 //   authority (a view must still handle 403).
 // - ctx: { path, params, query (URLSearchParams), me (GET /api/v1/me plus
@@ -86,18 +87,20 @@ const Console = (() => {
   // ---- API client ----
 
   // refresh trades the refresh token for a new pair, once for all the
-  // requests that found the access token refused at the same time.
+  // requests that found the access token refused at the same time. It
+  // resolves "ok", "refused" (the session is over) or "failed" (no answer:
+  // the session may well be alive, so nobody is signed out for it).
   function refresh() {
-    if (!state.session) return Promise.resolve(false);
+    if (!state.session) return Promise.resolve("refused");
     if (!state.refreshing) {
       const sent = state.session.refresh;
       state.refreshing = V.api("POST", "/api/v1/auth/refresh", { refresh_token: sent }).then((r) => {
         state.refreshing = null;
         if (r.ok && r.data && r.data.access_token) {
-          saveSession(r.data);
-          return true;
+          if (state.session && state.session.refresh === sent) saveSession(r.data);
+          return state.session ? "ok" : "refused";
         }
-        return false;
+        return r.status >= 400 && r.status < 500 ? "refused" : "failed";
       });
     }
     return state.refreshing;
@@ -115,8 +118,10 @@ const Console = (() => {
     }
     let r = await V.api(method, path, body, state.session.access);
     if (tokenRefused(r)) {
-      if (await refresh()) r = await V.api(method, path, body, state.session.access);
-      if (tokenRefused(r)) expired();
+      const outcome = await refresh();
+      if (outcome === "ok" && state.session) r = await V.api(method, path, body, state.session.access);
+      // Many requests may learn of the end at once: the first one acts.
+      if (outcome !== "failed" && tokenRefused(r) && state.session) expired();
     } else if (r.status === 503 && r.error.code === "sealed") {
       location.assign("/unseal");
     }
@@ -231,6 +236,12 @@ const Console = (() => {
   const roleNames = { admin: "Admin", manager: "Manager", user: "User", viewer: "Viewer", god: "GOD" };
   const roleLabel = (r) => roleNames[r] || r || "";
 
+  // mayOpen: the view allows the role, or allows GOD and this is GOD
+  // (also in a company where GOD happens to be a member).
+  function mayOpen(spec, role) {
+    return !spec.roles || spec.roles.includes(role) || (!!state.me && state.me.is_god && spec.roles.includes("god"));
+  }
+
   function currentCompanyId(params) {
     if (params.company) return params.company;
     let id = "";
@@ -281,7 +292,7 @@ const Console = (() => {
       }
     }
     let spec = view ? view.spec : notFound;
-    if (view && spec.roles && !spec.roles.includes(ctx.role)) spec = noAccess;
+    if (view && !mayOpen(spec, ctx.role)) spec = noAccess;
 
     drawChrome(ctx, view);
     const main = $("view");
@@ -400,7 +411,7 @@ const Console = (() => {
     const link = (v, href) => V.el("li", {}, [V.el("a", {
       href, "data-nav": v.spec.nav.slot || v.spec.nav.label, "aria-current": v.pattern === here ? "page" : null,
     }, [v.spec.nav.label])]);
-    const allowed = (v, role) => !v.spec.roles || v.spec.roles.includes(role);
+    const allowed = (v, role) => mayOpen(v.spec, role);
     const entries = (g) => views.filter((v) => v.spec.nav && v.spec.nav.group === g).sort((a, b) => (a.spec.nav.order || 0) - (b.spec.nav.order || 0));
 
     group("top", "", entries("top").map((v) => link(v, v.pattern)));
@@ -423,7 +434,7 @@ const Console = (() => {
   // company's and their role there opens it, else that company's page.
   function switchTarget(c, view) {
     const cid = encodeURIComponent(c.company_id);
-    if (view && view.pattern.includes(":company") && view.keys.length === 1 && (!view.spec.roles || view.spec.roles.includes(c.role))) {
+    if (view && view.pattern.includes(":company") && view.keys.length === 1 && mayOpen(view.spec, c.role)) {
       return view.pattern.replace(":company", cid);
     }
     return "/console/c/" + cid;
