@@ -230,7 +230,7 @@ func TestInvitationPreviewAndPublicURL(t *testing.T) {
 
 // TestFrontPageInBrowser: / sends a visitor where the appliance stands
 // (setup before keys, unseal while sealed, setup until the creator account
-// exists, then the front page); /accept names the company of a link's
+// exists, then the console's sign-in); /accept names the company of a link's
 // invitation and refuses a bad link's token at once.
 func TestFrontPageInBrowser(t *testing.T) {
 	in := boot(t, dataDir(t))
@@ -260,9 +260,9 @@ func TestFrontPageInBrowser(t *testing.T) {
 		TOTP struct{ Secret string }
 	}
 	in.mustCall("POST", "/api/v1/sys/setup/god", "", map[string]string{"email": "god@vanta.test", "name": "Creator", "password": "correct horse battery staple"}, 201, &god)
-	landsOn("once set up", "/")
-	page.waitShown("#home")
-	page.waitText("#home", "set up and unsealed")
+	// Once set up, / leads to the console, which asks this tab to sign in.
+	landsOn("once set up", "/console/sign-in")
+	page.waitShown("#sign-in-form")
 	for _, promise := range []string{"ledger", "invoice", "report", "document"} {
 		if text := strings.ToLower(page.text("main")); strings.Contains(text, promise) {
 			t.Errorf("the front page speaks of %s, which this version does not have", promise)

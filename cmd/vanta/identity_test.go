@@ -114,6 +114,9 @@ type world struct {
 	bByRole  map[auth.Role]tokens // B's members other than its admin
 	markersA []string
 	markersB []string
+	// The authenticator keys of GOD and of A's admin, for tests that sign
+	// in again (the console's); each code of them works once.
+	godTOTP, adminTOTP string
 }
 
 func newWorld(t *testing.T) *world {
@@ -144,6 +147,7 @@ func newWorld(t *testing.T) *world {
 		t.Errorf("GOD login without TOTP: %d %s", code, body)
 	}
 	w.god = in.login("god@vanta.test", "correct horse battery staple", god.TOTP.Secret)
+	w.godTOTP = god.TOTP.Secret
 
 	marker := uuid.NewString()[:8]
 	in.mustCall("POST", "/api/v1/companies", w.god.AccessToken, map[string]any{"company_name": "Acme Ltd", "tax_id": "P051234567Z"}, 201, &w.a)
@@ -167,6 +171,9 @@ func newWorld(t *testing.T) *world {
 		}
 		if (role == auth.RoleAdmin) != (secret != "") {
 			t.Errorf("%s: TOTP enrolled %v", role, secret != "")
+		}
+		if role == auth.RoleAdmin {
+			w.adminTOTP = secret
 		}
 		w.byRole[role] = in.setOwnPassword(email, initialPassword(passwordOf(role)), passwordOf(role), secret)
 	}

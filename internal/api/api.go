@@ -104,11 +104,12 @@ func NewRouter(d Deps) http.Handler {
 		s.identityRoutes(v1)
 		s.companyAPI(v1)
 		s.invitationRoutes(v1)
+		s.roleRoutes(v1)
 	}
 
 	if d.Pages != nil {
 		r.GET("/", s.home(d.Pages))
-		for _, p := range []string{"/setup", "/unseal", "/accept", "/reset", "/assets/*file"} {
+		for _, p := range []string{"/setup", "/unseal", "/accept", "/reset", "/console", "/console/*path", "/assets/*file"} {
 			r.GET(p, gin.WrapH(d.Pages))
 		}
 	}

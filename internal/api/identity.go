@@ -418,7 +418,7 @@ func (s *server) me(c *gin.Context) error {
 		pending = append(pending, gin.H{"id": inv.ID, "company_id": inv.CompanyID, "role": inv.Role, "expires_at": inv.ExpiresAt})
 	}
 	c.JSON(http.StatusOK, gin.H{"id": u.ID, "email": u.Email, "name": u.Name, "is_god": u.IsGOD, "memberships": ms,
-		"invitations": pending})
+		"invitations": pending, "totp_enrolled": u.HasTOTP})
 	return nil
 }
 

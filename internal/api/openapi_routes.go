@@ -97,6 +97,7 @@ var apiOps = []apiOp{
 	{method: "POST", path: "/api/v1/auth/password/reset", id: "resetPassword", tag: "Auth", summary: "Set a new password with a single-use reset link", access: public, request: passwordResetRequest{}, status: 200, response: passwordResetDone{}},
 	{method: "POST", path: "/api/v1/auth/invitations/preview", id: "previewInvitation", tag: "Invitations", summary: "The company, email and role of a pending invitation, for the page that accepts it", access: public, request: invitationPreviewRequest{}, status: 200, response: invitationPreview{}},
 	{method: "POST", path: "/api/v1/auth/invitations/accept", id: "acceptInvitation", tag: "Invitations", summary: "Accept an invitation: a new account, or an existing one proven by its password", access: public, request: acceptInvitationRequest{}, status: 201, response: acceptance{}},
+	{method: "GET", path: "/api/v1/roles", id: "getRoleMatrix", tag: "Members", summary: "The role matrix: which role may do what in a company", access: signedIn, status: 200, response: roleMatrix{}},
 	{method: "GET", path: "/api/v1/me", id: "getMe", tag: "Me", summary: "The caller, their memberships and pending invitations", access: signedIn, status: 200, response: caller{}},
 	{method: "POST", path: "/api/v1/me/totp", id: "beginTOTPEnrolment", tag: "Me", summary: "Begin enrolling a second factor (password, and a current code to replace one)", access: signedIn, request: totpBeginRequest{}, status: 201, response: totpStarted{}},
 	{method: "POST", path: "/api/v1/me/totp/confirm", id: "confirmTOTPEnrolment", tag: "Me", summary: "Confirm the enrolment with a first code", access: signedIn, request: totpConfirmRequest{}, status: 200, response: totpEnrolled{}},
@@ -206,12 +207,13 @@ type (
 		ExpiresAt time.Time `json:"expires_at"`
 	}
 	caller struct {
-		ID          uuid.UUID           `json:"id"`
-		Email       string              `json:"email"`
-		Name        string              `json:"name"`
-		IsGOD       bool                `json:"is_god"`
-		Memberships []auth.Membership   `json:"memberships"`
-		Invitations []pendingInvitation `json:"invitations"`
+		ID           uuid.UUID           `json:"id"`
+		Email        string              `json:"email"`
+		Name         string              `json:"name"`
+		IsGOD        bool                `json:"is_god"`
+		Memberships  []auth.Membership   `json:"memberships"`
+		Invitations  []pendingInvitation `json:"invitations"`
+		TOTPEnrolled bool                `json:"totp_enrolled"`
 	}
 	totpStarted struct {
 		TOTP totpSecret `json:"totp"`
