@@ -536,6 +536,9 @@ func TestConsoleSessionEndsAndReturns(t *testing.T) {
 		return err == nil && strings.HasSuffix(loc, "/unseal")
 	}, "the unseal page")
 	p.waitShown("main")
+	// Opened while sealed, a console page is not served at all.
+	p.do("open the console while sealed", chromedp.Navigate(in.url("/console/account")))
+	p.waitFor("the unseal page", `location.pathname === "/unseal"`, `location.pathname`)
 	p.clean()
 }
 
@@ -641,6 +644,8 @@ func TestConsoleAccountPasswordAndAuthenticator(t *testing.T) {
 func TestConsoleStrictTabCatches(t *testing.T) {
 	in := boot(t, dataDir(t))
 	in.waitReady()
+	in.initSeal(2, 2)
+	in.mustCall("POST", "/api/v1/sys/setup/god", "", map[string]string{"email": "god@vanta.test", "name": "Creator", "password": "correct horse battery staple"}, 201, nil)
 	p := newStrictTab(t, browser(t), "watched", false)
 	p.do("open the console", chromedp.Navigate(in.url("/console")))
 	p.atPath("/console/sign-in")

@@ -109,7 +109,10 @@ func NewRouter(d Deps) http.Handler {
 
 	if d.Pages != nil {
 		r.GET("/", s.home(d.Pages))
-		for _, p := range []string{"/setup", "/unseal", "/accept", "/reset", "/console", "/console/*path", "/assets/*file"} {
+		// The console opens only on a ready appliance; home says where else to go.
+		r.GET("/console", s.home(d.Pages))
+		r.GET("/console/*path", s.home(d.Pages))
+		for _, p := range []string{"/setup", "/unseal", "/accept", "/reset", "/assets/*file"} {
 			r.GET(p, gin.WrapH(d.Pages))
 		}
 	}

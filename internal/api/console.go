@@ -18,11 +18,11 @@ func (s *server) setupStatus(c *gin.Context) error {
 	return nil
 }
 
-// home sends a visitor of / where the appliance needs them: the setup
-// wizard until it has keys and a creator account, the custodians' page
-// while it is sealed, otherwise the console (the pages answer / with a
-// redirect to /console, which signs the visitor in first when this tab
-// holds no session).
+// home sends a visitor of / or of a console page where the appliance
+// needs them: the setup wizard until it has keys and a creator account,
+// the custodians' page while it is sealed, otherwise the console (the
+// pages answer / with a redirect to /console, which signs the visitor in
+// first when this tab holds no session).
 func (s *server) home(pages http.Handler) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if s.Seal != nil {
