@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vanta-ledger/vanta/internal/audit"
+	"github.com/vanta-ledger/vanta/internal/background"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
@@ -40,6 +41,8 @@ type Appliance struct {
 	redis *redis.Client // the appliance's own client: break-glass tokens
 	setup *SetupGate    // the first-boot token, until a GOD exists
 	tls   TLSInfo       // the listener's certificate, for ctl status
+
+	background *background.Runner // services bound to the seal
 
 	// apiLn is bound by Prepare, before anything touches the disk, so a
 	// port in use fails the boot as a configuration error, not after initdb.
@@ -119,7 +122,8 @@ func Prepare(cfg Config, reaper *supervisor.Reaper, out io.Writer) (*Appliance, 
 		return nil, &FieldError{Source: "config", Field: "listen", Value: cfg.Listen,
 			Err: fmt.Errorf("cannot listen (set --listen or VANTA_LISTEN to a free address): %w", err)}
 	}
-	return &Appliance{cfg: cfg, layout: layout, catalog: cat, sup: sup, logger: logger, apiLn: apiLn}, nil
+	return &Appliance{cfg: cfg, layout: layout, catalog: cat, sup: sup, logger: logger, apiLn: apiLn,
+		background: background.NewRunner(logger)}, nil
 }
 
 // Run provisions the data directory, starts every service and serves
@@ -182,6 +186,16 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 	}()
 	go func() { _ = ctlSrv.Serve(ctl) }()
 
+	// The background services (registered by handler) run while
+	// unsealed; they stop before the stores they use close.
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	bgDone := make(chan struct{})
+	go func() {
+		defer close(bgDone)
+		a.background.Follow(bgCtx, a.seal)
+	}()
+	defer func() { stopBackground(); <-bgDone }()
+
 	supCtx, stopServices := context.WithCancel(context.Background())
 	defer stopServices()
 	supDone := make(chan error, 1)
@@ -208,6 +222,8 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 			drainCtx, cancel := context.WithTimeout(context.Background(), a.catalog.budget.Drain)
 			defer cancel()
 			_ = api.Shutdown(drainCtx)
+			stopBackground()
+			<-bgDone
 			if st := a.stores.Swap(nil); st != nil {
 				st.Close(drainCtx)
 			}
@@ -414,6 +430,11 @@ func (a *Appliance) TrustedProxies() int { return a.cfg.TrustedProxies }
 
 // Stores returns the data-service connections, or nil before they are open.
 func (a *Appliance) Stores() *Stores { return a.stores.Load() }
+
+// Background is the runner of the services bound to the seal: they start
+// when it is unsealed and stop when it is sealed or the appliance stops.
+// A service joins with one Add before the appliance serves.
+func (a *Appliance) Background() *background.Runner { return a.background }
 
 // Seal is the appliance's seal, for the API.
 func (a *Appliance) Seal() *seal.Service { return a.seal }

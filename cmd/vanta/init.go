@@ -49,7 +49,8 @@ func cmdInit(args []string) int {
 		perUser, perCompany, aiPerHour, storageBytes := a.Quotas()
 		quotas := api.Quotas{UserPerMinute: perUser, CompanyPerMinute: perCompany,
 			Company: quota.Limits{AIPerHour: aiPerHour, StorageBytes: storageBytes}}
-		return api.NewRouter(api.Deps{Quotas: quotas, Appliance: a, Seal: a.Seal(), Logger: a.Logger(), Pages: web.Handler(), TrustedProxies: a.TrustedProxies(), GODAllow: a.GODNetworks(), PublicURL: a.PublicURL(), SetupGate: a.SetupGate()})
+		return api.NewRouter(api.Deps{Quotas: quotas, Appliance: a, Seal: a.Seal(), Logger: a.Logger(), Pages: web.Handler(), TrustedProxies: a.TrustedProxies(), GODAllow: a.GODNetworks(), PublicURL: a.PublicURL(), SetupGate: a.SetupGate(),
+			Background: a.Background()})
 	})
 	var fatal *supervisor.FatalError
 	switch {

@@ -52,7 +52,7 @@ func NewRunner(logger *slog.Logger) *Runner {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{logger: logger, RetryMin: time.Second, RetryMax: 30 * time.Second}
+	return &Runner{logger: logger, RetryMin: 500 * time.Millisecond, RetryMax: 10 * time.Second}
 }
 
 // Add registers services. Added while the runner runs, they start at the
@@ -195,17 +195,18 @@ func (l *Loop) Stop() {
 	l.cancel, l.done = nil, nil
 }
 
-// Every calls fn at once and then every interval until ctx ends: the
-// shape of a periodic maintenance service.
+// Every calls fn every interval until ctx ends: the shape of a periodic
+// maintenance service. A service that wants a round at start runs one
+// itself, in Start or before calling Every.
 func Every(ctx context.Context, interval time.Duration, fn func(ctx context.Context)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		fn(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			fn(ctx)
 		}
 	}
 }
