@@ -22,6 +22,8 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/armor"
 	"github.com/hashicorp/vault/shamir"
+
+	"github.com/vanta-ledger/vanta/internal/atomicfile"
 )
 
 // keyringAAD binds the wrapped keyring to its role.
@@ -239,19 +241,7 @@ func (s *Service) save(f *sealFile) error {
 	if err := os.MkdirAll(s.opts.Dir, 0o700); err != nil {
 		return err
 	}
-	tmp := s.path() + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	fh, err := os.Open(tmp)
-	if err == nil {
-		err = fh.Sync()
-		fh.Close()
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp, s.path())
+	return atomicfile.Write(s.path(), data, 0o600)
 }
 
 // auditFrom records an event with who asked for it.
