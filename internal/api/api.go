@@ -62,7 +62,7 @@ type server struct {
 	denialLimiter *clientLimiter
 
 	idMu      sync.Mutex
-	id        *auth.Service // bound to idKeyring; made by identityService at each unseal
+	id        *auth.Service // bound to idKeyring; made by identityMaker at each unseal
 	idKeyring *seal.Keyring
 	idChanged chan struct{} // closed and replaced when id changes
 

@@ -35,7 +35,7 @@ var errStarting = errors.New("the appliance is starting: its databases or servic
 const identityWait = 10 * time.Second
 
 // identity returns the auth service bound to the current keyring. The
-// background runner makes it once per unsealing (identityService); a
+// background runner makes it once per unsealing (identityMaker); a
 // request that comes before it is up waits for it, a little.
 func (s *server) identity(ctx context.Context) (*auth.Service, *appliance.Stores, error) {
 	st := s.Appliance.Stores()
@@ -79,14 +79,14 @@ func (s *server) setIdentity(id *auth.Service, kr *seal.Keyring) {
 	s.idChanged = make(chan struct{})
 }
 
-// identityService is the background service that makes the auth service
+// identityMaker is the background service that makes the auth service
 // for each unsealing: its signing key is wrapped by the keyring, so a
 // sealed appliance has none.
-type identityService struct{ s *server }
+type identityMaker struct{ s *server }
 
-func (identityService) Name() string { return "identity" }
+func (identityMaker) Name() string { return "identity" }
 
-func (i identityService) Start(ctx context.Context) error {
+func (i identityMaker) Start(ctx context.Context) error {
 	s := i.s
 	st := s.Appliance.Stores()
 	if st == nil {
@@ -118,7 +118,7 @@ func (i identityService) Start(ctx context.Context) error {
 }
 
 // Stop lets go of the service of the keyring that is gone.
-func (i identityService) Stop() {
+func (i identityMaker) Stop() {
 	s := i.s
 	s.idMu.Lock()
 	id := s.id
@@ -133,7 +133,7 @@ func (i identityService) Stop() {
 // start order: the ones after identity use it.
 func (s *server) backgroundServices() []background.Service {
 	return []background.Service{
-		identityService{s},
+		identityMaker{s},
 		&audit.Checkpointer{Logger: s.logger, Open: func(ctx context.Context) (audit.Querier, audit.Checkpoints, error) {
 			st := s.Appliance.Stores()
 			if st == nil {

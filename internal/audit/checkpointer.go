@@ -51,7 +51,7 @@ func (c *Checkpointer) Start(ctx context.Context) error {
 		// the start) for long.
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		CheckpointAll(ctx, db, cps, logger)
+		checkpointAll(ctx, db, cps, logger)
 	}
 	round(ctx)
 	c.loop.Go(ctx, func(ctx context.Context) { background.Every(ctx, every, round) })
@@ -61,8 +61,8 @@ func (c *Checkpointer) Start(ctx context.Context) error {
 // Stop ends the rounds, waiting for one under way.
 func (c *Checkpointer) Stop() { c.loop.Stop() }
 
-// Chains lists the chains that have records.
-func Chains(ctx context.Context, q Querier) ([]string, error) {
+// chainNames lists the chains that have records.
+func chainNames(ctx context.Context, q Querier) ([]string, error) {
 	rows, err := q.Query(ctx, "SELECT DISTINCT chain FROM audit.records ORDER BY chain")
 	if err != nil {
 		return nil, fmt.Errorf("audit: list chains: %w", err)
@@ -74,10 +74,10 @@ func Chains(ctx context.Context, q Querier) ([]string, error) {
 	return chains, nil
 }
 
-// CheckpointAll verifies every chain against its checkpoint and moves the
+// checkpointAll verifies every chain against its checkpoint and moves the
 // checkpoint of each intact chain to its head; what fails is logged.
-func CheckpointAll(ctx context.Context, q Querier, cps Checkpoints, logger *slog.Logger) {
-	chains, err := Chains(ctx, q)
+func checkpointAll(ctx context.Context, q Querier, cps Checkpoints, logger *slog.Logger) {
+	chains, err := chainNames(ctx, q)
 	if err != nil {
 		if ctx.Err() == nil {
 			logger.Error("audit checkpoint", "error", err.Error())
