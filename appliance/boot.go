@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -415,18 +414,6 @@ func (a *Appliance) Readiness() Readiness {
 	}
 	return r
 }
-
-// GODNetworks are the networks GOD may act from; empty means anywhere.
-func (a *Appliance) GODNetworks() []netip.Prefix { return a.cfg.GODNetworks() }
-
-// Quotas are the request quotas per minute (per user, per company) and the
-// per-company AI and storage allowances.
-func (a *Appliance) Quotas() (perUser, perCompany, aiPerHour int, storageBytes int64) {
-	return a.cfg.QuotaUserRPM, a.cfg.QuotaCompanyRPM, a.cfg.QuotaAIPerHour, a.cfg.QuotaStorageBytes
-}
-
-// TrustedProxies is how many reverse proxies front the API.
-func (a *Appliance) TrustedProxies() int { return a.cfg.TrustedProxies }
 
 // Stores returns the data-service connections, or nil before they are open.
 func (a *Appliance) Stores() *Stores { return a.stores.Load() }
