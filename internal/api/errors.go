@@ -46,6 +46,9 @@ func statusOf(err error) *apiError {
 	if ae := authStatus(err); ae != nil {
 		return ae
 	}
+	if ae := uploadStatus(err); ae != nil {
+		return ae
+	}
 	var ve *tenancy.ValidationError
 	if errors.As(err, &ve) {
 		return &apiError{http.StatusBadRequest, "validation_failed", ve.Error(), ve.Field, 0}
