@@ -19,7 +19,8 @@ type SessionPruner struct {
 	Interval time.Duration
 	Logger   *slog.Logger
 
-	loop background.Loop
+	loop       background.Loop
+	afterRound func() // tests: told when a round is done
 }
 
 // Name is how the log calls the service.
@@ -48,6 +49,9 @@ func (p *SessionPruner) Start(ctx context.Context) error {
 			logger.Error("prune sessions", "error", err.Error())
 		case n > 0:
 			logger.Info("pruned sessions", "rows", n)
+		}
+		if p.afterRound != nil {
+			p.afterRound()
 		}
 	}
 	p.loop.Go(ctx, func(ctx context.Context) {
