@@ -135,7 +135,7 @@ func (r *Runner) Follow(ctx context.Context, gate Gate) {
 					return
 				}
 				wait = min(max(2*wait, r.RetryMin), r.RetryMax)
-				r.logger.Error("background services did not start", "error", err.Error(), "retry_in", wait.String())
+				r.logger.Warn("background services did not start", "error", err.Error(), "retry_in", wait.String())
 				timer = time.NewTimer(wait)
 				retry = timer.C
 			} else {
