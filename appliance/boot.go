@@ -121,8 +121,7 @@ func Prepare(cfg Config, reaper *supervisor.Reaper, out io.Writer) (*Appliance, 
 		return nil, &FieldError{Source: "config", Field: "listen", Value: cfg.Listen,
 			Err: fmt.Errorf("cannot listen (set --listen or VANTA_LISTEN to a free address): %w", err)}
 	}
-	return &Appliance{cfg: cfg, layout: layout, catalog: cat, sup: sup, logger: logger, apiLn: apiLn,
-		background: background.NewRunner(logger)}, nil
+	return &Appliance{cfg: cfg, layout: layout, catalog: cat, sup: sup, logger: logger, apiLn: apiLn}, nil
 }
 
 // Run provisions the data directory, starts every service and serves
@@ -171,6 +170,8 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 		apiLn.Close()
 		return err
 	}
+	// The handler registers its background services on the runner.
+	a.background = background.NewRunner(a.logger)
 	api := &http.Server{Handler: handler(a), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig,
 		// Failed handshakes (a browser that does not trust the certificate
 		// yet, a scanner) are the network's noise, not the appliance's.
