@@ -64,7 +64,11 @@ type server struct {
 	idMu      sync.Mutex
 	id        *auth.Service // bound to idKeyring; made by identityMaker at each unseal
 	idKeyring *seal.Keyring
-	idChanged chan struct{} // closed and replaced when id changes
+	idChanged chan struct{} // closed and replaced when id or idErr changes
+	// idErr is why the identity service of idErrKeyring did not start;
+	// requests answer with it instead of waiting.
+	idErr        error
+	idErrKeyring *seal.Keyring
 
 	godSeen atomic.Bool // a GOD was seen to exist; GODs are never deleted
 }

@@ -50,9 +50,18 @@ func (s *server) identity(ctx context.Context) (*auth.Service, *appliance.Stores
 		}
 		s.idMu.Lock()
 		id, idKeyring, changed := s.id, s.idKeyring, s.idChanged
+		failed := s.idErr
+		if s.idErrKeyring != kr {
+			failed = nil // from an earlier unsealing
+		}
 		s.idMu.Unlock()
 		if id != nil && idKeyring == kr {
 			return id, st, nil
+		}
+		if failed != nil {
+			// Its last start failed (PostgreSQL refusing, say): answer
+			// with why, and let the runner try again, rather than wait.
+			return nil, nil, failed
 		}
 		if timeout == nil {
 			t := time.NewTimer(identityWait)
@@ -70,11 +79,25 @@ func (s *server) identity(ctx context.Context) (*auth.Service, *appliance.Stores
 }
 
 // setIdentity publishes the identity service (nil: none) and wakes the
-// requests waiting for one.
+// requests waiting for one. A failure to start stays recorded when the
+// runner stops the service that failed (nil): it is what requests answer.
 func (s *server) setIdentity(id *auth.Service, kr *seal.Keyring) {
 	s.idMu.Lock()
 	defer s.idMu.Unlock()
 	s.id, s.idKeyring = id, kr
+	if id != nil {
+		s.idErr, s.idErrKeyring = nil, nil
+	}
+	close(s.idChanged)
+	s.idChanged = make(chan struct{})
+}
+
+// identityFailed records why the identity service of keyring kr did not
+// start, for the requests waiting for it, and wakes them.
+func (s *server) identityFailed(kr *seal.Keyring, err error) {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	s.idErr, s.idErrKeyring = err, kr
 	close(s.idChanged)
 	s.idChanged = make(chan struct{})
 }
@@ -103,6 +126,7 @@ func (i identityMaker) Start(ctx context.Context) error {
 		GODAllow: s.GODAllow, Audit: auditAuthEvent,
 	})
 	if err != nil {
+		s.identityFailed(kr, err)
 		return err
 	}
 	// A new keyring means the appliance was unsealed: sessions from
@@ -111,6 +135,7 @@ func (i identityMaker) Start(ctx context.Context) error {
 	// and the runner tries again.
 	if err := svc.EndAllSessions(ctx, "unsealed"); err != nil {
 		svc.Close()
+		s.identityFailed(kr, err)
 		return err
 	}
 	s.setIdentity(svc, kr)
