@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -24,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vanta-ledger/vanta/internal/audit"
+	"github.com/vanta-ledger/vanta/internal/background"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
@@ -40,6 +40,8 @@ type Appliance struct {
 	redis *redis.Client // the appliance's own client: break-glass tokens
 	setup *SetupGate    // the first-boot token, until a GOD exists
 	tls   TLSInfo       // the listener's certificate, for ctl status
+
+	background *background.Runner // services bound to the seal
 
 	// apiLn is bound by Prepare, before anything touches the disk, so a
 	// port in use fails the boot as a configuration error, not after initdb.
@@ -171,6 +173,8 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 		apiLn.Close()
 		return err
 	}
+	// The handler registers its background services on the runner.
+	a.background = background.NewRunner(a.logger)
 	api := &http.Server{Handler: handler(a), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig,
 		// Failed handshakes (a browser that does not trust the certificate
 		// yet, a scanner) are the network's noise, not the appliance's.
@@ -184,6 +188,16 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 		_ = api.Serve(apiLn)
 	}()
 	go func() { _ = ctlSrv.Serve(ctl) }()
+
+	// The background services (registered by handler) run while
+	// unsealed; they stop before the stores they use close.
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	bgDone := make(chan struct{})
+	go func() {
+		defer close(bgDone)
+		a.background.Follow(bgCtx, a.seal)
+	}()
+	defer func() { stopBackground(); <-bgDone }()
 
 	supCtx, stopServices := context.WithCancel(context.Background())
 	defer stopServices()
@@ -211,6 +225,8 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 			drainCtx, cancel := context.WithTimeout(context.Background(), a.catalog.budget.Drain)
 			defer cancel()
 			_ = api.Shutdown(drainCtx)
+			stopBackground()
+			<-bgDone
 			if st := a.stores.Swap(nil); st != nil {
 				st.Close(drainCtx)
 			}
@@ -405,20 +421,13 @@ func (a *Appliance) Readiness() Readiness {
 	return r
 }
 
-// GODNetworks are the networks GOD may act from; empty means anywhere.
-func (a *Appliance) GODNetworks() []netip.Prefix { return a.cfg.GODNetworks() }
-
-// Quotas are the request quotas per minute (per user, per company) and the
-// per-company AI and storage allowances.
-func (a *Appliance) Quotas() (perUser, perCompany, aiPerHour int, storageBytes int64) {
-	return a.cfg.QuotaUserRPM, a.cfg.QuotaCompanyRPM, a.cfg.QuotaAIPerHour, a.cfg.QuotaStorageBytes
-}
-
-// TrustedProxies is how many reverse proxies front the API.
-func (a *Appliance) TrustedProxies() int { return a.cfg.TrustedProxies }
-
 // Stores returns the data-service connections, or nil before they are open.
 func (a *Appliance) Stores() *Stores { return a.stores.Load() }
+
+// Background is the runner of the services bound to the seal: they start
+// when it is unsealed and stop when it is sealed or the appliance stops.
+// A service joins with one Add before the appliance serves.
+func (a *Appliance) Background() *background.Runner { return a.background }
 
 // Seal is the appliance's seal, for the API.
 func (a *Appliance) Seal() *seal.Service { return a.seal }

@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
 
@@ -26,6 +27,9 @@ const DefaultConfigFile = "/etc/vanta/appliance.yaml"
 
 // Config is the appliance configuration: defaults, then the YAML file,
 // then VANTA_* environment variables, then flags, each overriding the last.
+// It is made of sections, each with its own Defaults and checks; they are
+// embedded inline, so YAML keys stay flat and fields are reached as
+// before (cfg.KeyProvider).
 type Config struct {
 	DataDir     string   `yaml:"data"`
 	Listen      string   `yaml:"listen"`
@@ -37,6 +41,23 @@ type Config struct {
 	// means the first of PATH and /usr/lib/postgresql/*/bin that has them.
 	PostgresBin string `yaml:"postgres_bin"`
 
+	KeyConfig      `yaml:",inline"`
+	AccessConfig   `yaml:",inline"`
+	QuotaConfig    `yaml:",inline"`
+	ExternalConfig `yaml:",inline"`
+
+	// Programs are extra programs an operator adds beside the built-in
+	// services (a log shipper, a metrics agent).
+	Programs []ProgramConfig `yaml:"programs"`
+
+	TLSConfig `yaml:",inline"`
+
+	// Executable is the path of our own binary, run as `vanta docdb`.
+	Executable string `yaml:"-"`
+}
+
+// KeyConfig is where the key-encryption key lives.
+type KeyConfig struct {
 	// KeyProvider holds the key-encryption key: software (Argon2id, the
 	// default) or pkcs11 (an HSM token that the shares unlock).
 	KeyProvider  string `yaml:"key_provider"`
@@ -45,7 +66,13 @@ type Config struct {
 	// PKCS11SOPIN is the token's security-officer PIN, needed once, at
 	// init; only ever from the environment, never from a file in the image.
 	PKCS11SOPIN string `yaml:"-"`
+}
 
+// Defaults is the key section when nothing is set.
+func (KeyConfig) Defaults() KeyConfig { return KeyConfig{KeyProvider: "software"} }
+
+// AccessConfig is how the API sees its clients and names itself.
+type AccessConfig struct {
 	// TrustedProxies is how many reverse proxies stand in front of the
 	// API: the client address is read that many hops from the right of
 	// X-Forwarded-For. Zero trusts no header.
@@ -57,31 +84,52 @@ type Config struct {
 	// for the absolute links the appliance hands out (accept_url of an
 	// invitation); empty: links are relative paths only.
 	PublicURL string `yaml:"public_url"`
-	// Request quotas per minute, per user and per company (0: defaults).
+}
+
+// Defaults is the access section when nothing is set: no proxy, GOD from
+// anywhere, relative links.
+func (AccessConfig) Defaults() AccessConfig { return AccessConfig{} }
+
+// QuotaConfig is the request quotas and per-company allowances; 0 (as a
+// variable or flag) means the default, which internal/quota defines.
+type QuotaConfig struct {
+	// Request quotas per minute, per user and per company.
 	QuotaUserRPM    int `yaml:"quota_user_rpm"`
 	QuotaCompanyRPM int `yaml:"quota_company_rpm"`
 	// Per-company allowances for AI requests an hour and stored bytes.
 	QuotaAIPerHour    int   `yaml:"quota_ai_per_hour"`
 	QuotaStorageBytes int64 `yaml:"quota_storage_bytes"`
+}
 
-	// External servers: when set, that service is not started here.
+// Defaults is the quota section when nothing is set.
+func (QuotaConfig) Defaults() QuotaConfig {
+	return QuotaConfig{QuotaUserRPM: quota.DefaultUserPerMinute, QuotaCompanyRPM: quota.DefaultCompanyPerMinute,
+		QuotaAIPerHour: quota.DefaultAIPerHour, QuotaStorageBytes: quota.DefaultStorageBytes}
+}
+
+// ExternalConfig names external servers: when set, that service is not
+// started here.
+type ExternalConfig struct {
 	PostgresURL string `yaml:"postgres_url"`
 	RedisURL    string `yaml:"redis_url"`
 	MongoURL    string `yaml:"mongo_url"`
+}
 
-	// Programs are extra programs an operator adds beside the built-in
-	// services (a log shipper, a metrics agent).
-	Programs []ProgramConfig `yaml:"programs"`
+// Defaults is the external section when nothing is set: every service
+// runs here.
+func (ExternalConfig) Defaults() ExternalConfig { return ExternalConfig{} }
 
-	// TLS is on (the default: the operator's certificate, or one made at
-	// first boot) or off (plain HTTP, only behind a TLS proxy).
+// TLSConfig is the listener's TLS: on (the default: the operator's
+// certificate, or one made at first boot) or off (plain HTTP, only behind
+// a TLS proxy).
+type TLSConfig struct {
 	TLS     TLSSwitch `yaml:"tls"`
 	TLSCert string    `yaml:"tls_cert"`
 	TLSKey  string    `yaml:"tls_key"`
-
-	// Executable is the path of our own binary, run as `vanta docdb`.
-	Executable string `yaml:"-"`
 }
+
+// Defaults is the TLS section when nothing is set.
+func (TLSConfig) Defaults() TLSConfig { return TLSConfig{TLS: "on"} }
 
 // ProgramConfig is an operator-defined program in appliance.yaml.
 type ProgramConfig struct {
@@ -131,15 +179,22 @@ func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
 	return nil
 }
 
-// Defaults returns the configuration used when nothing is set.
+// MarshalYAML writes the duration as it is read, "10s".
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Defaults returns the configuration used when nothing is set: the one
+// place defaults come from (each section's Defaults).
 func Defaults() Config {
 	return Config{
-		DataDir:     "/var/lib/vanta",
-		Listen:      ":8443",
-		StopTimeout: Duration(10 * time.Second),
-		MongoEngine: "auto",
-		KeyProvider: "software",
-		TLS:         "on",
+		DataDir:        "/var/lib/vanta",
+		Listen:         ":8443",
+		StopTimeout:    Duration(10 * time.Second),
+		MongoEngine:    "auto",
+		KeyConfig:      KeyConfig{}.Defaults(),
+		AccessConfig:   AccessConfig{}.Defaults(),
+		QuotaConfig:    QuotaConfig{}.Defaults(),
+		ExternalConfig: ExternalConfig{}.Defaults(),
+		TLSConfig:      TLSConfig{}.Defaults(),
 	}
 }
 
@@ -301,11 +356,8 @@ func checkPublicURL(v string) (string, error) {
 	return strings.TrimRight(u.String(), "/"), nil
 }
 
-// PublicURL is where people reach the console, or "" when not set.
-func (a *Appliance) PublicURL() string { return a.cfg.PublicURL }
-
 // GODNetworks is GODAllow parsed; call after Validate.
-func (c *Config) GODNetworks() []netip.Prefix {
+func (c *AccessConfig) GODNetworks() []netip.Prefix {
 	var out []netip.Prefix
 	for _, p := range c.GODAllow {
 		if pr, err := netip.ParsePrefix(p); err == nil {
@@ -318,7 +370,7 @@ func (c *Config) GODNetworks() []netip.Prefix {
 // Validate checks every field and resolves DataDir to an absolute path.
 func (c *Config) Validate() error {
 	var errs []error
-	bad := func(field, value string, err error) {
+	var bad badFunc = func(field, value string, err error) {
 		errs = append(errs, &FieldError{Source: "config", Field: field, Value: value, Err: err})
 	}
 	if c.DataDir == "" {
@@ -339,13 +391,6 @@ func (c *Config) Validate() error {
 		// net.Listen would refuse it only after provisioning.
 		bad("listen", c.Listen, errors.New("port must be a number from 0 to 65535 (--listen, VANTA_LISTEN)"))
 	}
-	if c.PublicURL != "" {
-		if u, err := checkPublicURL(c.PublicURL); err != nil {
-			bad("public_url", c.PublicURL, err)
-		} else {
-			c.PublicURL = u
-		}
-	}
 	if time.Duration(c.StopTimeout) < 2*time.Second {
 		bad("stop_timeout", time.Duration(c.StopTimeout).String(), errors.New("must be at least 2s"))
 	}
@@ -354,20 +399,22 @@ func (c *Config) Validate() error {
 	default:
 		bad("mongo_engine", c.MongoEngine, errors.New("must be auto, mongod or docdb"))
 	}
-	for i, p := range c.GODAllow {
-		if _, err := netip.ParsePrefix(p); err != nil {
-			bad(fmt.Sprintf("god_allow[%d]", i), p, errors.New("not a CIDR like 10.0.0.0/8"))
+	c.KeyConfig.validate(bad)
+	c.AccessConfig.validate(bad)
+	c.QuotaConfig.validate(bad)
+	c.TLSConfig.validate(bad)
+	for i, p := range c.Programs {
+		if _, err := p.program(); err != nil {
+			bad(fmt.Sprintf("programs[%d]", i), p.Name, err)
 		}
 	}
-	for field, v := range map[string]int64{"quota_user_rpm": int64(c.QuotaUserRPM), "quota_company_rpm": int64(c.QuotaCompanyRPM),
-		"quota_ai_per_hour": int64(c.QuotaAIPerHour), "quota_storage_bytes": c.QuotaStorageBytes} {
-		if v < 0 {
-			bad(field, strconv.FormatInt(v, 10), errors.New("must not be negative"))
-		}
-	}
-	if c.TrustedProxies < 0 || c.TrustedProxies > 10 {
-		bad("trusted_proxies", strconv.Itoa(c.TrustedProxies), errors.New("must be between 0 and 10"))
-	}
+	return errors.Join(errs...)
+}
+
+// badFunc records a bad value of a field.
+type badFunc func(field, value string, err error)
+
+func (c *KeyConfig) validate(bad badFunc) {
 	switch c.KeyProvider {
 	case "software":
 	case "pkcs11":
@@ -380,6 +427,55 @@ func (c *Config) Validate() error {
 	default:
 		bad("key_provider", c.KeyProvider, errors.New("must be software or pkcs11"))
 	}
+}
+
+func (c *AccessConfig) validate(bad badFunc) {
+	if c.PublicURL != "" {
+		if u, err := checkPublicURL(c.PublicURL); err != nil {
+			bad("public_url", c.PublicURL, err)
+		} else {
+			c.PublicURL = u
+		}
+	}
+	for i, p := range c.GODAllow {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad(fmt.Sprintf("god_allow[%d]", i), p, errors.New("not a CIDR like 10.0.0.0/8"))
+		}
+	}
+	if c.TrustedProxies < 0 || c.TrustedProxies > 10 {
+		bad("trusted_proxies", strconv.Itoa(c.TrustedProxies), errors.New("must be between 0 and 10"))
+	}
+}
+
+// validate refuses a negative quota and gives 0 its default.
+func (c *QuotaConfig) validate(bad badFunc) {
+	def := QuotaConfig{}.Defaults()
+	ints := []struct {
+		field string
+		v     *int
+		def   int
+	}{
+		{"quota_user_rpm", &c.QuotaUserRPM, def.QuotaUserRPM},
+		{"quota_company_rpm", &c.QuotaCompanyRPM, def.QuotaCompanyRPM},
+		{"quota_ai_per_hour", &c.QuotaAIPerHour, def.QuotaAIPerHour},
+	}
+	for _, f := range ints {
+		switch {
+		case *f.v < 0:
+			bad(f.field, strconv.Itoa(*f.v), errors.New("must not be negative (0: the default)"))
+		case *f.v == 0:
+			*f.v = f.def
+		}
+	}
+	switch {
+	case c.QuotaStorageBytes < 0:
+		bad("quota_storage_bytes", strconv.FormatInt(c.QuotaStorageBytes, 10), errors.New("must not be negative (0: the default)"))
+	case c.QuotaStorageBytes == 0:
+		c.QuotaStorageBytes = def.QuotaStorageBytes
+	}
+}
+
+func (c *TLSConfig) validate(bad badFunc) {
 	switch strings.ToLower(string(c.TLS)) {
 	case "on", "true", "yes", "":
 		c.TLS = "on"
@@ -404,12 +500,6 @@ func (c *Config) Validate() error {
 			bad(field, v, err)
 		}
 	}
-	for i, p := range c.Programs {
-		if _, err := p.program(); err != nil {
-			bad(fmt.Sprintf("programs[%d]", i), p.Name, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func (c *Config) socketPath(service string) string {

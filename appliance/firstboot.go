@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vanta-ledger/vanta/internal/atomicfile"
 )
 
 // First boot: the one-time setup token that keeps the first visitor from
@@ -115,7 +117,7 @@ func (g *SetupGate) Spend() {
 		return
 	}
 	g.token = ""
-	if err := writeFileAtomic(g.layout.Secret(setupTokenSpent), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(g.layout.Secret(setupTokenSpent), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
 		g.logger.Error("setup token", "error", fmt.Sprintf("record that it is spent: %v", err))
 	}
 	if err := os.Remove(g.layout.Secret(setupTokenFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -138,7 +140,7 @@ func (p *provisioner) makeSetupToken() (made bool, err error) {
 		return false, err
 	}
 	tok := setupTokenPref + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(buf))
-	return true, writeFileAtomic(p.layout.Secret(setupTokenFile), []byte(tok+"\n"), 0o600)
+	return true, atomicfile.Write(p.layout.Secret(setupTokenFile), []byte(tok+"\n"), 0o600)
 }
 
 // openSetupGate loads the token for the API and says in the log where it
@@ -263,10 +265,10 @@ func (p *provisioner) makeSelfSigned() error {
 	}
 	// Key first: a crash between the two leaves a certificate that does not
 	// match it, which the next boot sees and remakes.
-	if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := atomicfile.Write(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return err
 	}
-	return writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	return atomicfile.Write(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }
 
 // loadTLS loads the listener's certificate (the operator's or the one

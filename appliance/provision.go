@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/vanta-ledger/vanta/internal/atomicfile"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
 
@@ -216,7 +217,7 @@ func writeConfigFile(path string, data []byte, owner account) error {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 		return nil
 	}
-	if err := writeFileAtomic(path, data, 0o600); err != nil {
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return err
 	}
 	if owner.self() {
@@ -236,7 +237,7 @@ func ensureSecret(path string) error {
 	if _, err := rand.Read(buf); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, []byte(hex.EncodeToString(buf)), 0o600)
+	return atomicfile.Write(path, []byte(hex.EncodeToString(buf)), 0o600)
 }
 
 func readSecret(l Layout, name string) (string, error) {
@@ -245,38 +246,6 @@ func readSecret(l Layout, name string) (string, error) {
 		return "", fmt.Errorf("read secret %s: %w", name, err)
 	}
 	return strings.TrimSpace(string(b)), nil
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // initPostgres creates the cluster in a scratch directory (initdb, then
@@ -352,7 +321,7 @@ func (p *provisioner) initPostgres(ctx context.Context) error {
 	if err := os.Rename(scratch, pgdata); err != nil {
 		return err
 	}
-	return syncDir(p.layout.Root)
+	return atomicfile.SyncDir(p.layout.Root)
 }
 
 func (p *provisioner) writePostgresConfig() error {
@@ -380,7 +349,7 @@ func (p *provisioner) writeRedisConfig() error {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		users := fmt.Sprintf("%s\nuser %s on sanitize-payload #%s ~* &* +@all\n", redisDefaultUser, redisUser, sha256Hex(pass))
-		if err := writeFileAtomic(acl, []byte(users), 0o600); err != nil {
+		if err := atomicfile.Write(acl, []byte(users), 0o600); err != nil {
 			return err
 		}
 		if err := p.chown(acl, p.redisAcc); err != nil {

@@ -36,12 +36,16 @@ func uncomment(file []byte) []byte {
 	return []byte(strings.Join(out, "\n"))
 }
 
-// yamlKeys lists the yaml names of a struct type's fields.
+// yamlKeys lists the yaml names of a struct type's fields, those of its
+// inline sections included.
 func yamlKeys(t reflect.Type) []string {
 	var keys []string
 	for i := 0; i < t.NumField(); i++ {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if name != "" && name != "-" {
+		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		switch {
+		case opts == "inline":
+			keys = append(keys, yamlKeys(t.Field(i).Type)...)
+		case name != "" && name != "-":
 			keys = append(keys, name)
 		}
 	}

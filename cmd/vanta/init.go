@@ -46,10 +46,7 @@ func cmdInit(args []string) int {
 		return exitUsage
 	}
 	err = app.Run(context.Background(), reaper, func(a *appliance.Appliance) http.Handler {
-		perUser, perCompany, aiPerHour, storageBytes := a.Quotas()
-		quotas := api.Quotas{UserPerMinute: perUser, CompanyPerMinute: perCompany,
-			Company: quota.Limits{AIPerHour: aiPerHour, StorageBytes: storageBytes}}
-		return api.NewRouter(api.Deps{Quotas: quotas, Appliance: a, Seal: a.Seal(), Logger: a.Logger(), Pages: web.Handler(), TrustedProxies: a.TrustedProxies(), GODAllow: a.GODNetworks(), PublicURL: a.PublicURL(), SetupGate: a.SetupGate()})
+		return api.NewRouter(apiDeps(cfg, a))
 	})
 	var fatal *supervisor.FatalError
 	switch {
@@ -61,6 +58,19 @@ func cmdInit(args []string) int {
 	default:
 		fmt.Fprintf(os.Stderr, "vanta init: %v\n", err)
 		return exitFailure
+	}
+}
+
+// apiDeps wires the API: its settings come from the configuration's
+// sections, its collaborators from the running appliance.
+func apiDeps(cfg appliance.Config, a *appliance.Appliance) api.Deps {
+	q := cfg.QuotaConfig
+	return api.Deps{
+		Appliance: a, Seal: a.Seal(), Logger: a.Logger(), Pages: web.Handler(), SetupGate: a.SetupGate(),
+		Background:     a.Background(),
+		TrustedProxies: cfg.TrustedProxies, GODAllow: cfg.GODNetworks(), PublicURL: cfg.PublicURL,
+		Quotas: api.Quotas{UserPerMinute: q.QuotaUserRPM, CompanyPerMinute: q.QuotaCompanyRPM,
+			Company: quota.Limits{AIPerHour: q.QuotaAIPerHour, StorageBytes: q.QuotaStorageBytes}},
 	}
 }
 

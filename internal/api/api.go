@@ -15,6 +15,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/background"
 	"github.com/vanta-ledger/vanta/internal/seal"
 )
 
@@ -46,6 +47,10 @@ type Deps struct {
 	// SetupGate, when set, guards the first-boot routes (sys/init,
 	// sys/setup/god) with the one-time setup token until a GOD exists.
 	SetupGate *appliance.SetupGate
+	// Background, when set, is where the API registers the services it
+	// runs while unsealed (identity, audit checkpoints, session pruning);
+	// the appliance runs it bound to the seal.
+	Background *background.Runner
 }
 
 type server struct {
@@ -57,8 +62,13 @@ type server struct {
 	denialLimiter *clientLimiter
 
 	idMu      sync.Mutex
-	id        *auth.Service // bound to idKeyring; remade after each unseal
+	id        *auth.Service // bound to idKeyring; made by identityMaker at each unseal
 	idKeyring *seal.Keyring
+	idChanged chan struct{} // closed and replaced when id or idErr changes
+	// idErr is why the identity service of idErrKeyring did not start;
+	// requests answer with it instead of waiting.
+	idErr        error
+	idErrKeyring *seal.Keyring
 
 	godSeen atomic.Bool // a GOD was seen to exist; GODs are never deleted
 
@@ -69,9 +79,13 @@ type server struct {
 func NewRouter(d Deps) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	d.Quotas = d.Quotas.withDefaults()
-	s := &server{Deps: d, logger: d.Logger, loginLimiter: newClientLimiter(120, 30), denialLimiter: newClientLimiter(30, 60)}
+	s := &server{Deps: d, logger: d.Logger, loginLimiter: newClientLimiter(120, 30), denialLimiter: newClientLimiter(30, 60),
+		idChanged: make(chan struct{})}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Background != nil && d.Seal != nil {
+		d.Background.Add(s.backgroundServices()...)
 	}
 	r := gin.New()
 	// gin would believe any X-Forwarded-For; ours is counted from the right.

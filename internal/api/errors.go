@@ -152,6 +152,9 @@ func typedStatus(err error) *apiError {
 	if errors.As(err, &pe) {
 		return &apiError{status: http.StatusBadRequest, code: "weak_password", message: pe.Error(), field: "password"}
 	}
+	if ae := uploadStatus(err); ae != nil {
+		return ae
+	}
 	var ve *tenancy.ValidationError
 	if errors.As(err, &ve) {
 		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: ve.Error(), field: ve.Field}

@@ -17,54 +17,161 @@ import (
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/background"
 	"github.com/vanta-ledger/vanta/internal/seal"
 )
 
-// errStarting is returned while the data services are not open yet.
-var errStarting = errors.New("the appliance is starting: its databases are not ready yet")
+// errStarting is returned while the data services are not open yet, or
+// the identity service of this unsealing is not up yet.
+var errStarting = errors.New("the appliance is starting: its databases or services are not ready yet")
 
-// identity returns the auth service bound to the current keyring, making
-// it on first use after each unseal (its signing key is wrapped by the
-// keyring, so a sealed appliance has none).
+// identityWait bounds how long a request waits for the identity service
+// of an unsealing that just happened: it starts in the background, in
+// well under this.
+const identityWait = 10 * time.Second
+
+// identity returns the auth service bound to the current keyring. The
+// background runner makes it once per unsealing (identityMaker); a
+// request that comes before it is up waits for it, a little.
 func (s *server) identity(ctx context.Context) (*auth.Service, *appliance.Stores, error) {
 	st := s.Appliance.Stores()
 	if st == nil {
 		return nil, nil, errStarting
 	}
-	kr, err := s.Seal.Keyring()
+	var timeout <-chan time.Time
+	for {
+		kr, err := s.Seal.Keyring()
+		if err != nil {
+			return nil, nil, err
+		}
+		s.idMu.Lock()
+		id, idKeyring, changed := s.id, s.idKeyring, s.idChanged
+		failed := s.idErr
+		if s.idErrKeyring != kr {
+			failed = nil // from an earlier unsealing
+		}
+		s.idMu.Unlock()
+		if id != nil && idKeyring == kr {
+			return id, st, nil
+		}
+		if failed != nil {
+			// Its last start failed (PostgreSQL refusing, say): answer
+			// with why, and let the runner try again, rather than wait.
+			return nil, nil, failed
+		}
+		if timeout == nil {
+			t := time.NewTimer(identityWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			return nil, nil, errStarting
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// setIdentity publishes the identity service (nil: none) and wakes the
+// requests waiting for one. A failure to start stays recorded when the
+// runner stops the service that failed (nil): it is what requests answer.
+func (s *server) setIdentity(id *auth.Service, kr *seal.Keyring) {
 	s.idMu.Lock()
 	defer s.idMu.Unlock()
+	s.id, s.idKeyring = id, kr
+	if id != nil {
+		s.idErr, s.idErrKeyring = nil, nil
+	}
+	close(s.idChanged)
+	s.idChanged = make(chan struct{})
+}
+
+// identityFailed records why the identity service of keyring kr did not
+// start, for the requests waiting for it, and wakes them.
+func (s *server) identityFailed(kr *seal.Keyring, err error) {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	s.idErr, s.idErrKeyring = err, kr
+	close(s.idChanged)
+	s.idChanged = make(chan struct{})
+}
+
+// identityMaker is the background service that makes the auth service
+// for each unsealing: its signing key is wrapped by the keyring, so a
+// sealed appliance has none.
+type identityMaker struct{ s *server }
+
+func (identityMaker) Name() string { return "identity" }
+
+func (i identityMaker) Start(ctx context.Context) error {
+	s := i.s
+	st := s.Appliance.Stores()
+	if st == nil {
+		return errStarting
+	}
+	kr, err := s.Seal.Keyring()
 	if err != nil {
-		if s.id != nil { // sealed again: let go of the old keyring's service
-			s.id.Close()
-			s.id, s.idKeyring = nil, nil
-		}
-		return nil, nil, err
+		return err
 	}
-	if s.id != nil && s.idKeyring == kr {
-		return s.id, st, nil
-	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	svc, err := auth.New(ctx, auth.Options{
 		DB: st.App, Redis: st.Redis, RedisPrefix: "auth:", Sealer: kr,
 		GODAllow: s.GODAllow, Audit: auditAuthEvent,
 	})
 	if err != nil {
-		return nil, nil, err
+		s.identityFailed(kr, err)
+		return err
 	}
-	// A new keyring means the appliance was unsealed since the last
-	// service was made: sessions from before the seal end here, so that a
-	// token copied before sealing opens nothing afterwards. Until this
-	// succeeds no service is kept, and the next request tries again.
+	// A new keyring means the appliance was unsealed: sessions from
+	// before the seal end here, so that a token copied before sealing
+	// opens nothing afterwards. Until this succeeds no service is kept,
+	// and the runner tries again.
 	if err := svc.EndAllSessions(ctx, "unsealed"); err != nil {
 		svc.Close()
-		return nil, nil, err
+		s.identityFailed(kr, err)
+		return err
 	}
-	if s.id != nil {
-		s.id.Close() // bound to a keyring that is gone
+	s.setIdentity(svc, kr)
+	return nil
+}
+
+// Stop lets go of the service of the keyring that is gone.
+func (i identityMaker) Stop() {
+	s := i.s
+	s.idMu.Lock()
+	id := s.id
+	s.idMu.Unlock()
+	s.setIdentity(nil, nil)
+	if id != nil {
+		id.Close()
 	}
-	s.id, s.idKeyring = svc, kr
-	go s.checkpointLoop(kr)
-	return svc, st, nil
+}
+
+// backgroundServices are the API's services that run while unsealed, in
+// start order: the ones after identity use it.
+func (s *server) backgroundServices() []background.Service {
+	return []background.Service{
+		identityMaker{s},
+		&audit.Checkpointer{Logger: s.logger, Open: func(ctx context.Context) (audit.Querier, audit.Checkpoints, error) {
+			st := s.Appliance.Stores()
+			if st == nil {
+				return nil, audit.Checkpoints{}, errStarting
+			}
+			cps, err := s.checkpoints(ctx)
+			return st.App, cps, err
+		}},
+		&auth.SessionPruner{Logger: s.logger, Service: func() (*auth.Service, error) {
+			s.idMu.Lock()
+			defer s.idMu.Unlock()
+			if s.id == nil {
+				return nil, errStarting
+			}
+			return s.id, nil
+		}},
+	}
 }
 
 // checkpoints returns the store of audit checkpoints. Their MAC key is
@@ -83,61 +190,6 @@ func (s *server) checkpoints(ctx context.Context) (audit.Checkpoints, error) {
 		return audit.Checkpoints{}, err
 	}
 	return audit.Checkpoints{Dir: d.stores.Audit, Key: key}, nil
-}
-
-// checkpointLoop moves every chain's checkpoint to its head every 10 s
-// while the keyring it started with is unsealed, so that deleting the
-// newest records is caught even between verifications; a chain that does
-// not verify keeps its old checkpoint, as evidence. Hourly it also prunes
-// expired sessions.
-func (s *server) checkpointLoop(kr *seal.Keyring) {
-	t := time.NewTicker(10 * time.Second)
-	defer t.Stop()
-	for tick := 0; ; tick++ {
-		<-t.C
-		if cur, err := s.Seal.Keyring(); err != nil || cur != kr {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		s.checkpointAll(ctx)
-		if tick%360 == 0 { // hourly: expired revocations and refresh tokens
-			if id, _, err := s.identity(ctx); err == nil {
-				if n, err := id.Prune(ctx); err != nil {
-					s.logger.Error("prune sessions", "error", err.Error())
-				} else if n > 0 {
-					s.logger.Info("pruned sessions", "rows", n)
-				}
-			}
-		}
-		cancel()
-	}
-}
-
-func (s *server) checkpointAll(ctx context.Context) {
-	st := s.Appliance.Stores()
-	cps, err := s.checkpoints(ctx)
-	if st == nil || err != nil {
-		return
-	}
-	chains, err := audit.Chains(ctx, st.App)
-	if err != nil {
-		return
-	}
-	for _, chain := range chains {
-		cp, err := cps.Load(chain)
-		if err != nil {
-			s.logger.Error("audit checkpoint", "chain", chain, "error", err.Error())
-			continue
-		}
-		res, err := audit.Verify(ctx, st.App, chain, cp)
-		if err != nil || !res.OK {
-			s.logger.Error("audit chain broken", "chain", chain, "first_bad_seq", res.FirstBad, "reason", res.Reason)
-			continue
-		}
-		if _, err := cps.Save(ctx, st.App, chain); err != nil {
-			s.logger.Error("audit checkpoint", "chain", chain, "error", err.Error())
-		}
-	}
 }
 
 // auditAuthEvent writes identity events into the audit chains, in the

@@ -15,17 +15,17 @@ import (
 // Quotas are request limits per minute, counted in Redis so that they hold
 // across API replicas. Zero means the default.
 type Quotas struct {
-	UserPerMinute    int // default 600
-	CompanyPerMinute int // default 3000
+	UserPerMinute    int // default quota.DefaultUserPerMinute
+	CompanyPerMinute int // default quota.DefaultCompanyPerMinute
 	Company          quota.Limits
 }
 
 func (q Quotas) withDefaults() Quotas {
 	if q.UserPerMinute == 0 {
-		q.UserPerMinute = 600
+		q.UserPerMinute = quota.DefaultUserPerMinute
 	}
 	if q.CompanyPerMinute == 0 {
-		q.CompanyPerMinute = 3000
+		q.CompanyPerMinute = quota.DefaultCompanyPerMinute
 	}
 	return q
 }

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/vanta-ledger/vanta/internal/atomicfile"
 )
 
 // Entry is what happened.
@@ -232,11 +234,9 @@ func (c Checkpoints) Save(ctx context.Context, q Querier, chain string) (Checkpo
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return Checkpoint{}, err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return Checkpoint{}, err
-	}
-	return cp, os.Rename(tmp, path)
+	// Durable before it counts: a checkpoint lost in a crash would let
+	// the newest records be cut off unnoticed.
+	return cp, atomicfile.Write(path, data, 0o600)
 }
 
 // ErrCheckpointForged means a checkpoint file's MAC does not verify.

@@ -17,10 +17,13 @@ import (
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
-// Defaults per company.
+// Defaults: the one place they are set (the appliance's configuration,
+// the API and these allowances all take them from here).
 const (
-	DefaultAIPerHour    = 1000
-	DefaultStorageBytes = 10 << 30 // 10 GiB
+	DefaultUserPerMinute    = 600  // API requests a minute per user
+	DefaultCompanyPerMinute = 3000 // API requests a minute per company
+	DefaultAIPerHour        = 1000
+	DefaultStorageBytes     = 10 << 30 // 10 GiB
 )
 
 // ExceededError says which allowance ran out and when to retry (zero for

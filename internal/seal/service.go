@@ -22,6 +22,8 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/armor"
 	"github.com/hashicorp/vault/shamir"
+
+	"github.com/vanta-ledger/vanta/internal/atomicfile"
 )
 
 // keyringAAD binds the wrapped keyring to its role.
@@ -156,6 +158,9 @@ type Service struct {
 	// the last confirmation so the appliance opens then instead of asking
 	// the same custodians for their shares again. Lost on restart.
 	ceremony *lockedBytes
+	// changed is closed, and replaced, whenever the keyring opens or is
+	// forgotten: see Watch.
+	changed chan struct{}
 }
 
 // sealFile is $DATA/seal/seal.json: everything needed to unseal except the
@@ -207,7 +212,7 @@ func Open(opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{opts: opts}
+	s := &Service{opts: opts, changed: make(chan struct{})}
 	data, err := os.ReadFile(s.path())
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -236,19 +241,7 @@ func (s *Service) save(f *sealFile) error {
 	if err := os.MkdirAll(s.opts.Dir, 0o700); err != nil {
 		return err
 	}
-	tmp := s.path() + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	fh, err := os.Open(tmp)
-	if err == nil {
-		err = fh.Sync()
-		fh.Close()
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp, s.path())
+	return atomicfile.Write(s.path(), data, 0o600)
 }
 
 // auditFrom records an event with who asked for it.
@@ -579,6 +572,7 @@ func (s *Service) Confirm(ctx context.Context, shareText string) (Status, error)
 			return s.statusLocked(), nil
 		}
 		s.kek, s.keyring = kek, kr
+		s.notifyLocked()
 		s.auditFrom(o, "seal.unsealed", "key_version", kr.ActiveVersion(), "outcome", "opened at the last confirmation")
 	}
 	return s.statusLocked(), nil
@@ -621,6 +615,7 @@ func (s *Service) Unseal(ctx context.Context, shareText, nonce string) (Status, 
 		return s.statusLocked(), err
 	}
 	s.kek, s.keyring = kek, kr
+	s.notifyLocked()
 	s.auditFrom(o, "seal.unsealed", "key_version", kr.ActiveVersion())
 	return s.statusLocked(), nil
 }
@@ -747,6 +742,7 @@ func (s *Service) sealLocked() {
 	if s.keyring != nil {
 		s.keyring.destroy()
 		s.keyring = nil
+		s.notifyLocked()
 	}
 	if s.kek != nil {
 		s.kek.Destroy()
@@ -785,6 +781,22 @@ func (s *Service) Keyring() (*Keyring, error) {
 		return nil, ErrSealed
 	}
 	return s.keyring, nil
+}
+
+// Watch reports whether the appliance is unsealed and returns a channel
+// that is closed at the next seal or unseal. Work bound to the keyring
+// (background services) follows the seal with it, without polling and
+// without missing a seal and unseal in quick succession.
+func (s *Service) Watch() (unsealed bool, changed <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keyring != nil, s.changed
+}
+
+// notifyLocked wakes every watcher of the seal state.
+func (s *Service) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 // Sealed reports whether the keys are locked away.
