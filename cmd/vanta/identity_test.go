@@ -431,7 +431,7 @@ func TestUserQuota(t *testing.T) {
 // edit in SQL, and the checkpoint catches the newest records deleted.
 func TestAuditTamperingOverHTTP(t *testing.T) {
 	w := newWorld(t)
-	in, ctx := w.in, context.Background()
+	in := w.in
 	admin := w.byRole[auth.RoleAdmin].AccessToken
 	type result struct {
 		OK       bool   `json:"ok"`
@@ -444,23 +444,9 @@ func TestAuditTamperingOverHTTP(t *testing.T) {
 	if !before.OK || before.Records < 3 {
 		t.Fatalf("honest chain: %+v", before)
 	}
-	pg := pgConnect(t, w.data)
 	tamper := func(sql string, args ...any) {
 		t.Helper()
-		tx, err := pg.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback(ctx)
-		if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.Exec(ctx, sql, args...); err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
+		tamperAudit(t, w.data, sql, args...)
 	}
 	// Delete the newest record: the chain alone still links, the
 	// checkpoint does not.
