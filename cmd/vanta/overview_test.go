@@ -13,7 +13,8 @@ import (
 // TestSysOverview: GOD reads the seal, the services, the allowances and
 // every live company with its members and stored bytes in one answer, which
 // matches what the per-company routes say and the document's schema; no
-// token, a company admin's token and another site's page are refused. In
+// token, a company admin's token and another site's page are refused, and
+// so is everyone while sealed. In
 // the same world, a person's pending invitations name their company, and
 // never an archived one.
 func TestSysOverview(t *testing.T) {
@@ -158,4 +159,10 @@ func TestSysOverview(t *testing.T) {
 			t.Errorf("the archived company shows in me: %s", body)
 		}
 	})
+
+	// Sealed, GOD's token cannot be checked: closed, never open.
+	in.mustCall("POST", "/api/v1/sys/seal", god, nil, 200, nil)
+	if code, body := in.call("GET", "/api/v1/sys/overview", god, nil); code != 503 || errorCode(body) != "sealed" {
+		t.Errorf("sealed: %d %s, want 503 sealed", code, body)
+	}
 }
