@@ -43,6 +43,7 @@ func TestOpenAPIAnswersMatchSchemas(t *testing.T) {
 		call("GET", p, "", nil, 200)
 	}
 	call("GET", "/api/v1/sys/services", god, nil, 200)
+	call("GET", "/api/v1/sys/overview", god, nil, 200)
 	call("GET", "/api/v1/me", god, nil, 200)
 	call("GET", "/api/v1/me", admin, nil, 200)
 	call("GET", "/api/v1/companies", god, nil, 200)

@@ -517,6 +517,11 @@ func TestConsoleSessionEndsAndReturns(t *testing.T) {
 	in.mustCall("POST", "/api/v1/companies/"+w.bidii.ID+"/invitations", w.god.AccessToken, map[string]string{"email": w.otienoEmail, "role": "manager"}, 201, nil)
 	p.do("reload home", chromedp.Reload())
 	p.waitText(`[data-testid="home-invitations"]`, "as Manager")
+	// It names the company, and its button says which invitation it accepts.
+	p.waitText(`[data-testid="invitation-company"]`, "Bidii Traders")
+	if label := eval[string](p.tab, `document.querySelector('[data-testid="accept-invitation"]').getAttribute("aria-label")`); label != "Accept the invitation to Bidii Traders" {
+		t.Errorf("the accept button is labelled %q", label)
+	}
 	p.accessible("home with an invitation")
 	p.do("accept", chromedp.Click(chromedp.CSS(`[data-testid="accept-invitation"]`)))
 	p.atPath("/console/c/" + w.bidii.ID)

@@ -412,8 +412,16 @@ func TestConsolePagesGODOverviewAndCompanies(t *testing.T) {
 	if err := redisClient(t, w.data).Set(context.Background(), "company:"+w.a.ID+":quota:storage", 2048, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
+	// The overview is one request, whatever the number of companies (one
+	// per company used up GOD's requests a minute): the resource timings
+	// the page records while it draws list every request it made.
+	eval[bool](p.tab, `(performance.clearResourceTimings(), true)`)
 	p.navTo("Overview")
 	p.waitText("#view-title", "System overview")
+	asked := eval[[]string](p.tab, `performance.getEntriesByType("resource").map(e => new URL(e.name).pathname).filter(p => p.startsWith("/api/"))`)
+	if want := []string{"/api/v1/sys/overview"}; fmt.Sprint(asked) != fmt.Sprint(want) {
+		t.Errorf("the overview asked %v, want %v", asked, want)
+	}
 	states := eval[map[string]string](p.tab, `Object.fromEntries([...document.querySelectorAll('tr[data-testid="service"]')].map(r => [r.dataset.service, r.dataset.state]))`)
 	var services struct {
 		Services []struct{ Name, State string }

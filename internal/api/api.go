@@ -207,6 +207,15 @@ func (s *server) refuseCrossSite(c *gin.Context) {
 		c.Next()
 		return
 	}
+	s.refuseOtherSites(c)
+}
+
+// refuseOtherSites refuses a request that another site's page made, of
+// any method: refuseCrossSite runs it for the methods that change state,
+// and a route whose answer is for GOD's eyes alone (the system overview)
+// runs it for reads too, so that no other page could read it even with a
+// token it should never have.
+func (s *server) refuseOtherSites(c *gin.Context) {
 	site := strings.ToLower(c.GetHeader("Sec-Fetch-Site"))
 	if site == "cross-site" || site == "same-site" {
 		s.fail(c, &apiError{http.StatusForbidden, "cross_site", "requests from another site's pages are refused (Sec-Fetch-Site: " + site + ")", "", 0})

@@ -247,6 +247,8 @@ func (s *server) companyAPI(v1 *gin.RouterGroup) {
 	// outside a company) is GOD's to read and verify.
 	authed.GET("/sys/audit", s.requireGOD, s.handle(s.listAudit(systemChain)))
 	authed.GET("/sys/audit/verify", s.requireGOD, s.handle(s.verifyAudit(systemChain)))
+	// GOD's overview of the appliance, every company in one answer.
+	authed.GET("/sys/overview", s.refuseOtherSites, s.requireGOD, s.handle(s.getSystemOverview))
 	for _, r := range s.companyRoutes() {
 		authed.Handle(r.Method, strings.TrimPrefix(companyPrefix, "/api/v1")+r.Path, s.companyGate(r.Action), r.handle)
 	}

@@ -465,9 +465,25 @@ func (s *server) me(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	pending := []gin.H{}
+	d, err := s.domain()
+	if err != nil {
+		return err
+	}
+	ids := make([]uuid.UUID, len(invs))
+	for i, inv := range invs {
+		ids[i] = inv.CompanyID
+	}
+	names, err := d.companies.NamesIfNotArchived(ctx, ids)
+	if err != nil {
+		return err
+	}
+	pending := []pendingInvitation{}
 	for _, inv := range invs {
-		pending = append(pending, gin.H{"id": inv.ID, "company_id": inv.CompanyID, "role": inv.Role, "expires_at": inv.ExpiresAt})
+		// An invitation into an archived company is left out, as its
+		// page calls it invalid: its name is never shown.
+		if name, ok := names[inv.CompanyID]; ok {
+			pending = append(pending, pendingInvitation{ID: inv.ID, CompanyID: inv.CompanyID, CompanyName: name, Role: inv.Role, ExpiresAt: inv.ExpiresAt})
+		}
 	}
 	c.JSON(http.StatusOK, gin.H{"id": u.ID, "email": u.Email, "name": u.Name, "is_god": u.IsGOD, "memberships": ms,
 		"invitations": pending, "totp_enrolled": u.HasTOTP})

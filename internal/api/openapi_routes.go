@@ -131,6 +131,7 @@ var apiOps = []apiOp{
 	{method: "GET", path: "/api/v1/companies/{cid}/audit", id: "listCompanyAudit", tag: "Audit", summary: "A company's audit records, newest first", access: companyMember, status: 200, response: listPage[auditListItem]{}, paged: true},
 	{method: "GET", path: "/api/v1/companies/{cid}/audit/verify", id: "verifyCompanyAudit", tag: "Audit", summary: "Verify a company's audit chain", access: companyMember, status: 200, response: audit.Result{}},
 	{method: "GET", path: "/api/v1/sys/audit", id: "listSystemAudit", tag: "Audit", summary: "The system audit chain's records, newest first", access: godOnly, status: 200, response: listPage[auditListItem]{}, paged: true},
+	{method: "GET", path: "/api/v1/sys/overview", id: "getSystemOverview", tag: "System", summary: "The seal, services, allowances and every live company with its members and storage, in one answer", access: godOnly, status: 200, response: systemOverview{}},
 	{method: "GET", path: "/api/v1/sys/audit/verify", id: "verifySystemAudit", tag: "Audit", summary: "Verify the system audit chain", access: godOnly, status: 200, response: audit.Result{}},
 }
 
@@ -201,10 +202,11 @@ type (
 		TOTP       *totpSecret `json:"totp,omitempty"`
 	}
 	pendingInvitation struct {
-		ID        uuid.UUID `json:"id"`
-		CompanyID uuid.UUID `json:"company_id"`
-		Role      auth.Role `json:"role"`
-		ExpiresAt time.Time `json:"expires_at"`
+		ID          uuid.UUID `json:"id"`
+		CompanyID   uuid.UUID `json:"company_id"`
+		CompanyName string    `json:"company_name"`
+		Role        auth.Role `json:"role"`
+		ExpiresAt   time.Time `json:"expires_at"`
 	}
 	caller struct {
 		ID           uuid.UUID           `json:"id"`

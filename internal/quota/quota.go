@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vanta-ledger/vanta/internal/tenancy"
@@ -117,3 +118,38 @@ func (q Quotas) StorageUsed(ctx context.Context, s tenancy.Scope) (int64, error)
 	}
 	return strconv.ParseInt(v, 10, 64)
 }
+
+// StorageUsedEach reports the bytes counted for each of the companies in
+// one round trip (GOD's overview reads every company at once); a company
+// that never stored anything has 0.
+func (q Quotas) StorageUsedEach(ctx context.Context, companies []uuid.UUID) (map[uuid.UUID]int64, error) {
+	out := make(map[uuid.UUID]int64, len(companies))
+	if len(companies) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(companies))
+	for i, id := range companies {
+		keys[i] = tenancy.RedisPrefixOf(id) + "quota:storage"
+	}
+	vals, err := q.Redis.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("storage used: %w", err)
+	}
+	for i, v := range vals {
+		var n int64
+		if s, ok := v.(string); ok {
+			if n, err = strconv.ParseInt(s, 10, 64); err != nil {
+				return nil, fmt.Errorf("storage used by %s: %w", companies[i], err)
+			}
+		}
+		out[companies[i]] = n
+	}
+	return out, nil
+}
+
+// StorageLimit is the storage allowance of every company (the configured
+// one, or the default).
+func (q Quotas) StorageLimit() int64 { return q.Limits.withDefaults().StorageBytes }
+
+// AILimit is the AI requests an hour each company may make.
+func (q Quotas) AILimit() int { return q.Limits.withDefaults().AIPerHour }

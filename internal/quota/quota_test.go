@@ -86,3 +86,27 @@ func TestStorageReservations(t *testing.T) {
 		t.Error("negative reservation accepted")
 	}
 }
+
+// TestStorageUsedEach reads every company's counter in one round trip;
+// one that never stored anything has 0.
+func TestStorageUsedEach(t *testing.T) {
+	ctx := context.Background()
+	q := Quotas{Redis: rdb, Limits: Limits{StorageBytes: 1000}}
+	a, b, none := uuid.New(), uuid.New(), uuid.New()
+	if err := q.ReserveStorage(ctx, tenancy.NewScopeForTest(a), 300); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.ReserveStorage(ctx, tenancy.NewScopeForTest(b), 20); err != nil {
+		t.Fatal(err)
+	}
+	used, err := q.StorageUsedEach(ctx, []uuid.UUID{a, b, none})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(used) != 3 || used[a] != 300 || used[b] != 20 || used[none] != 0 {
+		t.Errorf("StorageUsedEach = %v", used)
+	}
+	if q.StorageLimit() != 1000 || (Quotas{}).StorageLimit() != DefaultStorageBytes || (Quotas{}).AILimit() != DefaultAIPerHour {
+		t.Errorf("limits: %d, %d, %d", q.StorageLimit(), (Quotas{}).StorageLimit(), (Quotas{}).AILimit())
+	}
+}

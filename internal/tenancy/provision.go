@@ -57,7 +57,7 @@ func (s Scope) MongoDatabase() string {
 
 // RedisUser is a company's Redis ACL user; RedisPrefix its key space.
 func (s Scope) RedisUser() string   { return schemaOf(s.company) }
-func (s Scope) RedisPrefix() string { return "company:" + s.company.String() + ":" }
+func (s Scope) RedisPrefix() string { return RedisPrefixOf(s.company) }
 
 // Files is a company's files directory under root.
 func (s Scope) Files(root string) string { return filepath.Join(root, s.company.String()) }

@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -71,5 +72,48 @@ func TestCompaniesStore(t *testing.T) {
 	}
 	if items, _, err := store.List(ctx, CompanyQuery{Limit: 10}); err != nil || len(items) != 0 {
 		t.Errorf("listing among none = %+v, %v; want nothing", items, err)
+	}
+}
+
+// TestCompaniesLiveAndNames covers GOD's overview's read (every company
+// that is not archived, by name, in one query) and the names on a
+// person's pending invitations (never an archived company's).
+func TestCompaniesLiveAndNames(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t)
+	store := Companies{DB: e.app}
+	archived, missing := uuid.New(), uuid.New()
+	for _, co := range []struct {
+		id           uuid.UUID
+		name, status string
+	}{{e.b.Company(), "Baraka Ltd", StatusActive}, {e.a.Company(), "Amani Ltd", StatusProvisioning}, {archived, "Zamani Ltd", StatusArchived}} {
+		if _, err := e.super.Exec(ctx, "INSERT INTO vanta.companies (id, name, status) VALUES ($1, $2, $3)", co.id, co.name, co.status); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live, err := store.Live(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, co := range live {
+		got = append(got, co.Name+":"+co.Status)
+	}
+	if want := "[Amani Ltd:provisioning Baraka Ltd:active]"; fmt.Sprint(got) != want {
+		t.Errorf("Live = %v, want %s", got, want)
+	}
+
+	names, err := store.NamesIfNotArchived(ctx, []uuid.UUID{e.a.Company(), archived, missing, e.b.Company()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 2 || names[e.a.Company()] != "Amani Ltd" || names[e.b.Company()] != "Baraka Ltd" {
+		t.Errorf("NamesIfNotArchived = %v, want Amani and Baraka only", names)
+	}
+	if names, err := store.NamesIfNotArchived(ctx, nil); err != nil || len(names) != 0 {
+		t.Errorf("NamesIfNotArchived(none) = %v, %v", names, err)
+	}
+	if RedisPrefixOf(e.a.Company()) != e.a.RedisPrefix() {
+		t.Errorf("RedisPrefixOf %q differs from the scope's %q", RedisPrefixOf(e.a.Company()), e.a.RedisPrefix())
 	}
 }

@@ -200,8 +200,10 @@
         if (!ctx.live()) return;
         C.navigate("/console/c/" + encodeURIComponent(r.data.company_id));
       });
-      ul.append(el("li", { class: "invitation" }, [
-        el("span", { text: "An invitation to join a company as " + C.roleLabel(inv.role) + ", until " + C.dateTime(inv.expires_at) + ". " }), btn,
+      btn.setAttribute("aria-label", "Accept the invitation to " + inv.company_name);
+      ul.append(el("li", { class: "invitation", "data-testid": "invitation", "data-invitation": inv.id }, [
+        el("span", {}, ["An invitation to join ", el("strong", { "data-testid": "invitation-company", text: inv.company_name }),
+          " as " + C.roleLabel(inv.role) + ", until " + C.dateTime(inv.expires_at) + ". "]), btn,
       ]));
     }
     return el("section", { class: "card", "aria-labelledby": "inv-title", "data-testid": "home-invitations" }, [

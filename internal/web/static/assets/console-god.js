@@ -28,80 +28,61 @@ const VantaGodPages = (() => {
   }
 
   // overview: services and their state, the seal, every company with its
-  // people and storage, and the allowances in force.
+  // people and storage, and the allowances in force, from one request
+  // (GET /sys/overview): one per company would use up GOD's requests a
+  // minute on an appliance with many companies.
   async function overview(root, ctx) {
     const box = P.messageBox("overview-message");
     root.append(box);
 
-    const [services, seal, companies] = await Promise.all([
-      ctx.api("GET", "/api/v1/sys/services"), ctx.api("GET", "/api/v1/sys/seal-status"), allCompanies(ctx)]);
+    const res = await ctx.api("GET", "/api/v1/sys/overview");
     if (!ctx.live()) return;
+    if (!res.ok) {
+      P.failed(box, "The overview could not be read.", res);
+      return;
+    }
+    const { seal: s, services, companies, quotas } = res.data;
 
     root.append(el("h2", { text: "Seal" }));
-    if (seal.ok) {
-      const s = seal.data;
-      root.append(el("dl", { class: "facts", "data-testid": "overview-seal" }, [
-        el("dt", { text: "State" }),
-        el("dd", {}, [el("span", { class: "badge " + (s.sealed ? "sealed" : "unsealed"), "data-testid": "seal-state",
-          text: s.sealed ? "Sealed" : "Unsealed" })]),
-        el("dt", { text: "Key version" }), el("dd", { "data-testid": "key-version", text: String(s.key_version) }),
-        el("dt", { text: "Custodians" }), el("dd", { text: s.threshold + " of " + s.shares + " shares unseal it" }),
-        el("dt", { text: "Key protection" }), el("dd", { text: (s.provider || "software") + (s.memory_locked ? ", memory locked" : "") }),
-      ]));
-    } else {
-      P.failed(box, "The seal's state could not be read.", seal);
-    }
+    root.append(el("dl", { class: "facts", "data-testid": "overview-seal" }, [
+      el("dt", { text: "State" }),
+      el("dd", {}, [el("span", { class: "badge " + (s.sealed ? "sealed" : "unsealed"), "data-testid": "seal-state",
+        text: s.sealed ? "Sealed" : "Unsealed" })]),
+      el("dt", { text: "Key version" }), el("dd", { "data-testid": "key-version", text: String(s.key_version) }),
+      el("dt", { text: "Custodians" }), el("dd", { text: s.threshold + " of " + s.shares + " shares unseal it" }),
+      el("dt", { text: "Key protection" }), el("dd", { text: (s.provider || "software") + (s.memory_locked ? ", memory locked" : "") }),
+    ]));
 
     root.append(el("h2", { text: "Services" }));
     const svc = P.table("overview-services", ["Service", "State", "Up for", "Restarts", "Last exit", "Reason"]);
     root.append(svc.table);
-    if (services.ok) {
-      for (const s of services.data.services) {
-        svc.body.append(el("tr", { "data-testid": "service", "data-service": s.name, "data-state": s.state }, [
-          P.td(s.name + (s.engine ? " (" + s.engine + ")" : "")),
-          el("td", {}, [el("span", { class: "badge state-" + s.state, text: s.state })]),
-          P.td(uptime(s.uptime_s)), P.td(s.restarts), P.td(s.last_exit), P.td(s.reason),
-        ]));
-      }
-    } else {
-      P.failed(box, "The services could not be read.", services);
+    for (const v of services.services) {
+      svc.body.append(el("tr", { "data-testid": "service", "data-service": v.name, "data-state": v.state }, [
+        P.td(v.name + (v.engine ? " (" + v.engine + ")" : "")),
+        el("td", {}, [el("span", { class: "badge state-" + v.state, text: v.state })]),
+        P.td(uptime(v.uptime_s)), P.td(v.restarts), P.td(v.last_exit), P.td(v.reason),
+      ]));
     }
 
     root.append(el("h2", { text: "Companies" }));
     const cos = P.table("overview-companies", ["Company", "KRA PIN", "Status", "People", "Stored", "Storage allowance"]);
     root.append(cos.table);
-    const quotas = el("dl", { class: "facts", "data-testid": "overview-quotas" });
-    if (!companies.ok) {
-      P.failed(box, "The companies could not be read.", companies);
-      return;
-    }
-    if (!companies.data.length) cos.body.append(el("tr", {}, [P.td("No companies yet.", { colspan: 6 })]));
-    // Per company, its people and its storage: GOD may read both in every
-    // company. Asked together, so a slow company does not hold the rest.
-    const rows = await Promise.all(companies.data.map(async (c) => {
-      const path = "/api/v1/companies/" + c.company_id;
-      const [users, quota] = await Promise.all([ctx.api("GET", path + "/users"), ctx.api("GET", path + "/quota")]);
-      return { c, users, quota };
-    }));
-    if (!ctx.live()) return;
-    let anyQuota = null;
-    for (const { c, users, quota } of rows) {
-      if (quota.ok && !anyQuota) anyQuota = quota.data;
+    if (!companies.length) cos.body.append(el("tr", {}, [P.td("No companies yet.", { colspan: 6 })]));
+    for (const c of companies) {
       cos.body.append(el("tr", { "data-testid": "overview-company", "data-company": c.company_id }, [
         P.td(c.company_name, { "data-testid": "overview-company-name" }), P.td(c.tax_id), P.td(c.status),
-        P.td(users.ok ? String(users.data.items.length) : "?", { "data-testid": "overview-company-users" }),
-        P.td(quota.ok ? P.bytes(quota.data.storage_bytes.used) : "?", { "data-testid": "overview-company-storage" }),
-        P.td(quota.ok ? P.bytes(quota.data.storage_bytes.limit) : "?"),
+        P.td(String(c.members), { "data-testid": "overview-company-users" }),
+        P.td(P.bytes(c.storage_bytes.used), { "data-testid": "overview-company-storage" }),
+        P.td(P.bytes(c.storage_bytes.limit)),
       ]));
     }
-    if (anyQuota) {
-      root.append(el("h2", { text: "Allowances" }), quotas);
-      quotas.append(
-        el("dt", { text: "Requests a minute" }), el("dd", { "data-testid": "quota-requests",
-          text: anyQuota.requests_per_minute.per_user + " per person, " + anyQuota.requests_per_minute.per_company + " per company" }),
-        el("dt", { text: "AI requests an hour" }), el("dd", { text: anyQuota.ai_requests_per_hour + " per company" }),
-        el("dt", { text: "Stored documents" }), el("dd", { text: P.bytes(anyQuota.storage_bytes.limit) + " per company" }));
-    }
+
+    root.append(el("h2", { text: "Allowances" }), el("dl", { class: "facts", "data-testid": "overview-quotas" }, [
+      el("dt", { text: "Requests a minute" }), el("dd", { "data-testid": "quota-requests",
+        text: quotas.requests_per_minute.per_user + " per person, " + quotas.requests_per_minute.per_company + " per company" }),
+      el("dt", { text: "AI requests an hour" }), el("dd", { text: quotas.ai_requests_per_hour + " per company" }),
+      el("dt", { text: "Stored documents" }), el("dd", { text: P.bytes(quotas.storage_bytes) + " per company" }),
+    ]));
   }
 
   // companies: create a company, and archive one (the API asks for its
