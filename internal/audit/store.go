@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -27,10 +29,25 @@ func AppendAlone(ctx context.Context, db Beginner, chain string, e Entry) (Recor
 }
 
 // Page is one page of a chain, newest first: the records before seq
-// Before (every record when Before is 0), at most Limit of them.
+// Before (every record when Before is 0), at most Limit of them, that
+// pass Filter.
 type Page struct {
 	Before int64
 	Limit  int
+	Filter Filter
+}
+
+// Filter narrows a listing; its zero value lets every record through.
+// Before stays a plain position in the chain, so paging through filtered
+// records is the same keyset walk as paging through all of them.
+type Filter struct {
+	Actor string // exact
+	// Action is exact, or a prefix when it ends in a dot: "company."
+	// matches company.create and company.update, never companyx.
+	Action  string
+	Outcome string    // exact
+	From    time.Time // at >= From, when set
+	Until   time.Time // at < Until, when set (exclusive, so a day is [d, d+1))
 }
 
 // List reads a page of chain, newest first, and says whether older
@@ -43,8 +60,25 @@ func List(ctx context.Context, q Querier, chain string, p Page) (records []Recor
 	if before <= 0 {
 		before = 1 << 62
 	}
+	// One statement whatever the filter: an unset filter is a NULL
+	// parameter that its condition lets through, so the SQL stays
+	// constant and every value is a parameter.
+	f := p.Filter
+	exact, prefix := f.Action, ""
+	if strings.HasSuffix(f.Action, ".") {
+		exact, prefix = "", f.Action
+	}
 	rows, err := q.Query(ctx, `SELECT seq, at, actor, role, ip, action, resource, outcome, details
-		FROM audit.records WHERE chain = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`, chain, before, p.Limit+1)
+		FROM audit.records
+		WHERE chain = $1 AND seq < $2
+		  AND ($4::text IS NULL OR actor = $4)
+		  AND ($5::text IS NULL OR action = $5)
+		  AND ($6::text IS NULL OR starts_with(action, $6))
+		  AND ($7::text IS NULL OR outcome = $7)
+		  AND ($8::timestamptz IS NULL OR at >= $8)
+		  AND ($9::timestamptz IS NULL OR at < $9)
+		ORDER BY seq DESC LIMIT $3`,
+		chain, before, p.Limit+1, orNull(f.Actor), orNull(exact), orNull(prefix), orNull(f.Outcome), timeOrNull(f.From), timeOrNull(f.Until))
 	if err != nil {
 		return nil, false, fmt.Errorf("audit: list %s: %w", chain, err)
 	}
@@ -61,6 +95,20 @@ func List(ctx context.Context, q Querier, chain string, p Page) (records []Recor
 		return records[:p.Limit], true, nil
 	}
 	return records, false, nil
+}
+
+func orNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func timeOrNull(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // Chains names every chain that has records.
