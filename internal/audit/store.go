@@ -41,7 +41,10 @@ type Page struct {
 // Before stays a plain position in the chain, so paging through filtered
 // records is the same keyset walk as paging through all of them.
 type Filter struct {
-	Actor string // exact
+	// Actor is a user, as user/<id> or <id>: it matches records carrying
+	// either, since company records name their actor by the bare id and
+	// identity records and refusals by user/<id>.
+	Actor string
 	// Action is exact, or a prefix when it ends in a dot: "company."
 	// matches company.create and company.update, never companyx.
 	Action  string
@@ -64,6 +67,10 @@ func List(ctx context.Context, q Querier, chain string, p Page) (records []Recor
 	// parameter that its condition lets through, so the SQL stays
 	// constant and every value is a parameter.
 	f := p.Filter
+	actor := orNull(f.Actor)
+	if actor != nil {
+		*actor = strings.TrimPrefix(*actor, "user/")
+	}
 	exact, prefix := f.Action, ""
 	if strings.HasSuffix(f.Action, ".") {
 		exact, prefix = "", f.Action
@@ -71,14 +78,14 @@ func List(ctx context.Context, q Querier, chain string, p Page) (records []Recor
 	rows, err := q.Query(ctx, `SELECT seq, at, actor, role, ip, action, resource, outcome, details
 		FROM audit.records
 		WHERE chain = $1 AND seq < $2
-		  AND ($4::text IS NULL OR actor = $4)
+		  AND ($4::text IS NULL OR actor = $4 OR actor = 'user/' || $4)
 		  AND ($5::text IS NULL OR action = $5)
 		  AND ($6::text IS NULL OR starts_with(action, $6))
 		  AND ($7::text IS NULL OR outcome = $7)
 		  AND ($8::timestamptz IS NULL OR at >= $8)
 		  AND ($9::timestamptz IS NULL OR at < $9)
 		ORDER BY seq DESC LIMIT $3`,
-		chain, before, p.Limit+1, orNull(f.Actor), orNull(exact), orNull(prefix), orNull(f.Outcome), timeOrNull(f.From), timeOrNull(f.Until))
+		chain, before, p.Limit+1, actor, orNull(exact), orNull(prefix), orNull(f.Outcome), timeOrNull(f.From), timeOrNull(f.Until))
 	if err != nil {
 		return nil, false, fmt.Errorf("audit: list %s: %w", chain, err)
 	}

@@ -97,7 +97,9 @@ func TestListFilters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	insert("c1", 1, "2026-02-27T10:00:00Z", "user/a", "company.create", "ok")
+	// Company records name their actor by the bare id, identity records
+	// by user/<id>: a filter on either finds both.
+	insert("c1", 1, "2026-02-27T10:00:00Z", "a", "company.create", "ok")
 	insert("c1", 2, "2026-03-01T00:00:00Z", "user/b", "permission.denied", "denied")
 	insert("c1", 3, "2026-03-05T12:00:00Z", "user/a", "company.update", "ok")
 	insert("c1", 4, "2026-03-15T08:30:00Z", "user/b", "companyx.thing", "denied")
@@ -116,7 +118,9 @@ func TestListFilters(t *testing.T) {
 	}{
 		{"no filter", Filter{}, []int64{7, 6, 5, 4, 3, 2, 1}},
 		{"actor", Filter{Actor: "user/a"}, []int64{7, 5, 3, 1}},
+		{"actor by its bare id", Filter{Actor: "a"}, []int64{7, 5, 3, 1}},
 		{"actor unknown", Filter{Actor: "user/c"}, nil},
+		{"actor is not a prefix", Filter{Actor: "user/"}, nil},
 		{"action exact", Filter{Action: "company.update"}, []int64{7, 3}},
 		{"action prefix stops at the dot", Filter{Action: "company."}, []int64{7, 3, 1}},
 		{"action without a dot is exact", Filter{Action: "company"}, nil},
