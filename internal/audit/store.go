@@ -63,29 +63,8 @@ func List(ctx context.Context, q Querier, chain string, p Page) (records []Recor
 	if before <= 0 {
 		before = 1 << 62
 	}
-	// One statement whatever the filter: an unset filter is a NULL
-	// parameter that its condition lets through, so the SQL stays
-	// constant and every value is a parameter.
-	f := p.Filter
-	actor := orNull(f.Actor)
-	if actor != nil {
-		*actor = strings.TrimPrefix(*actor, "user/")
-	}
-	exact, prefix := f.Action, ""
-	if strings.HasSuffix(f.Action, ".") {
-		exact, prefix = "", f.Action
-	}
-	rows, err := q.Query(ctx, `SELECT seq, at, actor, role, ip, action, resource, outcome, details
-		FROM audit.records
-		WHERE chain = $1 AND seq < $2
-		  AND ($4::text IS NULL OR actor = $4 OR actor = 'user/' || $4)
-		  AND ($5::text IS NULL OR action = $5)
-		  AND ($6::text IS NULL OR starts_with(action, $6))
-		  AND ($7::text IS NULL OR outcome = $7)
-		  AND ($8::timestamptz IS NULL OR at >= $8)
-		  AND ($9::timestamptz IS NULL OR at < $9)
-		ORDER BY seq DESC LIMIT $3`,
-		chain, before, p.Limit+1, actor, orNull(exact), orNull(prefix), orNull(f.Outcome), timeOrNull(f.From), timeOrNull(f.Until))
+	sql, args := listQuery(chain, before, p.Limit+1, p.Filter)
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("audit: list %s: %w", chain, err)
 	}
@@ -104,18 +83,40 @@ func List(ctx context.Context, q Querier, chain string, p Page) (records []Recor
 	return records, false, nil
 }
 
-func orNull(s string) *string {
-	if s == "" {
-		return nil
+// listQuery builds List's statement: a condition for each filter that is
+// set, every value a parameter. Leaving unset filters out (rather than
+// "$n IS NULL OR …") keeps each shape's plan about what it asks. Every
+// shape walks the primary key (chain, seq) backwards and stops at a page:
+// no other index pays for itself (measured in docs/BENCHMARKS.md, "Audit
+// trail filters"; PostgreSQL did not choose an index on (chain, at) even
+// for a month a year back).
+func listQuery(chain string, before int64, limit int, f Filter) (string, []any) {
+	args := []any{chain, before}
+	where := []string{"chain = $1", "seq < $2"}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
 	}
-	return &s
-}
-
-func timeOrNull(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
+	if f.Actor != "" {
+		add("(actor = ? OR actor = 'user/' || ?)", strings.TrimPrefix(f.Actor, "user/"))
 	}
-	return &t
+	if strings.HasSuffix(f.Action, ".") {
+		add("starts_with(action, ?)", f.Action)
+	} else if f.Action != "" {
+		add("action = ?", f.Action)
+	}
+	if f.Outcome != "" {
+		add("outcome = ?", f.Outcome)
+	}
+	if !f.From.IsZero() {
+		add("at >= ?", f.From)
+	}
+	if !f.Until.IsZero() {
+		add("at < ?", f.Until)
+	}
+	args = append(args, limit)
+	return fmt.Sprintf(`SELECT seq, at, actor, role, ip, action, resource, outcome, details
+		FROM audit.records WHERE %s ORDER BY seq DESC LIMIT $%d`, strings.Join(where, " AND "), len(args)), args
 }
 
 // Chains names every chain that has records.
