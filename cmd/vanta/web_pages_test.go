@@ -258,8 +258,9 @@ func TestConsolePagesInviteAcceptAndPeople(t *testing.T) {
 }
 
 // TestConsolePagesRolesAndAudit: the role matrix as the gate enforces it,
-// and the company's audit trail with its filters and verification, intact
-// and then tampered with.
+// and the company's audit trail with its filters (applied by the appliance
+// and kept in the page's address) and verification, intact and then
+// tampered with.
 func TestConsolePagesRolesAndAudit(t *testing.T) {
 	w := newWorld(t)
 	in := w.in
@@ -269,8 +270,17 @@ func TestConsolePagesRolesAndAudit(t *testing.T) {
 	var inv struct {
 		Invitation struct{ ID string } `json:"invitation"`
 	}
-	// More records than one page of the audit trail (100): invitations
-	// made and revoked.
+	// A refusal first (a viewer may not invite), then more records than
+	// one page of the audit trail (100): invitations made and revoked.
+	in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/invitations", w.byRole[auth.RoleViewer].AccessToken, map[string]string{"email": "nobody@acme.test", "role": "user"}, 403, nil)
+	var refused struct {
+		Items []struct{ Seq int }
+	}
+	in.mustCall("GET", "/api/v1/companies/"+w.a.ID+"/audit?outcome=denied", admin, nil, 200, &refused)
+	if len(refused.Items) != 1 {
+		t.Fatalf("A's chain has %d refusals, want the viewer's one", len(refused.Items))
+	}
+	refusedSeq := refused.Items[0].Seq
 	for i := range 50 {
 		in.mustCall("POST", "/api/v1/companies/"+w.a.ID+"/invitations", admin, map[string]string{"email": fmt.Sprintf("kip%d@acme.test", i), "role": "user"}, 201, &inv)
 		in.mustCall("DELETE", "/api/v1/companies/"+w.a.ID+"/invitations/"+inv.Invitation.ID, admin, nil, 204, nil)
@@ -327,22 +337,91 @@ func TestConsolePagesRolesAndAudit(t *testing.T) {
 			t.Errorf("the audit trail lacks %s: %v", a, actions)
 		}
 	}
-	p.do("filter by action", chromedp.SendKeys(chromedp.CSS(`[data-testid="audit-filter-action"]`), "auth.invitation."))
-	shown := eval[[]string](p.tab, `[...document.querySelectorAll('tr[data-testid="audit-record"]')].map(r => r.dataset.action)`)
-	if len(shown) == 0 || len(shown) >= len(actions) {
-		t.Errorf("filtering by auth.invitation. shows %d of %d records", len(shown), len(actions))
+	// The filters go to the appliance, which applies them to the whole
+	// chain: the viewer's refusal, over a hundred records back, is on the
+	// first page of the refusals without loading older records.
+	p.do("choose the outcome denied", chromedp.SetValue(chromedp.CSS(`[data-testid="audit-filter-outcome"]`), "denied"))
+	p.click("apply the filters", `[data-testid="audit-filter-apply"]`)
+	p.waitShown(`[data-testid="audit-count"][data-filters="outcome=denied"]`)
+	if got := eval[string](p.tab, `location.search`); got != "?outcome=denied" {
+		t.Errorf("the filtered view's address has %q", got)
 	}
-	for _, a := range shown {
-		if !strings.HasPrefix(a, "auth.invitation.") {
-			t.Errorf("the action filter lets %s through", a)
+	denied := eval[[]string](p.tab, `[...document.querySelectorAll('tr[data-testid="audit-record"]')].map(r => r.dataset.outcome + " " + r.dataset.seq)`)
+	if len(denied) != 1 || denied[0] != fmt.Sprintf("denied %d", refusedSeq) {
+		t.Errorf("the refusals of A's chain show as %v, want only record %d", denied, refusedSeq)
+	}
+	// The outcomes offered are those the API's filter takes.
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name   string
+				Schema struct{ Enum []string }
+			}
 		}
 	}
+	in.mustCall("GET", "/api/v1/openapi.json", "", nil, 200, &doc)
+	var enum []string
+	for _, prm := range doc.Paths["/api/v1/companies/{cid}/audit"]["get"].Parameters {
+		if prm.Name == "outcome" {
+			enum = prm.Schema.Enum
+		}
+	}
+	offered := eval[[]string](p.tab, `[...document.querySelectorAll('[data-testid="audit-filter-outcome"] option')].map(o => o.value).filter(Boolean)`)
+	if len(enum) == 0 || !slices.Equal(offered, enum) {
+		t.Errorf("the outcome filter offers %v, the API takes %v", offered, enum)
+	}
+
+	// Another filter replaces it; the address keeps it, so a reload (or
+	// a bookmark) shows the same listing with the same filters filled in.
+	p.do("clear the outcome", chromedp.SetValue(chromedp.CSS(`[data-testid="audit-filter-outcome"]`), ""))
+	p.do("filter by action", chromedp.SendKeys(chromedp.CSS(`[data-testid="audit-filter-action"]`), "auth.invitation."))
+	p.click("apply the filters", `[data-testid="audit-filter-apply"]`)
+	p.waitShown(`[data-testid="audit-count"][data-filters="action=auth.invitation."]`)
+	var want struct {
+		Items []struct{ Seq int }
+	}
+	in.mustCall("GET", "/api/v1/companies/"+w.a.ID+"/audit?action=auth.invitation.&limit=100", admin, nil, 200, &want)
+	for reload := range 2 {
+		shown := eval[[]string](p.tab, `[...document.querySelectorAll('tr[data-testid="audit-record"]')].map(r => r.dataset.action)`)
+		shownSeqs := eval[[]int](p.tab, `[...document.querySelectorAll('tr[data-testid="audit-record"]')].map(r => +r.dataset.seq)`)
+		if len(shown) != len(want.Items) || len(shown) == 0 {
+			t.Errorf("reload %d: filtering by auth.invitation. shows %d records, the API lists %d", reload, len(shown), len(want.Items))
+		}
+		for i, a := range shown {
+			if !strings.HasPrefix(a, "auth.invitation.") || i < len(want.Items) && shownSeqs[i] != want.Items[i].Seq {
+				t.Errorf("reload %d: row %d is #%d %s, the API's is #%d", reload, i, shownSeqs[i], a, want.Items[min(i, len(want.Items)-1)].Seq)
+				break
+			}
+		}
+		if v := eval[string](p.tab, `document.querySelector('[data-testid="audit-filter-action"]').value`); v != "auth.invitation." {
+			t.Errorf("reload %d: the action filter holds %q", reload, v)
+		}
+		if reload == 0 {
+			p.open("/console/c/" + w.a.ID + "/audit?action=auth.invitation.")
+			p.waitShown(`[data-testid="audit-count"][data-filters="action=auth.invitation."]`)
+		}
+	}
+
+	// A date range is the reader's days: from the day after tomorrow
+	// there is nothing.
 	tomorrow := time.Now().Add(48 * time.Hour).Format("2006-01-02")
-	p.do("filter from the day after tomorrow", chromedp.SetValue(chromedp.CSS(`[data-testid="audit-filter-from"]`), tomorrow),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="audit-filter-from"]').dispatchEvent(new Event("input"))`))
+	p.do("filter from the day after tomorrow", chromedp.SetValue(chromedp.CSS(`[data-testid="audit-filter-from"]`), tomorrow))
+	p.click("apply the filters", `[data-testid="audit-filter-apply"]`)
+	p.waitShown(`[data-testid="audit-count"][data-filters="action=auth.invitation.&from=` + tomorrow + `"]`)
 	if n := eval[int](p.tab, `document.querySelectorAll('tr[data-testid="audit-record"]').length`); n != 0 {
 		t.Errorf("%d records match a date range in the future", n)
 	}
+	// A bad filter in the address: the appliance's answer names it and
+	// the field says so.
+	p.allow(400, "/api/v1/companies/"+w.a.ID+"/audit")
+	p.open("/console/c/" + w.a.ID + "/audit?from=" + tomorrow + "&to=" + time.Now().Format("2006-01-02"))
+	p.waitShown(`[data-testid="audit-message"][data-code="validation_failed"]`)
+	if !eval[bool](p.tab, `document.querySelector('[data-testid="audit-filter-to"]').getAttribute("aria-invalid") === "true"`) {
+		t.Error("the to field is not marked invalid after the appliance refused it")
+	}
+	p.disallow()
+	p.click("clear the filters", `[data-testid="audit-filter-clear"]`)
+	p.waitShown(`[data-testid="audit-count"][data-filters=""]`)
 	p.click("verify the chain", `[data-testid="audit-verify"]`)
 	p.waitShown(`[data-testid="audit-verify-result"][data-code="audit_intact"]`)
 	p.waitText(`[data-testid="audit-verify-result"]`, "The chain is intact")

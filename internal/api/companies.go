@@ -468,7 +468,11 @@ func (s *server) listAudit(chainOf func(*gin.Context) string) func(*gin.Context)
 				return badCursor()
 			}
 		}
-		records, more, err := audit.List(c.Request.Context(), d.stores.App, chainOf(c), audit.Page{Before: before, Limit: limit})
+		filter, err := auditFilter(c)
+		if err != nil {
+			return err
+		}
+		records, more, err := audit.List(c.Request.Context(), d.stores.App, chainOf(c), audit.Page{Before: before, Limit: limit, Filter: filter})
 		if err != nil {
 			return err
 		}

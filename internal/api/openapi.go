@@ -108,6 +108,9 @@ func operation(o apiOp, g *schemas) gin.H {
 			gin.H{"name": "cursor", "in": "query", "description": "next_cursor of the previous page",
 				"schema": gin.H{"type": "string"}})
 	}
+	for _, q := range o.query {
+		params = append(params, gin.H{"name": q.name, "in": "query", "description": q.description, "schema": q.schema})
+	}
 	if params != nil {
 		op["parameters"] = params
 	}

@@ -39,13 +39,20 @@ type apiOp struct {
 	tag          string
 	summary      string
 	access       access
-	request      any  // nil: no body
-	optionalBody bool // the body may be left out
-	status       int  // of success
-	response     any  // nil: no body; a oneOf: one of several shapes
-	paged        bool // takes ?limit= and ?cursor=
-	html         bool // answers a page, not JSON
+	request      any          // nil: no body
+	optionalBody bool         // the body may be left out
+	status       int          // of success
+	response     any          // nil: no body; a oneOf: one of several shapes
+	paged        bool         // takes ?limit= and ?cursor=
+	query        []queryParam // other query parameters
+	html         bool         // answers a page, not JSON
 	note         string
+}
+
+// queryParam is a query parameter other than limit and cursor.
+type queryParam struct {
+	name, description string
+	schema            gin.H
 }
 
 // oneOf is an answer that takes one of several shapes.
@@ -128,9 +135,9 @@ var apiOps = []apiOp{
 	{method: "DELETE", path: "/api/v1/companies/{cid}/invitations/{iid}", id: "revokeInvitation", tag: "Invitations", summary: "Withdraw a pending invitation", access: companyMember, status: 204},
 
 	// Audit.
-	{method: "GET", path: "/api/v1/companies/{cid}/audit", id: "listCompanyAudit", tag: "Audit", summary: "A company's audit records, newest first", access: companyMember, status: 200, response: listPage[auditListItem]{}, paged: true},
+	{method: "GET", path: "/api/v1/companies/{cid}/audit", id: "listCompanyAudit", tag: "Audit", summary: "A company's audit records, newest first", access: companyMember, status: 200, response: listPage[auditListItem]{}, paged: true, query: auditFilterParams, note: auditFilterNote},
 	{method: "GET", path: "/api/v1/companies/{cid}/audit/verify", id: "verifyCompanyAudit", tag: "Audit", summary: "Verify a company's audit chain", access: companyMember, status: 200, response: audit.Result{}},
-	{method: "GET", path: "/api/v1/sys/audit", id: "listSystemAudit", tag: "Audit", summary: "The system audit chain's records, newest first", access: godOnly, status: 200, response: listPage[auditListItem]{}, paged: true},
+	{method: "GET", path: "/api/v1/sys/audit", id: "listSystemAudit", tag: "Audit", summary: "The system audit chain's records, newest first", access: godOnly, status: 200, response: listPage[auditListItem]{}, paged: true, query: auditFilterParams, note: auditFilterNote},
 	{method: "GET", path: "/api/v1/sys/overview", id: "getSystemOverview", tag: "System", summary: "The seal, services, allowances and every live company with its members and storage, in one answer", access: godOnly, status: 200, response: systemOverview{}},
 	{method: "GET", path: "/api/v1/sys/audit/verify", id: "verifySystemAudit", tag: "Audit", summary: "Verify the system audit chain", access: godOnly, status: 200, response: audit.Result{}},
 }

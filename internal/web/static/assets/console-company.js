@@ -357,87 +357,133 @@ const VantaPages = (() => {
 
   // ---- Audit trail ----------------------------------------------------
 
-  // audit shows one audit chain, newest first, with filters over the
-  // records loaded so far (older pages load on demand) and a button that
-  // verifies the whole chain on the appliance.
+  // auditOutcomes are the outcomes a record can carry, as the API's
+  // outcome filter accepts them (its enum in /api/v1/openapi.json;
+  // TestConsolePagesRolesAndAudit checks the two agree).
+  const auditOutcomes = ["ok", "denied", "locked_out", "unavailable", "unknown_email", "bad_password", "disabled",
+    "god_network", "totp_required", "bad_totp", "totp_replayed", "refresh_reuse", "refresh_invalid", "refresh_expired",
+    "password_change_required", "invalid_input"];
+  const auditFilterKeys = ["actor", "action", "outcome", "from", "to"];
+
+  // localDay turns a date input's value (the reader's own day) into the
+  // instants the API's from and to take: from the day's first instant, to
+  // its last microsecond (the API's to includes what it names; records
+  // keep microseconds). A value that is no date goes as it is, so the
+  // API's answer names the parameter.
+  function localDay(value, end) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+    if (!m) return value;
+    const [y, mo, d] = [+m[1], +m[2] - 1, +m[3]];
+    if (!end) return new Date(y, mo, d).toISOString();
+    return new Date(new Date(y, mo, d + 1).getTime() - 1).toISOString().replace(/Z$/, "999Z");
+  }
+
+  // audit shows one audit chain, newest first, a page at a time. The
+  // filters live in the page's address (so a filtered view can be
+  // bookmarked, reloaded and gone back to) and the appliance applies them:
+  // applying them opens the same page with the new address.
   async function audit(root, ctx, opts) {
     const base = opts.path;
+    const q = ctx.query;
     const box = messageBox("audit-message");
     const verifyBox = el("div", { class: "message", role: "status", "aria-live": "polite", "data-testid": "audit-verify-result", hidden: true });
     const verify = el("button", { type: "button", class: "primary", "data-testid": "audit-verify", text: "Verify the chain" });
-    const fActor = el("input", { type: "text", id: "audit-actor", "data-testid": "audit-filter-actor", autocomplete: "off" });
-    const fAction = el("input", { type: "text", id: "audit-action", "data-testid": "audit-filter-action", autocomplete: "off", list: "audit-actions" });
+    const fActor = el("input", { type: "text", id: "audit-actor", name: "actor", "data-testid": "audit-filter-actor", autocomplete: "off",
+      placeholder: "user/…", maxlength: "200", value: q.get("actor") || "" });
+    const fAction = el("input", { type: "text", id: "audit-action", name: "action", "data-testid": "audit-filter-action", autocomplete: "off",
+      list: "audit-actions", placeholder: "auth.login or auth.", maxlength: "200", "aria-describedby": "audit-action-hint", value: q.get("action") || "" });
     const actionList = el("datalist", { id: "audit-actions" });
-    const fOutcome = el("select", { id: "audit-outcome", "data-testid": "audit-filter-outcome" }, [el("option", { value: "", text: "Any" })]);
-    const fFrom = el("input", { type: "date", id: "audit-from", "data-testid": "audit-filter-from" });
-    const fTo = el("input", { type: "date", id: "audit-to", "data-testid": "audit-filter-to" });
+    const fOutcome = el("select", { id: "audit-outcome", name: "outcome", "data-testid": "audit-filter-outcome" }, [el("option", { value: "", text: "Any" })]);
+    const outcomes = auditOutcomes.slice();
+    // An outcome in the address that the list lacks is kept, so the
+    // appliance's answer about it shows rather than a silent "Any".
+    if (q.get("outcome") && !outcomes.includes(q.get("outcome"))) outcomes.push(q.get("outcome"));
+    for (const o of outcomes) fOutcome.append(el("option", { value: o, text: o }));
+    fOutcome.value = q.get("outcome") || "";
+    const fFrom = el("input", { type: "date", id: "audit-from", name: "from", "data-testid": "audit-filter-from", value: q.get("from") || "" });
+    const fTo = el("input", { type: "date", id: "audit-to", name: "to", "data-testid": "audit-filter-to", value: q.get("to") || "" });
+    const apply = el("button", { type: "submit", "data-testid": "audit-filter-apply", text: "Apply filters" });
+    const clear = el("a", { href: ctx.path, "data-testid": "audit-filter-clear", text: "Clear filters" });
     const field = (id, label, input) => el("div", { class: "field" }, [el("label", { for: id, text: label }), input]);
     const filters = el("form", { class: "filters", "data-testid": "audit-filters", role: "search", "aria-label": "Filter the audit trail" }, [
       field("audit-actor", "Actor", fActor), field("audit-action", "Action", fAction), actionList,
       field("audit-outcome", "Outcome", fOutcome), field("audit-from", "From", fFrom), field("audit-to", "To", fTo),
+      el("div", { class: "actions" }, [apply, clear]),
     ]);
+    const hint = el("p", { class: "hint", id: "audit-action-hint",
+      text: "An action ending in a dot (auth.) matches every action it begins; dates are your own days." });
     const count = el("p", { class: "hint", "data-testid": "audit-count", "aria-live": "polite" });
     const more = el("button", { type: "button", "data-testid": "audit-more", text: "Load older records", hidden: true });
     const { table: t, body } = table("audit-table", ["#", "When", "Actor", "Role", "Action", "Resource", "Outcome", "Details"]);
     root.append(el("p", { class: "lead", text: opts.lead }),
-      el("div", { class: "actions" }, [verify]), verifyBox, box, filters, count, el("div", { class: "scroll" }, [t]), more);
+      el("div", { class: "actions" }, [verify]), verifyBox, box, filters, hint, count, el("div", { class: "scroll" }, [t]), more);
 
-    const records = [];
+    // The filters of this address, as the page has them and as the API
+    // takes them.
+    const shownFilters = new URLSearchParams();
+    const apiFilters = new URLSearchParams();
+    for (const k of auditFilterKeys) {
+      const v = q.get(k);
+      if (!v) continue;
+      shownFilters.set(k, v);
+      apiFilters.set(k, k === "from" || k === "to" ? localDay(v, k === "to") : v);
+    }
+    const filtered = auditFilterKeys.some((k) => shownFilters.has(k));
+    let loaded = 0;
     let cursor = "";
 
-    function matches(r) {
-      const actor = fActor.value.trim().toLowerCase();
-      const action = fAction.value.trim().toLowerCase();
-      if (actor && !(r.actor + " " + r.ip).toLowerCase().includes(actor)) return false;
-      if (action && !r.action.toLowerCase().includes(action)) return false;
-      if (fOutcome.value && r.outcome !== fOutcome.value) return false;
-      // Dates are the reader's own days, as the date inputs mean them.
-      const at = new Date(r.at);
-      if (fFrom.value && at < new Date(fFrom.value + "T00:00:00")) return false;
-      if (fTo.value && at >= new Date(new Date(fTo.value + "T00:00:00").getTime() + 86400000)) return false;
-      return true;
-    }
-
-    function draw() {
-      Vanta.clear(body);
-      const shown = records.filter(matches);
-      for (const r of shown) {
+    function show(items) {
+      for (const r of items) {
         body.append(el("tr", { "data-testid": "audit-record", "data-seq": r.seq, "data-action": r.action, "data-outcome": r.outcome }, [
           td(r.seq), td(Vanta.dateTime(r.at)), td(r.actor, { class: "mono" }), td(r.role), td(r.action), td(r.resource, { class: "mono" }),
           td(r.outcome, { class: "outcome " + r.outcome }), td(r.details, { class: "mono details" }),
         ]));
       }
-      count.textContent = shown.length + " of " + Vanta.plural(records.length, "record", "records") + " loaded" +
-        (cursor ? " (older records not loaded yet)" : "") + " match the filters.";
+      loaded += items.length;
+      count.textContent = Vanta.plural(loaded, "record", "records") + (filtered ? " matching the filters" : "") + " shown" +
+        (cursor ? " (older ones not loaded yet)." : ".");
+      // The filters this listing was read with: a hook for tests, which
+      // wait for the listing of the address they opened.
+      count.dataset.filters = shownFilters.toString();
     }
 
     function learn(items) {
       const actions = new Set([...actionList.options].map((o) => o.value));
-      const outcomes = new Set([...fOutcome.options].map((o) => o.value));
       for (const r of items) {
         if (!actions.has(r.action)) { actions.add(r.action); actionList.append(el("option", { value: r.action })); }
-        if (!outcomes.has(r.outcome)) { outcomes.add(r.outcome); fOutcome.append(el("option", { value: r.outcome, text: r.outcome })); }
       }
     }
 
     async function load() {
       more.disabled = true;
-      const res = await ctx.api("GET", base + "?limit=100" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+      const params = new URLSearchParams(apiFilters);
+      params.set("limit", "100");
+      if (cursor) params.set("cursor", cursor);
+      const res = await ctx.api("GET", base + "?" + params.toString());
       if (!ctx.live()) return;
       more.disabled = false;
       if (!res.ok) {
         failed(box, "The audit trail could not be read.", res);
+        const bad = res.error && { actor: fActor, action: fAction, outcome: fOutcome, from: fFrom, to: fTo }[res.error.field];
+        if (bad) bad.setAttribute("aria-invalid", "true");
         return;
       }
-      records.push(...res.data.items);
       cursor = res.data.next_cursor || "";
       more.hidden = !cursor;
       learn(res.data.items);
-      draw();
+      show(res.data.items);
     }
 
-    for (const f of [fActor, fAction, fOutcome, fFrom, fTo]) f.addEventListener("input", draw);
-    filters.addEventListener("submit", (ev) => ev.preventDefault());
+    filters.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const next = new URLSearchParams();
+      for (const [k, f] of [["actor", fActor], ["action", fAction], ["outcome", fOutcome], ["from", fFrom], ["to", fTo]]) {
+        const v = f.value.trim();
+        if (v) next.set(k, v);
+      }
+      const s = next.toString();
+      ctx.navigate(ctx.path + (s ? "?" + s : ""));
+    });
     more.addEventListener("click", load);
     verify.addEventListener("click", async () => {
       verify.disabled = true;
