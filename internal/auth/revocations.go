@@ -155,6 +155,9 @@ func (r *revocations) load(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
+// pingPatience is the least time a heartbeat's ping is given to answer.
+const pingPatience = 5 * time.Second
+
 // follow applies notices until the connection fails or ctx ends. A
 // connection that stays quiet is pinged every heartbeat: one that died
 // without a word (a peer gone from the network) would otherwise leave
@@ -171,7 +174,9 @@ func (r *revocations) follow(ctx context.Context, conn *pgx.Conn) {
 		case ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded):
 			return
 		}
-		pctx, cancel := context.WithTimeout(ctx, r.heartbeat)
+		// The answer may take longer than a short heartbeat on a busy
+		// machine; a live connection is not one that answers fast.
+		pctx, cancel := context.WithTimeout(ctx, max(r.heartbeat, pingPatience))
 		err = conn.Ping(pctx)
 		cancel()
 		if err != nil {
