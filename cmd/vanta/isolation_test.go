@@ -95,23 +95,28 @@ func TestIsolationSuite(t *testing.T) {
 		"email": "old@zamani.test", "name": "Old Member", "role": "viewer", "password": "quiet harbour at dawn"}, 201, nil)
 	in.mustCall("DELETE", "/api/v1/companies/"+archived.ID, god, map[string]string{"confirm": "Zamani Traders"}, 200, nil)
 
-	// Objects of each company that sub-resource probes aim at: a member
-	// and a pending invitation whose email is a marker of its company.
+	// Objects of each company that sub-resource probes aim at, one per
+	// path parameter of isolationParams; their ids are markers of their
+	// company. A member and a pending invitation also carry a marker in
+	// their email.
 	marker := uuid.NewString()[:8]
 	objects := map[string]map[string]string{}
 	for _, co := range []company{w.a, w.b} {
-		var u struct{ ID string }
 		in.mustCall("POST", "/api/v1/companies/"+co.ID+"/users", god, map[string]string{
-			"email": "kept-" + marker + "@" + co.ID[:8] + ".test", "name": "Kept Member", "role": "viewer", "password": "quiet harbour at dawn"}, 201, &u)
-		var inv struct {
-			Invitation struct{ ID string }
-		}
+			"email": "kept-" + marker + "@" + co.ID[:8] + ".test", "name": "Kept Member", "role": "viewer", "password": "quiet harbour at dawn"}, 201, nil)
 		in.mustCall("POST", "/api/v1/companies/"+co.ID+"/invitations", god, map[string]string{
-			"email": "invited-" + marker + "@" + co.ID[:8] + ".test", "role": "user"}, 201, &inv)
-		objects[co.ID] = map[string]string{":uid": u.ID, ":iid": inv.Invitation.ID}
+			"email": "invited-" + marker + "@" + co.ID[:8] + ".test", "role": "user"}, 201, nil)
+		objects[co.ID] = map[string]string{}
+		for param, p := range isolationParams {
+			objects[co.ID][param] = p.fresh(in, god, co.ID, 0)
+		}
 	}
-	w.markersA = append(w.markersA, "invited-"+marker+"@"+w.a.ID[:8]+".test", "kept-"+marker+"@"+w.a.ID[:8]+".test", objects[w.a.ID][":uid"], objects[w.a.ID][":iid"])
-	w.markersB = append(w.markersB, "invited-"+marker+"@"+w.b.ID[:8]+".test", "kept-"+marker+"@"+w.b.ID[:8]+".test", objects[w.b.ID][":uid"], objects[w.b.ID][":iid"])
+	w.markersA = append(w.markersA, "invited-"+marker+"@"+w.a.ID[:8]+".test", "kept-"+marker+"@"+w.a.ID[:8]+".test")
+	w.markersB = append(w.markersB, "invited-"+marker+"@"+w.b.ID[:8]+".test", "kept-"+marker+"@"+w.b.ID[:8]+".test")
+	for param := range isolationParams {
+		w.markersA = append(w.markersA, objects[w.a.ID][param])
+		w.markersB = append(w.markersB, objects[w.b.ID][param])
+	}
 
 	type caller struct {
 		name         string
@@ -173,41 +178,19 @@ func TestIsolationSuite(t *testing.T) {
 	i := 0
 	bodyFor := func(r api.CompanyRoute) any {
 		i++
-		switch {
-		case r.Method == "POST" && r.Path == "/users":
-			return map[string]string{"email": fmt.Sprintf("probe-%d-%s@acme.test", i, uuid.NewString()[:6]), "name": "Probe", "role": "viewer", "password": "quiet harbour at dawn"}
-		case r.Method == "POST" && r.Path == "/invitations":
-			return map[string]string{"email": fmt.Sprintf("probe-%d@invited.test", i), "role": "viewer"}
-		case r.Method == "PATCH" && r.Path == "":
-			return map[string]string{"industry": "Retail"}
-		case r.Method == "DELETE" && r.Path == "":
-			return map[string]string{"confirm": "not the name"} // passes the gate, destroys nothing
-		case r.Method == "PATCH":
-			return map[string]string{"role": "viewer"}
+		if body, ok := isolationBodies[r.Method+" "+r.Path]; ok {
+			return body(i)
 		}
 		return nil
 	}
-	// freshObject makes a throwaway member or invitation in a company, so
-	// that probes which change or remove them never touch anything else.
 	freshObject := func(param, companyID string) string {
 		i++
-		if param == ":iid" {
-			var inv struct {
-				Invitation struct{ ID string }
-			}
-			in.mustCall("POST", "/api/v1/companies/"+companyID+"/invitations", god, map[string]string{
-				"email": fmt.Sprintf("fresh-%d@invited.test", i), "role": "viewer"}, 201, &inv)
-			return inv.Invitation.ID
-		}
-		var u struct{ ID string }
-		in.mustCall("POST", "/api/v1/companies/"+companyID+"/users", god, map[string]string{
-			"email": fmt.Sprintf("member-%d-%s@probe.test", i, uuid.NewString()[:6]), "name": "Member", "role": "viewer", "password": "quiet harbour at dawn"}, 201, &u)
-		return u.ID
+		return isolationParams[param].fresh(in, god, companyID, i)
 	}
 	subResource := func(r api.CompanyRoute) string {
-		for _, p := range []string{":uid", ":iid"} {
-			if strings.Contains(r.Path, p) {
-				return p
+		for _, seg := range strings.Split(r.Path, "/") {
+			if _, ok := isolationParams[seg]; ok {
+				return seg
 			}
 		}
 		return ""
@@ -310,4 +293,50 @@ func TestIsolationSuite(t *testing.T) {
 	if want := len(routes) * (len(callers)*6 + len(bad)*3); probes < want {
 		t.Errorf("%d probes, want at least %d", probes, want)
 	}
+}
+
+// isolationParam makes throwaway objects of one kind for the isolation
+// suite's sub-resource probes, so that probes which change or remove them
+// never touch anything else.
+type isolationParam struct {
+	// fresh makes a new object in the company, as GOD, and returns its id;
+	// i makes names unique.
+	fresh func(in *instance, god, companyID string, i int) string
+}
+
+// isolationParams are the path parameters the suite can fill, and
+// isolationBodies the bodies its probes send, by "METHOD /path" as
+// api.CompanyRoutes spells it. Each domain's test file adds its own in
+// init(), so that a new company route needs no edit here; a route with a
+// parameter missing from the table fails the suite.
+var (
+	isolationParams = map[string]isolationParam{}
+	isolationBodies = map[string]func(i int) any{}
+)
+
+func init() {
+	isolationParams[":uid"] = isolationParam{func(in *instance, god, companyID string, i int) string {
+		var u struct{ ID string }
+		in.mustCall("POST", "/api/v1/companies/"+companyID+"/users", god, map[string]string{
+			"email": fmt.Sprintf("member-%d-%s@probe.test", i, uuid.NewString()[:6]), "name": "Member", "role": "viewer", "password": "quiet harbour at dawn"}, 201, &u)
+		return u.ID
+	}}
+	isolationParams[":iid"] = isolationParam{func(in *instance, god, companyID string, i int) string {
+		var inv struct {
+			Invitation struct{ ID string }
+		}
+		in.mustCall("POST", "/api/v1/companies/"+companyID+"/invitations", god, map[string]string{
+			"email": fmt.Sprintf("fresh-%d-%s@invited.test", i, uuid.NewString()[:6]), "role": "viewer"}, 201, &inv)
+		return inv.Invitation.ID
+	}}
+	isolationBodies["POST /users"] = func(i int) any {
+		return map[string]string{"email": fmt.Sprintf("probe-%d-%s@acme.test", i, uuid.NewString()[:6]), "name": "Probe", "role": "viewer", "password": "quiet harbour at dawn"}
+	}
+	isolationBodies["POST /invitations"] = func(i int) any {
+		return map[string]string{"email": fmt.Sprintf("probe-%d-%s@invited.test", i, uuid.NewString()[:6]), "role": "viewer"}
+	}
+	isolationBodies["PATCH "] = func(int) any { return map[string]string{"industry": "Retail"} }
+	// Passes the gate, destroys nothing.
+	isolationBodies["DELETE "] = func(int) any { return map[string]string{"confirm": "not the name"} }
+	isolationBodies["PATCH /users/:uid"] = func(int) any { return map[string]string{"role": "viewer"} }
 }
