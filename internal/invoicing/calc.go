@@ -124,3 +124,5 @@ const (
 
 // Buckets are the aged reports' columns in order.
 var Buckets = []string{BucketCurrent, Bucket1To30, Bucket31To60, Bucket61To90, BucketOver90}
+
+func fmtAmount(v int64, scale int) string { return money.Format(v, scale) }
