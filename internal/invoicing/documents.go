@@ -15,9 +15,9 @@ import (
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
-// Line is a document line as the API shows it; amounts are decimal
+// DocumentLine is a document line as the API shows it; amounts are decimal
 // strings at the document currency's scale.
-type Line struct {
+type DocumentLine struct {
 	LineNo      int    `json:"line_no"`
 	Description string `json:"description"`
 	Quantity    string `json:"quantity"`
@@ -33,31 +33,31 @@ type Line struct {
 
 // Document is an invoice, a bill or a credit note.
 type Document struct {
-	ID          uuid.UUID  `json:"id"`
-	Kind        string     `json:"kind"`
-	Number      string     `json:"number"` // "" while a draft
-	ContactID   uuid.UUID  `json:"contact_id"`
-	CreditOf    *uuid.UUID `json:"credit_of"`
-	Currency    string     `json:"currency"`
-	Rate        string     `json:"rate"` // "" in the company currency
-	IssueDate   string     `json:"issue_date"`
-	DueDate     string     `json:"due_date"`
-	Reference   string     `json:"reference"`
-	Notes       string     `json:"notes"`
-	Status      string     `json:"status"`
-	Lines       []Line     `json:"lines"`
-	Subtotal    string     `json:"subtotal"`
-	TaxTotal    string     `json:"tax_total"`
-	Total       string     `json:"total"`
-	Paid        string     `json:"paid"`
-	Credited    string     `json:"credited"`
-	BalanceDue  string     `json:"balance_due"`
-	EntryID     *uuid.UUID `json:"entry_id"`
-	VoidEntryID *uuid.UUID `json:"void_entry_id"`
-	VoidDate    string     `json:"void_date"`
-	CreatedBy   string     `json:"created_by"`
-	CreatedAt   time.Time  `json:"created_at"`
-	IssuedAt    *time.Time `json:"issued_at"`
+	ID          uuid.UUID      `json:"id"`
+	Kind        string         `json:"kind"`
+	Number      string         `json:"number"` // "" while a draft
+	ContactID   uuid.UUID      `json:"contact_id"`
+	CreditOf    *uuid.UUID     `json:"credit_of"`
+	Currency    string         `json:"currency"`
+	Rate        string         `json:"rate"` // "" in the company currency
+	IssueDate   string         `json:"issue_date"`
+	DueDate     string         `json:"due_date"`
+	Reference   string         `json:"reference"`
+	Notes       string         `json:"notes"`
+	Status      string         `json:"status"`
+	Lines       []DocumentLine `json:"lines"`
+	Subtotal    string         `json:"subtotal"`
+	TaxTotal    string         `json:"tax_total"`
+	Total       string         `json:"total"`
+	Paid        string         `json:"paid"`
+	Credited    string         `json:"credited"`
+	BalanceDue  string         `json:"balance_due"`
+	EntryID     *uuid.UUID     `json:"entry_id"`
+	VoidEntryID *uuid.UUID     `json:"void_entry_id"`
+	VoidDate    string         `json:"void_date"`
+	CreatedBy   string         `json:"created_by"`
+	CreatedAt   time.Time      `json:"created_at"`
+	IssuedAt    *time.Time     `json:"issued_at"`
 }
 
 // LineInput is a line of a draft: quantity (up to 4 decimals), unit
@@ -163,7 +163,7 @@ func (d *doc) view() Document {
 		IssueDate: d.issue.Format(dateLayout), DueDate: d.due.Format(dateLayout), Reference: d.reference, Notes: d.notes,
 		Status: d.status, Subtotal: f(d.subtotal), TaxTotal: f(d.taxTotal), Total: f(d.total), Paid: f(d.paid),
 		Credited: f(d.credited), BalanceDue: f(d.balance()), EntryID: d.entryID, VoidEntryID: d.voidEntryID,
-		CreatedBy: d.createdBy, CreatedAt: d.createdAt, IssuedAt: d.issuedAt, Lines: []Line{}}
+		CreatedBy: d.createdBy, CreatedAt: d.createdAt, IssuedAt: d.issuedAt, Lines: []DocumentLine{}}
 	if d.status == StatusDraft || d.status == StatusVoid || d.kind == KindCreditNote {
 		out.BalanceDue = f(0)
 	}
@@ -177,7 +177,7 @@ func (d *doc) view() Document {
 		out.VoidDate = d.voidedAt.Format(dateLayout)
 	}
 	for i, l := range d.lines {
-		out.Lines = append(out.Lines, Line{LineNo: i + 1, Description: l.description, Quantity: trimQuantity(l.qty),
+		out.Lines = append(out.Lines, DocumentLine{LineNo: i + 1, Description: l.description, Quantity: trimQuantity(l.qty),
 			UnitPrice: f(l.unitPrice), Account: l.account, TaxCode: l.taxCode, TaxRate: l.taxRate, ETIMSLetter: l.letter,
 			Net: f(l.net), Tax: f(l.tax), Total: f(l.net + l.tax)})
 	}

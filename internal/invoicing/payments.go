@@ -44,8 +44,8 @@ type PaymentInput struct {
 	Allocations    *[]AllocationInput `json:"allocations"`
 }
 
-// Allocation is the part of a payment applied to a document.
-type Allocation struct {
+// PaymentAllocation is the part of a payment applied to a document.
+type PaymentAllocation struct {
 	DocumentID uuid.UUID `json:"document_id"`
 	Number     string    `json:"number"`
 	Amount     string    `json:"amount"`
@@ -53,21 +53,21 @@ type Allocation struct {
 
 // Payment is a recorded payment.
 type Payment struct {
-	ID             uuid.UUID    `json:"id"`
-	Direction      string       `json:"direction"`
-	ContactID      uuid.UUID    `json:"contact_id"`
-	Date           string       `json:"date"`
-	Currency       string       `json:"currency"`
-	Rate           string       `json:"rate"`
-	Amount         string       `json:"amount"`
-	WithholdingVAT string       `json:"withholding_vat"`
-	Account        string       `json:"account"`
-	Reference      string       `json:"reference"`
-	Allocations    []Allocation `json:"allocations"`
-	Unallocated    string       `json:"unallocated"`
-	EntryID        *uuid.UUID   `json:"entry_id"`
-	CreatedBy      string       `json:"created_by"`
-	CreatedAt      time.Time    `json:"created_at"`
+	ID             uuid.UUID           `json:"id"`
+	Direction      string              `json:"direction"`
+	ContactID      uuid.UUID           `json:"contact_id"`
+	Date           string              `json:"date"`
+	Currency       string              `json:"currency"`
+	Rate           string              `json:"rate"`
+	Amount         string              `json:"amount"`
+	WithholdingVAT string              `json:"withholding_vat"`
+	Account        string              `json:"account"`
+	Reference      string              `json:"reference"`
+	Allocations    []PaymentAllocation `json:"allocations"`
+	Unallocated    string              `json:"unallocated"`
+	EntryID        *uuid.UUID          `json:"entry_id"`
+	CreatedBy      string              `json:"created_by"`
+	CreatedAt      time.Time           `json:"created_at"`
 }
 
 // checkMoneyAccount refuses an account money cannot move through.
@@ -444,9 +444,9 @@ func loadAllocations(ctx context.Context, tx pgx.Tx, p *Payment) error {
 		return fmt.Errorf("allocations of %s: %w", p.ID, err)
 	}
 	defer rows.Close()
-	p.Allocations = []Allocation{}
+	p.Allocations = []PaymentAllocation{}
 	for rows.Next() {
-		var a Allocation
+		var a PaymentAllocation
 		var amount int64
 		var scale int
 		if err := rows.Scan(&a.DocumentID, &a.Number, &amount, &scale); err != nil {

@@ -28,42 +28,62 @@ type AgedDocument struct {
 	BaseBalance string    `json:"base_balance"` // in the company currency at the document's rate
 }
 
+// AgedBuckets are amounts by days past due, in the company currency.
+type AgedBuckets struct {
+	Current    string `json:"current"`
+	Days1To30  string `json:"1-30"`
+	Days31To60 string `json:"31-60"`
+	Days61To90 string `json:"61-90"`
+	Over90     string `json:"90+"`
+}
+
+func bucketsOf(sums map[string]int64, scale int) AgedBuckets {
+	f := func(b string) string { return money.Format(sums[b], scale) }
+	return AgedBuckets{f(BucketCurrent), f(Bucket1To30), f(Bucket31To60), f(Bucket61To90), f(BucketOver90)}
+}
+
+// column is a bucket's amount by its name.
+func (b AgedBuckets) column(name string) string {
+	return map[string]string{BucketCurrent: b.Current, Bucket1To30: b.Days1To30, Bucket31To60: b.Days31To60,
+		Bucket61To90: b.Days61To90, BucketOver90: b.Over90}[name]
+}
+
 // AgedContact is one contact's row: what it owes (or is owed) by bucket,
 // in the company currency.
 type AgedContact struct {
-	ContactID uuid.UUID         `json:"contact_id"`
-	Name      string            `json:"name"`
-	Buckets   map[string]string `json:"buckets"`
-	Total     string            `json:"total"`
-	Documents []AgedDocument    `json:"documents"`
+	ContactID uuid.UUID      `json:"contact_id"`
+	Name      string         `json:"name"`
+	Buckets   AgedBuckets    `json:"buckets"`
+	Total     string         `json:"total"`
+	Documents []AgedDocument `json:"documents"`
 }
 
-// Aged is aged receivables or aged payables as of a day: every invoice
+// AgedReport is aged receivables or aged payables as of a day: every invoice
 // (or bill) issued by then with a balance due that day, by contact and by
 // days past its due date (current, 1-30, 31-60, 61-90, 90+).
-type Aged struct {
-	Report   string            `json:"report"` // aged-receivables or aged-payables
-	AsOf     string            `json:"as_of"`
-	Currency string            `json:"currency"`
-	Contacts []AgedContact     `json:"contacts"`
-	Totals   map[string]string `json:"totals"`
-	Total    string            `json:"total"`
+type AgedReport struct {
+	Report   string        `json:"report"` // aged-receivables or aged-payables
+	AsOf     string        `json:"as_of"`
+	Currency string        `json:"currency"`
+	Contacts []AgedContact `json:"contacts"`
+	Totals   AgedBuckets   `json:"totals"`
+	Total    string        `json:"total"`
 }
 
-// AgedReceivables is the report over invoices; see Aged.
-func AgedReceivables(ctx context.Context, tx pgx.Tx, asOf string) (Aged, reports.Table, error) {
+// AgedReceivables is the report over invoices; see AgedReport.
+func AgedReceivables(ctx context.Context, tx pgx.Tx, asOf string) (AgedReport, reports.Table, error) {
 	return aged(ctx, tx, KindInvoice, asOf)
 }
 
-// AgedPayables is the report over bills; see Aged.
-func AgedPayables(ctx context.Context, tx pgx.Tx, asOf string) (Aged, reports.Table, error) {
+// AgedPayables is the report over bills; see AgedReport.
+func AgedPayables(ctx context.Context, tx pgx.Tx, asOf string) (AgedReport, reports.Table, error) {
 	return aged(ctx, tx, KindBill, asOf)
 }
 
 // Aged runs AgedReceivables (kind "invoice") or AgedPayables ("bill") in
 // its own transaction of the company.
-func (s Store) Aged(ctx context.Context, sc tenancy.Scope, kind, asOf string) (Aged, reports.Table, error) {
-	var out Aged
+func (s Store) Aged(ctx context.Context, sc tenancy.Scope, kind, asOf string) (AgedReport, reports.Table, error) {
+	var out AgedReport
 	var t reports.Table
 	err := s.inTx(ctx, sc, func(tx pgx.Tx) error {
 		var err error
@@ -73,22 +93,22 @@ func (s Store) Aged(ctx context.Context, sc tenancy.Scope, kind, asOf string) (A
 	return out, t, err
 }
 
-func aged(ctx context.Context, tx pgx.Tx, kind, asOfText string) (Aged, reports.Table, error) {
+func aged(ctx context.Context, tx pgx.Tx, kind, asOfText string) (AgedReport, reports.Table, error) {
 	name := "aged-receivables"
 	if kind == KindBill {
 		name = "aged-payables"
 	}
 	asOf, err := parseDate("as_of", asOfText)
 	if err != nil {
-		return Aged{}, reports.Table{}, err
+		return AgedReport{}, reports.Table{}, err
 	}
 	home, err := companyCurrency(ctx, tx)
 	if err != nil {
-		return Aged{}, reports.Table{}, err
+		return AgedReport{}, reports.Table{}, err
 	}
 	var homeScale int
 	if err := tx.QueryRow(ctx, `SELECT scale FROM currencies WHERE code = $1`, home).Scan(&homeScale); err != nil {
-		return Aged{}, reports.Table{}, fmt.Errorf("%s: %w", name, err)
+		return AgedReport{}, reports.Table{}, fmt.Errorf("%s: %w", name, err)
 	}
 	// The balance as of the day: the total less what payments dated by
 	// then allocated and what credit notes issued by then took off. A
@@ -102,10 +122,10 @@ func aged(ctx context.Context, tx pgx.Tx, kind, asOfText string) (Aged, reports.
 		WHERE d.kind = $1 AND d.status <> 'draft' AND d.issue_date <= $2 AND (d.voided_at IS NULL OR d.voided_at > $2)
 		ORDER BY c.name, d.contact_id, d.due_date, d.number`, kind, asOf)
 	if err != nil {
-		return Aged{}, reports.Table{}, fmt.Errorf("%s: %w", name, err)
+		return AgedReport{}, reports.Table{}, fmt.Errorf("%s: %w", name, err)
 	}
 	defer rows.Close()
-	out := Aged{Report: name, AsOf: asOf.Format(dateLayout), Currency: home, Contacts: []AgedContact{}}
+	out := AgedReport{Report: name, AsOf: asOf.Format(dateLayout), Currency: home, Contacts: []AgedContact{}}
 	totals := map[string]int64{}
 	var grand int64
 	var cur *AgedContact
@@ -115,10 +135,7 @@ func aged(ctx context.Context, tx pgx.Tx, kind, asOfText string) (Aged, reports.
 		if cur == nil {
 			return
 		}
-		cur.Buckets = map[string]string{}
-		for _, b := range Buckets {
-			cur.Buckets[b] = money.Format(curSums[b], homeScale)
-		}
+		cur.Buckets = bucketsOf(curSums, homeScale)
 		cur.Total = money.Format(curTotal, homeScale)
 		out.Contacts = append(out.Contacts, *cur)
 	}
@@ -131,7 +148,7 @@ func aged(ctx context.Context, tx pgx.Tx, kind, asOfText string) (Aged, reports.
 		var rate *string
 		var balance int64
 		if err := rows.Scan(&ad.ID, &ad.Number, &contact, &cname, &issue, &due, &ad.Currency, &scale, &rate, &balance); err != nil {
-			return Aged{}, reports.Table{}, fmt.Errorf("%s: %w", name, err)
+			return AgedReport{}, reports.Table{}, fmt.Errorf("%s: %w", name, err)
 		}
 		if balance <= 0 {
 			continue
@@ -140,10 +157,10 @@ func aged(ctx context.Context, tx pgx.Tx, kind, asOfText string) (Aged, reports.
 		if rate != nil {
 			r, err := money.ParseRate(*rate)
 			if err != nil {
-				return Aged{}, reports.Table{}, fmt.Errorf("%s: rate of %s: %w", name, ad.Number, err)
+				return AgedReport{}, reports.Table{}, fmt.Errorf("%s: rate of %s: %w", name, ad.Number, err)
 			}
 			if base, err = money.Convert(balance, scale, r, homeScale); err != nil {
-				return Aged{}, reports.Table{}, fmt.Errorf("%s: %w", name, err)
+				return AgedReport{}, reports.Table{}, fmt.Errorf("%s: %w", name, err)
 			}
 		}
 		ad.IssueDate, ad.DueDate = issue.Format(dateLayout), due.Format(dateLayout)
@@ -162,26 +179,23 @@ func aged(ctx context.Context, tx pgx.Tx, kind, asOfText string) (Aged, reports.
 		grand += base
 	}
 	if err := rows.Err(); err != nil {
-		return Aged{}, reports.Table{}, fmt.Errorf("%s: %w", name, err)
+		return AgedReport{}, reports.Table{}, fmt.Errorf("%s: %w", name, err)
 	}
 	flush()
-	out.Totals = map[string]string{}
-	for _, b := range Buckets {
-		out.Totals[b] = money.Format(totals[b], homeScale)
-	}
+	out.Totals = bucketsOf(totals, homeScale)
 	out.Total = money.Format(grand, homeScale)
 
 	t := reports.Table{Columns: append(append([]string{"contact_id", "contact"}, Buckets...), "total")}
 	for _, c := range out.Contacts {
 		row := []string{c.ContactID.String(), c.Name}
 		for _, b := range Buckets {
-			row = append(row, c.Buckets[b])
+			row = append(row, c.Buckets.column(b))
 		}
 		t.Rows = append(t.Rows, append(row, c.Total))
 	}
 	row := []string{"", "Total"}
 	for _, b := range Buckets {
-		row = append(row, out.Totals[b])
+		row = append(row, out.Totals.column(b))
 	}
 	t.Rows = append(t.Rows, append(row, out.Total))
 	return out, t, nil
