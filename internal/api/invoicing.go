@@ -74,7 +74,7 @@ func (s *server) createContact(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := st.CreateContact(c.Request.Context(), scope(c), in)
+	out, err := st.CreateContact(c.Request.Context(), scope(c), in, s.actor(c))
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (s *server) updateContact(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := st.UpdateContact(c.Request.Context(), scope(c), id, in)
+	out, err := st.UpdateContact(c.Request.Context(), scope(c), id, in, s.actor(c))
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func (s *server) createTaxCode(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := st.CreateTaxCode(c.Request.Context(), scope(c), in)
+	out, err := st.CreateTaxCode(c.Request.Context(), scope(c), in, s.actor(c))
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ func (s *server) updateTaxCode(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := st.UpdateTaxCode(c.Request.Context(), scope(c), id, in)
+	out, err := st.UpdateTaxCode(c.Request.Context(), scope(c), id, in, s.actor(c))
 	if err != nil {
 		return err
 	}
@@ -271,7 +271,7 @@ func (d documentRoutes) update(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := st.UpdateDraft(c.Request.Context(), scope(c), d.kind, id, in)
+	out, err := st.UpdateDraft(c.Request.Context(), scope(c), d.kind, id, in, d.s.actor(c))
 	if err != nil {
 		return err
 	}

@@ -130,7 +130,7 @@ func checkCurrency(ctx context.Context, tx pgx.Tx, field, code string) (scale in
 }
 
 // CreateContact adds a contact.
-func (s Store) CreateContact(ctx context.Context, sc tenancy.Scope, in ContactInput) (Contact, error) {
+func (s Store) CreateContact(ctx context.Context, sc tenancy.Scope, in ContactInput, by tenancy.Actor) (Contact, error) {
 	c := Contact{ID: uuid.New(), Kind: in.Kind, Name: in.Name, KRAPIN: in.KRAPIN, Email: in.Email, Phone: in.Phone,
 		Address: in.Address, Currency: in.Currency, PaymentTermsDays: 30, Active: true}
 	if in.PaymentTermsDays != nil {
@@ -152,7 +152,7 @@ func (s Store) CreateContact(ctx context.Context, sc tenancy.Scope, in ContactIn
 		if err != nil {
 			return fmt.Errorf("create contact: %w", err)
 		}
-		return nil
+		return audited(ctx, tx, by, "contact.create", "contact/"+c.ID.String(), map[string]any{"kind": c.Kind})
 	})
 	return c, err
 }
@@ -169,7 +169,7 @@ func (s Store) Contact(ctx context.Context, sc tenancy.Scope, id uuid.UUID) (Con
 }
 
 // UpdateContact changes a contact.
-func (s Store) UpdateContact(ctx context.Context, sc tenancy.Scope, id uuid.UUID, p ContactPatch) (Contact, error) {
+func (s Store) UpdateContact(ctx context.Context, sc tenancy.Scope, id uuid.UUID, p ContactPatch, by tenancy.Actor) (Contact, error) {
 	var c Contact
 	err := s.inTx(ctx, sc, func(tx pgx.Tx) error {
 		var err error
@@ -205,7 +205,7 @@ func (s Store) UpdateContact(ctx context.Context, sc tenancy.Scope, id uuid.UUID
 		if err != nil {
 			return fmt.Errorf("update contact %s: %w", id, err)
 		}
-		return nil
+		return audited(ctx, tx, by, "contact.update", "contact/"+id.String(), nil)
 	})
 	return c, err
 }

@@ -481,6 +481,9 @@ func (s Store) CreateDraft(ctx context.Context, sc tenancy.Scope, kind string, i
 		if err := insertDoc(ctx, tx, d); err != nil {
 			return err
 		}
+		if err := audited(ctx, tx, by, kind+".create", kind+"/"+d.id.String(), nil); err != nil {
+			return err
+		}
 		d, err = getDoc(ctx, tx, d.id, false, kind)
 		if err != nil {
 			return err
@@ -492,7 +495,7 @@ func (s Store) CreateDraft(ctx context.Context, sc tenancy.Scope, kind string, i
 }
 
 // UpdateDraft changes a draft; an issued document is refused.
-func (s Store) UpdateDraft(ctx context.Context, sc tenancy.Scope, kind string, id uuid.UUID, p DocumentPatch) (Document, error) {
+func (s Store) UpdateDraft(ctx context.Context, sc tenancy.Scope, kind string, id uuid.UUID, p DocumentPatch, by tenancy.Actor) (Document, error) {
 	var out Document
 	err := s.inTx(ctx, sc, func(tx pgx.Tx) error {
 		cur, err := getDoc(ctx, tx, id, true, kind)
@@ -529,6 +532,9 @@ func (s Store) UpdateDraft(ctx context.Context, sc tenancy.Scope, kind string, i
 			return fmt.Errorf("update %s %s: %w", kind, id, err)
 		}
 		if err := insertLines(ctx, tx, d); err != nil {
+			return err
+		}
+		if err := audited(ctx, tx, by, kind+".update", kind+"/"+id.String(), nil); err != nil {
 			return err
 		}
 		if d, err = getDoc(ctx, tx, id, false, kind); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
@@ -77,3 +78,25 @@ const (
 )
 
 const dateLayout = "2006-01-02"
+
+// audited appends the action to the company's audit chain in the
+// transaction of the change, so the record commits or rolls back with
+// it. The chain is written as the runtime role (the company role may not
+// touch the audit schema), then the transaction returns to the company.
+func audited(ctx context.Context, tx pgx.Tx, by tenancy.Actor, action, resource string, details map[string]any) error {
+	var company, role string
+	if err := tx.QueryRow(ctx, "SELECT current_setting('app.company_id'), current_user::text").Scan(&company, &role); err != nil {
+		return fmt.Errorf("invoicing: audit %s: %w", action, err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT set_config('role', session_user, true)"); err != nil {
+		return fmt.Errorf("invoicing: audit %s: %w", action, err)
+	}
+	if _, err := audit.Append(ctx, tx, company, audit.Entry{Actor: by.UserID, Role: by.Role, IP: by.IP, Action: action,
+		Resource: resource, Outcome: "ok", Details: details}); err != nil {
+		return fmt.Errorf("invoicing: audit %s: %w", action, err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT set_config('role', $1, true)", role); err != nil {
+		return fmt.Errorf("invoicing: audit %s: back to the company: %w", action, err)
+	}
+	return nil
+}

@@ -282,6 +282,9 @@ func recordPayment(ctx context.Context, tx pgx.Tx, in PaymentInput, by tenancy.A
 			return uuid.Nil, fmt.Errorf("allocate payment: %w", err)
 		}
 	}
+	if err := audited(ctx, tx, by, "payment.create", "payment/"+id.String(), map[string]any{"direction": in.Direction, "entry_id": e.ID.String()}); err != nil {
+		return uuid.Nil, err
+	}
 	return id, nil
 }
 

@@ -130,6 +130,9 @@ func (s Store) Issue(ctx context.Context, sc tenancy.Scope, kind string, id uuid
 			id, StatusIssued, number, e.ID, by.UserID); err != nil {
 			return fmt.Errorf("issue %s %s: %w", kind, number, err)
 		}
+		if err := audited(ctx, tx, by, kind+".issue", kind+"/"+id.String(), map[string]any{"number": number, "entry_id": e.ID.String()}); err != nil {
+			return err
+		}
 		if d, err = getDoc(ctx, tx, id, false, kind); err != nil {
 			return err
 		}
@@ -171,23 +174,25 @@ func (s Store) Void(ctx context.Context, sc tenancy.Scope, kind string, id uuid.
 		if len(in.Reason) > 500 {
 			return invalid("reason", "must be at most 500 characters")
 		}
-		lines, err := entryLines(ctx, tx, d, kind, -1)
-		if err != nil {
-			return err
-		}
 		desc := "Void of " + describe(kind, *d.number, "")
 		if in.Reason != "" {
 			desc += ": " + in.Reason
 		}
-		e, _, err := ledger.Post(ctx, tx, ledger.EntryInput{Date: date.Format(dateLayout), Description: desc, Reference: *d.number,
-			IdempotencyKey: "invoicing:" + id.String() + ":void", Source: ledger.SourceReversal, SourceID: id,
-			Status: ledger.StatusPosted, Lines: lines}, by)
+		// The ledger's reversal: the mirror of the issue's entry, linked
+		// to it both ways, so that the entry cannot be reversed twice.
+		if d.entryID == nil {
+			return fmt.Errorf("void %s: it has no entry", *d.number)
+		}
+		e, err := ledger.Reverse(ctx, tx, *d.entryID, date.Format(dateLayout), desc, by)
 		if err != nil {
 			return fmt.Errorf("void %s %s: %w", kind, *d.number, err)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE invoices SET status = $2, void_entry_id = $3, voided_at = $4 WHERE id = $1`,
 			id, StatusVoid, e.ID, date); err != nil {
 			return fmt.Errorf("void %s: %w", id, err)
+		}
+		if err := audited(ctx, tx, by, kind+".void", kind+"/"+id.String(), map[string]any{"number": *d.number, "entry_id": e.ID.String()}); err != nil {
+			return err
 		}
 		if d, err = getDoc(ctx, tx, id, false, kind); err != nil {
 			return err
@@ -255,6 +260,9 @@ func (s Store) CreditNote(ctx context.Context, sc tenancy.Scope, kind string, pa
 		settle(parent)
 		if _, err := tx.Exec(ctx, `UPDATE invoices SET credited = $2, status = $3 WHERE id = $1`, parent.id, parent.credited, parent.status); err != nil {
 			return fmt.Errorf("credit %s: %w", *parent.number, err)
+		}
+		if err := audited(ctx, tx, by, kind+".credit", kind+"/"+parent.id.String(), map[string]any{"number": number, "credit_note": d.id.String(), "entry_id": e.ID.String()}); err != nil {
+			return err
 		}
 		if d, err = getDoc(ctx, tx, d.id, false, KindCreditNote); err != nil {
 			return err

@@ -27,7 +27,7 @@ func must[T any](v T, err error) T {
 func TestGaplessNumbersUnderConcurrency(t *testing.T) {
 	ctx := context.Background()
 	e := setup(t, 40)
-	c := must(e.store.CreateContact(ctx, e.a, ContactInput{Kind: "customer", Name: "Duka La Mama", KRAPIN: "p051 234 567x"}))
+	c := must(e.store.CreateContact(ctx, e.a, ContactInput{Kind: "customer", Name: "Duka La Mama", KRAPIN: "p051 234 567x"}, clerk))
 	if c.KRAPIN != "P051234567X" {
 		t.Errorf("KRA PIN stored as %q", c.KRAPIN)
 	}

@@ -139,7 +139,7 @@ func overlap(ctx context.Context, tx pgx.Tx, t TaxCode) error {
 }
 
 // CreateTaxCode adds a tax code or a version of one.
-func (s Store) CreateTaxCode(ctx context.Context, sc tenancy.Scope, in TaxCodeInput) (TaxCode, error) {
+func (s Store) CreateTaxCode(ctx context.Context, sc tenancy.Scope, in TaxCodeInput, by tenancy.Actor) (TaxCode, error) {
 	t := TaxCode{ID: uuid.New(), Code: in.Code, Name: in.Name, Kind: in.Kind, Rate: in.Rate, ETIMSLetter: in.ETIMSLetter,
 		EffectiveFrom: in.EffectiveFrom, EffectiveTo: in.EffectiveTo}
 	if err := t.check(); err != nil {
@@ -156,13 +156,13 @@ func (s Store) CreateTaxCode(ctx context.Context, sc tenancy.Scope, in TaxCodeIn
 		if err != nil {
 			return fmt.Errorf("create tax code: %w", err)
 		}
-		return nil
+		return audited(ctx, tx, by, "tax_code.create", "tax-code/"+t.ID.String(), map[string]any{"code": t.Code, "rate": t.Rate, "effective_from": t.EffectiveFrom})
 	})
 	return t, err
 }
 
 // UpdateTaxCode changes a version's name, letter or end date.
-func (s Store) UpdateTaxCode(ctx context.Context, sc tenancy.Scope, id uuid.UUID, p TaxCodePatch) (TaxCode, error) {
+func (s Store) UpdateTaxCode(ctx context.Context, sc tenancy.Scope, id uuid.UUID, p TaxCodePatch, by tenancy.Actor) (TaxCode, error) {
 	var t TaxCode
 	err := s.inTx(ctx, sc, func(tx pgx.Tx) error {
 		var err error
@@ -189,7 +189,7 @@ func (s Store) UpdateTaxCode(ctx context.Context, sc tenancy.Scope, id uuid.UUID
 		if err != nil {
 			return fmt.Errorf("update tax code %s: %w", id, err)
 		}
-		return nil
+		return audited(ctx, tx, by, "tax_code.update", "tax-code/"+id.String(), map[string]any{"code": t.Code, "effective_to": t.EffectiveTo})
 	})
 	return t, err
 }
