@@ -2,6 +2,7 @@ package invoicing
 
 import (
 	"context"
+	"errors"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -15,4 +16,9 @@ func tenancyExec(ctx context.Context, e *env, sql string) error {
 		_, err := tx.Exec(ctx, sql)
 		return err
 	})
+}
+
+func isField(err error, field string) bool {
+	var ve *ValidationError
+	return errors.As(err, &ve) && ve.Field == field
 }
