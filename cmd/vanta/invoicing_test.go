@@ -212,6 +212,16 @@ func TestInvoicingAPI(t *testing.T) {
 		if cn.Number != "CN-2026-000001" || cn.Total != "1000.00" {
 			t.Errorf("credit note %+v", cn)
 		}
+		// The credit note is read with the invoices, never with the bills.
+		in.mustCall("GET", base+"/invoices/"+cn.ID, manager, nil, 200, nil)
+		if code, body := in.call("GET", base+"/bills/"+cn.ID, manager, nil); code != 404 {
+			t.Errorf("an invoice's credit note read as a bill: %d %s", code, body)
+		}
+		var listed struct{ Items []doc }
+		in.mustCall("GET", base+"/invoices?credit_notes=true&contact_id="+other.ID, manager, nil, 200, &listed)
+		if len(listed.Items) != 2 || listed.Items[0].Number != "CN-2026-000001" {
+			t.Errorf("Wanjiru's invoices and credit notes: %+v", listed.Items)
+		}
 		in.mustCall("GET", base+"/invoices/"+inv2.ID, manager, nil, 200, &inv2)
 		if inv2.Number != "INV-2026-000002" || inv2.Status != "partially_paid" || inv2.Credited != "1000.00" || inv2.BalanceDue != "4000.00" {
 			t.Errorf("credited invoice %+v", inv2)

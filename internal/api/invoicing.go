@@ -196,12 +196,6 @@ type documentRoutes struct {
 	param string
 }
 
-// kinds are what a route of the kind reads: an invoice's routes show its
-// credit notes too.
-func (d documentRoutes) kinds() []string {
-	return []string{d.kind, invoicing.KindCreditNote}
-}
-
 func (d documentRoutes) list(c *gin.Context) error {
 	st, err := d.s.invoicingStore(c)
 	if err != nil {
@@ -211,12 +205,16 @@ func (d documentRoutes) list(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	kinds := []string{d.kind}
-	if c.Query("credit_notes") == "true" {
-		kinds = d.kinds()
+	creditNotes := false
+	switch c.Query("credit_notes") {
+	case "", "false":
+	case "true":
+		creditNotes = true
+	default:
+		return badRequest("validation_failed", "credit_notes must be true or false", "credit_notes")
 	}
-	items, next, err := st.List(c.Request.Context(), scope(c), invoicing.DocumentFilter{Status: c.Query("status"),
-		ContactID: c.Query("contact_id"), Cursor: cursor, Limit: limit}, kinds...)
+	items, next, err := st.List(c.Request.Context(), scope(c), d.kind, invoicing.DocumentFilter{Status: c.Query("status"),
+		ContactID: c.Query("contact_id"), CreditNotes: creditNotes, Cursor: cursor, Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -250,7 +248,7 @@ func (d documentRoutes) get(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := st.Get(c.Request.Context(), scope(c), id, d.kinds()...)
+	out, err := st.Get(c.Request.Context(), scope(c), id, d.kind)
 	if err != nil {
 		return err
 	}

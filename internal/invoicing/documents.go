@@ -397,7 +397,7 @@ func prepare(ctx context.Context, tx pgx.Tx, kind string, in DocumentInput, pare
 			if l.account, err = roleAccount(ctx, tx, defaultRole); err != nil {
 				return nil, err
 			}
-		} else if err := checkLineAccount(ctx, tx, field("account"), l.account, docKind); err != nil {
+		} else if err := checkLineAccount(ctx, tx, field("account"), l.account); err != nil {
 			return nil, err
 		}
 		if l.net, l.tax, err = LineAmounts(l.qty, l.unitPrice, rate); err != nil {
@@ -417,11 +417,10 @@ func prepare(ctx context.Context, tx pgx.Tx, kind string, in DocumentInput, pare
 // checkLineAccount refuses an account a line cannot post to: unknown,
 // inactive, or one of the control and tax accounts the document posts to
 // itself.
-func checkLineAccount(ctx context.Context, tx pgx.Tx, field, code, kind string) error {
-	var typ string
+func checkLineAccount(ctx context.Context, tx pgx.Tx, field, code string) error {
 	var active bool
 	var role *string
-	err := tx.QueryRow(ctx, `SELECT type, active, role FROM accounts WHERE code = $1`, code).Scan(&typ, &active, &role)
+	err := tx.QueryRow(ctx, `SELECT active, role FROM accounts WHERE code = $1`, code).Scan(&active, &role)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return invalid(field, "no account %s in the chart", truncate(code, 40))
 	}
@@ -546,13 +545,16 @@ func (s Store) UpdateDraft(ctx context.Context, sc tenancy.Scope, kind string, i
 	return out, err
 }
 
-// Get reads a document; kinds says which (an invoice route reads
-// invoices and their credit notes).
-func (s Store) Get(ctx context.Context, sc tenancy.Scope, id uuid.UUID, kinds ...string) (Document, error) {
+// Get reads an invoice (side "invoice") or bill ("bill"), or one of its
+// credit notes.
+func (s Store) Get(ctx context.Context, sc tenancy.Scope, id uuid.UUID, side string) (Document, error) {
 	var out Document
 	err := s.inTx(ctx, sc, func(tx pgx.Tx) error {
-		d, err := getDoc(ctx, tx, id, false, kinds...)
+		d, err := scanDoc(tx.QueryRow(ctx, `SELECT `+docColumns+docFrom+` WHERE d.id = $1 AND `+sideOf+` = $2`, id, side))
 		if err != nil {
+			return err
+		}
+		if err := loadLines(ctx, tx, d); err != nil {
 			return err
 		}
 		out = d.view()
@@ -561,16 +563,22 @@ func (s Store) Get(ctx context.Context, sc tenancy.Scope, id uuid.UUID, kinds ..
 	return out, err
 }
 
+// sideOf is the kind a document belongs with: its own, or a credit
+// note's invoice's or bill's.
+const sideOf = `coalesce((SELECT p.kind FROM invoices p WHERE p.id = d.credit_of), d.kind)`
+
 // DocumentFilter narrows a listing.
 type DocumentFilter struct {
-	Status    string
-	ContactID string
-	Cursor    string
-	Limit     int
+	Status      string
+	ContactID   string
+	CreditNotes bool // list the credit notes too
+	Cursor      string
+	Limit       int
 }
 
-// List lists documents of kinds, newest first, with their lines.
-func (s Store) List(ctx context.Context, sc tenancy.Scope, f DocumentFilter, kinds ...string) (items []Document, next string, err error) {
+// List lists invoices (side "invoice") or bills ("bill"), and their
+// credit notes if asked, newest first, with their lines.
+func (s Store) List(ctx context.Context, sc tenancy.Scope, side string, f DocumentFilter) (items []Document, next string, err error) {
 	switch f.Status {
 	case "", StatusDraft, StatusIssued, StatusPartiallyPaid, StatusPaid, StatusVoid:
 	default:
@@ -589,10 +597,10 @@ func (s Store) List(ctx context.Context, sc tenancy.Scope, f DocumentFilter, kin
 		return nil, "", err
 	}
 	err = s.inTx(ctx, sc, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+docColumns+docFrom+` WHERE d.kind = ANY($1) AND ($2 = '' OR d.status = $2)
+		rows, err := tx.Query(ctx, `SELECT `+docColumns+docFrom+` WHERE (d.kind = $1 OR ($6 AND d.kind = 'credit_note' AND `+sideOf+` = $1)) AND ($2 = '' OR d.status = $2)
 			AND ($3::uuid IS NULL OR d.contact_id = $3)
 			AND ($4::uuid IS NULL OR (d.created_at, d.id) < (SELECT created_at, id FROM invoices WHERE id = $4))
-			ORDER BY d.created_at DESC, d.id DESC LIMIT $5`, kinds, f.Status, contact, cursor, f.Limit+1)
+			ORDER BY d.created_at DESC, d.id DESC LIMIT $5`, side, f.Status, contact, cursor, f.Limit+1, f.CreditNotes)
 		if err != nil {
 			return fmt.Errorf("list documents: %w", err)
 		}

@@ -417,7 +417,7 @@ func numberOf(d *doc) string {
 const paymentColumns = `p.id, p.direction, p.contact_id, p.date, p.currency, cu.scale, p.rate::text, p.amount, p.withholding, p.account,
 	p.reference, p.unallocated, p.entry_id, p.created_by, p.created_at`
 
-func scanPayment(ctx context.Context, tx pgx.Tx, row pgx.Row) (Payment, error) {
+func scanPayment(row pgx.Row) (Payment, error) {
 	var p Payment
 	var date time.Time
 	var scale int
@@ -462,7 +462,7 @@ func loadAllocations(ctx context.Context, tx pgx.Tx, p *Payment) error {
 }
 
 func getPayment(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Payment, error) {
-	p, err := scanPayment(ctx, tx, tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments p JOIN currencies cu ON cu.code = p.currency WHERE p.id = $1`, id))
+	p, err := scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments p JOIN currencies cu ON cu.code = p.currency WHERE p.id = $1`, id))
 	if err != nil {
 		return p, err
 	}
@@ -514,7 +514,7 @@ func (s Store) Payments(ctx context.Context, sc tenancy.Scope, f PaymentFilter) 
 			return fmt.Errorf("list payments: %w", err)
 		}
 		for rows.Next() {
-			p, err := scanPayment(ctx, tx, rows)
+			p, err := scanPayment(rows)
 			if err != nil {
 				rows.Close()
 				return err
