@@ -74,11 +74,17 @@ func load(ctx context.Context, tx pgx.Tx, codes, keys []string, lock bool) (*boo
 	batch := &pgx.Batch{}
 	settings := "SELECT currency, lock_date, last_number, head_hash FROM ledger_settings"
 	if lock {
-		// Up by one for the transaction's posting; report caches key on it.
-		settings = "UPDATE ledger_settings SET generation = generation + 1 RETURNING currency, lock_date, last_number, head_hash"
+		// Up by one in the transaction, however many posts it makes (a
+		// setting local to the transaction remembers); report caches key
+		// on it.
+		settings = `UPDATE ledger_settings SET generation = generation + CASE WHEN coalesce(current_setting('vanta.ledger_generation_moved', true), '') = '' THEN 1 ELSE 0 END
+			RETURNING currency, lock_date, last_number, head_hash, set_config('vanta.ledger_generation_moved', 'yes', true)`
 	}
 	batch.Queue(settings).QueryRow(func(r pgx.Row) error {
-		return r.Scan(&b.currency, &b.lockDate, &b.number, &b.head)
+		if !lock {
+			return r.Scan(&b.currency, &b.lockDate, &b.number, &b.head)
+		}
+		return r.Scan(&b.currency, &b.lockDate, &b.number, &b.head, new(string))
 	})
 	batch.Queue("SELECT code, scale FROM currencies").Query(func(rows pgx.Rows) error {
 		var code string
