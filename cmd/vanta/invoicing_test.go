@@ -362,6 +362,8 @@ func TestInvoicingAPI(t *testing.T) {
 				"allocations": []map[string]string{{"document_id": bInv, "amount": "1.00"}}}, 400, "allocations[0].document_id"},
 			{"payment allocating more than it is", "POST", base + "/payments", manager, map[string]any{"direction": "received", "contact_id": customer.ID, "date": "2026-06-02", "amount": "1.00",
 				"allocations": []map[string]string{{"document_id": aIssued, "amount": "5.00"}}}, 400, "allocations"},
+			{"payment dated before the invoice", "POST", base + "/payments", manager, map[string]any{"direction": "received", "contact_id": customer.ID, "date": "2026-05-01", "amount": "1.00",
+				"allocations": []map[string]string{{"document_id": aIssued, "amount": "1.00"}}}, 400, "allocations[0].document_id"},
 			{"payment of a negative amount", "POST", base + "/payments", manager, map[string]any{"direction": "received", "contact_id": customer.ID, "date": "2026-06-02", "amount": "-5.00"}, 400, "amount"},
 			{"payment made with withholding", "POST", base + "/payments", manager, map[string]any{"direction": "made", "contact_id": vendor.ID, "date": "2026-06-02", "amount": "5.00", "withholding_vat": "1.00"}, 400, "withholding_vat"},
 			{"payment into the VAT account", "POST", base + "/payments", manager, map[string]any{"direction": "received", "contact_id": customer.ID, "date": "2026-06-02", "amount": "5.00", "account": "2200"}, 400, "account"},

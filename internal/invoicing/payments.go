@@ -189,7 +189,7 @@ func recordPayment(ctx context.Context, tx pgx.Tx, in PaymentInput, by tenancy.A
 		return uuid.Nil, invalid("reference", "must be at most 200 characters")
 	}
 	settlement := amount + withholding
-	allocs, err := allocate(ctx, tx, kind, c.ID, currency, settlement, in.Allocations)
+	allocs, err := allocate(ctx, tx, kind, c.ID, currency, date, settlement, in.Allocations)
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -306,10 +306,13 @@ func paymentDescription(kind, contact string, allocs []allocation) string {
 // allocate picks and locks the documents a payment settles. Rows are
 // locked in id order, whatever order they are applied in, so that two
 // payments on the same documents queue rather than deadlock.
-func allocate(ctx context.Context, tx pgx.Tx, kind string, contact uuid.UUID, currency string, settlement int64, explicit *[]AllocationInput) ([]allocation, error) {
+func allocate(ctx context.Context, tx pgx.Tx, kind string, contact uuid.UUID, currency string, date time.Time, settlement int64, explicit *[]AllocationInput) ([]allocation, error) {
 	if explicit == nil {
+		// Documents issued by the payment's date: a payment cannot have
+		// settled one that did not exist yet (the aged reports read
+		// balances on past days by these dates).
 		rows, err := tx.Query(ctx, `SELECT id FROM invoices WHERE kind = $1 AND contact_id = $2 AND currency = $3
-			AND status IN ('issued', 'partially_paid') ORDER BY id`, kind, contact, currency)
+			AND status IN ('issued', 'partially_paid') AND issue_date <= $4 ORDER BY id`, kind, contact, currency, date)
 		if err != nil {
 			return nil, fmt.Errorf("open documents: %w", err)
 		}
@@ -390,6 +393,8 @@ func allocate(ctx context.Context, tx pgx.Tx, kind string, contact uuid.UUID, cu
 			return nil, invalid(field("document_id"), "%s %s is %s, with nothing to pay", kind, numberOf(d), d.status)
 		case d.currency != currency:
 			return nil, invalid(field("document_id"), "%s %s is in %s, the payment in %s", kind, numberOf(d), d.currency, currency)
+		case d.issue.After(date):
+			return nil, invalid(field("document_id"), "%s %s is dated %s, after the payment", kind, numberOf(d), d.issue.Format(dateLayout))
 		}
 		amt, err := money.Parse(strings.TrimSpace(in[w.i].Amount), d.scale)
 		if err != nil || amt <= 0 {
