@@ -599,12 +599,13 @@ func queueBalances(batch *pgx.Batch, rows []balanceRow) {
 		accts, curs, days, amts, bases)
 }
 
-// queueCheck runs the database's deferred checks of the entries now,
-// so that a refusal reaches the poster as its RuleError rather than the
-// caller's commit, and defers them again for the caller's next entry.
+// queueCheck runs the database's deferred checks now (a draft approved,
+// the lines' entries present), so that a refusal reaches the poster as
+// its RuleError rather than the caller's commit, and defers them again
+// for the caller's next statements.
 func queueCheck(batch *pgx.Batch) {
-	batch.Queue("SET CONSTRAINTS journal_entries_posted_insert, journal_entries_posted_update, journal_lines_entry IMMEDIATE")
-	batch.Queue("SET CONSTRAINTS journal_entries_posted_insert, journal_entries_posted_update, journal_lines_entry DEFERRED")
+	batch.Queue("SET CONSTRAINTS journal_entries_posted_update, journal_lines_entry IMMEDIATE")
+	batch.Queue("SET CONSTRAINTS journal_entries_posted_update, journal_lines_entry DEFERRED")
 }
 
 func nullable(s string) *string {
