@@ -132,6 +132,11 @@ func TestInvoicingAPI(t *testing.T) {
 		if aged.Total != "10240.00" || aged.Totals["current"] != "10240.00" || len(aged.Contacts) != 1 || aged.Contacts[0].Name != "Jua Kali Hardware Ltd" {
 			t.Errorf("aged receivables on 25 March %+v", aged)
 		}
+		code, agedCSV := in.call("GET", base+"/reports/aged-receivables?as_of=2026-03-25&format=csv", manager, nil)
+		if code != 200 || !bytes.Contains(agedCSV, []byte("contact_id,contact,current,1-30,31-60,61-90,90+,total\n")) ||
+			!bytes.Contains(agedCSV, []byte(",Total,10240.00,0.00,0.00,0.00,0.00,10240.00")) {
+			t.Errorf("aged receivables as CSV: %d %s", code, agedCSV)
+		}
 		// 28 March: it pays 10,500.00 without saying what for; the
 		// payment settles the oldest open invoice (10,240.00) and the
 		// 260.00 over is an advance from the customer.
