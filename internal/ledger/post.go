@@ -37,7 +37,9 @@ func Post(ctx context.Context, tx pgx.Tx, in EntryInput, by tenancy.Actor) (e En
 
 // PostBatch stores every entry or none (the caller's transaction rolls
 // back on an error). A replayed key yields its first entry. A refusal
-// names the entry: its field starts with entries[i].
+// names the entry: its field starts with entries[i]. It takes at most
+// MaxBatch entries; an import of more calls it again in the same
+// transaction (the generation still moves once).
 func PostBatch(ctx context.Context, tx pgx.Tx, in []EntryInput, by tenancy.Actor) ([]Entry, error) {
 	if len(in) > MaxBatch {
 		return nil, rule(RuleTooMany, "entries", "%d entries; a batch holds at most %d", len(in), MaxBatch)
