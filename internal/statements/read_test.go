@@ -121,7 +121,7 @@ func TestReadTable(t *testing.T) {
 		errFld  string
 	}{
 		{name: "quoted field with a newline keeps line numbers", preset: "mpesa",
-			in: mpesaHeader + "A1,2026-01-02 10:00:00,\"two\nlines\",Completed,5.00,,\nA2,2026-01-03 10:00:00,x,Completed,,1.00,\n",
+			in:   mpesaHeader + "A1,2026-01-02 10:00:00,\"two\nlines\",Completed,5.00,,\nA2,2026-01-03 10:00:00,x,Completed,,1.00,\n",
 			want: []brief{{2, "2026-01-02", 500, "A1", "two lines"}, {4, "2026-01-03", -100, "A2", "x"}}},
 		{name: "blank lines and CRLF", preset: "mpesa",
 			in:   "\r\n\r\n" + strings.ReplaceAll(mpesaHeader, "\n", "\r\n") + "\r\nA1,2026-01-02 10:00:00,x,Completed,\"1,234.50\",,\r\n\r\n",
@@ -140,7 +140,7 @@ func TestReadTable(t *testing.T) {
 			in:   "Value Date,Amount\n01/02/2026,7\n",
 			want: []brief{{2, "2026-02-01", 700, "", ""}}},
 		{name: "semicolon delimited", preset: "bank",
-			in:   "Date;Description;Amount;Reference\n2026-02-01;rent;-1.000,00;X\n",
+			in:      "Date;Description;Amount;Reference\n2026-02-01;rent;-1.000,00;X\n",
 			errLine: 2, errFld: "amount"},
 		{name: "semicolon delimited, plain amounts", preset: "bank",
 			in:   "Date;Description;Amount;Reference\n2026-02-01;rent;-1000.00;X\n",
@@ -193,7 +193,7 @@ func TestReadTable(t *testing.T) {
 				{4, "2026-01-01", -1000, "A1", "a"}, {5, "2026-01-01", 10000, "A0", "z"}},
 			warn: "breaks at line"},
 		{name: "an exact repeat is left out with a warning", preset: "mpesa",
-			in: mpesaHeader + "A1,2026-01-02 10:00:00,x,Completed,5.00,,5.00\nA1,2026-01-02 10:00:00,x,Completed,5.00,,5.00\n",
+			in:   mpesaHeader + "A1,2026-01-02 10:00:00,x,Completed,5.00,,5.00\nA1,2026-01-02 10:00:00,x,Completed,5.00,,5.00\n",
 			want: []brief{{2, "2026-01-02", 500, "A1", "x"}},
 			warn: "line 3 repeats"},
 	}
