@@ -81,7 +81,10 @@ type LineError struct {
 	Line    int
 	Field   string
 	Message string
+	Err     error // the ledger's refusal of the row's entry, when that is the cause
 }
+
+func (e *LineError) Unwrap() error { return e.Err }
 
 func (e *LineError) Error() string {
 	return fmt.Sprintf("line %d: %s: %s", e.Line, e.Field, e.Message)
