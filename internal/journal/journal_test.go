@@ -196,8 +196,8 @@ func TestParseRefusesNamingTheLine(t *testing.T) {
 
 func TestNumberInference(t *testing.T) {
 	cases := []struct{ src, want string }{
-		{"$1,000", "1"},         // one mark once: a decimal mark, as hledger reads it
-		{"1.000 EUR", "1"},      // the same with a period
+		{"$1,000", "1"},    // one mark once: a decimal mark, as hledger reads it
+		{"1.000 EUR", "1"}, // the same with a period
 		{"1,000,000 GBP", "1000000"},
 		{"1 000.50 XAU", "2001/2"},
 		{"-$5.25", "-21/4"},
