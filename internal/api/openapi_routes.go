@@ -157,6 +157,7 @@ var apiOps = []apiOp{
 	{method: "GET", path: "/api/v1/companies/{cid}/reports/balance-sheet", id: "getBalanceSheet", tag: "Reports", summary: "Assets, liabilities, equity and current earnings on a day", access: companyMember, status: 200, response: reports.BalanceSheet{},
 		query: []queryParam{dateParam("as_of", "the day (default today)"), formatParam},
 		note: reportNote + " current_earnings are income less expenses not yet closed to retained earnings, so assets = liabilities + equity + current earnings."},
+
 	// Ledger (internal/ledger; ledger.go).
 	{method: "GET", path: "/api/v1/companies/{cid}/accounts", id: "listAccounts", tag: "Ledger", summary: "The chart of accounts, by code", access: companyMember, status: 200, response: listPage[accountJSON]{}, paged: true},
 	{method: "POST", path: "/api/v1/companies/{cid}/accounts", id: "createAccount", tag: "Ledger", summary: "Add an account to the chart", access: companyMember, request: accountCreate{}, status: 201, response: accountJSON{}},
