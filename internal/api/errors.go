@@ -19,6 +19,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/interchange"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/reports"
@@ -135,6 +136,9 @@ var sentinels = []sentinel{
 	{err: seal.ErrRekeyNeedsGOD, status: http.StatusForbidden, code: "forbidden"},
 	// the books (internal/ledger)
 	{err: ledger.ErrNotFound, status: http.StatusNotFound, code: "not_found", message: "no such account or journal entry"},
+	// interchange (internal/interchange)
+	{err: interchange.ErrNotFound, status: http.StatusNotFound, code: "not_found", message: "no such import"},
+	{err: interchange.ErrStopping, status: http.StatusServiceUnavailable, code: "unavailable"},
 }
 
 // typedStatus maps the domain packages' typed errors, which carry the
@@ -160,6 +164,9 @@ func typedStatus(err error) *apiError {
 		return ae
 	}
 	if ae := ledgerStatus(err); ae != nil {
+		return ae
+	}
+	if ae := interchangeStatus(err); ae != nil {
 		return ae
 	}
 	var ve *tenancy.ValidationError

@@ -13,6 +13,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/journal"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/money"
+	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
 // exportLine is one posted line with its entry, in export order.
@@ -172,4 +173,14 @@ func csvSafe(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// Export writes the company's books in format (journal or csv).
+func (r Runner) Export(ctx context.Context, format string, w io.Writer) error {
+	return tenancy.InTx(ctx, r.Status, r.Scope, func(tx pgx.Tx) error {
+		if format == FormatCSV {
+			return ExportCSV(ctx, tx, w)
+		}
+		return ExportJournal(ctx, tx, w)
+	})
 }
