@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"mime/multipart"
@@ -322,5 +323,54 @@ func TestInterchangeThroughTheAPI(t *testing.T) {
 	}
 	if after := showBalances(trialBalances(in, bManager, b)); after != before {
 		t.Errorf("the attacker's requests changed the books")
+	}
+
+	// The operator's CLI: the same journal into a new company, straight to
+	// the database, with progress on stderr; its export is the API's.
+	var d company
+	in.mustCall("POST", "/api/v1/companies", god, map[string]any{"company_name": "Operator Imports Ltd", "tax_id": "P051234568S"}, 201, &d)
+	dBase := "/api/v1/companies/" + d.ID
+	cli := func(args ...string) (int, string, string) {
+		t.Helper()
+		cmd := exec.Command(vantaBin, append([]string{"ledger"}, args...)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, stdout.String(), stderr.String()
+	}
+	if code, _, stderr := cli("import", "--company", d.ID, "--data", w.data, booksJournal); code != 0 ||
+		!strings.Contains(stderr, "9/9 entries") || !strings.Contains(stderr, "9 entries posted") {
+		t.Fatalf("vanta ledger import: exit %d\n%s", code, stderr)
+	}
+	dBalances := trialBalances(in, god, dBase)
+	delete(dBalances, "3900")
+	if got, want := showBalances(dBalances), showBalances(hledgerBalance(t, booksJournal)); got != want {
+		t.Errorf("after vanta ledger import:\n%s\nhledger:\n%s", got, want)
+	}
+	outFile := filepath.Join(t.TempDir(), "d.journal")
+	if code, _, stderr := cli("export", "--company", d.ID, "--data", w.data, outFile); code != 0 {
+		t.Fatalf("vanta ledger export: exit %d\n%s", code, stderr)
+	}
+	if got, err := os.ReadFile(outFile); err != nil || string(got) != exportText(in, god, dBase, "journal") {
+		t.Errorf("vanta ledger export differs from GET export: %v", err)
+	}
+	includeFile := filepath.Join(t.TempDir(), "include.journal")
+	_ = os.WriteFile(includeFile, []byte("; books\ninclude 2025.journal\n"), 0o600)
+	if code, _, stderr := cli("import", "--company", d.ID, "--data", w.data, includeFile); code != 1 ||
+		!strings.Contains(stderr, includeFile+":2: include") || !strings.Contains(stderr, "nothing was imported") {
+		t.Errorf("vanta ledger import of an include: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := cli("import", "--company", "acme", "--data", w.data, booksJournal); code != 2 || !strings.Contains(stderr, "--company") {
+		t.Errorf("vanta ledger import --company acme: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := cli("import", "--company", d.ID, "--data", w.data); code != 2 || !strings.Contains(stderr, "FILE") {
+		t.Errorf("vanta ledger import without FILE: exit %d\n%s", code, stderr)
 	}
 }
