@@ -1,0 +1,175 @@
+package statements
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vanta-ledger/vanta/internal/ledger"
+)
+
+func (c *company) importFile(t *testing.T, data []byte, o Options) (Result, error) {
+	t.Helper()
+	var res Result
+	err := c.in(func(tx pgx.Tx) error {
+		var err error
+		res, err = Import(context.Background(), tx, bytes.NewReader(data), o, importer)
+		return err
+	})
+	return res, err
+}
+
+// books is what the company's journal holds, read back from the tables.
+type books struct {
+	entries, drafts, statement int
+	unbalanced                 int   // entries whose lines do not sum to zero
+	balances                   int64 // rows of account_balances with a nonzero amount
+	keys                       map[string]bool
+}
+
+func (c *company) books(t *testing.T) books {
+	t.Helper()
+	ctx := context.Background()
+	b := books{keys: map[string]bool{}}
+	err := c.in(func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE status = 'draft'), count(*) FILTER (WHERE source = 'statement')
+			FROM journal_entries`).Scan(&b.entries, &b.drafts, &b.statement); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT entry_id FROM journal_lines GROUP BY entry_id
+			HAVING sum(amount) <> 0 OR sum(base_amount) <> 0 OR count(*) < 2) u`).Scan(&b.unbalanced); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM account_balances WHERE amount <> 0`).Scan(&b.balances); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT idempotency_key FROM journal_entries WHERE idempotency_key IS NOT NULL`)
+		if err != nil {
+			return err
+		}
+		keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		for _, k := range keys {
+			b.keys[k] = true
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestImportPostsDraftsOnce imports the M-Pesa and the bank statement of
+// testdata into a company on real PostgreSQL through ledger.PostBatch:
+// one balanced draft per transaction against suspense, on the accounts
+// with roles mpesa and bank, moving no balance while drafts; importing
+// the same statements again adds nothing and returns the same entries.
+func TestImportPostsDraftsOnce(t *testing.T) {
+	c := newCompany(t)
+	mpesa, err := os.ReadFile("testdata/mpesa.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bank, err := os.ReadFile("testdata/bank.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.importFile(t, mpesa, mustOptions(t, "mpesa", "", "", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Rows != 7 || first.Created != 7 || first.Existing != 0 || len(first.Entries) != 7 || len(first.Warnings) != 0 {
+		t.Fatalf("first import: rows %d created %d existing %d entries %d warnings %v",
+			first.Rows, first.Created, first.Existing, len(first.Entries), first.Warnings)
+	}
+	for _, e := range first.Entries {
+		if e.Status != ledger.StatusDraft || e.Source != ledger.SourceStatement || len(e.Lines) != 2 ||
+			e.Lines[0].AccountCode != "1110" || e.Lines[1].AccountCode != "1900" {
+			t.Fatalf("draft %+v", e)
+		}
+	}
+	if _, err := c.importFile(t, bank, mustOptions(t, "bank", "", "", "")); err != nil {
+		t.Fatal(err)
+	}
+	before := c.books(t)
+	if before.entries != 13 || before.drafts != 13 || before.statement != 13 || before.unbalanced != 0 || before.balances != 0 {
+		t.Fatalf("after importing both: %+v", before)
+	}
+	for _, k := range []string{"statement:1110:TC14AB1XQ2", "statement:1100:FT26061ABC12"} {
+		if !before.keys[k] {
+			t.Errorf("no entry with key %q", k)
+		}
+	}
+
+	again, err := c.importFile(t, mpesa, mustOptions(t, "mpesa", "", "", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Created != 0 || again.Existing != 7 {
+		t.Errorf("second import: created %d existing %d, want 0 and 7", again.Created, again.Existing)
+	}
+	for i := range again.Entries {
+		if again.Entries[i].ID != first.Entries[i].ID {
+			t.Errorf("entry %d: second import returned %s, first made %s", i, again.Entries[i].ID, first.Entries[i].ID)
+		}
+	}
+	if _, err := c.importFile(t, bank, mustOptions(t, "bank", "", "", "")); err != nil {
+		t.Fatal(err)
+	}
+	if after := c.books(t); after.entries != before.entries || len(after.keys) != len(before.keys) {
+		t.Errorf("re-importing added entries: %d → %d", before.entries, after.entries)
+	}
+}
+
+// TestImportOverlappingStatement: a later statement that repeats part of
+// an earlier one (in another order and at other lines) adds only its new
+// rows.
+func TestImportOverlappingStatement(t *testing.T) {
+	c := newCompany(t)
+	head := "Receipt No.,Completion Time,Details,Transaction Status,Paid In,Withdrawn,Balance\n"
+	march := head +
+		"RA2,2026-03-02 09:00:00,Pay Bill to 888880,Completed,,-200.00,800.00\n" +
+		"RA1,2026-03-01 09:00:00,Customer Payment from 254700000001,Completed,\"1,000.00\",,\"1,000.00\"\n"
+	overlap := "MPESA FULL STATEMENT\nStatement Period:,02 Mar 2026 - 03 Mar 2026\n\n" + head +
+		"RA3,2026-03-03 10:00:00,Customer Payment from 254700000002,Completed,50.00,,850.00\n" +
+		"RA2,2026-03-02 09:00:00,Pay Bill to 888880,Completed,,-200.00,800.00\n"
+	o := mustOptions(t, "mpesa", "", "", "")
+	if res, err := c.importFile(t, []byte(march), o); err != nil || res.Created != 2 {
+		t.Fatalf("march: %+v, %v", res, err)
+	}
+	res, err := c.importFile(t, []byte(overlap), o)
+	if err != nil || res.Created != 1 || res.Existing != 1 {
+		t.Fatalf("overlap: created %d existing %d, %v; want 1 and 1", res.Created, res.Existing, err)
+	}
+	if b := c.books(t); b.entries != 3 || b.unbalanced != 0 {
+		t.Errorf("books: %+v", b)
+	}
+}
+
+// TestImportRefusalNamesTheLine: a malformed file, or a row the ledger
+// refuses (here: an account code the company does not have), fails the
+// import naming the line, and nothing is posted.
+func TestImportRefusalNamesTheLine(t *testing.T) {
+	c := newCompany(t)
+	good := "Date,Description,Amount,Reference\n2026-03-01,a,10.00,R1\n2026-03-02,b,-5.00,R2\n"
+	bad := "Date,Description,Amount,Reference\n2026-03-01,a,10.00,R1\n2026-03-02,b,ten,R2\n"
+	o := mustOptions(t, "bank", "", "", "")
+	_, err := c.importFile(t, []byte(bad), o)
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 3 || le.Field != FieldAmount {
+		t.Fatalf("malformed file: %v, want line 3 amount", err)
+	}
+	unknown := mustOptions(t, "bank", "", "1199", "")
+	_, err = c.importFile(t, []byte(good), unknown)
+	var re *ledger.RuleError
+	if !errors.As(err, &le) || le.Line != 2 || !errors.As(err, &re) || re.Rule != ledger.RuleUnknownAccount {
+		t.Fatalf("unknown account: %v, want line 2 with rule unknown_account", err)
+	}
+	if b := c.books(t); b.entries != 0 {
+		t.Errorf("refused imports left %d entries", b.entries)
+	}
+}
