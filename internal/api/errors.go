@@ -21,6 +21,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/seal"
+	"github.com/vanta-ledger/vanta/internal/statements"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
@@ -185,6 +186,17 @@ func typedStatus(err error) *apiError {
 			return &apiError{status: http.StatusTooManyRequests, code: "quota_exceeded", message: qe.Error(), retryAfter: qe.RetryAfter}
 		}
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: "quota_exceeded", message: qe.Error()}
+	}
+	// statements: a CSV import's options name their query parameter; a
+	// statement row that cannot be read names its line, the field being
+	// the uploaded file.
+	var soe *statements.OptionError
+	if errors.As(err, &soe) {
+		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: soe.Error(), field: soe.Field}
+	}
+	var sle *statements.LineError
+	if errors.As(err, &sle) {
+		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: sle.Error(), field: "file"}
 	}
 	return nil
 }
