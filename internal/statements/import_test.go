@@ -151,8 +151,9 @@ func TestImportOverlappingStatement(t *testing.T) {
 }
 
 // TestImportRefusalNamesTheLine: a malformed file, or a row the ledger
-// refuses (here: an account code the company does not have), fails the
-// import naming the line, and nothing is posted.
+// refuses (here: a dollar account for a shilling statement), fails the
+// import naming the line; a wrong account code is the account option's
+// error; nothing is posted.
 func TestImportRefusalNamesTheLine(t *testing.T) {
 	c := newCompany(t)
 	good := "Date,Description,Amount,Reference\n2026-03-01,a,10.00,R1\n2026-03-02,b,-5.00,R2\n"
@@ -163,11 +164,25 @@ func TestImportRefusalNamesTheLine(t *testing.T) {
 	if !errors.As(err, &le) || le.Line != 3 || le.Field != FieldAmount {
 		t.Fatalf("malformed file: %v, want line 3 amount", err)
 	}
-	unknown := mustOptions(t, "bank", "", "1199", "")
-	_, err = c.importFile(t, []byte(good), unknown)
+	for _, code := range []string{"1199", "4000"} { // no such account; an income account
+		_, err = c.importFile(t, []byte(good), mustOptions(t, "bank", "", code, ""))
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Field != "account" {
+			t.Fatalf("account %s: %v, want an OptionError on account", code, err)
+		}
+	}
+	// A dollar account takes no shillings: the ledger refuses the first
+	// row's entry, and the error names that row's line and keeps the rule.
+	if err := c.in(func(tx pgx.Tx) error {
+		_, err := ledger.EnsureAccount(context.Background(), tx, ledger.Account{Code: "1185", Name: "Bank USD", Type: "asset", Currency: "USD"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.importFile(t, []byte(good), mustOptions(t, "bank", "", "1185", ""))
 	var re *ledger.RuleError
-	if !errors.As(err, &le) || le.Line != 2 || !errors.As(err, &re) || re.Rule != ledger.RuleUnknownAccount {
-		t.Fatalf("unknown account: %v, want line 2 with rule unknown_account", err)
+	if !errors.As(err, &le) || le.Line != 2 || !errors.As(err, &re) || re.Rule != ledger.RuleAccountCurrency {
+		t.Fatalf("USD account: %v, want line 2 with rule account_currency", err)
 	}
 	if b := c.books(t); b.entries != 0 {
 		t.Errorf("refused imports left %d entries", b.entries)
