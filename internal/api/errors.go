@@ -19,8 +19,10 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/interchange"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/quota"
+	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/statements"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
@@ -135,6 +137,9 @@ var sentinels = []sentinel{
 	{err: seal.ErrRekeyNeedsGOD, status: http.StatusForbidden, code: "forbidden"},
 	// the books (internal/ledger)
 	{err: ledger.ErrNotFound, status: http.StatusNotFound, code: "not_found", message: "no such account or journal entry"},
+	// interchange (internal/interchange)
+	{err: interchange.ErrNotFound, status: http.StatusNotFound, code: "not_found", message: "no such import"},
+	{err: interchange.ErrStopping, status: http.StatusServiceUnavailable, code: "unavailable"},
 }
 
 // typedStatus maps the domain packages' typed errors, which carry the
@@ -162,9 +167,16 @@ func typedStatus(err error) *apiError {
 	if ae := ledgerStatus(err); ae != nil {
 		return ae
 	}
+	if ae := interchangeStatus(err); ae != nil {
+		return ae
+	}
 	var ve *tenancy.ValidationError
 	if errors.As(err, &ve) {
 		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: ve.Error(), field: ve.Field}
+	}
+	var rpe *reports.ParamError
+	if errors.As(err, &rpe) {
+		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: rpe.Message, field: rpe.Field}
 	}
 	var fe *seal.FieldError
 	if errors.As(err, &fe) {
@@ -193,13 +205,8 @@ func typedStatus(err error) *apiError {
 		}
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: "quota_exceeded", message: qe.Error()}
 	}
-	// statements: a CSV import's options name their query parameter; a
-	// statement row that cannot be read names its line, the field being
-	// the uploaded file.
-	var soe *statements.OptionError
-	if errors.As(err, &soe) {
-		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: soe.Error(), field: soe.Field}
-	}
+	// statements: a statement row that cannot be read names its line, the
+	// field being the uploaded file (its options are interchangeStatus's).
 	var sle *statements.LineError
 	if errors.As(err, &sle) {
 		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: sle.Error(), field: "file"}
