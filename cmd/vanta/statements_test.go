@@ -31,8 +31,8 @@ type importStatus struct {
 // as a manager, follows GET imports/{id} to the end, and finds one draft
 // per Completed row against suspense in GET journal-entries; the same
 // upload again adds no draft; a malformed statement fails naming its
-// line and adds nothing; a bad option is 400 naming it; a viewer is
-// refused.
+// line and adds nothing; the bank statement goes to the account named;
+// a bad option is 400 naming it; a viewer is refused.
 func TestStatementImportThroughAPI(t *testing.T) {
 	w := newWorld(t)
 	in := w.in
@@ -128,6 +128,23 @@ func TestStatementImportThroughAPI(t *testing.T) {
 		t.Errorf("%d statement drafts after a malformed statement, want 7", n)
 	}
 
+	// A bank statement into the bank account, and one for an income
+	// account, which the import refuses naming the option.
+	bank, err := os.ReadFile("../../internal/statements/testdata/bank.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := run("format=csv&preset=bank&account=1100", bank); st.Status != "done" || st.Entries != 6 {
+		t.Errorf("bank statement: %+v", st)
+	}
+	if st := run("format=csv&preset=bank&account=4000", bank); st.Status != "failed" || len(st.Errors) == 0 ||
+		!strings.Contains(st.Errors[0].Message, "account") {
+		t.Errorf("bank statement for an income account: %+v", st)
+	}
+	if n := len(drafts()); n != 13 {
+		t.Errorf("%d statement drafts after the bank statement, want 13", n)
+	}
+
 	code, data := upload(manager, "format=csv&mapping="+url.QueryEscape("date:Date,colour:Blue"), mpesa)
 	if code != 400 || !strings.Contains(string(data), `"field":"mapping"`) {
 		t.Errorf("bad mapping: %d %s, want 400 naming mapping", code, data)
@@ -136,7 +153,7 @@ func TestStatementImportThroughAPI(t *testing.T) {
 	if code != 403 {
 		t.Errorf("viewer's import: %d %s, want 403", code, data)
 	}
-	if n := len(drafts()); n != 7 {
-		t.Errorf("%d statement drafts after refused requests, want 7", n)
+	if n := len(drafts()); n != 13 {
+		t.Errorf("%d statement drafts after refused requests, want 13", n)
 	}
 }
