@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -186,5 +188,29 @@ func TestImportRefusalNamesTheLine(t *testing.T) {
 	}
 	if b := c.books(t); b.entries != 0 {
 		t.Errorf("refused imports left %d entries", b.entries)
+	}
+}
+
+// TestImportLongStatement: a statement longer than one ledger batch is
+// posted in several within the one transaction; a re-import adds none.
+func TestImportLongStatement(t *testing.T) {
+	c := newCompany(t)
+	n := ledger.MaxBatch*2 + 3
+	var sb strings.Builder
+	sb.WriteString("Date,Description,Amount,Reference\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&sb, "2026-03-%02d,Till payment %d,%d.%02d,R%06d\n", 1+i%28, i, 1+i%500, i%100, i)
+	}
+	o := mustOptions(t, "bank", "", "", "")
+	first, err := c.importFile(t, []byte(sb.String()), o)
+	if err != nil || first.Created != n || len(first.Entries) != n {
+		t.Fatalf("first import: created %d entries %d, %v; want %d", first.Created, len(first.Entries), err, n)
+	}
+	again, err := c.importFile(t, []byte(sb.String()), o)
+	if err != nil || again.Created != 0 || again.Existing != n {
+		t.Fatalf("second import: created %d existing %d, %v", again.Created, again.Existing, err)
+	}
+	if b := c.books(t); b.entries != n || b.unbalanced != 0 {
+		t.Errorf("books: %d entries, %d unbalanced", b.entries, b.unbalanced)
 	}
 }
