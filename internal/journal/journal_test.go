@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -249,4 +252,42 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("print changed the journal:\n%s\n---\n%s\nprinted:\n%s", a, b, out.String())
 		}
 	})
+}
+
+// TestPrintPassesHledgerCheck: what Print writes, hledger reads and
+// checks (balanced transactions, assertions), and balances the same.
+func TestPrintPassesHledgerCheck(t *testing.T) {
+	if _, err := exec.LookPath("hledger"); err != nil {
+		t.Fatalf("this test runs hledger (scripts/install-deps installs it): %v", err)
+	}
+	dir := t.TempDir()
+	orig := filepath.Join(dir, "orig.journal")
+	printed := filepath.Join(dir, "printed.journal")
+	j, err := Parse([]byte(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Print(&out, j); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(orig, []byte(sample), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(printed, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bal := func(file string) string {
+		b, err := exec.Command("hledger", "-f", file, "balance", "-O", "csv", "--layout=bare").CombinedOutput()
+		if err != nil {
+			t.Fatalf("hledger balance %s: %v\n%s", file, err, b)
+		}
+		return string(b)
+	}
+	if b, err := exec.Command("hledger", "-f", printed, "check").CombinedOutput(); err != nil {
+		t.Fatalf("hledger check of the printed journal: %v\n%s\n%s", err, b, out.String())
+	}
+	if a, b := bal(orig), bal(printed); a != b {
+		t.Errorf("hledger balance of the original:\n%s\nof the printed:\n%s", a, b)
+	}
 }
