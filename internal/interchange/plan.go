@@ -155,6 +155,22 @@ func makePlan(j *journal.Journal, booked []journal.Booked, b books) (*plan, erro
 			}
 		}
 	}
+	// A parent met only through its children is named by the first
+	// line of any of them.
+	parentLine := map[string]int{}
+	for name, l := range firstLine {
+		for k := strings.IndexByte(name, ':'); k >= 0; {
+			parent := name[:k]
+			if v, ok := parentLine[parent]; !ok || l < v {
+				parentLine[parent] = l
+			}
+			next := strings.IndexByte(name[k+1:], ':')
+			if next < 0 {
+				break
+			}
+			k += 1 + next
+		}
+	}
 	sorted := make([]string, 0, len(names))
 	for n := range names {
 		sorted = append(sorted, n)
@@ -169,11 +185,7 @@ func makePlan(j *journal.Journal, booked []journal.Booked, b books) (*plan, erro
 	for _, n := range sorted {
 		line := firstLine[n]
 		if line == 0 { // a parent only: named by its first child
-			for c, l := range firstLine {
-				if strings.HasPrefix(c, n+":") && (line == 0 || l < line) {
-					line = l
-				}
-			}
+			line = parentLine[n]
 		}
 		if len(n) > 200 {
 			return nil, &journal.Error{Line: line, Msg: "the account name " + n + " is longer than 200 characters"}
@@ -214,14 +226,14 @@ func makePlan(j *journal.Journal, booked []journal.Booked, b books) (*plan, erro
 		sort.SliceStable(prices[c], func(x, y int) bool { return prices[c][x].date < prices[c][y].date })
 	}
 	rateOf := func(c, date string) *big.Rat {
-		var r *big.Rat
-		for _, pr := range prices[c] {
-			if pr.date > date {
-				break
-			}
-			r = pr.rate
+		ps := prices[c]
+		// the first price after date; the one before it is the latest on
+		// or before date (the last in the file among that day's)
+		i := sort.Search(len(ps), func(k int) bool { return ps[k].date > date })
+		if i == 0 {
+			return nil
 		}
-		return r
+		return ps[i-1].rate
 	}
 	minor := func(q *big.Rat, scale int) (int64, bool) {
 		v := new(big.Rat).Mul(q, new(big.Rat).SetInt(pow10(scale)))

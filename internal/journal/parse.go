@@ -50,16 +50,26 @@ type parser struct {
 	curComm   *CommodityDecl
 	inBlock   bool
 	blockLine int
+	// Comment lines under a transaction, its postings or an account
+	// directive, joined once at close: appending to a string line by line
+	// would copy it each time, quadratic in a hostile file.
+	txExtra, acctExtra []string
+	postExtra          [][]string
 }
 
 func (p *parser) close() {
 	if p.cur != nil {
+		p.cur.Comment = joinComment(p.cur.Comment, p.txExtra)
+		for i, extra := range p.postExtra {
+			p.cur.Postings[i].Comment = joinComment(p.cur.Postings[i].Comment, extra)
+		}
 		p.j.Transactions = append(p.j.Transactions, *p.cur)
-		p.cur = nil
+		p.cur, p.txExtra, p.postExtra = nil, nil, nil
 	}
 	if p.curAcct != nil {
+		p.curAcct.Comment = joinComment(p.curAcct.Comment, p.acctExtra)
 		p.j.Accounts = append(p.j.Accounts, *p.curAcct)
-		p.curAcct = nil
+		p.curAcct, p.acctExtra = nil, nil
 	}
 	if p.curComm != nil {
 		p.j.Commodities = append(p.j.Commodities, *p.curComm)
@@ -184,16 +194,16 @@ func (p *parser) indented(ln int, t string) error {
 	case p.cur != nil:
 		if isComment {
 			if n := len(p.cur.Postings); n > 0 {
-				p.cur.Postings[n-1].Comment = addLine(p.cur.Postings[n-1].Comment, comment)
+				p.postExtra[n-1] = append(p.postExtra[n-1], comment)
 			} else {
-				p.cur.Comment = addLine(p.cur.Comment, comment)
+				p.txExtra = append(p.txExtra, comment)
 			}
 			return nil
 		}
 		return p.posting(ln, t)
 	case p.curAcct != nil:
 		if isComment {
-			p.curAcct.Comment = addLine(p.curAcct.Comment, comment)
+			p.acctExtra = append(p.acctExtra, comment)
 			return nil
 		}
 		return errorf(ln, "an account directive takes only comment lines under it")
@@ -211,13 +221,26 @@ func (p *parser) indented(ln int, t string) error {
 	return errorf(ln, "an indented line outside a transaction")
 }
 
-// addLine appends a comment line; the first line is the one printed on
-// the same line as the transaction, posting or directive.
-func addLine(c, line string) string {
-	if c == "" {
-		return line
+// joinComment adds the comment lines under a line to its same-line
+// comment. The first line is the one printed on the same line; an empty
+// comment is no comment, so a first empty line gives way to the next.
+func joinComment(first string, extra []string) string {
+	if len(extra) == 0 {
+		return first
 	}
-	return c + "\n" + line
+	lines := []string{first}
+	empty := first == ""
+	for _, l := range extra {
+		if empty {
+			lines, empty = []string{l}, l == ""
+			continue
+		}
+		lines = append(lines, l)
+	}
+	if empty {
+		return ""
+	}
+	return strings.Join(lines, "\n")
 }
 
 func stripComment(s string) string {
@@ -379,6 +402,7 @@ func (p *parser) posting(ln int, t string) error {
 		}
 	}
 	p.cur.Postings = append(p.cur.Postings, po)
+	p.postExtra = append(p.postExtra, nil)
 	return nil
 }
 
