@@ -70,7 +70,26 @@ func (r Runner) Run(ctx context.Context, req Request, ready func(uuid.UUID, erro
 			return err
 		})
 	}
-	recorded := false
+	recorded, marked := false, false
+	// markFailed writes the errors to the row. It runs while the import's
+	// transaction still holds the row's lock where it can (before the
+	// rollback), so that no reader takes the row for abandoned in between.
+	markFailed := func(err error) error {
+		lines := lineErrors(err)
+		// The import's own context may be what ended it (the appliance
+		// stopping): the row is still marked failed, with a short deadline.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		b, _ := json.Marshal(lines)
+		if ferr := tenancy.InTx(fctx, r.Status, r.Scope, func(tx pgx.Tx) error {
+			_, err := tx.Exec(fctx, "UPDATE imports SET status = 'failed', errors = $2, finished_at = now() WHERE id = $1", id, b)
+			return err
+		}); ferr != nil {
+			return wrap("mark the import failed", ferr)
+		}
+		marked = true
+		return nil
+	}
 	var entries int
 	err := tenancy.InTx(ctx, r.DB, r.Scope, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", lockClass, id.String()); err != nil {
@@ -95,11 +114,16 @@ func (r Runner) Run(ctx context.Context, req Request, ready func(uuid.UUID, erro
 			entries = res.Created
 			report(res.Rows, res.Rows)
 		}
-		if err != nil {
-			return err
+		if err == nil {
+			_, err = tx.Exec(ctx, `UPDATE imports SET status = 'done', entries = $2, done = total, finished_at = now() WHERE id = $1`, id, entries)
+			err = wrap("finish the import", err)
 		}
-		_, err = tx.Exec(ctx, `UPDATE imports SET status = 'done', entries = $2, done = total, finished_at = now() WHERE id = $1`, id, entries)
-		return wrap("finish the import", err)
+		if err != nil {
+			if ferr := markFailed(err); ferr != nil {
+				return errors.Join(err, ferr)
+			}
+		}
+		return err
 	})
 	if !recorded {
 		if err == nil {
@@ -111,19 +135,15 @@ func (r Runner) Run(ctx context.Context, req Request, ready func(uuid.UUID, erro
 	if err == nil {
 		return r.Get(ctx, id)
 	}
-	lines := lineErrors(err)
-	// The import's own context may be what ended it (the appliance
-	// stopping): the row is still marked failed, with a short deadline.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	b, _ := json.Marshal(lines)
-	if ferr := tenancy.InTx(fctx, r.Status, r.Scope, func(tx pgx.Tx) error {
-		_, err := tx.Exec(fctx, "UPDATE imports SET status = 'failed', errors = $2, finished_at = now() WHERE id = $1", id, b)
-		return err
-	}); ferr != nil {
-		return Import{}, errors.Join(err, wrap("mark the import failed", ferr))
+	if !marked {
+		// It failed at commit, after the lock was gone.
+		if ferr := markFailed(err); ferr != nil {
+			return Import{}, errors.Join(err, ferr)
+		}
 	}
-	imp, gerr := r.Get(fctx, id)
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	imp, gerr := r.Get(gctx, id)
 	if gerr != nil {
 		return Import{}, errors.Join(err, gerr)
 	}
