@@ -52,8 +52,11 @@ func memoComment(s string) string {
 		return ""
 	}
 	lines := strings.Split(strings.ReplaceAll(s, "\r", ""), "\n")
+	// hledger reads "date:" in a posting's comment as the posting's own
+	// date; a memo that says "due date: Friday" must not become one.
+	tags := strings.NewReplacer("date:", "date :", "date2:", "date2 :")
 	for i, l := range lines {
-		lines[i] = strings.TrimSpace(l)
+		lines[i] = tags.Replace(strings.TrimSpace(l))
 	}
 	return strings.Join(lines, "\n")
 }

@@ -177,6 +177,8 @@ func TestParseRefusesNamingTheLine(t *testing.T) {
 		{"2026-01-01 x\n    a  1 ;\n  b\n", 3, ""},
 		{"  a  1\n", 1, "outside a transaction"},
 		{"comment\nunclosed\n", 1, "not closed"},
+		{"2026-01-01 x\n    a  1  ; date: 2026-01-05\n    b\n", 2, "posting dates"},
+		{"2026-01-01 x\n    a  1\n    ; paid, date2:2026-01-05\n    b\n", 3, "posting dates"},
 	}
 	for _, c := range cases {
 		j, err := Parse([]byte(c.src))

@@ -194,6 +194,9 @@ func (p *parser) indented(ln int, t string) error {
 	case p.cur != nil:
 		if isComment {
 			if n := len(p.cur.Postings); n > 0 {
+				if hasDateTag(comment) {
+					return errorf(ln, "posting dates (a date: tag) are not supported")
+				}
 				p.postExtra[n-1] = append(p.postExtra[n-1], comment)
 			} else {
 				p.txExtra = append(p.txExtra, comment)
@@ -325,6 +328,9 @@ func (p *parser) posting(ln int, t string) error {
 	}
 	t, comment, has := splitComment(t)
 	if has {
+		if hasDateTag(comment) {
+			return errorf(ln, "posting dates (a date: tag) are not supported")
+		}
 		po.Comment = comment
 	}
 	t = strings.TrimRight(t, " \t")
@@ -556,4 +562,23 @@ func (p *parser) defaultCommodity(ln int, rest string) error {
 	sym := c.Symbol
 	p.defaultC = &sym
 	return nil
+}
+
+// hasDateTag says whether a posting comment has hledger's date: or date2:
+// tag, which gives the posting a date of its own.
+func hasDateTag(c string) bool {
+	for _, tag := range []string{"date:", "date2:"} {
+		for i := 0; ; {
+			k := strings.Index(c[i:], tag)
+			if k < 0 {
+				break
+			}
+			k += i
+			if k == 0 || c[k-1] == ' ' || c[k-1] == ',' || c[k-1] == '\t' {
+				return true
+			}
+			i = k + 1
+		}
+	}
+	return false
 }
