@@ -203,7 +203,7 @@ func TestInterchangeThroughTheAPI(t *testing.T) {
 		{"date": "2026-03-01", "description": "Capital", "status": "posted", "lines": []map[string]string{
 			line("1100", "debit", "250000.00"), line("3000", "credit", "250000.00")}},
 		{"date": "2026-03-02", "description": "Cash sale", "reference": "R-1", "status": "posted", "lines": []map[string]string{
-			line("1110", "debit", "11600.00", "memo", "till 3"), line("4000", "credit", "10000.00"), line("2200", "credit", "1600.00")}},
+			line("1110", "debit", "11600.00", "memo", "till 3, due date: Friday"), line("4000", "credit", "10000.00"), line("2200", "credit", "1600.00")}},
 		{"date": "2026-03-05", "description": "Dollar invoice paid", "status": "posted", "lines": []map[string]string{
 			line("1100", "debit", "150.00", "currency", "USD", "rate", "129.35"), line("4000", "credit", "150.00", "currency", "USD", "rate", "129.35")}},
 		{"date": "2026-03-06", "description": "Rent", "status": "posted", "lines": []map[string]string{
