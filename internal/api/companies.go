@@ -16,6 +16,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/invoicing"
+	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
@@ -92,6 +93,12 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"GET", "/quota", auth.ActCompanyRead}, h(s.getQuota)},
 		{CompanyRoute{"GET", "/audit", auth.ActAuditRead}, h(s.listAudit(companyChain))},
 		{CompanyRoute{"GET", "/audit/verify", auth.ActAuditRead}, h(s.verifyAudit(companyChain))},
+		// reports (internal/reports): the books' statements, JSON or CSV,
+		// through s.report (cache + CSV for any reports.Func).
+		{CompanyRoute{"GET", "/reports/trial-balance", auth.ActReportsRead}, s.report("trial-balance", reports.TrialBalanceReport)},
+		{CompanyRoute{"GET", "/reports/general-ledger", auth.ActReportsRead}, s.report("general-ledger", reports.GeneralLedgerReport)},
+		{CompanyRoute{"GET", "/reports/profit-and-loss", auth.ActReportsRead}, s.report("profit-and-loss", reports.ProfitAndLossReport)},
+		{CompanyRoute{"GET", "/reports/balance-sheet", auth.ActReportsRead}, s.report("balance-sheet", reports.BalanceSheetReport)},
 		// ledger: the chart of accounts, journal entries, the period lock
 		// and the books' verification (internal/ledger, ledger.go).
 		{CompanyRoute{"GET", "/accounts", auth.ActLedgerRead}, h(s.listAccounts)},
@@ -140,6 +147,12 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"GET", "/reports/aged-receivables", auth.ActReportsRead}, h(s.agedReport(invoicing.KindInvoice))},
 		{CompanyRoute{"GET", "/reports/aged-payables", auth.ActReportsRead}, h(s.agedReport(invoicing.KindBill))},
 		{CompanyRoute{"GET", "/reports/vat-return", auth.ActReportsRead}, h(s.vatReturn)},
+		// interchange: the books out as a journal or CSV, and imports of
+		// journals and bank/M-Pesa statements (internal/interchange).
+		{CompanyRoute{"GET", "/export", auth.ActLedgerRead}, h(s.exportBooks)},
+		{CompanyRoute{"POST", "/imports", auth.ActLedgerPost}, h(s.startImport)},
+		{CompanyRoute{"GET", "/imports", auth.ActLedgerRead}, h(s.listImports)},
+		{CompanyRoute{"GET", "/imports/:impid", auth.ActLedgerRead}, h(s.getImport)},
 	}
 }
 

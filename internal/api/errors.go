@@ -19,10 +19,13 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/interchange"
 	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/quota"
+	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
+	"github.com/vanta-ledger/vanta/internal/statements"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
@@ -138,6 +141,9 @@ var sentinels = []sentinel{
 	// invoicing (internal/invoicing): another company's contact, tax code,
 	// document or payment is not found, as a missing one is.
 	{err: invoicing.ErrNotFound, status: http.StatusNotFound, code: "not_found", message: "no such object"},
+	// interchange (internal/interchange)
+	{err: interchange.ErrNotFound, status: http.StatusNotFound, code: "not_found", message: "no such import"},
+	{err: interchange.ErrStopping, status: http.StatusServiceUnavailable, code: "unavailable"},
 }
 
 // typedStatus maps the domain packages' typed errors, which carry the
@@ -165,9 +171,16 @@ func typedStatus(err error) *apiError {
 	if ae := ledgerStatus(err); ae != nil {
 		return ae
 	}
+	if ae := interchangeStatus(err); ae != nil {
+		return ae
+	}
 	var ve *tenancy.ValidationError
 	if errors.As(err, &ve) {
 		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: ve.Error(), field: ve.Field}
+	}
+	var rpe *reports.ParamError
+	if errors.As(err, &rpe) {
+		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: rpe.Message, field: rpe.Field}
 	}
 	var fe *seal.FieldError
 	if errors.As(err, &fe) {
@@ -203,6 +216,12 @@ func typedStatus(err error) *apiError {
 			return &apiError{status: http.StatusTooManyRequests, code: "quota_exceeded", message: qe.Error(), retryAfter: qe.RetryAfter}
 		}
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: "quota_exceeded", message: qe.Error()}
+	}
+	// statements: a statement row that cannot be read names its line, the
+	// field being the uploaded file (its options are interchangeStatus's).
+	var sle *statements.LineError
+	if errors.As(err, &sle) {
+		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: sle.Error(), field: "file"}
 	}
 	return nil
 }

@@ -20,10 +20,13 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/interchange"
 	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/quota"
+	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
+	"github.com/vanta-ledger/vanta/internal/statements"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
@@ -44,12 +47,14 @@ func TestErrorMapping(t *testing.T) {
 		{&auth.PolicyError{Rule: "length", Message: "too short"}, 400, "weak_password", "password"},
 		{&tenancy.ValidationError{Field: "tax_id", Problem: "bad"}, 400, "validation_failed", "tax_id"},
 		{&seal.FieldError{Field: "threshold", Problem: "too big"}, 400, "validation_failed", "threshold"},
+		{&reports.ParamError{Field: "as_of", Message: "not a date"}, 400, "validation_failed", "as_of"},
 		{&seal.ShareError{Kind: seal.ShareMalformed, Problem: "not base32"}, 400, "malformed_share", "share"},
 		{&seal.ShareError{Kind: seal.ShareUnknown}, 400, "unknown_share", "share"},
 		{&seal.ShareError{Kind: seal.ShareDuplicate}, 409, "duplicate_share", "share"},
 		{&seal.ShareError{Kind: seal.ShareWrongKey}, 400, "wrong_key", "share"},
 		{&quota.ExceededError{Quota: "ai_requests_per_hour", Limit: 1000, RetryAfter: 90 * time.Second}, 429, "quota_exceeded", ""},
 		{&quota.ExceededError{Quota: "storage_bytes", Limit: 10 << 30}, 413, "quota_exceeded", ""},
+		{fmt.Errorf("import: %w", &statements.LineError{Line: 14, Field: "paid_in", Message: "not an amount"}), 400, "validation_failed", "file"},
 		{auth.ErrGODExists, 409, "god_exists", ""},
 		{auth.ErrEmailTaken, 409, "email_taken", "email"},
 		{auth.ErrInvalidEmail, 400, "validation_failed", "email"},
@@ -100,6 +105,10 @@ func TestErrorMapping(t *testing.T) {
 		{&invoicing.ValidationError{Field: "lines[0].quantity", Problem: "must be more than 0"}, 400, "validation_failed", "lines[0].quantity"},
 		{&invoicing.StateError{Status: "paid", Problem: "only a draft can be issued"}, 409, "invalid_status", ""},
 		{invoicing.ErrNotFound, 404, "not_found", ""},
+		{interchange.ErrNotFound, 404, "not_found", ""},
+		{interchange.ErrStopping, 503, "unavailable", ""},
+		{&interchange.FormatError{Field: "format", Message: "neither journal nor csv"}, 400, "validation_failed", "format"},
+		{&statements.OptionError{Field: "preset", Message: "not a preset"}, 400, "validation_failed", "preset"},
 		{badRequest("invalid_json", "x", "body"), 400, "invalid_json", "body"},
 		{errors.New("something nobody expected"), 500, "internal", ""},
 	}

@@ -437,10 +437,9 @@ func (s *server) vatReturn(c *gin.Context) error {
 
 // Query parameters of the invoicing routes, for the API document.
 var (
-	dateParam      = gin.H{"type": "string", "format": "date", "examples": []string{"2026-03-31"}}
-	formatParam    = queryParam{name: "format", description: "json (default) or csv", schema: gin.H{"type": "string", "enum": []string{"json", "csv"}}}
+	dateSchema     = gin.H{"type": "string", "format": "date", "examples": []string{"2026-03-31"}}
 	contactParams  = []queryParam{{name: "kind", description: "only customers or only vendors (a contact that is both is in either)", schema: gin.H{"type": "string", "enum": []string{"customer", "vendor"}}}}
-	taxCodeParams  = []queryParam{{name: "on", description: "only the versions in force on this day", schema: dateParam}}
+	taxCodeParams  = []queryParam{{name: "on", description: "only the versions in force on this day", schema: dateSchema}}
 	documentParams = []queryParam{
 		{name: "status", description: "only documents in this status", schema: gin.H{"type": "string", "enum": []string{"draft", "issued", "partially_paid", "paid", "void"}}},
 		{name: "contact_id", description: "only this contact's", schema: gin.H{"type": "string", "format": "uuid"}},
@@ -450,7 +449,7 @@ var (
 		{name: "direction", description: "only payments received or only payments made", schema: gin.H{"type": "string", "enum": []string{"received", "made"}}},
 		{name: "contact_id", description: "only this contact's", schema: gin.H{"type": "string", "format": "uuid"}},
 	}
-	agedParams      = []queryParam{{name: "as_of", description: "the day balances are aged on (default: today, UTC)", schema: dateParam}, formatParam}
-	vatReturnParams = []queryParam{{name: "from", description: "the first day of the period (required)", schema: dateParam},
-		{name: "to", description: "the last day of the period (required)", schema: dateParam}, formatParam}
+	agedParams      = []queryParam{{name: "as_of", description: "the day balances are aged on (default: today, UTC)", schema: dateSchema}, formatParam}
+	vatReturnParams = []queryParam{{name: "from", description: "the first day of the period (required)", schema: dateSchema},
+		{name: "to", description: "the last day of the period (required)", schema: dateSchema}, formatParam}
 )

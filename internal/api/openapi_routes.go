@@ -11,6 +11,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/invoicing"
+	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
@@ -142,6 +143,22 @@ var apiOps = []apiOp{
 	{method: "GET", path: "/api/v1/sys/overview", id: "getSystemOverview", tag: "System", summary: "The seal, services, allowances and every live company with its members and storage, in one answer", access: godOnly, status: 200, response: systemOverview{}},
 	{method: "GET", path: "/api/v1/sys/audit/verify", id: "verifySystemAudit", tag: "Audit", summary: "Verify the system audit chain", access: godOnly, status: 200, response: audit.Result{}},
 
+	// Reports (internal/reports): the books' statements, served by s.report.
+	{method: "GET", path: "/api/v1/companies/{cid}/reports/trial-balance", id: "getTrialBalance", tag: "Reports", summary: "Every account's balance on a day, in the company currency and natively", access: companyMember, status: 200, response: reports.TrialBalance{},
+		query: []queryParam{dateParam("as_of", "the last day counted (default today)"),
+			{name: "all", description: "true: list accounts without postings too", schema: gin.H{"type": "boolean"}}, formatParam},
+		note: reportNote},
+	{method: "GET", path: "/api/v1/companies/{cid}/reports/general-ledger", id: "getGeneralLedger", tag: "Reports", summary: "One account's posted lines over a period with opening, running and closing balances", access: companyMember, status: 200, response: reports.GeneralLedger{}, paged: true,
+		query: []queryParam{{name: "account", description: "the account's code (required)", schema: gin.H{"type": "string"}},
+			dateParam("from", "the first day (default 1 January of to's year)"), dateParam("to", "the last day (default today)"), formatParam},
+		note: reportNote + " At most limit lines (default 1000, at most 10000) a page; next_cursor asks for the next."},
+	{method: "GET", path: "/api/v1/companies/{cid}/reports/profit-and-loss", id: "getProfitAndLoss", tag: "Reports", summary: "Income, expenses and net profit over a period", access: companyMember, status: 200, response: reports.ProfitAndLoss{},
+		query: []queryParam{dateParam("from", "the first day (default 1 January of to's year)"), dateParam("to", "the last day (default today)"), formatParam},
+		note:  reportNote},
+	{method: "GET", path: "/api/v1/companies/{cid}/reports/balance-sheet", id: "getBalanceSheet", tag: "Reports", summary: "Assets, liabilities, equity and current earnings on a day", access: companyMember, status: 200, response: reports.BalanceSheet{},
+		query: []queryParam{dateParam("as_of", "the day (default today)"), formatParam},
+		note:  reportNote + " current_earnings are income less expenses not yet closed to retained earnings, so assets = liabilities + equity + current earnings."},
+
 	// Ledger (internal/ledger; ledger.go).
 	{method: "GET", path: "/api/v1/companies/{cid}/accounts", id: "listAccounts", tag: "Ledger", summary: "The chart of accounts, by code", access: companyMember, status: 200, response: listPage[accountJSON]{}, paged: true},
 	{method: "POST", path: "/api/v1/companies/{cid}/accounts", id: "createAccount", tag: "Ledger", summary: "Add an account to the chart", access: companyMember, request: accountCreate{}, status: 201, response: accountJSON{}},
@@ -195,6 +212,20 @@ var apiOps = []apiOp{
 	{method: "GET", path: "/api/v1/companies/{cid}/reports/aged-receivables", id: "getAgedReceivables", tag: "Invoicing", summary: "What customers owe, by contact and days past due", access: companyMember, status: 200, response: invoicing.AgedReport{}, query: agedParams},
 	{method: "GET", path: "/api/v1/companies/{cid}/reports/aged-payables", id: "getAgedPayables", tag: "Invoicing", summary: "What the company owes vendors, by contact and days past due", access: companyMember, status: 200, response: invoicing.AgedReport{}, query: agedParams},
 	{method: "GET", path: "/api/v1/companies/{cid}/reports/vat-return", id: "getVATReturn", tag: "Invoicing", summary: "Output and input VAT of a period by eTIMS letter and rate, withholding VAT credits, net payable", access: companyMember, status: 200, response: invoicing.VATReturn{}, query: vatReturnParams},
+
+	// Interchange (internal/interchange; interchange.go).
+	{method: "GET", path: "/api/v1/companies/{cid}/export", id: "exportBooks", tag: "Interchange", summary: "The posted books as a journal hledger and ledger-cli read, or as CSV (one row per line)", access: companyMember, status: 200,
+		query: []queryParam{{name: "format", description: "journal (default) or csv", schema: gin.H{"type": "string", "enum": []string{"journal", "csv"}}}},
+		note:  "Answers text/plain (journal) or text/csv, not JSON. A line in another currency than the company's carries its company-currency value as an @@ total cost, so hledger balances every entry."},
+	{method: "POST", path: "/api/v1/companies/{cid}/imports", id: "startImport", tag: "Interchange", summary: "Import a journal (hledger, ledger-cli) or a bank or M-Pesa statement; 202, then GET imports/{impid}", access: companyMember, status: 202, response: importStarted{},
+		query: []queryParam{{name: "format", description: "journal (default) or csv", schema: gin.H{"type": "string", "enum": []string{"journal", "csv"}}},
+			{name: "preset", description: "csv: mpesa or bank", schema: gin.H{"type": "string"}},
+			{name: "mapping", description: "csv: field:Column,… (date, description, amount or paid_in and withdrawn, transaction_id, balance, status)", schema: gin.H{"type": "string"}},
+			{name: "account", description: "csv: the code of the account the statement is for", schema: gin.H{"type": "string"}},
+			{name: "date_format", description: "csv: a Go date layout, e.g. 02/01/2006", schema: gin.H{"type": "string"}}},
+		note: "The file is the request body (any text content type) or multipart field file, at most 32 MiB (413 beyond). Everything is posted in one transaction: a refusal anywhere (a failing balance assertion, an include, a commodity without a rate) changes nothing and is reported in the import's errors with its line."},
+	{method: "GET", path: "/api/v1/companies/{cid}/imports", id: "listImports", tag: "Interchange", summary: "The company's imports, newest first", access: companyMember, status: 200, response: listPage[importJSON]{}, paged: true},
+	{method: "GET", path: "/api/v1/companies/{cid}/imports/{impid}", id: "getImport", tag: "Interchange", summary: "One import: status, progress and the lines at fault", access: companyMember, status: 200, response: importJSON{}},
 }
 
 // tagDescriptions describe the groups of operations, in the order the
@@ -209,8 +240,10 @@ var tagDescriptions = []struct{ name, description string }{
 	{"Members", "People in a company and their roles."},
 	{"Invitations", "Inviting people into a company, and accepting."},
 	{"Audit", "The hash-chained audit log of each company and of the system."},
+	{"Reports", "The books' statements: trial balance, general ledger, profit and loss, balance sheet; JSON or CSV."},
 	{"Ledger", "A company's books: the chart of accounts, journal entries, the period lock and their verification."},
 	{"Invoicing", "Customers and vendors, tax codes, invoices, bills, credit notes, payments, aged receivables and payables, and the VAT return."},
+	{"Interchange", "The books out as a plain-text journal or CSV, and in from journals and bank or M-Pesa statements."},
 	{"Reference", "This API's own description."},
 }
 
