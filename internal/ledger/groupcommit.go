@@ -13,45 +13,45 @@ import (
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
-// GroupCommit lets concurrent single posts of one company share a
-// transaction, and so one commit (one WAL flush) and one hold of the
-// company's posting lock, instead of queueing on that lock one commit at a
-// time: a company's posts are serialised by the ledger_settings row
-// anyway, so while one group commits, the posts that arrive wait in line
-// and go together in the next group. Each post is still its own entry
-// with its own number, its own answer and its own after-hook (the audit
-// record); a post acknowledged to its caller is committed (the commit is
-// synchronous and durable like any other).
+// GroupCommit lets concurrent posts of one company share a transaction,
+// and so one commit (one WAL flush) and one hold of the company's posting
+// lock, instead of queueing on that lock one commit at a time. A company's
+// posts are serialised by its ledger_settings row anyway; so while one
+// group commits, the posts that arrive wait in line and go together in the
+// next group. Each post still runs its own function (its own entry, number
+// and answer); a post answered as done is committed, by a commit as
+// synchronous and durable as any other.
 //
-// A post the ledger refuses in Go (a RuleError before any write) is
-// answered alone and the group goes on. A failure the database raises
-// (a deferred rule at commit, a lost connection) aborts the group; its
-// posts are then retried one transaction each, so that one bad entry
-// never fails another's.
+// A function that fails aborts its group's transaction: it is run again
+// alone, for its own answer, and the rest of the group again without it,
+// so that one refused entry never fails another's. A failed commit runs
+// every post of the group alone. A deadlock or serialisation failure is
+// retried here, never handed to the caller.
 //
-// The zero value is ready; one GroupCommit serves every company.
+// The zero value is ready; one GroupCommit serves every company and pool.
 type GroupCommit struct {
 	// MaxGroup bounds the posts of one transaction (0: 256).
 	MaxGroup int
 
 	mu     sync.Mutex
-	queues map[uuid.UUID]*groupQueue
+	queues map[groupKey]*groupQueue
+}
+
+type groupKey struct {
+	db      Beginner
+	company uuid.UUID
 }
 
 type groupQueue struct {
 	waiting []*groupPost
-	leading bool // a post of this company is running a group
+	leading bool // a post of this queue is running a group
 }
 
 type groupPost struct {
-	in    EntryInput
-	by    tenancy.Actor
-	after func(pgx.Tx, Entry, bool) error
-	lead  chan struct{} // closed when this post is to run the next group
-	done  chan struct{} // closed when its result is set
-	entry Entry
-	rep   bool
-	err   error
+	fn   func(pgx.Tx) error
+	lead chan struct{} // closed when this post is to run the next group
+	done chan struct{} // closed when err is final
+	err  error
 }
 
 // Beginner opens transactions (a pgxpool.Pool).
@@ -59,25 +59,31 @@ type Beginner interface {
 	BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
 }
 
+// posts shares commits among the API's single posts (Store.Post).
+var posts GroupCommit
+
 // groupTimeout bounds one group's transaction: it runs for many callers,
 // so no single caller's context may cancel it.
 const groupTimeout = 30 * time.Second
 
-// Post posts in for s's company as Post does, in a transaction it may
-// share with concurrent posts of the same company; after (may be nil)
-// runs in that transaction right after the entry is stored, for the
-// records that must commit with it.
-func (g *GroupCommit) Post(ctx context.Context, db Beginner, s tenancy.Scope, in EntryInput, by tenancy.Actor,
-	after func(tx pgx.Tx, e Entry, replayed bool) error) (Entry, bool, error) {
-	p := &groupPost{in: in, by: by, after: after, lead: make(chan struct{}), done: make(chan struct{})}
+// InTx runs fn as tenancy.InTx does, in a transaction it may share with
+// the functions of concurrent calls for the same company. fn may run more
+// than once (after another's failure aborted its group): it must only
+// read and write through tx and set its results afresh each time.
+func (g *GroupCommit) InTx(ctx context.Context, db Beginner, s tenancy.Scope, fn func(pgx.Tx) error) error {
+	if !s.Valid() {
+		return tenancy.ErrNoScope
+	}
+	p := &groupPost{fn: fn, lead: make(chan struct{}), done: make(chan struct{})}
+	key := groupKey{db, s.Company()}
 	g.mu.Lock()
 	if g.queues == nil {
-		g.queues = map[uuid.UUID]*groupQueue{}
+		g.queues = map[groupKey]*groupQueue{}
 	}
-	q := g.queues[s.Company()]
+	q := g.queues[key]
 	if q == nil {
 		q = &groupQueue{}
-		g.queues[s.Company()] = q
+		g.queues[key] = q
 	}
 	q.waiting = append(q.waiting, p)
 	if !q.leading {
@@ -87,17 +93,14 @@ func (g *GroupCommit) Post(ctx context.Context, db Beginner, s tenancy.Scope, in
 	g.mu.Unlock()
 
 	// Once queued, a post is waited for whatever the caller's context
-	// does: it may be committed by the group, and its caller must hear so.
+	// does: the group may commit it, and its caller must hear so.
 	select {
 	case <-p.done:
-		return p.entry, p.rep, p.err
+		return p.err
 	case <-p.lead:
 	}
 	g.mu.Lock()
-	n := len(q.waiting)
-	if max := g.maxGroup(); n > max {
-		n = max
-	}
+	n := min(len(q.waiting), g.maxGroup())
 	group := q.waiting[:n:n]
 	q.waiting = q.waiting[n:]
 	g.mu.Unlock()
@@ -112,11 +115,11 @@ func (g *GroupCommit) Post(ctx context.Context, db Beginner, s tenancy.Scope, in
 		close(q.waiting[0].lead)
 	} else {
 		q.leading = false
-		delete(g.queues, s.Company())
+		delete(g.queues, key)
 	}
 	g.mu.Unlock()
 	<-p.done
-	return p.entry, p.rep, p.err
+	return p.err
 }
 
 func (g *GroupCommit) maxGroup() int {
@@ -126,56 +129,50 @@ func (g *GroupCommit) maxGroup() int {
 	return 256
 }
 
-// errGroupAborted stops a group's transaction when a post failed in a way
-// that may have left it unusable.
-var errGroupAborted = errors.New("ledger: group aborted")
-
-// run posts a group in one transaction, or, if that fails, each post in a
-// transaction of its own.
+// run commits a group, and settles every post of it.
 func (g *GroupCommit) run(ctx context.Context, db Beginner, s tenancy.Scope, group []*groupPost) {
-	defer func() {
-		for _, p := range group {
-			close(p.done)
-		}
-	}()
-	err := tenancy.InTx(ctx, db, s, func(tx pgx.Tx) error {
-		for _, p := range group {
-			p.entry, p.rep, p.err = Post(ctx, tx, p.in, p.by)
-			if p.err == nil && p.after != nil {
-				p.err = p.after(tx, p.entry, p.rep)
-			}
-			var re *RuleError
-			if p.err != nil && (!errors.As(p.err, &re) || tx.Conn().PgConn().TxStatus() != 'T') {
-				return errGroupAborted
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		return
-	}
-	if len(group) == 1 && !errors.Is(err, errGroupAborted) {
-		group[0].err = err
-		return
-	}
-	for _, p := range group {
-		for try := 0; ; try++ {
-			p.entry, p.rep = Entry{}, false
-			p.err = tenancy.InTx(ctx, db, s, func(tx pgx.Tx) error {
-				var err error
-				p.entry, p.rep, err = Post(ctx, tx, p.in, p.by)
-				if err == nil && p.after != nil {
-					err = p.after(tx, p.entry, p.rep)
+	for len(group) > 1 {
+		failed := -1
+		err := tenancy.InTx(ctx, db, s, func(tx pgx.Tx) error {
+			for i, p := range group {
+				if err := p.fn(tx); err != nil {
+					failed = i
+					return err
 				}
-				return err
-			})
-			// A deadlock or serialisation failure is the server's to
-			// retry, never the caller's to see.
-			var pe *pgconn.PgError
-			if try < 3 && errors.As(p.err, &pe) && (pe.Code == "40001" || pe.Code == "40P01") {
-				continue
 			}
-			break
+			return nil
+		})
+		switch {
+		case err == nil:
+			for _, p := range group {
+				p.err = nil
+				close(p.done)
+			}
+			return
+		case failed < 0: // the commit failed: each alone
+			for _, p := range group {
+				g.alone(ctx, db, s, p)
+			}
+			return
 		}
+		// The failing post gets its answer alone; the others go again.
+		g.alone(ctx, db, s, group[failed])
+		group = append(group[:failed:failed], group[failed+1:]...)
+	}
+	if len(group) == 1 {
+		g.alone(ctx, db, s, group[0])
+	}
+}
+
+// alone runs one post in a transaction of its own and settles it.
+func (g *GroupCommit) alone(ctx context.Context, db Beginner, s tenancy.Scope, p *groupPost) {
+	defer close(p.done)
+	for try := 0; ; try++ {
+		p.err = tenancy.InTx(ctx, db, s, p.fn)
+		var pe *pgconn.PgError
+		if try < 3 && errors.As(p.err, &pe) && (pe.Code == "40001" || pe.Code == "40P01") {
+			continue
+		}
+		return
 	}
 }

@@ -14,9 +14,10 @@ import (
 // TestGroupCommitSharesTransactions posts from many goroutines at once
 // through one GroupCommit, valid entries mixed with refused ones and a
 // key sent twice: every valid post gets its own entry and number, every
-// refused one its own rule, the replay the first entry, the after-hook
-// runs once per stored entry, a hook that fails (aborting its group) fails
-// only its own post, the numbers are 1..N and Verify passes.
+// refused one its own rule, the replay the first entry; a function that
+// fails after its write fails only its own post and leaves nothing; the
+// numbers are 1..N (so no refused or failed post left a row) and Verify
+// passes.
 func TestGroupCommitSharesTransactions(t *testing.T) {
 	ctx := context.Background()
 	e := setup(t)
@@ -48,13 +49,19 @@ func TestGroupCommitSharesTransactions(t *testing.T) {
 					in.IdempotencyKey = "twice" // the same request from two workers
 				}
 				hookFail := w == 3 && i == 5
-				entry, replayed, err := g.Post(ctx, e.app, e.a, in, tester, func(tx pgx.Tx, en Entry, rep bool) error {
-					if hookFail {
-						return errHook
+				var entry Entry
+				var replayed bool
+				err := g.InTx(ctx, e.app, e.a, func(tx pgx.Tx) error {
+					var err error
+					if entry, replayed, err = Post(ctx, tx, in, tester); err != nil {
+						return err
 					}
-					if !rep {
+					if hookFail {
+						return errHook // after a write: the group must not commit it
+					}
+					if !replayed {
 						mu.Lock()
-						hooked[en.ID.String()]++
+						hooked[entry.ID.String()]++
 						mu.Unlock()
 					}
 					return nil
