@@ -176,3 +176,19 @@ func (g *GroupCommit) alone(ctx context.Context, db Beginner, s tenancy.Scope, p
 		return
 	}
 }
+
+// groupTx is inTx through the shared GroupCommit: for Store.Post, whose
+// function sets its result afresh on every run.
+func groupTx[T any](ctx context.Context, s Store, sc tenancy.Scope, fn func(tx pgx.Tx) (T, error)) (T, error) {
+	var out T
+	err := posts.InTx(ctx, s.DB, sc, func(tx pgx.Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, dbError(err, "commit")
+	}
+	return out, nil
+}
