@@ -64,18 +64,27 @@ type scales struct {
 	base string
 }
 
+// loadScales reads both in one round trip: it runs before every post.
 func loadScales(ctx context.Context, tx pgx.Tx) (scales, error) {
-	cs, err := Currencies(ctx, tx)
+	rows, err := tx.Query(ctx, "SELECT c.code, c.scale, c.code = s.currency FROM currencies c CROSS JOIN ledger_settings s")
 	if err != nil {
-		return scales{}, err
+		return scales{}, fmt.Errorf("ledger: currencies: %w", err)
 	}
-	code, _, err := CompanyCurrency(ctx, tx)
-	if err != nil {
-		return scales{}, err
+	sc := scales{of: map[string]int{}}
+	var code string
+	var scale int
+	var base bool
+	if _, err := pgx.ForEachRow(rows, []any{&code, &scale, &base}, func() error {
+		sc.of[code] = scale
+		if base {
+			sc.base = code
+		}
+		return nil
+	}); err != nil {
+		return scales{}, fmt.Errorf("ledger: currencies: %w", err)
 	}
-	sc := scales{of: map[string]int{}, base: code}
-	for _, c := range cs {
-		sc.of[c.Code] = c.Scale
+	if sc.base == "" {
+		return scales{}, errors.New("ledger: company currency: no ledger settings or no such currency")
 	}
 	return sc, nil
 }
