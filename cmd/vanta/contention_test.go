@@ -33,6 +33,7 @@ type ledgerRig struct {
 	email    string
 	password string
 	manager  string            // the manager's access token
+	god      tokens            // GOD's, for ledger/verify (audit.read)
 	roles    map[string]string // account role → code
 }
 
@@ -51,6 +52,7 @@ func newLedgerRig(t *testing.T) *ledgerRig {
 	}
 	in.mustCall("POST", "/api/v1/sys/setup/god", "", map[string]string{"email": "god@rig.test", "name": "Creator", "password": "correct horse battery staple"}, 201, &god)
 	godTok := in.login("god@rig.test", "correct horse battery staple", god.TOTP.Secret)
+	r.god = godTok
 	var c company
 	in.mustCall("POST", "/api/v1/companies", godTok.AccessToken, map[string]any{"company_name": "Hot Till Ltd", "tax_id": "P051234567Z"}, 201, &c)
 	r.company = c.ID
@@ -77,6 +79,16 @@ func newLedgerRig(t *testing.T) *ledgerRig {
 }
 
 func (r *ledgerRig) path(p string) string { return "/api/v1/companies/" + r.company + p }
+
+// relogin gives the rig fresh sessions on its current instance: the
+// manager signs in again, GOD refreshes (a TOTP code works only once, so
+// GOD does not sign in again).
+func (r *ledgerRig) relogin() {
+	r.manager = r.in.login(r.email, r.password, "").AccessToken
+	var tk tokens
+	r.in.mustCall("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": r.god.RefreshToken}, 200, &tk)
+	r.god = tk
+}
 
 // sendJSON is a request from a load goroutine: unlike in.call it never
 // fails the test itself (t.Fatal belongs to the test's goroutine), and a
@@ -313,7 +325,7 @@ func checkLedger(t *testing.T, r *ledgerRig, acked []ackedEntry, exact bool) {
 		OK       bool `json:"ok"`
 		Problems []any
 	}
-	r.in.mustCall("GET", r.path("/ledger/verify"), r.manager, nil, 200, &verify)
+	r.in.mustCall("GET", r.path("/ledger/verify"), r.god.AccessToken, nil, 200, &verify)
 	if !verify.OK {
 		t.Errorf("verify: %+v", verify.Problems)
 	}

@@ -160,7 +160,7 @@ func TestLedgerDurabilityInitKilled(t *testing.T) {
 		}
 		in.unseal(r.shares)
 		r.in = in
-		r.manager = in.login(r.email, r.password, "").AccessToken
+		r.relogin()
 		acked := load.snapshot() // taken before the load resumes: all of it was acknowledged before the kill
 		load.retarget(in, r.manager)
 		checkLedger(t, r, acked, false)
