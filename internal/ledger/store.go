@@ -64,27 +64,16 @@ type scales struct {
 	base string
 }
 
-// loadScales reads both in one round trip: it runs before every post.
 func loadScales(ctx context.Context, tx pgx.Tx) (scales, error) {
-	rows, err := tx.Query(ctx, "SELECT c.code, c.scale, c.code = s.currency FROM currencies c CROSS JOIN ledger_settings s")
+	rows, err := tx.Query(ctx, "SELECT c.code, c.scale, s.currency FROM currencies c CROSS JOIN ledger_settings s")
 	if err != nil {
 		return scales{}, fmt.Errorf("ledger: currencies: %w", err)
 	}
 	sc := scales{of: map[string]int{}}
 	var code string
 	var scale int
-	var base bool
-	if _, err := pgx.ForEachRow(rows, []any{&code, &scale, &base}, func() error {
-		sc.of[code] = scale
-		if base {
-			sc.base = code
-		}
-		return nil
-	}); err != nil {
+	if _, err := pgx.ForEachRow(rows, []any{&code, &scale, &sc.base}, func() error { sc.of[code] = scale; return nil }); err != nil {
 		return scales{}, fmt.Errorf("ledger: currencies: %w", err)
-	}
-	if sc.base == "" {
-		return scales{}, errors.New("ledger: company currency: no ledger settings or no such currency")
 	}
 	return sc, nil
 }
