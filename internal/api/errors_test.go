@@ -20,6 +20,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/seal"
@@ -96,6 +97,9 @@ func TestErrorMapping(t *testing.T) {
 		{&ledger.RuleError{Rule: ledger.RuleNotDraft, Field: "id", Message: "posted"}, 409, "not_draft", "id"},
 		{&ledger.RuleError{Rule: ledger.RuleAccountInUse, Field: "id", Message: "has lines"}, 409, "account_in_use", "id"},
 		{&ledger.RuleError{Rule: ledger.RuleIdempotencyConflict, Field: "idempotency_key", Message: "other body"}, 409, "idempotency_conflict", "idempotency_key"},
+		{&invoicing.ValidationError{Field: "lines[0].quantity", Problem: "must be more than 0"}, 400, "validation_failed", "lines[0].quantity"},
+		{&invoicing.StateError{Status: "paid", Problem: "only a draft can be issued"}, 409, "invalid_status", ""},
+		{invoicing.ErrNotFound, 404, "not_found", ""},
 		{badRequest("invalid_json", "x", "body"), 400, "invalid_json", "body"},
 		{errors.New("something nobody expected"), 500, "internal", ""},
 	}
