@@ -403,7 +403,9 @@ func checkLedger(t *testing.T, r *ledgerRig, acked []ackedEntry, exact bool) {
 	// as the route runs it but through the superuser's connection: right
 	// after a crash the API may still answer 503 while its revocation
 	// listener reconnects, and a session may not have survived.
-	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+	// One snapshot (repeatable read): posts keep landing meanwhile, and
+	// a head read before a commit and a chain walked after it disagree.
+	err = pgx.BeginTxFunc(ctx, db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true), set_config('app.company_id', $2, true)", r.schema, r.company); err != nil {
 			return err
 		}
