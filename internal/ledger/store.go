@@ -145,7 +145,7 @@ func (s Store) Post(ctx context.Context, sc tenancy.Scope, t TextEntry, by tenan
 		e        Entry
 		replayed bool
 	}
-	r, err := inTx(ctx, s, sc, func(tx pgx.Tx) (result, error) {
+	r, err := groupTx(ctx, s, sc, func(tx pgx.Tx) (result, error) {
 		es, rep, err := postText(ctx, tx, []TextEntry{t}, by, false)
 		if err != nil {
 			return result{}, err

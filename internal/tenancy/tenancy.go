@@ -66,30 +66,40 @@ var ErrNoScope = errors.New("tenancy: no company scope")
 // company's role, with its schema alone on the search_path and
 // app.company_id set, all with SET LOCAL semantics so that nothing
 // survives on the pooled connection.
+//
+// Entering the scope costs no round trip of its own: the three settings
+// travel in the same simple-protocol message as BEGIN (pgx sends a
+// BeginQuery without arguments that way), so a transaction on company
+// data pays what any transaction pays. set_config('role', r, true) is SET
+// LOCAL ROLE r: the grammar turns SET ROLE into the same "role" setting,
+// with the same membership check, and the settings are applied left to
+// right, so search_path and app.company_id are set as the company's role.
+// If any of them fails (the company's role is gone), the whole message
+// fails, pgx closes that connection and nothing runs outside the scope.
 func InTx(ctx context.Context, db interface {
 	BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
 }, s Scope, fn func(pgx.Tx) error) error {
 	if !s.Valid() {
 		return ErrNoScope
 	}
-	tx, err := db.BeginTx(ctx, pgx.TxOptions{})
+	tx, err := db.BeginTx(ctx, pgx.TxOptions{BeginQuery: s.beginQuery()})
 	if err != nil {
-		return fmt.Errorf("begin for company %s: %w", s.company, err)
+		return fmt.Errorf("enter company %s: %w", s.company, err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	// The role is an identifier and cannot be a bind parameter; it is
-	// built from the UUID alone, never from input.
-	if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+s.role()); err != nil {
-		return fmt.Errorf("enter company %s: %w", s.company, err)
-	}
-	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true), set_config('app.company_id', $2, true)",
-		s.schema(), s.company.String()); err != nil {
-		return fmt.Errorf("enter company %s: %w", s.company, err)
-	}
 	if err := fn(tx); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// beginQuery opens a transaction already inside the scope. Every value in
+// it is derived from the UUID alone (hex digits, dashes and "company_"),
+// never from input, so it can be a literal: a simple-protocol message
+// takes no bind parameters, and the role could not be one anyway.
+func (s Scope) beginQuery() string {
+	return "BEGIN; SELECT set_config('role', '" + s.role() + "', true), set_config('search_path', '" + s.schema() +
+		"', true), set_config('app.company_id', '" + s.company.String() + "', true)"
 }
 
 // Roles are the owner and runtime roles, as the migrator needs them.
