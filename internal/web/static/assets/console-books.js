@@ -739,7 +739,8 @@ const VantaBooks = (() => {
     }
     out.dataset.params = params.toString();
     if (def.id === "trial-balance") trialBalance(out, res.data);
-    else generic(out, res.data);
+    else generic(out, res.data, 0, (id) => vpath(ctx, "/journal/" + encodeURIComponent(id)));
+    if (res.data && res.data.next_cursor) out.append(el("p", { class: "hint", "data-testid": "report-more", text: "Only the first lines are shown: narrow the dates, or download the CSV for all of them." }));
   }
 
   // save hands a downloaded body to the browser as a file: a link cannot
@@ -786,8 +787,16 @@ const VantaBooks = (() => {
     }
     return String(v);
   }
-  function generic(out, data, depth) {
+  function generic(out, data, depth, entryLink) {
     const d = depth || 0;
+    // A section of a statement: its accounts, and their total under them.
+    if (data && !Array.isArray(data) && Array.isArray(data.accounts) && "total" in data && Object.keys(data).length === 2) {
+      const g = grid("report-section", ["Code", "Account", { amount: "Amount" }]);
+      for (const a of data.accounts) g.body.append(el("tr", { "data-testid": "report-row", "data-code": a.code }, [td(a.code, { class: "mono" }), td(a.name), amountTd(a.amount, { "data-col": "amount" })]));
+      g.table.append(el("tfoot", {}, [el("tr", {}, [el("th", { scope: "row", colspan: "2", text: "Total" }), amountTd(data.total, { "data-testid": "report-section-total" })])]));
+      out.append(g.wrap);
+      return;
+    }
     if (Array.isArray(data)) {
       const rows = data.filter((x) => x && typeof x === "object" && !Array.isArray(x));
       if (!rows.length) {
@@ -799,7 +808,10 @@ const VantaBooks = (() => {
       const amountCol = (k) => rows.some((r) => isAmount(r[k])) && rows.every((r) => r[k] === undefined || r[k] === null || r[k] === "" || isAmount(r[k]));
       const g = grid("report-rows", keys.map((k) => (amountCol(k) ? { amount: humanise(k) } : humanise(k))));
       for (const r of rows) {
-        g.body.append(el("tr", { "data-testid": "report-row" }, keys.map((k) => (amountCol(k) ? amountTd(cellText(r[k]), { "data-col": k }) : td(cellText(r[k]), { "data-col": k })))));
+        g.body.append(el("tr", { "data-testid": "report-row" }, keys.map((k) => {
+          if (k === "entry_id" && r[k] && entryLink) return el("td", { "data-col": k }, [el("a", { href: entryLink(r[k]), text: "entry" + (r.number ? " #" + r.number : "") })]);
+          return amountCol(k) ? amountTd(cellText(r[k]), { "data-col": k }) : td(cellText(r[k]), { "data-col": k });
+        })));
       }
       out.append(g.wrap);
       return;
@@ -811,6 +823,7 @@ const VantaBooks = (() => {
     const facts = el("dl", { class: "facts" });
     const nested = [];
     for (const [k, v] of Object.entries(data)) {
+      if (k === "next_cursor") continue;
       if (v && typeof v === "object" && (Array.isArray(v) ? v.some((x) => x && typeof x === "object") : Object.values(v).some((x) => x && typeof x === "object"))) {
         nested.push([k, v]);
         continue;
@@ -820,7 +833,7 @@ const VantaBooks = (() => {
     if (facts.childNodes.length) out.append(facts);
     for (const [k, v] of nested) {
       out.append(el(d ? "h3" : "h2", { text: humanise(k) }));
-      generic(out, v, d + 1);
+      generic(out, v, d + 1, entryLink);
     }
   }
 
@@ -904,29 +917,38 @@ const VantaBooks = (() => {
     for (const d of docs.items) {
       g.body.append(el("tr", { "data-testid": k.one, "data-id": d.id, "data-status": d.status }, [
         el("td", {}, [el("a", { href: vpath(ctx, "/" + kind + "/" + encodeURIComponent(d.id)), text: d.number || "Draft" })]),
-        td(d.contact_name || who(d.contact_id)), td(d.date || d.issue_date || ""), td(d.due_date || ""), el("td", {}, [statusBadge(d.status)]),
-        amountTd(d.total), amountTd(d.balance_due !== undefined ? d.balance_due : d.amount_due),
+        td(who(d.contact_id)), td(d.issue_date || ""), td(d.due_date || ""), el("td", {}, [statusBadge(d.status)]),
+        amountTd(d.total, { "data-testid": "doc-total" }), amountTd(d.balance_due, { "data-testid": "doc-balance-due" }),
       ]));
     }
     if (!docs.items.length) g.body.append(el("tr", {}, [td("None yet.", { colspan: 7 })]));
   }
 
-  // taxRate is a tax code's rate as a fraction: "16" and "16%" are percent,
-  // "0.16" is already a fraction.
+  // taxRate is a tax code's rate (the API's percent, "16") as a fraction.
   function taxRate(tc) {
-    if (!tc) return { u: 0n, scale: 0 };
-    const raw = String(tc.rate !== undefined ? tc.rate : tc.percent !== undefined ? tc.percent : "0");
-    const d = dec(raw.replace("%", ""));
-    if (!d) return { u: 0n, scale: 0 };
-    const percent = raw.includes("%") || tc.percent !== undefined || d.u >= pow10(d.scale); // ≥ 1 reads as percent
-    return percent ? { u: d.u, scale: d.scale + 2 } : d;
+    const d = tc ? dec(String(tc.rate || "0").replace("%", "")) : null;
+    return d ? { u: d.u, scale: d.scale + 2 } : { u: 0n, scale: 0 };
+  }
+
+  // lineCodes are the tax codes a document line may carry on day: the
+  // version of each code in force then; withholding VAT is not charged on
+  // a line (a customer withholds it when paying).
+  function lineCodes(all, day) {
+    const seen = new Map();
+    for (const tc of all) {
+      if (tc.kind === "withholding_vat") continue;
+      if (tc.effective_from && tc.effective_from > day) continue;
+      if (tc.effective_to && tc.effective_to < day) continue;
+      seen.set(tc.code, tc);
+    }
+    return [...seen.values()].sort((a, b) => String(a.code).localeCompare(String(b.code)));
   }
 
   async function docForm(ctx, kind, contactList, box) {
     const k = docKinds[kind];
     const codes = await ctx.api("GET", cpath(ctx, "/tax-codes?limit=1000"));
-    const taxCodes = codes.ok ? (codes.data.items || []) : [];
-    const key = (tc) => tc.code || tc.id;
+    const taxCodes = lineCodes(codes.ok ? (codes.data.items || []) : [], today());
+    const key = (tc) => tc.code;
     const contact = el("select", { required: true, "data-testid": "doc-contact" }, [el("option", { value: "", text: "Choose a " + k.party.toLowerCase() })]
       .concat(contactList.map((c) => el("option", { value: c.id, text: c.name }))));
     const date = el("input", { type: "date", value: today(), "data-testid": "doc-date" });
@@ -950,15 +972,15 @@ const VantaBooks = (() => {
       const qty = el("input", { type: "text", inputmode: "decimal", value: "1", class: "amount", "aria-label": "Quantity of line " + n, "data-testid": "doc-line-quantity" });
       const price = el("input", { type: "text", inputmode: "decimal", class: "amount", "aria-label": "Unit price of line " + n, "data-testid": "doc-line-price" });
       const tax = el("select", { "aria-label": "Tax code of line " + n, "data-testid": "doc-line-tax" },
-        [el("option", { value: "", text: "No tax" })].concat(taxCodes.map((tc) => el("option", { value: key(tc), text: (tc.name || tc.code) + (tc.rate !== undefined ? " (" + tc.rate + ")" : "") }))));
-      const std = taxCodes.find((tc) => /^(vat16|s|standard|a)$/i.test(String(tc.code)) || /16/.test(String(tc.rate)));
+        [el("option", { value: "", text: "No tax" })].concat(taxCodes.map((tc) => el("option", { value: key(tc), text: tc.name || tc.code }))));
+      const std = taxCodes.find((tc) => tc.kind === "standard");
       if (std) tax.value = key(std);
       const net = amountTd("", { "data-testid": "doc-line-net" });
       const err = el("p", { class: "field-error", id: "doc-line-" + n + "-error" });
       for (const i of [desc, qty, price, tax]) i.setAttribute("aria-describedby", err.id);
       const remove = el("button", { type: "button", class: "danger", "aria-label": "Remove line " + n, text: "Remove" });
       const tr = el("tr", { "data-testid": "doc-form-line" }, [el("td", {}, [desc, err]), el("td", {}, [qty]), el("td", {}, [price]), el("td", {}, [tax]), net, el("td", { class: "row-actions" }, [remove])]);
-      const r = { tr, desc, qty, price, tax, net, description: desc, quantity: qty, unit_price: price, tax_code: tax };
+      const r = { tr, desc, qty, price, tax, net, description: desc, quantity: qty, unit_price: price, tax_code: tax, account: desc };
       remove.addEventListener("click", () => { if (rows.length > 1) { rows.splice(rows.indexOf(r), 1); tr.remove(); calc(); } });
       for (const i of [qty, price, tax]) i.addEventListener("input", calc);
       tax.addEventListener("change", calc);
@@ -1004,7 +1026,7 @@ const VantaBooks = (() => {
         lines.push({ l, r });
       }
       if (!lines.length) return errs.show(rows[0].desc, "Add at least one line.", "required");
-      const body = { contact_id: contact.value, date: date.value, lines: lines.map((x) => x.l) };
+      const body = { contact_id: contact.value, issue_date: date.value, lines: lines.map((x) => x.l) };
       if (due.value) body.due_date = due.value;
       submit.disabled = true;
       const res = await ctx.api("POST", cpath(ctx, "/" + kind), body);
@@ -1013,7 +1035,7 @@ const VantaBooks = (() => {
       if (!res.ok) {
         const f = res.error.field || "";
         const m = /^lines(?:\[(\d+)\]|\.(\d+))(?:\.(\w+))?$/.exec(f);
-        const top = { contact_id: contact, contact, date, due_date: due }[f];
+        const top = { contact_id: contact, issue_date: date, due_date: due }[f];
         if (top) return errs.show(top, sentence(res.error.message), res.error.code, res.error.rule);
         if (m && lines[+(m[1] || m[2])]) {
           const r = lines[+(m[1] || m[2])].r;
@@ -1031,7 +1053,7 @@ const VantaBooks = (() => {
     const box = messageBox(k.one + "-message");
     root.append(box);
     const id = ctx.params.doc;
-    const [res, accounts] = await Promise.all([ctx.api("GET", cpath(ctx, "/" + kind + "/" + encodeURIComponent(id))), listAll(ctx, "/accounts")]);
+    const [res, accounts, cs] = await Promise.all([ctx.api("GET", cpath(ctx, "/" + kind + "/" + encodeURIComponent(id))), listAll(ctx, "/accounts"), listAll(ctx, "/contacts")]);
     if (!ctx.live()) return;
     if (!res.ok) return failed(box, "The " + k.one + " could not be read.", res);
     const d = res.data;
@@ -1040,25 +1062,22 @@ const VantaBooks = (() => {
     const fact = (label, v, testid, amount) => { if (v !== undefined && v !== null && v !== "") facts.append(el("dt", { text: label }), el("dd", { class: amount ? "amount" : null, "data-testid": testid || null, text: String(v) })); };
     fact("Status", String(d.status || "").replace(/_/g, " "), "doc-status");
     fact("Number", d.number, "doc-number");
-    fact(k.party, d.contact_name || d.contact_id);
-    fact("Date", d.date || d.issue_date);
+    fact(k.party, contactName(cs.items || [])(d.contact_id));
+    fact("Date", d.issue_date);
     fact("Due date", d.due_date);
+    fact("Reference", d.reference);
     fact("Currency", d.currency);
     fact("Subtotal", d.subtotal, "doc-subtotal", true);
-    fact("VAT", d.tax_total !== undefined ? d.tax_total : d.vat, "doc-vat", true);
+    fact("VAT", d.tax_total, "doc-vat", true);
     fact("Total", d.total, "doc-total", true);
-    fact("Paid", d.amount_paid !== undefined ? d.amount_paid : d.paid, "doc-paid", true);
-    fact("Due now", d.balance_due !== undefined ? d.balance_due : d.amount_due, "doc-due-now", true);
+    fact("Paid", d.paid, "doc-paid", true);
+    fact("Credited", d.credited && dec(d.credited) && dec(d.credited).u !== 0n ? d.credited : "", "doc-credited", true);
+    fact("Due now", d.balance_due, "doc-due-now", true);
     root.append(facts);
     const g = grid("doc-lines", ["Description", { amount: "Quantity" }, { amount: "Unit price" }, "Tax code", { amount: "Net" }, { amount: "Tax" }, { amount: "Total" }]);
-    for (const l of d.lines || []) g.body.append(el("tr", {}, [td(l.description), amountTd(l.quantity), amountTd(l.unit_price), td(l.tax_code || ""), amountTd(l.net || l.subtotal || ""), amountTd(l.tax || l.tax_amount || ""), amountTd(l.total || "")]));
+    for (const l of d.lines || []) g.body.append(el("tr", { "data-testid": "doc-line" }, [td(l.description), amountTd(l.quantity), amountTd(l.unit_price), td(l.tax_code || ""), amountTd(l.net), amountTd(l.tax), amountTd(l.total)]));
     root.append(el("h2", { text: "Lines" }), g.wrap);
-    if (d.journal_entry_id) root.append(el("p", {}, [el("a", { href: vpath(ctx, "/journal/" + encodeURIComponent(d.journal_entry_id)), text: "Its journal entry" })]));
-    if (Array.isArray(d.payments) && d.payments.length) {
-      const pg = grid("doc-payments", ["Date", { amount: "Amount" }, "Account", "Reference"]);
-      for (const p of d.payments) pg.body.append(el("tr", { "data-testid": "doc-payment" }, [td(p.date), amountTd(p.amount), td(p.account || ""), td(p.reference || "")]));
-      root.append(el("h2", { text: "Payments" }), pg.wrap);
-    }
+    if (d.entry_id) root.append(el("p", {}, [el("a", { href: vpath(ctx, "/journal/" + encodeURIComponent(d.entry_id)), "data-testid": "doc-entry", text: "Its journal entry" })]));
     if (!canPost(ctx.role)) return;
     if (d.status === "draft") {
       const issue = el("button", { type: "button", class: "primary", "data-testid": "doc-issue", text: "Issue " + k.one });
@@ -1077,7 +1096,7 @@ const VantaBooks = (() => {
 
   function paymentForm(ctx, kind, d, accounts, box) {
     const date = el("input", { type: "date", value: today(), "data-testid": "payment-date" });
-    const amount = el("input", { type: "text", inputmode: "decimal", class: "amount", value: d.balance_due || d.amount_due || "", "data-testid": "payment-amount" });
+    const amount = el("input", { type: "text", inputmode: "decimal", class: "amount", value: d.balance_due || "", "data-testid": "payment-amount" });
     const cash = accounts.filter((a) => a.type === "asset" && a.active !== false && (a.role === "bank" || a.role === "mpesa" || !a.role));
     const account = accountSelect(cash, { testid: "payment-account", value: (cash.find((a) => a.role === "bank") || {}).code });
     const reference = el("input", { type: "text", maxlength: "200", autocomplete: "off", "data-testid": "payment-reference" });
@@ -1094,8 +1113,14 @@ const VantaBooks = (() => {
       const a = dec(amount.value);
       if (!a || a.u <= 0n) return errs.show(amount, "Enter the amount paid.", "invalid_amount");
       if (!account.value) return errs.show(account, "Choose the account it was paid through.", "required");
-      const body = { date: date.value, amount: amount.value.trim().replace(/[,\s_]/g, ""), account: account.value, idempotency_key: idempotencyKey() };
-      body[kind === "invoices" ? "invoice_id" : "bill_id"] = d.id;
+      // The payment goes to this document alone; what exceeds it stays
+      // with the contact as an advance.
+      const paid = amount.value.trim().replace(/[,\s_]/g, "");
+      const due = dec(d.balance_due || "0");
+      const applied = due && a.u * pow10(Math.max(due.scale - a.scale, 0)) > due.u * pow10(Math.max(a.scale - due.scale, 0)) ? d.balance_due : paid;
+      const body = { direction: kind === "invoices" ? "received" : "made", contact_id: d.contact_id, date: date.value, amount: paid,
+        account: account.value, allocations: [{ document_id: d.id, amount: applied }] };
+      if (d.currency) body.currency = d.currency;
       if (reference.value.trim()) body.reference = reference.value.trim();
       submit.disabled = true;
       const r = await ctx.api("POST", cpath(ctx, "/payments"), body);
@@ -1232,7 +1257,7 @@ const VantaBooks = (() => {
   // The books pages fill the Books and Reports slots of the company's
   // navigation; the journal, sales, purchases and imports follow Books.
   Console.registerView("/console/c/:company/books", {
-    title: "Chart of accounts", nav: { group: "company", label: "Chart of accounts", order: 50, slot: "books" }, render: chart,
+    title: "Chart of accounts", nav: { group: "company", label: "Books", order: 50, slot: "books" }, render: chart,
   });
   Console.registerView("/console/c/:company/journal", {
     title: "Journal", nav: { group: "company", label: "Journal", order: 51 }, render: journal,
