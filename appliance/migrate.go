@@ -16,6 +16,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
@@ -29,6 +30,7 @@ func Migrations() (*migrate.Registry, error) {
 		migrate.Source{Name: "audit", FS: audit.Migrations},
 		migrate.Source{Name: "auth", FS: auth.Migrations},
 		migrate.Source{Name: "seal", FS: seal.Migrations},
+		migrate.Source{Name: "ledger", FS: ledger.Migrations},
 	)
 	if err != nil {
 		return nil, err
