@@ -15,6 +15,7 @@ import (
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
@@ -91,6 +92,12 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"GET", "/quota", auth.ActCompanyRead}, h(s.getQuota)},
 		{CompanyRoute{"GET", "/audit", auth.ActAuditRead}, h(s.listAudit(companyChain))},
 		{CompanyRoute{"GET", "/audit/verify", auth.ActAuditRead}, h(s.verifyAudit(companyChain))},
+		// reports (internal/reports): the books' statements, JSON or CSV,
+		// through s.report (cache + CSV for any reports.Func).
+		{CompanyRoute{"GET", "/reports/trial-balance", auth.ActReportsRead}, s.report("trial-balance", reports.TrialBalanceReport)},
+		{CompanyRoute{"GET", "/reports/general-ledger", auth.ActReportsRead}, s.report("general-ledger", reports.GeneralLedgerReport)},
+		{CompanyRoute{"GET", "/reports/profit-and-loss", auth.ActReportsRead}, s.report("profit-and-loss", reports.ProfitAndLossReport)},
+		{CompanyRoute{"GET", "/reports/balance-sheet", auth.ActReportsRead}, s.report("balance-sheet", reports.BalanceSheetReport)},
 	}
 }
 

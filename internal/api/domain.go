@@ -2,6 +2,7 @@ package api
 
 import (
 	"github.com/vanta-ledger/vanta/appliance"
+	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
@@ -14,6 +15,7 @@ type domain struct {
 	companies   tenancy.Companies
 	provisioner *tenancy.Provisioner
 	keys        seal.KeyTable
+	reports     reports.Runner // the books' reports and their cache
 }
 
 // domain returns the stores, made once when the databases are open (and
@@ -34,6 +36,7 @@ func (s *server) domain() (*domain, error) {
 		// of the moment (a new one after each unseal), asked per call.
 		provisioner: &tenancy.Provisioner{DB: st.Admin, Mongo: st.Mongo, Redis: st.Redis, FilesDir: st.Files, Keys: currentKeyring{s.Seal}, Migrator: st.Migrator},
 		keys:        seal.KeyTable{DB: st.App},
+		reports:     reports.Runner{DB: st.App, Redis: st.Redis},
 	}
 	s.dom.Store(d)
 	return d, nil

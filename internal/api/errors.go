@@ -20,6 +20,7 @@ import (
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/quota"
+	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
@@ -158,6 +159,10 @@ func typedStatus(err error) *apiError {
 	var ve *tenancy.ValidationError
 	if errors.As(err, &ve) {
 		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: ve.Error(), field: ve.Field}
+	}
+	var rpe *reports.ParamError
+	if errors.As(err, &rpe) {
+		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: rpe.Message, field: rpe.Field}
 	}
 	var fe *seal.FieldError
 	if errors.As(err, &fe) {

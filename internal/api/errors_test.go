@@ -21,6 +21,7 @@ import (
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/quota"
+	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
@@ -42,6 +43,7 @@ func TestErrorMapping(t *testing.T) {
 		{&auth.PolicyError{Rule: "length", Message: "too short"}, 400, "weak_password", "password"},
 		{&tenancy.ValidationError{Field: "tax_id", Problem: "bad"}, 400, "validation_failed", "tax_id"},
 		{&seal.FieldError{Field: "threshold", Problem: "too big"}, 400, "validation_failed", "threshold"},
+		{&reports.ParamError{Field: "as_of", Message: "not a date"}, 400, "validation_failed", "as_of"},
 		{&seal.ShareError{Kind: seal.ShareMalformed, Problem: "not base32"}, 400, "malformed_share", "share"},
 		{&seal.ShareError{Kind: seal.ShareUnknown}, 400, "unknown_share", "share"},
 		{&seal.ShareError{Kind: seal.ShareDuplicate}, 409, "duplicate_share", "share"},

@@ -10,6 +10,7 @@ import (
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
@@ -140,6 +141,22 @@ var apiOps = []apiOp{
 	{method: "GET", path: "/api/v1/sys/audit", id: "listSystemAudit", tag: "Audit", summary: "The system audit chain's records, newest first", access: godOnly, status: 200, response: listPage[auditListItem]{}, paged: true, query: auditFilterParams, note: auditFilterNote},
 	{method: "GET", path: "/api/v1/sys/overview", id: "getSystemOverview", tag: "System", summary: "The seal, services, allowances and every live company with its members and storage, in one answer", access: godOnly, status: 200, response: systemOverview{}},
 	{method: "GET", path: "/api/v1/sys/audit/verify", id: "verifySystemAudit", tag: "Audit", summary: "Verify the system audit chain", access: godOnly, status: 200, response: audit.Result{}},
+
+	// Reports (internal/reports): the books' statements, served by s.report.
+	{method: "GET", path: "/api/v1/companies/{cid}/reports/trial-balance", id: "getTrialBalance", tag: "Reports", summary: "Every account's balance on a day, in the company currency and natively", access: companyMember, status: 200, response: reports.TrialBalance{},
+		query: []queryParam{dateParam("as_of", "the last day counted (default today)"),
+			{name: "all", description: "true: list accounts without postings too", schema: gin.H{"type": "boolean"}}, formatParam},
+		note: reportNote},
+	{method: "GET", path: "/api/v1/companies/{cid}/reports/general-ledger", id: "getGeneralLedger", tag: "Reports", summary: "One account's posted lines over a period with opening, running and closing balances", access: companyMember, status: 200, response: reports.GeneralLedger{}, paged: true,
+		query: []queryParam{{name: "account", description: "the account's code (required)", schema: gin.H{"type": "string"}},
+			dateParam("from", "the first day (default 1 January of to's year)"), dateParam("to", "the last day (default today)"), formatParam},
+		note: reportNote + " At most limit lines (default 1000, at most 10000) a page; next_cursor asks for the next."},
+	{method: "GET", path: "/api/v1/companies/{cid}/reports/profit-and-loss", id: "getProfitAndLoss", tag: "Reports", summary: "Income, expenses and net profit over a period", access: companyMember, status: 200, response: reports.ProfitAndLoss{},
+		query: []queryParam{dateParam("from", "the first day (default 1 January of to's year)"), dateParam("to", "the last day (default today)"), formatParam},
+		note: reportNote},
+	{method: "GET", path: "/api/v1/companies/{cid}/reports/balance-sheet", id: "getBalanceSheet", tag: "Reports", summary: "Assets, liabilities, equity and current earnings on a day", access: companyMember, status: 200, response: reports.BalanceSheet{},
+		query: []queryParam{dateParam("as_of", "the day (default today)"), formatParam},
+		note: reportNote + " current_earnings are income less expenses not yet closed to retained earnings, so assets = liabilities + equity + current earnings."},
 }
 
 // tagDescriptions describe the groups of operations, in the order the
@@ -154,6 +171,7 @@ var tagDescriptions = []struct{ name, description string }{
 	{"Members", "People in a company and their roles."},
 	{"Invitations", "Inviting people into a company, and accepting."},
 	{"Audit", "The hash-chained audit log of each company and of the system."},
+	{"Reports", "The books' statements: trial balance, general ledger, profit and loss, balance sheet; JSON or CSV."},
 	{"Reference", "This API's own description."},
 }
 
