@@ -1,0 +1,349 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+
+	"github.com/vanta-ledger/vanta/internal/auth"
+)
+
+// Browser tests of the console's books pages (assets/console-books.js) in
+// strict tabs: a manager keeps the chart of accounts, enters a balanced
+// entry and posts it, finds it in the journal and the trial balance and
+// downloads the trial balance as CSV; the entry form refuses an unbalanced
+// entry before sending anything and shows the appliance's refusals next to
+// the field they name; a viewer reads the books and meets no control that
+// would change them.
+
+type booksAccount struct {
+	ID, Code, Name, Type, Role string
+	Active                     bool
+}
+
+// booksAccounts is the company's chart as the API lists it.
+func booksAccounts(t *testing.T, in *instance, cid, token string) []booksAccount {
+	t.Helper()
+	var out struct{ Items []booksAccount }
+	in.mustCall("GET", "/api/v1/companies/"+cid+"/accounts?limit=1000", token, nil, 200, &out)
+	return out.Items
+}
+
+func accountWithRole(t *testing.T, accounts []booksAccount, role string) booksAccount {
+	t.Helper()
+	for _, a := range accounts {
+		if a.Role == role {
+			return a
+		}
+	}
+	t.Fatalf("no account with role %s in %+v", role, accounts)
+	return booksAccount{}
+}
+
+type booksEntry struct {
+	ID, Status, Date, Description string
+	Number                        *int64
+	Lines                         []struct{ Account, Debit, Credit string }
+}
+
+func journalEntries(t *testing.T, in *instance, cid, token string) []booksEntry {
+	t.Helper()
+	var out struct{ Items []booksEntry }
+	in.mustCall("GET", "/api/v1/companies/"+cid+"/journal-entries?limit=1000", token, nil, 200, &out)
+	return out.Items
+}
+
+// setLine fills line i of the entry form as a person would: the account
+// chosen, the amount typed (each change reported to the page).
+func (p *pagesTab) setLine(i int, account, debit, credit string) {
+	p.t.Helper()
+	p.do(fmt.Sprintf("fill line %d", i+1), chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const row = document.querySelectorAll('tr[data-testid="entry-form-line"]')[%d];
+		const set = (sel, v, ev) => { const e = row.querySelector(sel); e.value = v; e.dispatchEvent(new Event(ev, { bubbles: true })); };
+		set('[data-testid="line-account"]', %s, "change");
+		set('[data-testid="line-debit"]', %s, "input");
+		set('[data-testid="line-credit"]', %s, "input");
+	})()`, i, jsString(account), jsString(debit), jsString(credit))))
+}
+
+// apiRequests lists the paths of the API requests the page has made since
+// the resource timings were last cleared.
+func (p *pagesTab) apiRequests() []string {
+	p.t.Helper()
+	return eval[[]string](p.tab, `performance.getEntriesByType("resource").map(e => new URL(e.name).pathname).filter(p => p.startsWith("/api/"))`)
+}
+
+func TestConsoleBooksManagerPostsAndViewerReads(t *testing.T) {
+	w := newWorld(t)
+	in := w.in
+	cid := w.a.ID
+	manager := w.byRole[auth.RoleManager].AccessToken
+	bank := accountWithRole(t, booksAccounts(t, in, cid, manager), "bank")
+	ctx := browser(t)
+	p := newPagesTab(t, in, ctx, "manager", false)
+	p.signInAs("manager@acme.test", passwordOf(auth.RoleManager), "")
+
+	// The chart of accounts: the Kenyan template by type; the manager adds
+	// an account.
+	p.navTo("books")
+	p.waitText("#view-title", "Chart of accounts")
+	p.waitShown(fmt.Sprintf(`tr[data-testid="account"][data-code=%q]`, bank.Code))
+	p.accessible("chart of accounts")
+	p.do("add an account",
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="account-new-code"]`), "6150"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="account-new-name"]`), "Matatu fares"),
+		chromedp.SetValue(chromedp.CSS(`[data-testid="account-new-type"]`), "expense"),
+		chromedp.Click(chromedp.CSS(`[data-testid="account-create"]`)))
+	p.waitShown(`[data-testid="accounts-message"][data-code="account_created"]`)
+	p.settled()
+	p.waitShown(`[data-testid="accounts-expense"] tr[data-testid="account"][data-code="6150"][data-active="true"]`)
+	added := false
+	for _, a := range booksAccounts(t, in, cid, manager) {
+		if a.Code == "6150" {
+			added = a.Name == "Matatu fares" && a.Type == "expense" && a.Active
+		}
+	}
+	if !added {
+		t.Error("the account added in the console is not in the chart as an active expense account")
+	}
+
+	// A new entry: the live totals add the typed amounts exactly, and an
+	// unbalanced entry is refused before anything is sent.
+	p.navTo("Journal")
+	p.click("start a new entry", `[data-testid="journal-new"]`)
+	p.waitText("#view-title", "New journal entry")
+	p.accessible("new entry")
+	p.do("describe the entry", chromedp.SendKeys(chromedp.CSS(`[data-testid="entry-description"]`), "Fares for the week"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="entry-reference"]`), "PETTY-7"))
+	// 0.1 + 0.2 is 0.30000000000000004 in floating point: the form must
+	// say 0.30 exactly.
+	p.setLine(0, "6150", "1,250.10", "")
+	p.setLine(1, bank.Code, "", "1250")
+	p.do("add a line", chromedp.Click(chromedp.CSS(`[data-testid="entry-add-line"]`)))
+	p.setLine(2, bank.Code, "", "0.2")
+	p.waitText(`[data-testid="entry-balance"]`, "Debits 1250.10 ≠ credits 1250.20")
+	eval[bool](p.tab, `(performance.clearResourceTimings(), true)`)
+	p.click("post the unbalanced entry", `[data-testid="entry-post"]`)
+	p.waitShown(`[data-testid="entry-form-message"][data-code="unbalanced"]`)
+	p.waitText(`[data-testid="entry-form-message"]`, "Debits 1250.10 ≠ credits 1250.20")
+	if asked := p.apiRequests(); len(asked) != 0 {
+		t.Errorf("the form sent %v for an unbalanced entry", asked)
+	}
+	if got := journalEntries(t, in, cid, manager); len(got) != 0 {
+		t.Errorf("an unbalanced entry reached the journal: %+v", got)
+	}
+	p.setLine(2, bank.Code, "", "0.1")
+	p.waitShown(`[data-testid="entry-balance"][data-balanced="true"][data-debits="1250.10"][data-credits="1250.10"]`)
+
+	// The appliance's refusal shows next to the field it names: a date on
+	// or before the lock date breaks the period_locked rule.
+	admin := w.byRole[auth.RoleAdmin].AccessToken
+	in.mustCall("PUT", "/api/v1/companies/"+cid+"/period-lock", admin, map[string]any{"lock_date": "2025-12-31"}, 200, nil)
+	p.do("date it in the locked period", chromedp.SetValue(chromedp.CSS(`[data-testid="entry-date"]`), "2025-12-30"))
+	p.allow(400, "/api/v1/companies/"+cid+"/journal-entries")
+	p.click("post into the locked period", `[data-testid="entry-post"]`)
+	p.waitShown(`#entry-date-error[data-rule="period_locked"]`)
+	if got := eval[string](p.tab, `document.querySelector('[data-testid="entry-date"]').getAttribute("aria-invalid")`); got != "true" {
+		t.Errorf("the refused date is not marked invalid (%q)", got)
+	}
+	p.disallow()
+	if got := journalEntries(t, in, cid, manager); len(got) != 0 {
+		t.Errorf("an entry in the locked period reached the journal: %+v", got)
+	}
+
+	// Balanced and in an open period, it posts.
+	day := "2026-01-15"
+	p.do("date it in January", chromedp.SetValue(chromedp.CSS(`[data-testid="entry-date"]`), day))
+	p.click("post the entry", `[data-testid="entry-post"]`)
+	p.waitShown(`[data-testid="entry-facts"][data-status="posted"]`)
+	p.accessible("entry")
+	entries := journalEntries(t, in, cid, manager)
+	if len(entries) != 1 || entries[0].Status != "posted" || entries[0].Date != day || entries[0].Description != "Fares for the week" || len(entries[0].Lines) != 3 {
+		t.Fatalf("the journal after posting: %+v", entries)
+	}
+	posted := entries[0]
+	p.atPath("/console/c/" + cid + "/journal/" + posted.ID)
+	p.waitText(`[data-testid="entry-total-debit"]`, "1250.10")
+	p.waitText(`[data-testid="entry-total-credit"]`, "1250.10")
+	p.waitText(`tr[data-testid="entry-line"][data-account="6150"] [data-testid="line-debit"]`, "1250.10")
+	if got := p.text(`[data-testid="entry-created"]`); got == "" {
+		t.Error("the entry does not say who created it")
+	}
+	p.waitShown(`[data-testid="reverse-form"]`)
+
+	// The journal lists it, posted.
+	p.navTo("Journal")
+	p.waitShown(fmt.Sprintf(`tr[data-testid="journal-entry"][data-entry=%q][data-status="posted"]`, posted.ID))
+	p.waitText(fmt.Sprintf(`tr[data-entry=%q] [data-testid="journal-entry-amount"]`, posted.ID), "1250.10")
+	p.accessible("journal")
+
+	// The trial balance shows what the API's does, and balances.
+	p.navTo("reports")
+	p.click("open the trial balance", `a[data-report="trial-balance"]`)
+	p.do("as of the end of January", chromedp.SetValue(chromedp.CSS(`[data-testid="report-as-of"]`), "2026-01-31"))
+	p.click("show it", `[data-testid="report-show"]`)
+	p.waitShown(`[data-testid="report"][data-params="as_of=2026-01-31"] tr[data-testid="tb-row"][data-code="6150"]`)
+	p.accessible("trial balance")
+	var tb struct {
+		Accounts []struct{ Code, Debit, Credit string }
+		Totals   struct{ Debit, Credit string }
+	}
+	in.mustCall("GET", "/api/v1/companies/"+cid+"/reports/trial-balance?as_of=2026-01-31", manager, nil, 200, &tb)
+	if len(tb.Accounts) != 2 {
+		t.Fatalf("the API's trial balance: %+v", tb)
+	}
+	for _, a := range tb.Accounts {
+		row := fmt.Sprintf(`tr[data-testid="tb-row"][data-code=%q]`, a.Code)
+		if got := p.text(row + ` [data-testid="tb-debit"]`); got != a.Debit {
+			t.Errorf("the trial balance shows %s's debit as %q, the API %q", a.Code, got, a.Debit)
+		}
+		if got := p.text(row + ` [data-testid="tb-credit"]`); got != a.Credit {
+			t.Errorf("the trial balance shows %s's credit as %q, the API %q", a.Code, got, a.Credit)
+		}
+	}
+	if tb.Totals.Debit != "1250.10" || p.text(`[data-testid="tb-total-debit"]`) != tb.Totals.Debit || p.text(`[data-testid="tb-total-credit"]`) != tb.Totals.Credit {
+		t.Errorf("totals: the API says %+v, the page %q / %q", tb.Totals, p.text(`[data-testid="tb-total-debit"]`), p.text(`[data-testid="tb-total-credit"]`))
+	}
+	p.waitShown(`[data-testid="tb-summary"][data-balanced="true"]`)
+	if align := eval[string](p.tab, `getComputedStyle(document.querySelector('[data-testid="tb-total-debit"]')).textAlign`); align != "right" {
+		t.Errorf("amounts are aligned %s", align)
+	}
+
+	// The CSV download: fetched with the session's token and saved as a
+	// file holding what the API answers.
+	dir := t.TempDir()
+	if _, err := chromedp.CallBrowser(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: new(true)}); err != nil {
+		t.Fatalf("allow downloads: %v", err)
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan string, 1)
+	go func() {
+		for ev, err := range chromedp.BrowserEvents(dctx, cdpbrowser.DownloadProgress) {
+			if err != nil {
+				return
+			}
+			if ev.State == cdpbrowser.DownloadProgressStateCompleted {
+				done <- ev.GUID
+				return
+			}
+		}
+	}()
+	p.click("download the CSV", `[data-testid="report-csv"]`)
+	var guid string
+	select {
+	case guid = <-done:
+	case <-ctx.Done():
+		t.Fatal("the CSV download never completed")
+	}
+	saved, err := os.ReadFile(filepath.Join(dir, guid))
+	if err != nil {
+		t.Fatalf("the downloaded CSV: %v", err)
+	}
+	_, want := in.call("GET", "/api/v1/companies/"+cid+"/reports/trial-balance?as_of=2026-01-31&format=csv", manager, nil)
+	if string(saved) != string(want) || !strings.Contains(string(saved), "6150") {
+		t.Errorf("the saved CSV is %q, the API's %q", saved, want)
+	}
+	if got := eval[string](p.tab, `document.querySelector('[data-testid="report-csv"]').dataset.filename`); got != "trial-balance.csv" {
+		t.Errorf("the CSV was saved as %q", got)
+	}
+	p.clean()
+
+	// A viewer reads the chart, the journal, the entry and the trial
+	// balance, and meets no control that would change them.
+	v := newPagesTab(t, in, browser(t), "viewer", false)
+	v.signInAs("viewer@acme.test", passwordOf(auth.RoleViewer), "")
+	for _, page := range []struct{ path, shows string }{
+		{"/books", `tr[data-testid="account"][data-code="6150"]`},
+		{"/journal", fmt.Sprintf(`tr[data-testid="journal-entry"][data-entry=%q]`, posted.ID)},
+		{"/journal/" + posted.ID, `[data-testid="entry-facts"][data-status="posted"]`},
+		{"/reports/trial-balance?as_of=2026-01-31", `tr[data-testid="tb-row"][data-code="6150"]`},
+	} {
+		v.open("/console/c/" + cid + page.path)
+		v.waitShown(page.shows)
+		if c := v.controls(); len(c) != 0 {
+			t.Errorf("%s shows a viewer controls: %q", page.path, c)
+		}
+		for _, sel := range []string{`[data-testid="journal-new"]`, `[data-testid="account-form"]`, `[data-testid="reverse-form"]`, `[data-testid="entry-approve"]`} {
+			if eval[bool](v.tab, fmt.Sprintf(`!!document.querySelector(%s)`, jsString(sel))) {
+				t.Errorf("%s shows a viewer %s", page.path, sel)
+			}
+		}
+	}
+	v.open("/console/c/" + cid + "/journal/new")
+	v.waitShown(`[data-testid="no-access"]`)
+	v.clean()
+}
+
+// TestConsoleBooksDraftApproveReverse: a user drafts an entry (they cannot
+// post), a manager approves it, then reverses it on a date they choose;
+// the reversal links back to the entry it undoes.
+func TestConsoleBooksDraftApproveReverse(t *testing.T) {
+	w := newWorld(t)
+	in := w.in
+	cid := w.a.ID
+	manager := w.byRole[auth.RoleManager].AccessToken
+	accounts := booksAccounts(t, in, cid, manager)
+	bank := accountWithRole(t, accounts, "bank")
+	mpesa := accountWithRole(t, accounts, "mpesa")
+	ctx := browser(t)
+
+	u := newPagesTab(t, in, ctx, "user", false)
+	u.signInAs("user@acme.test", passwordOf(auth.RoleUser), "")
+	u.open("/console/c/" + cid + "/journal/new")
+	if eval[bool](u.tab, `!!document.querySelector('[data-testid="entry-post"]')`) {
+		t.Error("a user is offered to post")
+	}
+	u.do("describe it", chromedp.SendKeys(chromedp.CSS(`[data-testid="entry-description"]`), "Float to M-Pesa"))
+	u.do("date it", chromedp.SetValue(chromedp.CSS(`[data-testid="entry-date"]`), "2026-02-02"))
+	u.setLine(0, mpesa.Code, "5000", "")
+	u.setLine(1, bank.Code, "", "5000.00")
+	u.waitShown(`[data-testid="entry-balance"][data-balanced="true"]`)
+	u.click("save the draft", `[data-testid="entry-save-draft"]`)
+	u.waitShown(`[data-testid="entry-facts"][data-status="draft"]`)
+	if eval[bool](u.tab, `!!document.querySelector('[data-testid="entry-approve"]')`) {
+		t.Error("a user is offered to approve")
+	}
+	entries := journalEntries(t, in, cid, manager)
+	if len(entries) != 1 || entries[0].Status != "draft" {
+		t.Fatalf("after the user's draft: %+v", entries)
+	}
+	draft := entries[0]
+	u.clean()
+
+	m := newPagesTab(t, in, ctx, "manager", true)
+	m.signInAs("manager@acme.test", passwordOf(auth.RoleManager), "")
+	m.open("/console/c/" + cid + "/journal?status=draft")
+	m.waitShown(fmt.Sprintf(`tr[data-testid="journal-entry"][data-entry=%q][data-status="draft"]`, draft.ID))
+	m.click("open the draft", fmt.Sprintf(`tr[data-entry=%q] [data-testid="journal-entry-link"]`, draft.ID))
+	m.click("approve it", `[data-testid="entry-approve"]`)
+	m.waitShown(`[data-testid="entry-facts"][data-status="posted"]`)
+	if got := m.text(`[data-testid="entry-approved"]`); got == "" {
+		t.Error("the approved entry does not say who approved it")
+	}
+	m.do("reverse it on 3 February", chromedp.SetValue(chromedp.CSS(`[data-testid="reverse-date"]`), "2026-02-03"))
+	m.click("reverse it", `[data-testid="reverse-submit"]`)
+	m.waitShown(`[data-testid="entry-reverses"]`)
+	entries = journalEntries(t, in, cid, manager)
+	if len(entries) != 2 {
+		t.Fatalf("after the reversal: %+v", entries)
+	}
+	for _, e := range entries {
+		if e.ID != draft.ID && (e.Date != "2026-02-03" || e.Status != "posted") {
+			t.Errorf("the reversal: %+v", e)
+		}
+	}
+	m.click("back to the entry", `[data-testid="entry-reverses"] a`)
+	m.waitShown(`[data-testid="entry-reversed-by"]`)
+	if eval[bool](m.tab, `!!document.querySelector('[data-testid="reverse-form"]')`) {
+		t.Error("a reversed entry offers to be reversed again")
+	}
+	m.clean()
+}
