@@ -1,0 +1,99 @@
+package reports
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/vanta-ledger/vanta/internal/ledger"
+)
+
+func sale(date string, amount int64) ledger.EntryInput {
+	return ledger.EntryInput{Date: date, Description: "Cash sale", Status: ledger.StatusPosted, Lines: []ledger.LineInput{
+		{Account: "1100", Amount: amount}, {Account: "4000", Amount: -amount}}}
+}
+
+// TestCacheFollowsPostings: a report asked twice with nothing posted in
+// between comes from the company's Redis key space the second time; a
+// posting after a cached report changes the next answer, with no
+// invalidation step, because the posting raised the generation the key
+// holds.
+func TestCacheFollowsPostings(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	r := Runner{DB: e.app, Redis: e.redis}
+	p := Params{AsOf: ymd("2026-01-31")}
+	e.post(t, []ledger.EntryInput{sale("2026-01-10", 1_000_00)})
+
+	bank := func(out Output) string {
+		t.Helper()
+		var tb TrialBalance
+		if err := json.Unmarshal(out.JSON, &tb); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range tb.Accounts {
+			if a.Code == "1100" {
+				return a.Balance
+			}
+		}
+		return "none"
+	}
+	first, err := r.Run(ctx, e.s, "trial-balance", p, TrialBalanceReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Cached || bank(first) != "1000.00" {
+		t.Fatalf("first answer: cached %v, bank %s", first.Cached, bank(first))
+	}
+	key := Key(e.s, first.Generation, "trial-balance", p)
+	if !strings.HasPrefix(key, e.s.RedisPrefix()+"reports:") {
+		t.Errorf("key %q is outside the company's key space %q", key, e.s.RedisPrefix())
+	}
+	if n, err := e.redis.Exists(ctx, key).Result(); err != nil || n != 1 {
+		t.Fatalf("the report is not cached under %s: %d %v", key, n, err)
+	}
+	if ttl := e.redis.TTL(ctx, key).Val(); ttl <= 0 || ttl > DefaultTTL {
+		t.Errorf("cached for %v, want a short expiry", ttl)
+	}
+	second, err := r.Run(ctx, e.s, "trial-balance", p, TrialBalanceReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Cached || string(second.JSON) != string(first.JSON) || len(second.Table.Rows) != len(first.Table.Rows) {
+		t.Errorf("second answer: cached %v, %s (first %s)", second.Cached, second.JSON, first.JSON)
+	}
+
+	e.post(t, []ledger.EntryInput{sale("2026-01-20", 250_00)})
+	third, err := r.Run(ctx, e.s, "trial-balance", p, TrialBalanceReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Cached || third.Generation <= first.Generation || bank(third) != "1250.00" {
+		t.Errorf("after a posting: cached %v, generation %d (was %d), bank %s, want 1250.00",
+			third.Cached, third.Generation, first.Generation, bank(third))
+	}
+	// Other parameters are another report.
+	other, err := r.Run(ctx, e.s, "trial-balance", Params{AsOf: ymd("2026-01-15")}, TrialBalanceReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Cached || bank(other) != "1000.00" {
+		t.Errorf("as of the 15th: cached %v, bank %s", other.Cached, bank(other))
+	}
+}
+
+// TestUnknownAccount: the general ledger names its account parameter when
+// it is missing or no account has the code.
+func TestUnknownAccount(t *testing.T) {
+	e := setup(t)
+	r := Runner{DB: e.app, Redis: e.redis}
+	for _, code := range []string{"", "9999"} {
+		_, err := r.Run(context.Background(), e.s, "general-ledger", Params{Account: code, From: ymd("2026-01-01"), To: ymd("2026-01-31"), Limit: 10}, GeneralLedgerReport)
+		var pe *ParamError
+		if !errors.As(err, &pe) || pe.Field != "account" {
+			t.Errorf("account %q: %v, want a ParamError naming account", code, err)
+		}
+	}
+}
