@@ -15,6 +15,7 @@ import (
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
@@ -98,6 +99,37 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"GET", "/reports/general-ledger", auth.ActReportsRead}, s.report("general-ledger", reports.GeneralLedgerReport)},
 		{CompanyRoute{"GET", "/reports/profit-and-loss", auth.ActReportsRead}, s.report("profit-and-loss", reports.ProfitAndLossReport)},
 		{CompanyRoute{"GET", "/reports/balance-sheet", auth.ActReportsRead}, s.report("balance-sheet", reports.BalanceSheetReport)},
+		// invoicing (internal/invoicing, handlers in invoicing.go): reading
+		// needs ledger.read, drafting ledger.draft, whatever posts
+		// ledger.post, tax codes company.update, reports reports.read.
+		{CompanyRoute{"GET", "/contacts", auth.ActLedgerRead}, h(s.listContacts)},
+		{CompanyRoute{"POST", "/contacts", auth.ActLedgerDraft}, h(s.createContact)},
+		{CompanyRoute{"GET", "/contacts/:ctid", auth.ActLedgerRead}, h(s.getContact)},
+		{CompanyRoute{"PATCH", "/contacts/:ctid", auth.ActLedgerDraft}, h(s.updateContact)},
+		{CompanyRoute{"GET", "/tax-codes", auth.ActLedgerRead}, h(s.listTaxCodes)},
+		{CompanyRoute{"POST", "/tax-codes", auth.ActCompanyUpdate}, h(s.createTaxCode)},
+		{CompanyRoute{"GET", "/tax-codes/:tcid", auth.ActLedgerRead}, h(s.getTaxCode)},
+		{CompanyRoute{"PATCH", "/tax-codes/:tcid", auth.ActCompanyUpdate}, h(s.updateTaxCode)},
+		{CompanyRoute{"GET", "/invoices", auth.ActLedgerRead}, h(s.docs(invoicing.KindInvoice).list)},
+		{CompanyRoute{"POST", "/invoices", auth.ActLedgerDraft}, h(s.docs(invoicing.KindInvoice).create)},
+		{CompanyRoute{"GET", "/invoices/:invid", auth.ActLedgerRead}, h(s.docs(invoicing.KindInvoice).get)},
+		{CompanyRoute{"PATCH", "/invoices/:invid", auth.ActLedgerDraft}, h(s.docs(invoicing.KindInvoice).update)},
+		{CompanyRoute{"POST", "/invoices/:invid/issue", auth.ActLedgerPost}, h(s.docs(invoicing.KindInvoice).issue)},
+		{CompanyRoute{"POST", "/invoices/:invid/void", auth.ActLedgerPost}, h(s.docs(invoicing.KindInvoice).void)},
+		{CompanyRoute{"POST", "/invoices/:invid/credit-notes", auth.ActLedgerPost}, h(s.docs(invoicing.KindInvoice).creditNote)},
+		{CompanyRoute{"GET", "/bills", auth.ActLedgerRead}, h(s.docs(invoicing.KindBill).list)},
+		{CompanyRoute{"POST", "/bills", auth.ActLedgerDraft}, h(s.docs(invoicing.KindBill).create)},
+		{CompanyRoute{"GET", "/bills/:bid", auth.ActLedgerRead}, h(s.docs(invoicing.KindBill).get)},
+		{CompanyRoute{"PATCH", "/bills/:bid", auth.ActLedgerDraft}, h(s.docs(invoicing.KindBill).update)},
+		{CompanyRoute{"POST", "/bills/:bid/issue", auth.ActLedgerPost}, h(s.docs(invoicing.KindBill).issue)},
+		{CompanyRoute{"POST", "/bills/:bid/void", auth.ActLedgerPost}, h(s.docs(invoicing.KindBill).void)},
+		{CompanyRoute{"POST", "/bills/:bid/credit-notes", auth.ActLedgerPost}, h(s.docs(invoicing.KindBill).creditNote)},
+		{CompanyRoute{"GET", "/payments", auth.ActLedgerRead}, h(s.listPayments)},
+		{CompanyRoute{"POST", "/payments", auth.ActLedgerPost}, h(s.recordPayment)},
+		{CompanyRoute{"GET", "/payments/:pid", auth.ActLedgerRead}, h(s.getPayment)},
+		{CompanyRoute{"GET", "/reports/aged-receivables", auth.ActReportsRead}, h(s.agedReport(invoicing.KindInvoice))},
+		{CompanyRoute{"GET", "/reports/aged-payables", auth.ActReportsRead}, h(s.agedReport(invoicing.KindBill))},
+		{CompanyRoute{"GET", "/reports/vat-return", auth.ActReportsRead}, h(s.vatReturn)},
 	}
 }
 

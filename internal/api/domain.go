@@ -2,6 +2,7 @@ package api
 
 import (
 	"github.com/vanta-ledger/vanta/appliance"
+	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
@@ -16,6 +17,7 @@ type domain struct {
 	provisioner *tenancy.Provisioner
 	keys        seal.KeyTable
 	reports     reports.Runner // the books' reports and their cache
+	invoicing   invoicing.Store
 }
 
 // domain returns the stores, made once when the databases are open (and
@@ -37,6 +39,7 @@ func (s *server) domain() (*domain, error) {
 		provisioner: &tenancy.Provisioner{DB: st.Admin, Mongo: st.Mongo, Redis: st.Redis, FilesDir: st.Files, Keys: currentKeyring{s.Seal}, Migrator: st.Migrator},
 		keys:        seal.KeyTable{DB: st.App},
 		reports:     reports.Runner{DB: st.App, Redis: st.Redis},
+		invoicing:   invoicing.Store{DB: st.App},
 	}
 	s.dom.Store(d)
 	return d, nil

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
@@ -132,6 +133,9 @@ var sentinels = []sentinel{
 	{err: seal.ErrCeremonyProof, status: http.StatusForbidden, code: "ceremony_proof_required"},
 	{err: seal.ErrResetProof, status: http.StatusForbidden, code: "reset_not_allowed"},
 	{err: seal.ErrRekeyNeedsGOD, status: http.StatusForbidden, code: "forbidden"},
+	// invoicing (internal/invoicing): another company's contact, tax code,
+	// document or payment is not found, as a missing one is.
+	{err: invoicing.ErrNotFound, status: http.StatusNotFound, code: "not_found", message: "no such object"},
 }
 
 // typedStatus maps the domain packages' typed errors, which carry the
@@ -180,6 +184,14 @@ func typedStatus(err error) *apiError {
 		case seal.ShareWrongKey:
 			return &apiError{status: http.StatusBadRequest, code: "wrong_key", message: se.Error(), field: "share"}
 		}
+	}
+	var ive *invoicing.ValidationError
+	if errors.As(err, &ive) {
+		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: ive.Error(), field: ive.Field}
+	}
+	var ise *invoicing.StateError
+	if errors.As(err, &ise) {
+		return &apiError{status: http.StatusConflict, code: "invalid_status", message: ise.Error()}
 	}
 	var qe *quota.ExceededError
 	if errors.As(err, &qe) {

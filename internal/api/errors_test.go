@@ -20,6 +20,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
@@ -91,6 +92,9 @@ func TestErrorMapping(t *testing.T) {
 		{seal.ErrCeremonyProof, 403, "ceremony_proof_required", ""},
 		{seal.ErrResetProof, 403, "reset_not_allowed", ""},
 		{seal.ErrRekeyNeedsGOD, 403, "forbidden", ""},
+		{&invoicing.ValidationError{Field: "lines[0].quantity", Problem: "must be more than 0"}, 400, "validation_failed", "lines[0].quantity"},
+		{&invoicing.StateError{Status: "paid", Problem: "only a draft can be issued"}, 409, "invalid_status", ""},
+		{invoicing.ErrNotFound, 404, "not_found", ""},
 		{badRequest("invalid_json", "x", "body"), 400, "invalid_json", "body"},
 		{errors.New("something nobody expected"), 500, "internal", ""},
 	}

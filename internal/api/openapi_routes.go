@@ -10,6 +10,7 @@ import (
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
@@ -153,10 +154,39 @@ var apiOps = []apiOp{
 		note: reportNote + " At most limit lines (default 1000, at most 10000) a page; next_cursor asks for the next."},
 	{method: "GET", path: "/api/v1/companies/{cid}/reports/profit-and-loss", id: "getProfitAndLoss", tag: "Reports", summary: "Income, expenses and net profit over a period", access: companyMember, status: 200, response: reports.ProfitAndLoss{},
 		query: []queryParam{dateParam("from", "the first day (default 1 January of to's year)"), dateParam("to", "the last day (default today)"), formatParam},
-		note: reportNote},
+		note:  reportNote},
 	{method: "GET", path: "/api/v1/companies/{cid}/reports/balance-sheet", id: "getBalanceSheet", tag: "Reports", summary: "Assets, liabilities, equity and current earnings on a day", access: companyMember, status: 200, response: reports.BalanceSheet{},
 		query: []queryParam{dateParam("as_of", "the day (default today)"), formatParam},
-		note: reportNote + " current_earnings are income less expenses not yet closed to retained earnings, so assets = liabilities + equity + current earnings."},
+		note:  reportNote + " current_earnings are income less expenses not yet closed to retained earnings, so assets = liabilities + equity + current earnings."},
+	// Invoicing: contacts, tax codes, invoices, bills, payments and their reports.
+	{method: "GET", path: "/api/v1/companies/{cid}/contacts", id: "listContacts", tag: "Invoicing", summary: "Customers and vendors, by name", access: companyMember, status: 200, response: listPage[invoicing.Contact]{}, paged: true, query: contactParams},
+	{method: "POST", path: "/api/v1/companies/{cid}/contacts", id: "createContact", tag: "Invoicing", summary: "Add a customer or vendor (KRA PIN checked)", access: companyMember, request: invoicing.ContactInput{}, status: 201, response: invoicing.Contact{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/contacts/{ctid}", id: "getContact", tag: "Invoicing", summary: "A contact", access: companyMember, status: 200, response: invoicing.Contact{}},
+	{method: "PATCH", path: "/api/v1/companies/{cid}/contacts/{ctid}", id: "updateContact", tag: "Invoicing", summary: "Change a contact", access: companyMember, request: invoicing.ContactPatch{}, status: 200, response: invoicing.Contact{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/tax-codes", id: "listTaxCodes", tag: "Invoicing", summary: "Tax codes, every version with its effective dates and eTIMS letter", access: companyMember, status: 200, response: listPage[invoicing.TaxCode]{}, query: taxCodeParams},
+	{method: "POST", path: "/api/v1/companies/{cid}/tax-codes", id: "createTaxCode", tag: "Invoicing", summary: "Add a tax code, or a new version of one from a date", access: companyMember, request: invoicing.TaxCodeInput{}, status: 201, response: invoicing.TaxCode{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/tax-codes/{tcid}", id: "getTaxCode", tag: "Invoicing", summary: "A tax code version", access: companyMember, status: 200, response: invoicing.TaxCode{}},
+	{method: "PATCH", path: "/api/v1/companies/{cid}/tax-codes/{tcid}", id: "updateTaxCode", tag: "Invoicing", summary: "Rename a tax code version, set its eTIMS letter or end it", access: companyMember, request: invoicing.TaxCodePatch{}, status: 200, response: invoicing.TaxCode{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/invoices", id: "listInvoices", tag: "Invoicing", summary: "Invoices, newest first", access: companyMember, status: 200, response: listPage[invoicing.Document]{}, paged: true, query: documentParams},
+	{method: "POST", path: "/api/v1/companies/{cid}/invoices", id: "createInvoice", tag: "Invoicing", summary: "Save a draft invoice (lines: quantity, unit price, tax code, account)", access: companyMember, request: invoicing.DocumentInput{}, status: 201, response: invoicing.Document{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/invoices/{invid}", id: "getInvoice", tag: "Invoicing", summary: "An invoice or one of its credit notes", access: companyMember, status: 200, response: invoicing.Document{}},
+	{method: "PATCH", path: "/api/v1/companies/{cid}/invoices/{invid}", id: "updateInvoice", tag: "Invoicing", summary: "Change a draft invoice", access: companyMember, request: invoicing.DocumentPatch{}, status: 200, response: invoicing.Document{}},
+	{method: "POST", path: "/api/v1/companies/{cid}/invoices/{invid}/issue", id: "issueInvoice", tag: "Invoicing", summary: "Number a draft invoice and post its entry", access: companyMember, status: 200, response: invoicing.Document{}},
+	{method: "POST", path: "/api/v1/companies/{cid}/invoices/{invid}/void", id: "voidInvoice", tag: "Invoicing", summary: "Void an issued invoice nothing was paid on; posts the reversal", access: companyMember, request: invoicing.VoidInput{}, optionalBody: true, status: 200, response: invoicing.Document{}},
+	{method: "POST", path: "/api/v1/companies/{cid}/invoices/{invid}/credit-notes", id: "creditInvoice", tag: "Invoicing", summary: "Issue a credit note against an issued invoice", access: companyMember, request: invoicing.CreditNoteInput{}, status: 201, response: invoicing.Document{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/bills", id: "listBills", tag: "Invoicing", summary: "Bills, newest first", access: companyMember, status: 200, response: listPage[invoicing.Document]{}, paged: true, query: documentParams},
+	{method: "POST", path: "/api/v1/companies/{cid}/bills", id: "createBill", tag: "Invoicing", summary: "Save a draft bill (lines: quantity, unit price, tax code, account)", access: companyMember, request: invoicing.DocumentInput{}, status: 201, response: invoicing.Document{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/bills/{bid}", id: "getBill", tag: "Invoicing", summary: "A bill or one of its credit notes", access: companyMember, status: 200, response: invoicing.Document{}},
+	{method: "PATCH", path: "/api/v1/companies/{cid}/bills/{bid}", id: "updateBill", tag: "Invoicing", summary: "Change a draft bill", access: companyMember, request: invoicing.DocumentPatch{}, status: 200, response: invoicing.Document{}},
+	{method: "POST", path: "/api/v1/companies/{cid}/bills/{bid}/issue", id: "issueBill", tag: "Invoicing", summary: "Number a draft bill and post its entry", access: companyMember, status: 200, response: invoicing.Document{}},
+	{method: "POST", path: "/api/v1/companies/{cid}/bills/{bid}/void", id: "voidBill", tag: "Invoicing", summary: "Void an issued bill nothing was paid on; posts the reversal", access: companyMember, request: invoicing.VoidInput{}, optionalBody: true, status: 200, response: invoicing.Document{}},
+	{method: "POST", path: "/api/v1/companies/{cid}/bills/{bid}/credit-notes", id: "creditBill", tag: "Invoicing", summary: "Issue a credit note against an issued bill", access: companyMember, request: invoicing.CreditNoteInput{}, status: 201, response: invoicing.Document{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/payments", id: "listPayments", tag: "Invoicing", summary: "Payments received and made, newest first", access: companyMember, status: 200, response: listPage[invoicing.Payment]{}, paged: true, query: paymentParams},
+	{method: "POST", path: "/api/v1/companies/{cid}/payments", id: "recordPayment", tag: "Invoicing", summary: "Record a payment received or made; posts it and allocates it to invoices or bills", access: companyMember, request: invoicing.PaymentInput{}, status: 201, response: invoicing.Payment{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/payments/{pid}", id: "getPayment", tag: "Invoicing", summary: "A payment and its allocations", access: companyMember, status: 200, response: invoicing.Payment{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/reports/aged-receivables", id: "getAgedReceivables", tag: "Invoicing", summary: "What customers owe, by contact and days past due", access: companyMember, status: 200, response: invoicing.AgedReport{}, query: agedParams},
+	{method: "GET", path: "/api/v1/companies/{cid}/reports/aged-payables", id: "getAgedPayables", tag: "Invoicing", summary: "What the company owes vendors, by contact and days past due", access: companyMember, status: 200, response: invoicing.AgedReport{}, query: agedParams},
+	{method: "GET", path: "/api/v1/companies/{cid}/reports/vat-return", id: "getVATReturn", tag: "Invoicing", summary: "Output and input VAT of a period by eTIMS letter and rate, withholding VAT credits, net payable", access: companyMember, status: 200, response: invoicing.VATReturn{}, query: vatReturnParams},
 }
 
 // tagDescriptions describe the groups of operations, in the order the
@@ -172,6 +202,7 @@ var tagDescriptions = []struct{ name, description string }{
 	{"Invitations", "Inviting people into a company, and accepting."},
 	{"Audit", "The hash-chained audit log of each company and of the system."},
 	{"Reports", "The books' statements: trial balance, general ledger, profit and loss, balance sheet; JSON or CSV."},
+	{"Invoicing", "Customers and vendors, tax codes, invoices, bills, credit notes, payments, aged receivables and payables, and the VAT return."},
 	{"Reference", "This API's own description."},
 }
 
