@@ -946,7 +946,7 @@ const VantaBooks = (() => {
 
   async function docForm(ctx, kind, contactList, box) {
     const k = docKinds[kind];
-    const codes = await ctx.api("GET", cpath(ctx, "/tax-codes?limit=1000"));
+    const codes = await ctx.api("GET", cpath(ctx, "/tax-codes?on=" + today()));
     const taxCodes = lineCodes(codes.ok ? (codes.data.items || []) : [], today());
     const key = (tc) => tc.code;
     const contact = el("select", { required: true, "data-testid": "doc-contact" }, [el("option", { value: "", text: "Choose a " + k.party.toLowerCase() })]
