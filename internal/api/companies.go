@@ -130,6 +130,23 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"GET", "/reports/aged-receivables", auth.ActReportsRead}, h(s.agedReport(invoicing.KindInvoice))},
 		{CompanyRoute{"GET", "/reports/aged-payables", auth.ActReportsRead}, h(s.agedReport(invoicing.KindBill))},
 		{CompanyRoute{"GET", "/reports/vat-return", auth.ActReportsRead}, h(s.vatReturn)},
+		// ledger: the chart of accounts, journal entries, the period lock
+		// and the books' verification (internal/ledger, ledger.go).
+		{CompanyRoute{"GET", "/accounts", auth.ActLedgerRead}, h(s.listAccounts)},
+		{CompanyRoute{"POST", "/accounts", auth.ActLedgerPost}, h(s.createAccount)},
+		{CompanyRoute{"PATCH", "/accounts/:aid", auth.ActLedgerPost}, h(s.updateAccount)},
+		{CompanyRoute{"DELETE", "/accounts/:aid", auth.ActLedgerPost}, h(s.deleteAccount)},
+		{CompanyRoute{"GET", "/journal-entries", auth.ActLedgerRead}, h(s.listEntries)},
+		{CompanyRoute{"POST", "/journal-entries", auth.ActLedgerDraft}, h(s.createEntry)},
+		{CompanyRoute{"POST", "/journal-entries/batch", auth.ActLedgerPost}, h(s.postBatch)},
+		{CompanyRoute{"GET", "/journal-entries/:eid", auth.ActLedgerRead}, h(s.getEntry)},
+		{CompanyRoute{"PATCH", "/journal-entries/:eid", auth.ActLedgerDraft}, h(s.updateEntry)},
+		{CompanyRoute{"DELETE", "/journal-entries/:eid", auth.ActLedgerDraft}, h(s.deleteEntry)},
+		{CompanyRoute{"POST", "/journal-entries/:eid/approve", auth.ActLedgerApprove}, h(s.approveEntry)},
+		{CompanyRoute{"POST", "/journal-entries/:eid/reverse", auth.ActLedgerPost}, h(s.reverseEntry)},
+		{CompanyRoute{"GET", "/period-lock", auth.ActLedgerRead}, h(s.getPeriodLock)},
+		{CompanyRoute{"PUT", "/period-lock", auth.ActCompanyUpdate}, h(s.setPeriodLock)},
+		{CompanyRoute{"GET", "/ledger/verify", auth.ActAuditRead}, h(s.verifyLedger)},
 	}
 }
 

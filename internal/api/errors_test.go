@@ -21,6 +21,7 @@ import (
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/invoicing"
+	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
@@ -95,6 +96,12 @@ func TestErrorMapping(t *testing.T) {
 		{&invoicing.ValidationError{Field: "lines[0].quantity", Problem: "must be more than 0"}, 400, "validation_failed", "lines[0].quantity"},
 		{&invoicing.StateError{Status: "paid", Problem: "only a draft can be issued"}, 409, "invalid_status", ""},
 		{invoicing.ErrNotFound, 404, "not_found", ""},
+		{ledger.ErrNotFound, 404, "not_found", ""},
+		{&ledger.RuleError{Rule: ledger.RuleUnbalanced, Field: "lines", Message: "debits 1.00 ≠ credits 0.90 in KES"}, 400, "validation_failed", "lines"},
+		{&ledger.RuleError{Rule: ledger.RulePeriodLocked, Field: "date", Message: "locked"}, 400, "validation_failed", "date"},
+		{&ledger.RuleError{Rule: ledger.RuleNotDraft, Field: "id", Message: "posted"}, 409, "not_draft", "id"},
+		{&ledger.RuleError{Rule: ledger.RuleAccountInUse, Field: "id", Message: "has lines"}, 409, "account_in_use", "id"},
+		{&ledger.RuleError{Rule: ledger.RuleIdempotencyConflict, Field: "idempotency_key", Message: "other body"}, 409, "idempotency_conflict", "idempotency_key"},
 		{badRequest("invalid_json", "x", "body"), 400, "invalid_json", "body"},
 		{errors.New("something nobody expected"), 500, "internal", ""},
 	}

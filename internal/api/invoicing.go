@@ -28,9 +28,9 @@ func (s *server) invoicingStore(c *gin.Context) (invoicing.Store, error) {
 	return d.invoicing, nil
 }
 
-// pathID reads a path parameter as an id; anything else is not found,
+// invPathID reads a path parameter as an id; anything else is not found,
 // as an id of another company is.
-func pathID(c *gin.Context, name string) (uuid.UUID, error) {
+func invPathID(c *gin.Context, name string) (uuid.UUID, error) {
 	id, err := uuid.Parse(c.Param(name))
 	if err != nil {
 		return uuid.Nil, invoicing.ErrNotFound
@@ -83,7 +83,7 @@ func (s *server) createContact(c *gin.Context) error {
 }
 
 func (s *server) getContact(c *gin.Context) error {
-	id, err := pathID(c, "ctid")
+	id, err := invPathID(c, "ctid")
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (s *server) getContact(c *gin.Context) error {
 }
 
 func (s *server) updateContact(c *gin.Context) error {
-	id, err := pathID(c, "ctid")
+	id, err := invPathID(c, "ctid")
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func (s *server) createTaxCode(c *gin.Context) error {
 }
 
 func (s *server) getTaxCode(c *gin.Context) error {
-	id, err := pathID(c, "tcid")
+	id, err := invPathID(c, "tcid")
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (s *server) getTaxCode(c *gin.Context) error {
 }
 
 func (s *server) updateTaxCode(c *gin.Context) error {
-	id, err := pathID(c, "tcid")
+	id, err := invPathID(c, "tcid")
 	if err != nil {
 		return err
 	}
@@ -242,7 +242,7 @@ func (d documentRoutes) create(c *gin.Context) error {
 }
 
 func (d documentRoutes) get(c *gin.Context) error {
-	id, err := pathID(c, d.param)
+	id, err := invPathID(c, d.param)
 	if err != nil {
 		return err
 	}
@@ -259,7 +259,7 @@ func (d documentRoutes) get(c *gin.Context) error {
 }
 
 func (d documentRoutes) update(c *gin.Context) error {
-	id, err := pathID(c, d.param)
+	id, err := invPathID(c, d.param)
 	if err != nil {
 		return err
 	}
@@ -280,7 +280,7 @@ func (d documentRoutes) update(c *gin.Context) error {
 }
 
 func (d documentRoutes) issue(c *gin.Context) error {
-	id, err := pathID(c, d.param)
+	id, err := invPathID(c, d.param)
 	if err != nil {
 		return err
 	}
@@ -297,7 +297,7 @@ func (d documentRoutes) issue(c *gin.Context) error {
 }
 
 func (d documentRoutes) void(c *gin.Context) error {
-	id, err := pathID(c, d.param)
+	id, err := invPathID(c, d.param)
 	if err != nil {
 		return err
 	}
@@ -320,7 +320,7 @@ func (d documentRoutes) void(c *gin.Context) error {
 }
 
 func (d documentRoutes) creditNote(c *gin.Context) error {
-	id, err := pathID(c, d.param)
+	id, err := invPathID(c, d.param)
 	if err != nil {
 		return err
 	}
@@ -376,7 +376,7 @@ func (s *server) recordPayment(c *gin.Context) error {
 }
 
 func (s *server) getPayment(c *gin.Context) error {
-	id, err := pathID(c, "pid")
+	id, err := invPathID(c, "pid")
 	if err != nil {
 		return err
 	}
