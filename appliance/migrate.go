@@ -16,6 +16,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/seal"
@@ -31,6 +32,7 @@ func Migrations() (*migrate.Registry, error) {
 		migrate.Source{Name: "auth", FS: auth.Migrations},
 		migrate.Source{Name: "seal", FS: seal.Migrations},
 		migrate.Source{Name: "ledger", FS: ledger.Migrations},
+		migrate.Source{Name: "invoicing", FS: invoicing.Migrations},
 	)
 	if err != nil {
 		return nil, err
