@@ -120,6 +120,8 @@ type EntryInput struct {
 	SourceID                                     uuid.UUID
 	Status                                       Status
 	Lines                                        []LineInput
+
+	reverses uuid.UUID // set by Reverse alone
 }
 
 // Line is a stored line.

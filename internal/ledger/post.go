@@ -223,7 +223,7 @@ func requestHash(e EntryInput) []byte {
 // amount.
 func (b *books) validate(in EntryInput, field func(string) string) (Entry, error) {
 	e := Entry{Description: in.Description, Reference: in.Reference, Source: in.Source, SourceID: in.SourceID,
-		Status: in.Status, IdempotencyKey: in.IdempotencyKey}
+		Status: in.Status, IdempotencyKey: in.IdempotencyKey, ReversesID: in.reverses}
 	if e.Source == "" {
 		e.Source = SourceManual
 	}
@@ -404,7 +404,7 @@ func canonicalRate(s string) string {
 // move in one round trip.
 func insert(ctx context.Context, tx pgx.Tx, b *books, ps []pending) error {
 	var (
-		eIDs, eSourceIDs                               []uuid.UUID
+		eIDs, eSourceIDs, eReverses                    []uuid.UUID
 		eNumbers                                       []*int64
 		eDates                                         []string
 		eDescs, eRefs, eSources, eStatuses, eCreatedBy []string
@@ -426,7 +426,7 @@ func insert(ctx context.Context, tx pgx.Tx, b *books, ps []pending) error {
 		if p.replay != uuid.Nil || p.dupOf > 0 {
 			continue
 		}
-		eIDs = append(eIDs, e.ID)
+		eIDs, eReverses = append(eIDs, e.ID), append(eReverses, e.ReversesID)
 		eSourceIDs = append(eSourceIDs, e.SourceID)
 		eDates = append(eDates, e.Date)
 		eDescs, eRefs = append(eDescs, e.Description), append(eRefs, e.Reference)
@@ -461,14 +461,14 @@ func insert(ctx context.Context, tx pgx.Tx, b *books, ps []pending) error {
 	}
 	batch := &pgx.Batch{}
 	batch.Queue(`INSERT INTO journal_entries (company_id, id, number, date, description, reference, source, source_id, status,
-			idempotency_key, request_hash, created_by, created_at, posted_by, posted_at, prev_hash, hash)
+			idempotency_key, request_hash, created_by, created_at, posted_by, posted_at, prev_hash, hash, reverses_id)
 		SELECT current_setting('app.company_id')::uuid, id, number, date::date, description, reference, source, nullif(source_id, '00000000-0000-0000-0000-000000000000'::uuid), status,
-			idempotency_key, request_hash, created_by, created_at, posted_by, posted_at, prev_hash, hash
+			idempotency_key, request_hash, created_by, created_at, posted_by, posted_at, prev_hash, hash, nullif(reverses_id, '00000000-0000-0000-0000-000000000000'::uuid)
 		FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::text[],
-			$9::text[], $10::bytea[], $11::text[], $12::timestamptz[], $13::text[], $14::timestamptz[], $15::bytea[], $16::bytea[])
+			$9::text[], $10::bytea[], $11::text[], $12::timestamptz[], $13::text[], $14::timestamptz[], $15::bytea[], $16::bytea[], $17::uuid[])
 			AS t(id, number, date, description, reference, source, source_id, status,
-			idempotency_key, request_hash, created_by, created_at, posted_by, posted_at, prev_hash, hash)`,
-		eIDs, eNumbers, eDates, eDescs, eRefs, eSources, eSourceIDs, eStatuses, eKeys, eReq, eCreatedBy, eCreatedAt, ePostedBy, ePostedAt, ePrev, eHashes)
+			idempotency_key, request_hash, created_by, created_at, posted_by, posted_at, prev_hash, hash, reverses_id)`,
+		eIDs, eNumbers, eDates, eDescs, eRefs, eSources, eSourceIDs, eStatuses, eKeys, eReq, eCreatedBy, eCreatedAt, ePostedBy, ePostedAt, ePrev, eHashes, eReverses)
 	batch.Queue(`INSERT INTO journal_lines (company_id, entry_id, line_no, account_id, amount, currency, rate, base_amount,
 			contact_id, tax_code, memo, date, posted)
 		SELECT current_setting('app.company_id')::uuid, entry_id, line_no, account_id, amount, currency, rate::numeric, base_amount,
@@ -481,6 +481,7 @@ func insert(ctx context.Context, tx pgx.Tx, b *books, ps []pending) error {
 		queueBalances(batch, balanceRows(daily))
 		batch.Queue("UPDATE ledger_settings SET last_number = $1, head_hash = $2", b.number, b.head)
 	}
+	queueCheck(batch)
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return dbError(err, "post entries")
 	}
@@ -534,6 +535,14 @@ func queueBalances(batch *pgx.Batch, rows []balanceRow) {
 		ORDER BY account_id, currency, day
 		ON CONFLICT (account_id, currency, day) DO UPDATE SET amount = d.amount + excluded.amount, base_amount = d.base_amount + excluded.base_amount`,
 		accts, curs, days, amts, bases)
+}
+
+// queueCheck runs the database's deferred checks of the entries now,
+// so that a refusal reaches the poster as its RuleError rather than the
+// caller's commit, and defers them again for the caller's next entry.
+func queueCheck(batch *pgx.Batch) {
+	batch.Queue("SET CONSTRAINTS journal_entries_posted_insert, journal_entries_posted_update, journal_lines_posted IMMEDIATE")
+	batch.Queue("SET CONSTRAINTS journal_entries_posted_insert, journal_entries_posted_update, journal_lines_posted DEFERRED")
 }
 
 func nullable(s string) *string {
