@@ -153,10 +153,10 @@ var apiOps = []apiOp{
 		note: reportNote + " At most limit lines (default 1000, at most 10000) a page; next_cursor asks for the next."},
 	{method: "GET", path: "/api/v1/companies/{cid}/reports/profit-and-loss", id: "getProfitAndLoss", tag: "Reports", summary: "Income, expenses and net profit over a period", access: companyMember, status: 200, response: reports.ProfitAndLoss{},
 		query: []queryParam{dateParam("from", "the first day (default 1 January of to's year)"), dateParam("to", "the last day (default today)"), formatParam},
-		note: reportNote},
+		note:  reportNote},
 	{method: "GET", path: "/api/v1/companies/{cid}/reports/balance-sheet", id: "getBalanceSheet", tag: "Reports", summary: "Assets, liabilities, equity and current earnings on a day", access: companyMember, status: 200, response: reports.BalanceSheet{},
 		query: []queryParam{dateParam("as_of", "the day (default today)"), formatParam},
-		note: reportNote + " current_earnings are income less expenses not yet closed to retained earnings, so assets = liabilities + equity + current earnings."},
+		note:  reportNote + " current_earnings are income less expenses not yet closed to retained earnings, so assets = liabilities + equity + current earnings."},
 }
 
 // tagDescriptions describe the groups of operations, in the order the

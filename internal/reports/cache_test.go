@@ -1,11 +1,13 @@
 package reports
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vanta-ledger/vanta/internal/ledger"
 )
@@ -23,7 +25,7 @@ func sale(date string, amount int64) ledger.EntryInput {
 func TestCacheFollowsPostings(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
-	r := Runner{DB: e.app, Redis: e.redis}
+	r := Runner{DB: e.app, Redis: e.redis, MAC: []byte("a key of this process alone, 32b")}
 	p := Params{AsOf: ymd("2026-01-31")}
 	e.post(t, []ledger.EntryInput{sale("2026-01-10", 1_000_00)})
 
@@ -63,6 +65,23 @@ func TestCacheFollowsPostings(t *testing.T) {
 	}
 	if !second.Cached || string(second.JSON) != string(first.JSON) || len(second.Table.Rows) != len(first.Table.Rows) {
 		t.Errorf("second answer: cached %v, %s (first %s)", second.Cached, second.JSON, first.JSON)
+	}
+
+	// A report written into Redis by anyone but this process (here: the
+	// cached one with its figure changed) is not served.
+	raw, err := e.redis.Get(ctx, key).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := bytes.Replace(raw, []byte(`"1000.00"`), []byte(`"9000.00"`), 1)
+	if bytes.Equal(forged, raw) {
+		t.Fatalf("no figure to forge in %s", raw)
+	}
+	if err := e.redis.Set(ctx, key, forged, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Run(ctx, e.s, "trial-balance", p, TrialBalanceReport); err != nil || got.Cached || bank(got) != "1000.00" {
+		t.Errorf("after forging the cache: cached %v, bank %s, %v", got.Cached, bank(got), err)
 	}
 
 	e.post(t, []ledger.EntryInput{sale("2026-01-20", 250_00)})
