@@ -106,7 +106,8 @@ func ymd(s string) time.Time {
 // purchases with input VAT and their payments, a monthly payroll with
 // PAYE and NSSF withheld and remitted the next month, rent, a sale in US
 // dollars at a rate, a conversion of dollars to shillings through the
-// conversion account, and a wrong expense reversed the next day. Entries
+// conversion account, a wrong expense reversed the next day, and an audit
+// fee accrued in November on accounts not used before. Entries
 // come month by month, each month one PostBatch.
 func yearOfActivity(t *testing.T, e *env) *model {
 	t.Helper()
@@ -187,6 +188,10 @@ func yearOfActivity(t *testing.T, e *env) *model {
 		case time.June:
 			batch = append(batch, entry("2025-06-15", "Export sale, USD 2,500.00 at 129.45",
 				fx("1105", 2_500_00, "129.45"), fx("4000", -2_500_00, "129.45")))
+		case time.November:
+			// An account first used late in the year: the month ends
+			// before it must not list it.
+			batch = append(batch, entry("2025-11-20", "Audit fee", l("6700", 150_000_00), l("2400", -150_000_00)))
 		case time.July:
 			batch = append(batch, entry("2025-07-10", "USD 1,000.00 sold at 130.10",
 				l("1100", 130_100_00), l("3900", -130_100_00), fx("3900", 1_000_00, "130.10"), fx("1105", -1_000_00, "130.10")))
