@@ -186,12 +186,13 @@ type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	Rule    string `json:"rule,omitempty"` // the ledger's rule a refusal names
 }
 
 // writeError writes the error shape; only fail calls it
 // (TestOneErrorWriter).
-func writeError(c *gin.Context, status int, code, message, field string) {
-	c.AbortWithStatusJSON(status, errorBody{Error: errorDetail{Code: code, Message: message, Field: field}})
+func writeError(c *gin.Context, status int, code, message, field, rule string) {
+	c.AbortWithStatusJSON(status, errorBody{Error: errorDetail{Code: code, Message: message, Field: field, Rule: rule}})
 }
 
 // refuseCrossSite answers 403 cross_site to a state-changing request that a

@@ -92,6 +92,23 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"GET", "/quota", auth.ActCompanyRead}, h(s.getQuota)},
 		{CompanyRoute{"GET", "/audit", auth.ActAuditRead}, h(s.listAudit(companyChain))},
 		{CompanyRoute{"GET", "/audit/verify", auth.ActAuditRead}, h(s.verifyAudit(companyChain))},
+		// ledger: the chart of accounts, journal entries, the period lock
+		// and the books' verification (internal/ledger, ledger.go).
+		{CompanyRoute{"GET", "/accounts", auth.ActLedgerRead}, h(s.listAccounts)},
+		{CompanyRoute{"POST", "/accounts", auth.ActLedgerPost}, h(s.createAccount)},
+		{CompanyRoute{"PATCH", "/accounts/:aid", auth.ActLedgerPost}, h(s.updateAccount)},
+		{CompanyRoute{"DELETE", "/accounts/:aid", auth.ActLedgerPost}, h(s.deleteAccount)},
+		{CompanyRoute{"GET", "/journal-entries", auth.ActLedgerRead}, h(s.listEntries)},
+		{CompanyRoute{"POST", "/journal-entries", auth.ActLedgerDraft}, h(s.createEntry)},
+		{CompanyRoute{"POST", "/journal-entries/batch", auth.ActLedgerPost}, h(s.postBatch)},
+		{CompanyRoute{"GET", "/journal-entries/:eid", auth.ActLedgerRead}, h(s.getEntry)},
+		{CompanyRoute{"PATCH", "/journal-entries/:eid", auth.ActLedgerDraft}, h(s.updateEntry)},
+		{CompanyRoute{"DELETE", "/journal-entries/:eid", auth.ActLedgerDraft}, h(s.deleteEntry)},
+		{CompanyRoute{"POST", "/journal-entries/:eid/approve", auth.ActLedgerApprove}, h(s.approveEntry)},
+		{CompanyRoute{"POST", "/journal-entries/:eid/reverse", auth.ActLedgerPost}, h(s.reverseEntry)},
+		{CompanyRoute{"GET", "/period-lock", auth.ActLedgerRead}, h(s.getPeriodLock)},
+		{CompanyRoute{"PUT", "/period-lock", auth.ActCompanyUpdate}, h(s.setPeriodLock)},
+		{CompanyRoute{"GET", "/ledger/verify", auth.ActAuditRead}, h(s.verifyLedger)},
 		// reports (internal/reports): the books' statements, JSON or CSV,
 		// through s.report (cache + CSV for any reports.Func).
 		{CompanyRoute{"GET", "/reports/trial-balance", auth.ActReportsRead}, s.report("trial-balance", reports.TrialBalanceReport)},

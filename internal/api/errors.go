@@ -19,6 +19,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
@@ -132,6 +133,8 @@ var sentinels = []sentinel{
 	{err: seal.ErrCeremonyProof, status: http.StatusForbidden, code: "ceremony_proof_required"},
 	{err: seal.ErrResetProof, status: http.StatusForbidden, code: "reset_not_allowed"},
 	{err: seal.ErrRekeyNeedsGOD, status: http.StatusForbidden, code: "forbidden"},
+	// the books (internal/ledger)
+	{err: ledger.ErrNotFound, status: http.StatusNotFound, code: "not_found", message: "no such account or journal entry"},
 }
 
 // typedStatus maps the domain packages' typed errors, which carry the
@@ -154,6 +157,9 @@ func typedStatus(err error) *apiError {
 		return &apiError{status: http.StatusBadRequest, code: "weak_password", message: pe.Error(), field: "password"}
 	}
 	if ae := uploadStatus(err); ae != nil {
+		return ae
+	}
+	if ae := ledgerStatus(err); ae != nil {
 		return ae
 	}
 	var ve *tenancy.ValidationError
@@ -291,10 +297,20 @@ func (s *server) fail(c *gin.Context, err error) {
 	if ae.retryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(ae.retryAfter.Seconds()))))
 	}
-	writeError(c, ae.status, ae.code, ae.message, ae.field)
+	writeError(c, ae.status, ae.code, ae.message, ae.field, ruleOf(err, ae))
 }
 
 const ctxErrorCode = "vanta.error_code"
+
+// ruleOf is the ledger's rule behind a refusal (error.rule), "" for any
+// other error.
+func ruleOf(err error, ae *apiError) string {
+	var re *ledger.RuleError
+	if ae.status < 500 && errors.As(err, &re) {
+		return re.Rule
+	}
+	return ""
+}
 
 // auditRequests logs every state-changing request: who (client IP), what
 // (route), and how it ended, never the body, which may hold a share.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
@@ -91,6 +92,12 @@ func TestErrorMapping(t *testing.T) {
 		{seal.ErrCeremonyProof, 403, "ceremony_proof_required", ""},
 		{seal.ErrResetProof, 403, "reset_not_allowed", ""},
 		{seal.ErrRekeyNeedsGOD, 403, "forbidden", ""},
+		{ledger.ErrNotFound, 404, "not_found", ""},
+		{&ledger.RuleError{Rule: ledger.RuleUnbalanced, Field: "lines", Message: "debits 1.00 ≠ credits 0.90 in KES"}, 400, "validation_failed", "lines"},
+		{&ledger.RuleError{Rule: ledger.RulePeriodLocked, Field: "date", Message: "locked"}, 400, "validation_failed", "date"},
+		{&ledger.RuleError{Rule: ledger.RuleNotDraft, Field: "id", Message: "posted"}, 409, "not_draft", "id"},
+		{&ledger.RuleError{Rule: ledger.RuleAccountInUse, Field: "id", Message: "has lines"}, 409, "account_in_use", "id"},
+		{&ledger.RuleError{Rule: ledger.RuleIdempotencyConflict, Field: "idempotency_key", Message: "other body"}, 409, "idempotency_conflict", "idempotency_key"},
 		{badRequest("invalid_json", "x", "body"), 400, "invalid_json", "body"},
 		{errors.New("something nobody expected"), 500, "internal", ""},
 	}

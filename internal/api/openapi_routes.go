@@ -142,6 +142,31 @@ var apiOps = []apiOp{
 	{method: "GET", path: "/api/v1/sys/overview", id: "getSystemOverview", tag: "System", summary: "The seal, services, allowances and every live company with its members and storage, in one answer", access: godOnly, status: 200, response: systemOverview{}},
 	{method: "GET", path: "/api/v1/sys/audit/verify", id: "verifySystemAudit", tag: "Audit", summary: "Verify the system audit chain", access: godOnly, status: 200, response: audit.Result{}},
 
+	// Ledger (internal/ledger; ledger.go).
+	{method: "GET", path: "/api/v1/companies/{cid}/accounts", id: "listAccounts", tag: "Ledger", summary: "The chart of accounts, by code", access: companyMember, status: 200, response: listPage[accountJSON]{}, paged: true},
+	{method: "POST", path: "/api/v1/companies/{cid}/accounts", id: "createAccount", tag: "Ledger", summary: "Add an account to the chart", access: companyMember, request: accountCreate{}, status: 201, response: accountJSON{}},
+	{method: "PATCH", path: "/api/v1/companies/{cid}/accounts/{aid}", id: "updateAccount", tag: "Ledger", summary: "Rename, move, deactivate or reactivate an account", access: companyMember, request: accountPatch{}, status: 200, response: accountJSON{}},
+	{method: "DELETE", path: "/api/v1/companies/{cid}/accounts/{aid}", id: "deleteAccount", tag: "Ledger", summary: "Delete an account without lines (409 account_in_use otherwise: deactivate it)", access: companyMember, status: 204},
+	{method: "GET", path: "/api/v1/companies/{cid}/journal-entries", id: "listJournalEntries", tag: "Ledger", summary: "Journal entries by date", access: companyMember, status: 200, response: listPage[entryJSON]{}, paged: true,
+		query: []queryParam{
+			{"status", "draft or posted", gin.H{"type": "string", "enum": []string{"draft", "posted"}}},
+			{"from", "first date, inclusive", gin.H{"type": "string", "format": "date"}},
+			{"to", "last date, inclusive", gin.H{"type": "string", "format": "date"}},
+			{"account", "entries with a line on this account code", gin.H{"type": "string"}},
+			{"source", "manual, invoice, bill, payment, document, import, reversal or statement", gin.H{"type": "string"}},
+		}},
+	{method: "POST", path: "/api/v1/companies/{cid}/journal-entries", id: "createJournalEntry", tag: "Ledger", summary: "Draft or post an entry", access: companyMember, request: entryRequest{}, status: 201, response: entryJSON{},
+		note: "A draft needs ledger.draft; \"status\":\"posted\" also needs ledger.post (403 otherwise). A retried idempotency_key answers 200 with the first entry and Idempotent-Replayed: true; the key with another body is 409 idempotency_conflict."},
+	{method: "POST", path: "/api/v1/companies/{cid}/journal-entries/batch", id: "postJournalEntries", tag: "Ledger", summary: "Post up to 1,000 entries, all or nothing", access: companyMember, request: batchRequest{}, status: 201, response: batchResponse{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/journal-entries/{eid}", id: "getJournalEntry", tag: "Ledger", summary: "One journal entry with its lines", access: companyMember, status: 200, response: entryJSON{}},
+	{method: "PATCH", path: "/api/v1/companies/{cid}/journal-entries/{eid}", id: "updateJournalEntry", tag: "Ledger", summary: "Replace a draft's date, texts and lines (409 not_draft once posted)", access: companyMember, request: entryRequest{}, status: 200, response: entryJSON{}},
+	{method: "DELETE", path: "/api/v1/companies/{cid}/journal-entries/{eid}", id: "deleteJournalEntry", tag: "Ledger", summary: "Delete a draft (409 not_draft once posted)", access: companyMember, status: 204},
+	{method: "POST", path: "/api/v1/companies/{cid}/journal-entries/{eid}/approve", id: "approveJournalEntry", tag: "Ledger", summary: "Approve a draft, which posts it", access: companyMember, status: 200, response: entryJSON{}},
+	{method: "POST", path: "/api/v1/companies/{cid}/journal-entries/{eid}/reverse", id: "reverseJournalEntry", tag: "Ledger", summary: "Post the mirror of a posted entry, linked to it", access: companyMember, request: reverseRequest{}, status: 201, response: entryJSON{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/period-lock", id: "getPeriodLock", tag: "Ledger", summary: "The period lock date", access: companyMember, status: 200, response: periodLock{}},
+	{method: "PUT", path: "/api/v1/companies/{cid}/period-lock", id: "setPeriodLock", tag: "Ledger", summary: "Move the period lock: nothing is posted on or before it", access: companyMember, request: periodLock{}, status: 200, response: periodLock{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/ledger/verify", id: "verifyLedger", tag: "Ledger", summary: "Recompute the books' hash chain and every balance", access: companyMember, status: 200, response: verifyResult{}},
+
 	// Reports (internal/reports): the books' statements, served by s.report.
 	{method: "GET", path: "/api/v1/companies/{cid}/reports/trial-balance", id: "getTrialBalance", tag: "Reports", summary: "Every account's balance on a day, in the company currency and natively", access: companyMember, status: 200, response: reports.TrialBalance{},
 		query: []queryParam{dateParam("as_of", "the last day counted (default today)"),
@@ -171,6 +196,7 @@ var tagDescriptions = []struct{ name, description string }{
 	{"Members", "People in a company and their roles."},
 	{"Invitations", "Inviting people into a company, and accepting."},
 	{"Audit", "The hash-chained audit log of each company and of the system."},
+	{"Ledger", "A company's books: the chart of accounts, journal entries, the period lock and their verification."},
 	{"Reports", "The books' statements: trial balance, general ledger, profit and loss, balance sheet; JSON or CSV."},
 	{"Reference", "This API's own description."},
 }

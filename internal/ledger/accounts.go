@@ -10,11 +10,12 @@ import (
 )
 
 // accountColumns are what scanAccount reads, in its order.
-const accountColumns = "id, code, name, type, coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid), coalesce(currency, ''), active, coalesce(role, ''), created_at"
+const accountColumns = `id, code, name, type, coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid),
+	coalesce((SELECT p.code FROM accounts p WHERE p.id = accounts.parent_id), ''), coalesce(currency, ''), active, coalesce(role, ''), created_at`
 
 func scanAccount(r pgx.Row) (Account, error) {
 	var a Account
-	err := r.Scan(&a.ID, &a.Code, &a.Name, &a.Type, &a.ParentID, &a.Currency, &a.Active, &a.Role, &a.CreatedAt)
+	err := r.Scan(&a.ID, &a.Code, &a.Name, &a.Type, &a.ParentID, &a.ParentCode, &a.Currency, &a.Active, &a.Role, &a.CreatedAt)
 	return a, err
 }
 

@@ -36,12 +36,13 @@ func scanEntry(r pgx.Row) (Entry, error) {
 // lineColumns are what scanLine reads, in its order (l: journal_lines,
 // a: accounts, c: currencies).
 const lineColumns = `l.line_no, l.account_id, a.code, l.amount, l.currency, c.scale, coalesce(l.rate::text, ''), l.base_amount,
-	coalesce(l.contact_id, '00000000-0000-0000-0000-000000000000'::uuid), coalesce(l.tax_code, ''), l.memo`
+	coalesce(l.contact_id, '00000000-0000-0000-0000-000000000000'::uuid), coalesce(l.tax_code, ''), l.memo,
+	(SELECT bc.scale FROM ledger_settings s JOIN currencies bc ON bc.code = s.currency)`
 
 func scanLine(r pgx.Row, dst ...any) (Line, error) {
 	var l Line
 	err := r.Scan(append([]any{&l.LineNo, &l.AccountID, &l.AccountCode, &l.Amount, &l.Currency, &l.Scale, &l.Rate, &l.Base,
-		&l.ContactID, &l.TaxCode, &l.Memo}, dst...)...)
+		&l.ContactID, &l.TaxCode, &l.Memo, &l.BaseScale}, dst...)...)
 	return l, err
 }
 

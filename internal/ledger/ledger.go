@@ -90,15 +90,16 @@ const (
 
 // Account is one account of the chart.
 type Account struct {
-	ID        uuid.UUID
-	Code      string
-	Name      string
-	Type      string
-	ParentID  uuid.UUID // uuid.Nil: a top-level account
-	Currency  string    // "": any currency
-	Active    bool
-	Role      string // "": none
-	CreatedAt time.Time
+	ID         uuid.UUID
+	Code       string
+	Name       string
+	Type       string
+	ParentID   uuid.UUID // uuid.Nil: a top-level account
+	ParentCode string    // read only: the parent's code
+	Currency   string    // "": any currency
+	Active     bool
+	Role       string // "": none
+	CreatedAt  time.Time
 }
 
 // LineInput is one line of an entry to post.
@@ -133,7 +134,8 @@ type Line struct {
 	Currency    string
 	Scale       int    // the currency's minor-unit digits
 	Rate        string // "" for the company currency
-	Base        int64  // company currency, at BaseScale of the entry's company
+	Base        int64  // company currency, at BaseScale
+	BaseScale   int    // the company currency's minor-unit digits
 	ContactID   uuid.UUID
 	TaxCode     string
 	Memo        string

@@ -286,7 +286,7 @@ func (b *books) validate(in EntryInput, field func(string) string) (Entry, error
 		if len(li.Memo) > 1000 || len(li.TaxCode) > 50 {
 			return e, rule(RuleInvalid, lf("memo"), "memo (1000) or tax_code (50) too long")
 		}
-		l.AccountID, l.AccountCode, l.Scale = a.ID, a.Code, scale
+		l.AccountID, l.AccountCode, l.Scale, l.BaseScale = a.ID, a.Code, scale, b.scale
 		g := groups[l.Currency]
 		if g == nil {
 			g = &group{exact: new(big.Rat)}
