@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/rand"
+
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/reports"
@@ -38,12 +40,22 @@ func (s *server) domain() (*domain, error) {
 		// of the moment (a new one after each unseal), asked per call.
 		provisioner: &tenancy.Provisioner{DB: st.Admin, Mongo: st.Mongo, Redis: st.Redis, FilesDir: st.Files, Keys: currentKeyring{s.Seal}, Migrator: st.Migrator},
 		keys:        seal.KeyTable{DB: st.App},
-		reports:     reports.Runner{DB: st.App, Redis: st.Redis},
+		reports:     reports.Runner{DB: st.App, Redis: st.Redis, MAC: reportCacheKey},
 		invoicing:   invoicing.Store{DB: st.App},
 	}
 	s.dom.Store(d)
 	return d, nil
 }
+
+// reportCacheKey signs the reports cached in Redis; made at start and
+// never stored, so a restart only costs the cache.
+var reportCacheKey = func() []byte {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic("api: no randomness for the report cache key: " + err.Error())
+	}
+	return k
+}()
 
 // currentKeyring is the root keyring while unsealed: tenancy.Keys over
 // whichever keyring the last unseal opened; sealed, every call fails with

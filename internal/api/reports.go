@@ -24,14 +24,15 @@ import (
 //
 //	func(ctx context.Context, tx pgx.Tx, p reports.Params) (any, reports.Table, error)
 //
-// so any report, such as invoicing's aged receivables, is served by
-// adding a row like
+// so any report is served by one companyRoutes row. A domain's report
+// with a result of its own type, on a day or over a period, is adapted
+// by reports.AsOf or reports.Period, as invoicing's are:
 //
-//	{CompanyRoute{"GET", "/reports/aged-receivables", auth.ActReportsRead}, s.report("aged-receivables", agedReceivables)}
+//	{CompanyRoute{"GET", "/reports/aged-receivables", auth.ActReportsRead}, s.report("aged-receivables", reports.AsOf(invoicing.AgedReceivables))},
+//	{CompanyRoute{"GET", "/reports/aged-payables", auth.ActReportsRead}, s.report("aged-payables", reports.AsOf(invoicing.AgedPayables))},
+//	{CompanyRoute{"GET", "/reports/vat-return", auth.ActReportsRead}, s.report("vat-return", reports.Period(invoicing.VATReturnFor))},
 //
-// where agedReceivables adapts the domain function to reports.Func (it
-// reads p.AsOf, or p.From and p.To). name is the cache key's report part
-// and the CSV file's name.
+// name is the cache key's report part and the CSV file's name.
 func (s *server) report(name string, fn reports.Func) gin.HandlerFunc {
 	return s.handle(func(c *gin.Context) error {
 		csv := false
