@@ -77,7 +77,9 @@ type batchRequest struct {
 	Entries []entryRequest `json:"entries"`
 }
 
+// batchResponse is API.md's {"ids"}, with the entries themselves.
 type batchResponse struct {
+	IDs   []uuid.UUID `json:"ids"`
 	Items []entryJSON `json:"items"`
 }
 
@@ -441,8 +443,9 @@ func (s *server) postBatch(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := batchResponse{Items: make([]entryJSON, 0, len(es))}
+	out := batchResponse{IDs: make([]uuid.UUID, 0, len(es)), Items: make([]entryJSON, 0, len(es))}
 	for _, e := range es {
+		out.IDs = append(out.IDs, e.ID)
 		out.Items = append(out.Items, entryOut(e))
 	}
 	c.JSON(http.StatusCreated, out)
