@@ -407,7 +407,11 @@ func TestConsoleBooksInvoiceIssueAndPay(t *testing.T) {
 	p.click("save the draft", `[data-testid="doc-create"]`)
 	p.waitShown(`[data-testid="invoice-facts"][data-status="draft"]`)
 	var invoices struct {
-		Items []struct{ ID, Status, Subtotal, TaxTotal, Total, BalanceDue, Number string } `json:"items"`
+		Items []struct {
+			ID, Status, Subtotal, Total, Number string
+			TaxTotal                            string `json:"tax_total"`
+			BalanceDue                          string `json:"balance_due"`
+		} `json:"items"`
 	}
 	in.mustCall("GET", "/api/v1/companies/"+cid+"/invoices", manager, nil, 200, &invoices)
 	if len(invoices.Items) != 1 {
