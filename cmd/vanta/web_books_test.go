@@ -372,7 +372,9 @@ func TestConsoleBooksInvoiceIssueAndPay(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="contact-create"]`)))
 	p.waitShown(`[data-testid="contacts-message"][data-code="contact_created"]`)
 	p.settled()
-	var contacts struct{ Items []struct{ ID, Name, Kind string } }
+	var contacts struct {
+		Items []struct{ ID, Name, Kind string }
+	}
 	in.mustCall("GET", "/api/v1/companies/"+cid+"/contacts", manager, nil, 200, &contacts)
 	if len(contacts.Items) != 1 || contacts.Items[0].Name != "Mama Mboga Grocers" || contacts.Items[0].Kind != "customer" {
 		t.Fatalf("contacts after adding one: %+v", contacts.Items)
