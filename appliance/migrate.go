@@ -16,6 +16,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/interchange"
 	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/migrate"
@@ -33,6 +34,7 @@ func Migrations() (*migrate.Registry, error) {
 		migrate.Source{Name: "seal", FS: seal.Migrations},
 		migrate.Source{Name: "ledger", FS: ledger.Migrations},
 		migrate.Source{Name: "invoicing", FS: invoicing.Migrations},
+		migrate.Source{Name: "interchange", FS: interchange.Migrations},
 	)
 	if err != nil {
 		return nil, err

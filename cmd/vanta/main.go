@@ -28,6 +28,7 @@ commands:
   ctl       inspect and control a running init: status, restart, logs, events
   operator  the seal: init, confirm, unseal, seal, seal-status, rekey, rotate
   migrate   schema migrations: status of the system line and every company
+  ledger    a company's books: import and export (hledger/ledger-cli journals, CSV)
   docdb     run the embedded MongoDB-protocol document store
   bench     measure the appliance (bench boot)
   version   print the version
@@ -53,6 +54,8 @@ func main() {
 		code = cmdMigrate(args)
 	case "docdb":
 		code = cmdDocDB(args)
+	case "ledger":
+		code = cmdLedger(args)
 	case "bench":
 		code = cmdBench(args)
 	case "version", "-version", "--version":

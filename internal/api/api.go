@@ -16,6 +16,7 @@ import (
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/background"
+	"github.com/vanta-ledger/vanta/internal/interchange"
 	"github.com/vanta-ledger/vanta/internal/seal"
 )
 
@@ -73,6 +74,10 @@ type server struct {
 	godSeen atomic.Bool // a GOD was seen to exist; GODs are never deleted
 
 	dom atomic.Pointer[domain] // the domain stores, made once the databases are open
+
+	// imports runs the books' imports (internal/interchange) as a
+	// background service, so they stop with the appliance.
+	imports interchange.Jobs
 }
 
 // NewRouter returns the HTTP handler for the whole API.

@@ -147,6 +147,12 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"GET", "/period-lock", auth.ActLedgerRead}, h(s.getPeriodLock)},
 		{CompanyRoute{"PUT", "/period-lock", auth.ActCompanyUpdate}, h(s.setPeriodLock)},
 		{CompanyRoute{"GET", "/ledger/verify", auth.ActAuditRead}, h(s.verifyLedger)},
+		// interchange: the books out as a journal or CSV, and imports of
+		// journals and bank/M-Pesa statements (internal/interchange).
+		{CompanyRoute{"GET", "/export", auth.ActLedgerRead}, h(s.exportBooks)},
+		{CompanyRoute{"POST", "/imports", auth.ActLedgerPost}, h(s.startImport)},
+		{CompanyRoute{"GET", "/imports", auth.ActLedgerRead}, h(s.listImports)},
+		{CompanyRoute{"GET", "/imports/:impid", auth.ActLedgerRead}, h(s.getImport)},
 	}
 }
 

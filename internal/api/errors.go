@@ -19,6 +19,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/interchange"
 	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/quota"
@@ -139,6 +140,9 @@ var sentinels = []sentinel{
 	{err: invoicing.ErrNotFound, status: http.StatusNotFound, code: "not_found", message: "no such object"},
 	// the books (internal/ledger)
 	{err: ledger.ErrNotFound, status: http.StatusNotFound, code: "not_found", message: "no such account or journal entry"},
+	// interchange (internal/interchange)
+	{err: interchange.ErrNotFound, status: http.StatusNotFound, code: "not_found", message: "no such import"},
+	{err: interchange.ErrStopping, status: http.StatusServiceUnavailable, code: "unavailable"},
 }
 
 // typedStatus maps the domain packages' typed errors, which carry the
@@ -164,6 +168,9 @@ func typedStatus(err error) *apiError {
 		return ae
 	}
 	if ae := ledgerStatus(err); ae != nil {
+		return ae
+	}
+	if ae := interchangeStatus(err); ae != nil {
 		return ae
 	}
 	var ve *tenancy.ValidationError

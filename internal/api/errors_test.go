@@ -20,11 +20,13 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/interchange"
 	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
+	"github.com/vanta-ledger/vanta/internal/statements"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
@@ -102,6 +104,10 @@ func TestErrorMapping(t *testing.T) {
 		{&ledger.RuleError{Rule: ledger.RuleNotDraft, Field: "id", Message: "posted"}, 409, "not_draft", "id"},
 		{&ledger.RuleError{Rule: ledger.RuleAccountInUse, Field: "id", Message: "has lines"}, 409, "account_in_use", "id"},
 		{&ledger.RuleError{Rule: ledger.RuleIdempotencyConflict, Field: "idempotency_key", Message: "other body"}, 409, "idempotency_conflict", "idempotency_key"},
+		{interchange.ErrNotFound, 404, "not_found", ""},
+		{interchange.ErrStopping, 503, "unavailable", ""},
+		{&interchange.FormatError{Field: "format", Message: "neither journal nor csv"}, 400, "validation_failed", "format"},
+		{&statements.OptionError{Field: "preset", Message: "not a preset"}, 400, "validation_failed", "preset"},
 		{badRequest("invalid_json", "x", "body"), 400, "invalid_json", "body"},
 		{errors.New("something nobody expected"), 500, "internal", ""},
 	}

@@ -171,6 +171,8 @@ func (s *server) backgroundServices() []background.Service {
 			}
 			return s.id, nil
 		}},
+		// interchange: imports run while the appliance is unsealed.
+		&s.imports,
 	}
 }
 

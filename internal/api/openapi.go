@@ -25,9 +25,10 @@ func documented(path string) bool {
 }
 
 var pathParams = map[string]string{
-	"cid": "the company's id",
-	"uid": "the user's id",
-	"iid": "the invitation's id",
+	"cid":   "the company's id",
+	"uid":   "the user's id",
+	"iid":   "the invitation's id",
+	"impid": "the import's id",
 }
 
 // openAPI builds the document from apiOps, for the routes the router

@@ -211,6 +211,20 @@ var apiOps = []apiOp{
 	{method: "GET", path: "/api/v1/companies/{cid}/period-lock", id: "getPeriodLock", tag: "Ledger", summary: "The period lock date", access: companyMember, status: 200, response: periodLock{}},
 	{method: "PUT", path: "/api/v1/companies/{cid}/period-lock", id: "setPeriodLock", tag: "Ledger", summary: "Move the period lock: nothing is posted on or before it", access: companyMember, request: periodLock{}, status: 200, response: periodLock{}},
 	{method: "GET", path: "/api/v1/companies/{cid}/ledger/verify", id: "verifyLedger", tag: "Ledger", summary: "Recompute the books' hash chain and every balance", access: companyMember, status: 200, response: verifyResult{}},
+
+	// Interchange (internal/interchange; interchange.go).
+	{method: "GET", path: "/api/v1/companies/{cid}/export", id: "exportBooks", tag: "Interchange", summary: "The posted books as a journal hledger and ledger-cli read, or as CSV (one row per line)", access: companyMember, status: 200,
+		query: []queryParam{{name: "format", description: "journal (default) or csv", schema: gin.H{"type": "string", "enum": []string{"journal", "csv"}}}},
+		note:  "Answers text/plain (journal) or text/csv, not JSON. A line in another currency than the company's carries its company-currency value as an @@ total cost, so hledger balances every entry."},
+	{method: "POST", path: "/api/v1/companies/{cid}/imports", id: "startImport", tag: "Interchange", summary: "Import a journal (hledger, ledger-cli) or a bank or M-Pesa statement; 202, then GET imports/{impid}", access: companyMember, status: 202, response: importStarted{},
+		query: []queryParam{{name: "format", description: "journal (default) or csv", schema: gin.H{"type": "string", "enum": []string{"journal", "csv"}}},
+			{name: "preset", description: "csv: mpesa or bank", schema: gin.H{"type": "string"}},
+			{name: "mapping", description: "csv: field:Column,… (date, description, amount or paid_in and withdrawn, transaction_id, balance, status)", schema: gin.H{"type": "string"}},
+			{name: "account", description: "csv: the code of the account the statement is for", schema: gin.H{"type": "string"}},
+			{name: "date_format", description: "csv: a Go date layout, e.g. 02/01/2006", schema: gin.H{"type": "string"}}},
+		note: "The file is the request body (any text content type) or multipart field file, at most 32 MiB (413 beyond). Everything is posted in one transaction: a refusal anywhere (a failing balance assertion, an include, a commodity without a rate) changes nothing and is reported in the import's errors with its line."},
+	{method: "GET", path: "/api/v1/companies/{cid}/imports", id: "listImports", tag: "Interchange", summary: "The company's imports, newest first", access: companyMember, status: 200, response: listPage[importJSON]{}, paged: true},
+	{method: "GET", path: "/api/v1/companies/{cid}/imports/{impid}", id: "getImport", tag: "Interchange", summary: "One import: status, progress and the lines at fault", access: companyMember, status: 200, response: importJSON{}},
 }
 
 // tagDescriptions describe the groups of operations, in the order the
@@ -228,6 +242,7 @@ var tagDescriptions = []struct{ name, description string }{
 	{"Reports", "The books' statements: trial balance, general ledger, profit and loss, balance sheet; JSON or CSV."},
 	{"Invoicing", "Customers and vendors, tax codes, invoices, bills, credit notes, payments, aged receivables and payables, and the VAT return."},
 	{"Ledger", "A company's books: the chart of accounts, journal entries, the period lock and their verification."},
+	{"Interchange", "The books out as a plain-text journal or CSV, and in from journals and bank or M-Pesa statements."},
 	{"Reference", "This API's own description."},
 }
 
