@@ -442,3 +442,113 @@ func TestConsoleBooksInvoiceIssueAndPay(t *testing.T) {
 	p.waitText(fmt.Sprintf(`tr[data-id=%q] [data-testid="doc-balance-due"]`, inv.ID), "3640.00")
 	p.clean()
 }
+
+// seedBooks gives both companies of w books for the console crawl: a
+// posted entry, a draft, a customer and a draft invoice each. B's are named
+// with B's marker, which no page of A may show.
+func seedBooks(t *testing.T, w *world) {
+	t.Helper()
+	in := w.in
+	for _, c := range []struct{ id, token, name string }{
+		{w.a.ID, w.byRole[auth.RoleManager].AccessToken, "Acme"},
+		{w.b.ID, w.bAdmin.AccessToken, w.markersB[1]},
+	} {
+		api := "/api/v1/companies/" + c.id
+		accounts := booksAccounts(t, in, c.id, c.token)
+		bank := accountWithRole(t, accounts, "bank")
+		expenses := accountWithRole(t, accounts, "expenses")
+		for _, status := range []string{"posted", "draft"} {
+			in.mustCall("POST", api+"/journal-entries", c.token, map[string]any{
+				"date": "2026-01-10", "description": c.name + " rent, " + status, "status": status,
+				"lines": []map[string]string{{"account": expenses.Code, "debit": "100.00"}, {"account": bank.Code, "credit": "100.00"}},
+			}, 201, nil)
+		}
+		var contact struct{ ID string }
+		in.mustCall("POST", api+"/contacts", c.token, map[string]any{"kind": "customer", "name": c.name + " Customers"}, 201, &contact)
+		in.mustCall("POST", api+"/invoices", c.token, map[string]any{"contact_id": contact.ID, "issue_date": "2026-01-12",
+			"lines": []map[string]string{{"description": c.name + " goods", "quantity": "2", "unit_price": "50.00", "tax_code": "VAT16"}}}, 201, nil)
+	}
+}
+
+// TestConsoleBooksImports: a manager uploads an M-Pesa statement and
+// follows the import to its end; a journal with an unbalanced
+// transaction fails, and the page names the line.
+func TestConsoleBooksImports(t *testing.T) {
+	w := newWorld(t)
+	in := w.in
+	cid := w.a.ID
+	manager := w.byRole[auth.RoleManager].AccessToken
+	mpesa := accountWithRole(t, booksAccounts(t, in, cid, manager), "mpesa")
+	dir := t.TempDir()
+	statement := filepath.Join(dir, "mpesa.csv")
+	if err := os.WriteFile(statement, []byte("Receipt No.,Completion Time,Details,Transaction Status,Paid In,Withdrawn,Balance\n"+
+		"TC17GH4AT5,2026-03-03 16:21:10,Business Payment from 600100 - NAIVAS,Completed,\"38,750.50\",,\"62,897.50\"\n"+
+		"TC18IJ5BU6,2026-03-04 10:11:45,Pay Bill to 888880 - KPLC PREPAID,Completed,,\"-2,500.00\",\"60,397.50\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	journal := filepath.Join(dir, "books.journal")
+	if err := os.WriteFile(journal, []byte("2026-03-01 Opening\n    Assets:Bank  100 KES\n    Equity:Opening  -100 KES\n\n"+
+		"2026-03-02 Lopsided\n    Expenses:Fuel  50 KES\n    Assets:Bank  -40 KES\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	p := newPagesTab(t, in, browser(t), "manager", false)
+	p.signInAs("manager@acme.test", passwordOf(auth.RoleManager), "")
+	p.navTo("Imports")
+	p.accessible("imports")
+	p.do("choose an M-Pesa statement", chromedp.SetValue(chromedp.CSS(`[data-testid="import-kind"]`), "mpesa"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="import-kind"]').dispatchEvent(new Event("change"))`))
+	if got := p.value(`[data-testid="import-account"]`); got != mpesa.Code {
+		t.Errorf("an M-Pesa statement is offered for account %q, want the M-Pesa account %s", got, mpesa.Code)
+	}
+	p.do("attach it", chromedp.SetUploadFiles(chromedp.CSS(`[data-testid="import-file"]`), []string{statement}))
+	p.click("import it", `[data-testid="import-submit"]`)
+	p.waitShown(`[data-testid="import-status"][data-status="done"]`)
+	p.accessible("import")
+	id := strings.TrimPrefix(eval[string](p.tab, `location.pathname`), "/console/c/"+cid+"/imports/")
+	var job struct {
+		Status   string
+		Entries  int
+		Progress struct{ Done, Total int }
+	}
+	in.mustCall("GET", "/api/v1/companies/"+cid+"/imports/"+id, manager, nil, 200, &job)
+	if job.Status != "done" || job.Entries != 2 || job.Progress.Done != job.Progress.Total {
+		t.Errorf("the statement's import: %+v", job)
+	}
+	p.waitShown(fmt.Sprintf(`[data-testid="import-counts"][data-done="%d"][data-total="%d"]`, job.Progress.Done, job.Progress.Total))
+	if got := eval[string](p.tab, `document.querySelector('[data-testid="import-progress"]').value + "/" + document.querySelector('[data-testid="import-progress"]').max`); got != fmt.Sprintf("%d/%d", job.Progress.Done, max(job.Progress.Total, 1)) {
+		t.Errorf("the progress bar shows %s", got)
+	}
+	drafts := 0
+	for _, e := range journalEntries(t, in, cid, manager) {
+		if e.Status == "draft" {
+			drafts++
+		}
+	}
+	if drafts != 2 {
+		t.Errorf("%d draft entries after importing two statement lines", drafts)
+	}
+
+	// A journal that does not balance fails, naming its line.
+	p.navTo("Imports")
+	p.waitShown(fmt.Sprintf(`tr[data-testid="import"][data-id=%q][data-status="done"]`, id))
+	p.do("choose a journal", chromedp.SetValue(chromedp.CSS(`[data-testid="import-kind"]`), "journal"),
+		chromedp.SetUploadFiles(chromedp.CSS(`[data-testid="import-file"]`), []string{journal}))
+	p.click("import it", `[data-testid="import-submit"]`)
+	p.waitShown(`[data-testid="import-status"][data-status="failed"]`)
+	p.waitShown(`tr[data-testid="import-error"]`)
+	id = strings.TrimPrefix(eval[string](p.tab, `location.pathname`), "/console/c/"+cid+"/imports/")
+	var failed struct {
+		Status string
+		Errors []struct {
+			Line    int
+			Message string
+		}
+	}
+	in.mustCall("GET", "/api/v1/companies/"+cid+"/imports/"+id, manager, nil, 200, &failed)
+	if failed.Status != "failed" || len(failed.Errors) == 0 || failed.Errors[0].Line < 5 {
+		t.Fatalf("the lopsided journal's import: %+v", failed)
+	}
+	p.waitText(fmt.Sprintf(`tr[data-testid="import-error"][data-line="%d"]`, failed.Errors[0].Line), failed.Errors[0].Message)
+	p.clean()
+}

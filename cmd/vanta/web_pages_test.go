@@ -623,6 +623,7 @@ func TestConsolePagesGODOverviewAndCompanies(t *testing.T) {
 func TestConsoleCrawl(t *testing.T) {
 	w := newWorld(t)
 	in := w.in
+	seedBooks(t, w) // entries, drafts, contacts and invoices in A and in B
 	codes := newTOTPBook(t)
 	codes.after(w.godTOTP, time.Now())
 	codes.after(w.adminTOTP, time.Now())
