@@ -258,6 +258,30 @@ func TestConsoleBooksManagerPostsAndViewerReads(t *testing.T) {
 	if got := eval[string](p.tab, `document.querySelector('[data-testid="report-csv"]').dataset.filename`); got != "trial-balance.csv" {
 		t.Errorf("the CSV was saved as %q", got)
 	}
+
+	// The other statements show the same posting: the expense in profit
+	// and loss, the balance sheet balanced, the account's ledger line.
+	p.open("/console/c/" + cid + "/reports/profit-and-loss?from=2026-01-01&to=2026-01-31")
+	p.waitText(`tr[data-testid="report-row"][data-code="6150"] [data-col="amount"]`, "1250.10")
+	p.open("/console/c/" + cid + "/reports/balance-sheet?as_of=2026-01-31")
+	p.waitText(`dd[data-key="balanced"]`, "true")
+	p.open("/console/c/" + cid + "/reports/general-ledger?account=6150&from=2026-01-01&to=2026-01-31")
+	p.waitText(`tr[data-testid="report-row"] [data-col="debit"]`, "1250.10")
+	p.waitShown(fmt.Sprintf(`tr[data-testid="report-row"] a[href="/console/c/%s/journal/%s"]`, cid, posted.ID))
+	p.accessible("general ledger")
+
+	// An account with postings is deactivated, after a confirmation.
+	p.navTo("books")
+	row := `tr[data-testid="account"][data-code="6150"]`
+	p.do("deactivate 6150", chromedp.Click(chromedp.CSS(row+` [data-testid="account-deactivate"]`)))
+	p.click("confirm", row+` [data-testid="account-deactivate-yes"]`)
+	p.waitShown(`[data-testid="accounts-message"][data-code="account_deactivated"]`)
+	p.waitShown(`tr[data-testid="account"][data-code="6150"][data-active="false"]`)
+	for _, a := range booksAccounts(t, in, cid, manager) {
+		if a.Code == "6150" && a.Active {
+			t.Error("6150 is still active after deactivating it in the console")
+		}
+	}
 	p.clean()
 
 	// A viewer reads the chart, the journal, the entry and the trial
