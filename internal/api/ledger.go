@@ -175,6 +175,11 @@ func entryOut(e ledger.Entry) entryJSON {
 // textEntry is a request as package ledger reads it; prefix names the
 // entry inside a batch.
 func textEntry(r entryRequest, prefix string) (ledger.TextEntry, error) {
+	// Invoices, payments, imports and reversals post through their own
+	// routes; an entry made here is manual, whatever it claims.
+	if r.Source != "" && r.Source != string(ledger.SourceManual) {
+		return ledger.TextEntry{}, &ledger.RuleError{Rule: ledger.RuleInvalid, Field: prefix + "source", Message: "entries made here are manual; other sources post through their own routes"}
+	}
 	t := ledger.TextEntry{Date: r.Date, Description: r.Description, Reference: r.Reference, IdempotencyKey: r.IdempotencyKey,
 		Source: ledger.Source(r.Source), Status: ledger.Status(r.Status)}
 	for i, l := range r.Lines {

@@ -28,7 +28,7 @@ const MaxBatch = 1000
 // entry it made (replayed, nothing posted); the same key with another
 // request is a RuleError idempotency_conflict.
 func Post(ctx context.Context, tx pgx.Tx, in EntryInput, by tenancy.Actor) (e Entry, replayed bool, err error) {
-	out, rep, err := post(ctx, tx, []EntryInput{in}, by)
+	out, rep, err := post(ctx, tx, []EntryInput{in}, by, false)
 	if err != nil {
 		return Entry{}, false, err
 	}
@@ -42,7 +42,7 @@ func PostBatch(ctx context.Context, tx pgx.Tx, in []EntryInput, by tenancy.Actor
 	if len(in) > MaxBatch {
 		return nil, rule(RuleTooMany, "entries", "%d entries; a batch holds at most %d", len(in), MaxBatch)
 	}
-	out, _, err := post(ctx, tx, in, by)
+	out, _, err := post(ctx, tx, in, by, true)
 	return out, err
 }
 
@@ -74,11 +74,17 @@ func load(ctx context.Context, tx pgx.Tx, codes, keys []string, lock bool) (*boo
 	batch := &pgx.Batch{}
 	settings := "SELECT currency, lock_date, last_number, head_hash FROM ledger_settings"
 	if lock {
-		// Up by one for the transaction's posting; report caches key on it.
-		settings = "UPDATE ledger_settings SET generation = generation + 1 RETURNING currency, lock_date, last_number, head_hash"
+		// Up by one in the transaction, however many posts it makes (a
+		// setting local to the transaction remembers); report caches key
+		// on it.
+		settings = `UPDATE ledger_settings SET generation = generation + CASE WHEN coalesce(current_setting('vanta.ledger_generation_moved', true), '') = '' THEN 1 ELSE 0 END
+			RETURNING currency, lock_date, last_number, head_hash, set_config('vanta.ledger_generation_moved', 'yes', true)`
 	}
 	batch.Queue(settings).QueryRow(func(r pgx.Row) error {
-		return r.Scan(&b.currency, &b.lockDate, &b.number, &b.head)
+		if !lock {
+			return r.Scan(&b.currency, &b.lockDate, &b.number, &b.head)
+		}
+		return r.Scan(&b.currency, &b.lockDate, &b.number, &b.head, new(string))
 	})
 	batch.Queue("SELECT code, scale FROM currencies").Query(func(rows pgx.Rows) error {
 		var code string
@@ -123,7 +129,8 @@ type pending struct {
 	dupOf   int       // 1 + the index of the batch's first entry with this key
 }
 
-func post(ctx context.Context, tx pgx.Tx, in []EntryInput, by tenancy.Actor) ([]Entry, []bool, error) {
+// post stores entries; in a batch, a refusal's field names its entry.
+func post(ctx context.Context, tx pgx.Tx, in []EntryInput, by tenancy.Actor, batch bool) ([]Entry, []bool, error) {
 	if len(in) == 0 {
 		return nil, nil, nil
 	}
@@ -142,12 +149,52 @@ func post(ctx context.Context, tx pgx.Tx, in []EntryInput, by tenancy.Actor) ([]
 	if err != nil {
 		return nil, nil, err
 	}
+	return postLoaded(ctx, tx, b, in, by, batch)
+}
+
+// postText is post for entries as the API carries them: the amounts are
+// read at the scales the same round trip loads.
+func postText(ctx context.Context, tx pgx.Tx, ts []TextEntry, by tenancy.Actor, batch bool) ([]Entry, []bool, error) {
+	if len(ts) == 0 {
+		return nil, nil, nil
+	}
+	var codes, keys []string
+	lock := false
+	for _, e := range ts {
+		for _, l := range e.Lines {
+			codes = append(codes, l.Account)
+		}
+		if e.IdempotencyKey != "" {
+			keys = append(keys, e.IdempotencyKey)
+		}
+		lock = lock || e.Status == StatusPosted || e.IdempotencyKey != ""
+	}
+	b, err := load(ctx, tx, codes, keys, lock)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc := scales{of: b.scales, base: b.currency}
+	in := make([]EntryInput, len(ts))
+	for i, t := range ts {
+		prefix := ""
+		if batch {
+			prefix = fmt.Sprintf("entries[%d].", i)
+		}
+		if in[i], err = sc.input(t, prefix); err != nil {
+			return nil, nil, err
+		}
+	}
+	return postLoaded(ctx, tx, b, in, by, batch)
+}
+
+// postLoaded validates and stores entries against the books as loaded.
+func postLoaded(ctx context.Context, tx pgx.Tx, b *books, in []EntryInput, by tenancy.Actor, batch bool) ([]Entry, []bool, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	ps := make([]pending, len(in))
 	firstOfKey := map[string]int{}
 	for i, e := range in {
 		field := func(f string) string {
-			if len(in) == 1 {
+			if !batch {
 				return f
 			}
 			return fmt.Sprintf("entries[%d].%s", i, f)
@@ -472,6 +519,17 @@ func insert(ctx context.Context, tx pgx.Tx, b *books, ps []pending) error {
 		return nil
 	}
 	batch := &pgx.Batch{}
+	// The lines first: a line may not join an entry that exists as
+	// posted (the database refuses it), and the entry's check at commit
+	// covers them.
+	batch.Queue(`INSERT INTO journal_lines (company_id, entry_id, line_no, account_id, amount, currency, rate, base_amount,
+			contact_id, tax_code, memo, date, posted)
+		SELECT current_setting('app.company_id')::uuid, entry_id, line_no, account_id, amount, currency, rate::numeric, base_amount,
+			nullif(contact_id, '00000000-0000-0000-0000-000000000000'::uuid), tax_code, memo, date::date, posted
+		FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::uuid[], $9::text[],
+			$10::text[], $11::text[], $12::bool[]) AS t(entry_id, line_no, account_id, amount, currency, rate, base_amount,
+			contact_id, tax_code, memo, date, posted)`,
+		lEntry, lNo, lAccount, lAmount, lCurrency, lRate, lBase, lContact, lTax, lMemo, lDate, lPosted)
 	batch.Queue(`INSERT INTO journal_entries (company_id, id, number, date, description, reference, source, source_id, status,
 			idempotency_key, request_hash, created_by, created_at, posted_by, posted_at, prev_hash, hash, reverses_id)
 		SELECT current_setting('app.company_id')::uuid, id, number, date::date, description, reference, source, nullif(source_id, '00000000-0000-0000-0000-000000000000'::uuid), status,
@@ -481,14 +539,6 @@ func insert(ctx context.Context, tx pgx.Tx, b *books, ps []pending) error {
 			AS t(id, number, date, description, reference, source, source_id, status,
 			idempotency_key, request_hash, created_by, created_at, posted_by, posted_at, prev_hash, hash, reverses_id)`,
 		eIDs, eNumbers, eDates, eDescs, eRefs, eSources, eSourceIDs, eStatuses, eKeys, eReq, eCreatedBy, eCreatedAt, ePostedBy, ePostedAt, ePrev, eHashes, eReverses)
-	batch.Queue(`INSERT INTO journal_lines (company_id, entry_id, line_no, account_id, amount, currency, rate, base_amount,
-			contact_id, tax_code, memo, date, posted)
-		SELECT current_setting('app.company_id')::uuid, entry_id, line_no, account_id, amount, currency, rate::numeric, base_amount,
-			nullif(contact_id, '00000000-0000-0000-0000-000000000000'::uuid), tax_code, memo, date::date, posted
-		FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::uuid[], $9::text[],
-			$10::text[], $11::text[], $12::bool[]) AS t(entry_id, line_no, account_id, amount, currency, rate, base_amount,
-			contact_id, tax_code, memo, date, posted)`,
-		lEntry, lNo, lAccount, lAmount, lCurrency, lRate, lBase, lContact, lTax, lMemo, lDate, lPosted)
 	if posted {
 		queueBalances(batch, balanceRows(daily))
 		batch.Queue("UPDATE ledger_settings SET last_number = $1, head_hash = $2", b.number, b.head)
@@ -549,12 +599,13 @@ func queueBalances(batch *pgx.Batch, rows []balanceRow) {
 		accts, curs, days, amts, bases)
 }
 
-// queueCheck runs the database's deferred checks of the entries now,
-// so that a refusal reaches the poster as its RuleError rather than the
-// caller's commit, and defers them again for the caller's next entry.
+// queueCheck runs the database's deferred checks now (a draft approved,
+// the lines' entries present), so that a refusal reaches the poster as
+// its RuleError rather than the caller's commit, and defers them again
+// for the caller's next statements.
 func queueCheck(batch *pgx.Batch) {
-	batch.Queue("SET CONSTRAINTS journal_entries_posted_insert, journal_entries_posted_update, journal_lines_posted IMMEDIATE")
-	batch.Queue("SET CONSTRAINTS journal_entries_posted_insert, journal_entries_posted_update, journal_lines_posted DEFERRED")
+	batch.Queue("SET CONSTRAINTS journal_entries_posted_update, journal_lines_entry IMMEDIATE")
+	batch.Queue("SET CONSTRAINTS journal_entries_posted_update, journal_lines_entry DEFERRED")
 }
 
 func nullable(s string) *string {
