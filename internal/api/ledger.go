@@ -77,7 +77,9 @@ type batchRequest struct {
 	Entries []entryRequest `json:"entries"`
 }
 
+// batchResponse is API.md's {"ids"}, with the entries themselves.
 type batchResponse struct {
+	IDs   []uuid.UUID `json:"ids"`
 	Items []entryJSON `json:"items"`
 }
 
@@ -173,6 +175,11 @@ func entryOut(e ledger.Entry) entryJSON {
 // textEntry is a request as package ledger reads it; prefix names the
 // entry inside a batch.
 func textEntry(r entryRequest, prefix string) (ledger.TextEntry, error) {
+	// Invoices, payments, imports and reversals post through their own
+	// routes; an entry made here is manual, whatever it claims.
+	if r.Source != "" && r.Source != string(ledger.SourceManual) {
+		return ledger.TextEntry{}, &ledger.RuleError{Rule: ledger.RuleInvalid, Field: prefix + "source", Message: "entries made here are manual; other sources post through their own routes"}
+	}
 	t := ledger.TextEntry{Date: r.Date, Description: r.Description, Reference: r.Reference, IdempotencyKey: r.IdempotencyKey,
 		Source: ledger.Source(r.Source), Status: ledger.Status(r.Status)}
 	for i, l := range r.Lines {
@@ -441,8 +448,9 @@ func (s *server) postBatch(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := batchResponse{Items: make([]entryJSON, 0, len(es))}
+	out := batchResponse{IDs: make([]uuid.UUID, 0, len(es)), Items: make([]entryJSON, 0, len(es))}
 	for _, e := range es {
+		out.IDs = append(out.IDs, e.ID)
 		out.Items = append(out.Items, entryOut(e))
 	}
 	c.JSON(http.StatusCreated, out)

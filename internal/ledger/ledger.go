@@ -235,7 +235,6 @@ var constraintRules = map[string]struct{ rule, field string }{
 	"accounts_role":                   {RuleDuplicateCode, "role"},
 	"accounts_currency":               {RuleUnknownCurrency, "currency"},
 	"accounts_parent":                 {RuleUnknownAccount, "parent"},
-	"journal_lines_entry":             {RuleNotDraft, "id"},
 	"account_balances_account":        {RuleAccountInUse, "id"},
 	"account_daily_account":           {RuleAccountInUse, "id"},
 }

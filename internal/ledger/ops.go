@@ -14,16 +14,27 @@ import (
 )
 
 // record appends a ledger write to the company's audit chain in tx, so the
-// record commits with the change. The chain lives in the audit schema,
+// record commits with the change. Every record also carries the books'
+// head (the newest posted entry's number and hash): the audit chain is
+// checkpointed outside the database, so the head it anchors cannot be cut
+// back unseen (Verify compares). The chain lives in the audit schema,
 // which the runtime role may append to and the company's role may not:
 // the transaction steps back to the session's role for the append and
 // returns to the company's role after it, both local to the transaction.
-// Postings are not recorded here: each entry carries its actors and is
-// chained itself.
+// Postings are not recorded one by one: each entry carries its actors and
+// is chained itself, and every anchorEvery-th is anchored here.
 func record(ctx context.Context, tx pgx.Tx, by tenancy.Actor, action, resource string, details map[string]any) error {
-	var company, role string
-	if err := tx.QueryRow(ctx, "SELECT current_setting('app.company_id'), current_user::text, set_config('role', session_user, true)").
-		Scan(&company, &role, new(string)); err != nil {
+	var company, role, head string
+	var number int64
+	if err := tx.QueryRow(ctx, "SELECT current_setting('app.company_id'), current_user::text, last_number, encode(head_hash, 'hex') FROM ledger_settings").
+		Scan(&company, &role, &number, &head); err != nil {
+		return fmt.Errorf("ledger: audit %s: %w", action, err)
+	}
+	if details == nil {
+		details = map[string]any{}
+	}
+	details["ledger_head"], details["ledger_hash"] = number, head
+	if _, err := tx.Exec(ctx, "SELECT set_config('role', session_user, true)"); err != nil {
 		return fmt.Errorf("ledger: audit %s: %w", action, err)
 	}
 	if _, err := audit.Append(ctx, tx, company, audit.Entry{Actor: by.UserID, Role: by.Role, IP: by.IP, Action: action,
@@ -34,6 +45,32 @@ func record(ctx context.Context, tx pgx.Tx, by tenancy.Actor, action, resource s
 		return fmt.Errorf("ledger: audit %s: back to the company: %w", action, err)
 	}
 	return nil
+}
+
+// anchorEvery is how often postings anchor the books' head in the audit
+// chain: every hundredth entry costs one audit append, the others none.
+const anchorEvery = 100
+
+// lastAnchor is the newest head anchored in the company's audit chain
+// (number 0 when none), read as the session's role like record writes.
+func lastAnchor(ctx context.Context, tx pgx.Tx) (number int64, hash string, err error) {
+	var company, role string
+	if err := tx.QueryRow(ctx, "SELECT current_setting('app.company_id'), current_user::text, set_config('role', session_user, true)").
+		Scan(&company, &role, new(string)); err != nil {
+		return 0, "", fmt.Errorf("ledger: read the anchor: %w", err)
+	}
+	err = tx.QueryRow(ctx, `SELECT (details::jsonb->>'ledger_head')::bigint, details::jsonb->>'ledger_hash' FROM audit.records
+		WHERE chain = $1 AND details::jsonb ? 'ledger_head' ORDER BY seq DESC LIMIT 1`, company).Scan(&number, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		number, hash, err = 0, "", nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("ledger: read the anchor: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT set_config('role', $1, true)", role); err != nil {
+		return 0, "", fmt.Errorf("ledger: read the anchor: back to the company: %w", err)
+	}
+	return number, hash, nil
 }
 
 // lockEntry reads an entry and its lines, its row locked until the end of

@@ -74,11 +74,17 @@ func load(ctx context.Context, tx pgx.Tx, codes, keys []string, lock bool) (*boo
 	batch := &pgx.Batch{}
 	settings := "SELECT currency, lock_date, last_number, head_hash FROM ledger_settings"
 	if lock {
-		// Up by one for the transaction's posting; report caches key on it.
-		settings = "UPDATE ledger_settings SET generation = generation + 1 RETURNING currency, lock_date, last_number, head_hash"
+		// Up by one in the transaction, however many posts it makes (a
+		// setting local to the transaction remembers); report caches key
+		// on it.
+		settings = `UPDATE ledger_settings SET generation = generation + CASE WHEN coalesce(current_setting('vanta.ledger_generation_moved', true), '') = '' THEN 1 ELSE 0 END
+			RETURNING currency, lock_date, last_number, head_hash, set_config('vanta.ledger_generation_moved', 'yes', true)`
 	}
 	batch.Queue(settings).QueryRow(func(r pgx.Row) error {
-		return r.Scan(&b.currency, &b.lockDate, &b.number, &b.head)
+		if !lock {
+			return r.Scan(&b.currency, &b.lockDate, &b.number, &b.head)
+		}
+		return r.Scan(&b.currency, &b.lockDate, &b.number, &b.head, new(string))
 	})
 	batch.Queue("SELECT code, scale FROM currencies").Query(func(rows pgx.Rows) error {
 		var code string
@@ -187,8 +193,20 @@ func post(ctx context.Context, tx pgx.Tx, in []EntryInput, by tenancy.Actor) ([]
 		}
 		ps[i].entry = entry
 	}
+	first := b.number
+	for _, p := range ps {
+		if p.entry.Number > 0 {
+			first = min(first, p.entry.Number)
+		}
+	}
 	if err := insert(ctx, tx, b, ps); err != nil {
 		return nil, nil, err
+	}
+	// Every anchorEvery-th entry anchors the head in the audit chain.
+	if b.number/anchorEvery > (first-1)/anchorEvery {
+		if err := record(ctx, tx, by, "ledger.anchor", "ledger", nil); err != nil {
+			return nil, nil, err
+		}
 	}
 	out := make([]Entry, len(in))
 	replayed := make([]bool, len(in))
@@ -460,6 +478,17 @@ func insert(ctx context.Context, tx pgx.Tx, b *books, ps []pending) error {
 		return nil
 	}
 	batch := &pgx.Batch{}
+	// The lines first: a line may not join an entry that exists as
+	// posted (the database refuses it), and the entry's check at commit
+	// covers them.
+	batch.Queue(`INSERT INTO journal_lines (company_id, entry_id, line_no, account_id, amount, currency, rate, base_amount,
+			contact_id, tax_code, memo, date, posted)
+		SELECT current_setting('app.company_id')::uuid, entry_id, line_no, account_id, amount, currency, rate::numeric, base_amount,
+			nullif(contact_id, '00000000-0000-0000-0000-000000000000'::uuid), tax_code, memo, date::date, posted
+		FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::uuid[], $9::text[],
+			$10::text[], $11::text[], $12::bool[]) AS t(entry_id, line_no, account_id, amount, currency, rate, base_amount,
+			contact_id, tax_code, memo, date, posted)`,
+		lEntry, lNo, lAccount, lAmount, lCurrency, lRate, lBase, lContact, lTax, lMemo, lDate, lPosted)
 	batch.Queue(`INSERT INTO journal_entries (company_id, id, number, date, description, reference, source, source_id, status,
 			idempotency_key, request_hash, created_by, created_at, posted_by, posted_at, prev_hash, hash, reverses_id)
 		SELECT current_setting('app.company_id')::uuid, id, number, date::date, description, reference, source, nullif(source_id, '00000000-0000-0000-0000-000000000000'::uuid), status,
@@ -469,14 +498,6 @@ func insert(ctx context.Context, tx pgx.Tx, b *books, ps []pending) error {
 			AS t(id, number, date, description, reference, source, source_id, status,
 			idempotency_key, request_hash, created_by, created_at, posted_by, posted_at, prev_hash, hash, reverses_id)`,
 		eIDs, eNumbers, eDates, eDescs, eRefs, eSources, eSourceIDs, eStatuses, eKeys, eReq, eCreatedBy, eCreatedAt, ePostedBy, ePostedAt, ePrev, eHashes, eReverses)
-	batch.Queue(`INSERT INTO journal_lines (company_id, entry_id, line_no, account_id, amount, currency, rate, base_amount,
-			contact_id, tax_code, memo, date, posted)
-		SELECT current_setting('app.company_id')::uuid, entry_id, line_no, account_id, amount, currency, rate::numeric, base_amount,
-			nullif(contact_id, '00000000-0000-0000-0000-000000000000'::uuid), tax_code, memo, date::date, posted
-		FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::uuid[], $9::text[],
-			$10::text[], $11::text[], $12::bool[]) AS t(entry_id, line_no, account_id, amount, currency, rate, base_amount,
-			contact_id, tax_code, memo, date, posted)`,
-		lEntry, lNo, lAccount, lAmount, lCurrency, lRate, lBase, lContact, lTax, lMemo, lDate, lPosted)
 	if posted {
 		queueBalances(batch, balanceRows(daily))
 		batch.Queue("UPDATE ledger_settings SET last_number = $1, head_hash = $2", b.number, b.head)
@@ -541,8 +562,8 @@ func queueBalances(batch *pgx.Batch, rows []balanceRow) {
 // so that a refusal reaches the poster as its RuleError rather than the
 // caller's commit, and defers them again for the caller's next entry.
 func queueCheck(batch *pgx.Batch) {
-	batch.Queue("SET CONSTRAINTS journal_entries_posted_insert, journal_entries_posted_update, journal_lines_posted IMMEDIATE")
-	batch.Queue("SET CONSTRAINTS journal_entries_posted_insert, journal_entries_posted_update, journal_lines_posted DEFERRED")
+	batch.Queue("SET CONSTRAINTS journal_entries_posted_insert, journal_entries_posted_update, journal_lines_entry IMMEDIATE")
+	batch.Queue("SET CONSTRAINTS journal_entries_posted_insert, journal_entries_posted_update, journal_lines_entry DEFERRED")
 }
 
 func nullable(s string) *string {

@@ -59,8 +59,8 @@ func TestPostAndContract(t *testing.T) {
 		if err != nil || d.Status != StatusDraft || d.Number != 0 {
 			t.Errorf("draft = %+v, %v", d, err)
 		}
-		if g1, _ := Generation(ctx, tx); g1 <= g0 {
-			t.Errorf("generation %d after posting, was %d", g1, g0)
+		if g1, _ := Generation(ctx, tx); g1 != g0+1 {
+			t.Errorf("generation %d after posting in one transaction, was %d; want one more", g1, g0)
 		}
 		var mpesa, sales, expenses int64
 		if err := tx.QueryRow(ctx, `SELECT
@@ -89,6 +89,25 @@ func TestPostAndContract(t *testing.T) {
 		}, tester)
 		if err != nil || len(batch) != 3 || batch[0].Number != 2 || batch[1].ID != got.ID || batch[2].ID != batch[0].ID {
 			t.Errorf("PostBatch = %+v, %v; want number 2, the replayed sale, then number 2 again", batch, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The next transaction that posts moves it again, by one.
+	err = e.in(e.a, func(tx pgx.Tx) error {
+		g0, err := Generation(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for range 2 {
+			if _, _, err := Post(ctx, tx, EntryInput{Date: "2026-03-04", Status: StatusPosted, Lines: []LineInput{kes("1100", 1), kes("3000", -1)}}, tester); err != nil {
+				return err
+			}
+		}
+		if g1, _ := Generation(ctx, tx); g1 != g0+1 {
+			t.Errorf("generation %d after two posts in one transaction, was %d", g1, g0)
 		}
 		return nil
 	})

@@ -33,13 +33,12 @@ func TestDatabaseEnforcesRules(t *testing.T) {
 		base     int64
 	}
 	n := int64(100)
-	raw := func(tx pgx.Tx, date string, lines ...rl) error {
+	var rawEntry func(tx pgx.Tx, status, date string, lines ...rl) error
+	raw := func(tx pgx.Tx, date string, lines ...rl) error { return rawEntry(tx, "posted", date, lines...) }
+	rawEntry = func(tx pgx.Tx, status, date string, lines ...rl) error {
 		n++
 		id := uuid.New()
-		if _, err := tx.Exec(ctx, `INSERT INTO journal_entries (company_id, id, number, date, source, status, created_by, created_at, posted_at, hash)
-			VALUES (current_setting('app.company_id')::uuid, $1, $2, $3, 'manual', 'posted', 'test', now(), now(), '\x00')`, id, n, date); err != nil {
-			return err
-		}
+		// As a posting writes: the lines, then their entry.
 		for i, l := range lines {
 			acct := l.account
 			if _, err := uuid.Parse(acct); err != nil {
@@ -51,6 +50,14 @@ func TestDatabaseEnforcesRules(t *testing.T) {
 				VALUES (current_setting('app.company_id')::uuid, $1, $2, $3, $4, $5, $6, $7, true)`, id, i+1, acct, l.amount, l.currency, l.base, date); err != nil {
 				return err
 			}
+		}
+		number, hash, postedAt := &n, []byte{0}, "now()"
+		if status != "posted" {
+			number, hash, postedAt = nil, nil, "NULL"
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO journal_entries (company_id, id, number, date, source, status, created_by, created_at, posted_at, hash)
+			VALUES (current_setting('app.company_id')::uuid, $1, $2, $3, 'manual', $4, 'test', now(), `+postedAt+`, $5)`, id, number, date, status, hash); err != nil {
+			return err
 		}
 		_, err := tx.Exec(ctx, "SET CONSTRAINTS ALL IMMEDIATE")
 		return err
@@ -89,6 +96,9 @@ func TestDatabaseEnforcesRules(t *testing.T) {
 			}
 			return raw(tx, "2026-03-31", rl{"1100", 100, "KES", 100}, rl{"4000", -100, "KES", -100})
 		}},
+		{"posted lines under a draft", "line_mismatch", func(tx pgx.Tx) error {
+			return rawEntry(tx, "draft", "2026-03-01", rl{"1100", 100, "KES", 100}, rl{"4000", -100, "KES", -100})
+		}},
 		{"unknown currency", RuleUnknownCurrency, func(tx pgx.Tx) error {
 			return raw(tx, "2026-03-01", rl{"1100", 100, "XXX", 100}, rl{"4000", -100, "XXX", -100})
 		}},
@@ -120,6 +130,8 @@ func TestDatabaseEnforcesRules(t *testing.T) {
 		"UPDATE journal_entries SET date = '2026-03-02' WHERE id = $1",
 		"DELETE FROM journal_entries WHERE id = $1",
 		"INSERT INTO journal_lines (company_id, entry_id, line_no, account_id, amount, currency, base_amount, date, posted) SELECT company_id, entry_id, 9, account_id, amount, currency, base_amount, date, false FROM journal_lines WHERE entry_id = $1 AND line_no = 1",
+		// A balanced pair of posted lines added to a posted entry.
+		"INSERT INTO journal_lines (company_id, entry_id, line_no, account_id, amount, currency, base_amount, date, posted) SELECT company_id, entry_id, line_no + 10, account_id, -amount, currency, -base_amount, date, true FROM journal_lines WHERE entry_id = $1",
 	} {
 		err := e.in(e.a, func(tx pgx.Tx) error { _, err := tx.Exec(ctx, stmt, id); return err })
 		var re *RuleError

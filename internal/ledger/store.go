@@ -65,17 +65,15 @@ type scales struct {
 }
 
 func loadScales(ctx context.Context, tx pgx.Tx) (scales, error) {
-	cs, err := Currencies(ctx, tx)
+	rows, err := tx.Query(ctx, "SELECT c.code, c.scale, s.currency FROM currencies c CROSS JOIN ledger_settings s")
 	if err != nil {
-		return scales{}, err
+		return scales{}, fmt.Errorf("ledger: currencies: %w", err)
 	}
-	code, _, err := CompanyCurrency(ctx, tx)
-	if err != nil {
-		return scales{}, err
-	}
-	sc := scales{of: map[string]int{}, base: code}
-	for _, c := range cs {
-		sc.of[c.Code] = c.Scale
+	sc := scales{of: map[string]int{}}
+	var code string
+	var scale int
+	if _, err := pgx.ForEachRow(rows, []any{&code, &scale, &sc.base}, func() error { sc.of[code] = scale; return nil }); err != nil {
+		return scales{}, fmt.Errorf("ledger: currencies: %w", err)
 	}
 	return sc, nil
 }

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -41,11 +42,13 @@ func Verify(ctx context.Context, tx pgx.Tx) (Report, error) {
 	if err := tx.QueryRow(ctx, "SELECT last_number, head_hash FROM ledger_settings").Scan(&rep.Head, &head); err != nil {
 		return rep, fmt.Errorf("ledger: verify: settings: %w", err)
 	}
-	chainOK, err := verifyChain(ctx, tx, &rep, head)
+	anchor, anchorHash, err := lastAnchor(ctx, tx)
 	if err != nil {
 		return rep, err
 	}
-	_ = chainOK
+	if err := verifyChain(ctx, tx, &rep, head, anchor, anchorHash); err != nil {
+		return rep, err
+	}
 	if err := verifyBalances(ctx, tx, &rep); err != nil {
 		return rep, err
 	}
@@ -53,7 +56,7 @@ func Verify(ctx context.Context, tx pgx.Tx) (Report, error) {
 	return rep, nil
 }
 
-func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report, head []byte) (bool, error) {
+func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report, head []byte, anchor int64, anchorHash string) error {
 	// One pass over every posted line in posting order, each carrying
 	// its entry; an entry without lines still comes once (LEFT JOIN).
 	rows, err := tx.Query(ctx, `SELECT `+entryColumns+`, coalesce(e.prev_hash, '\x'::bytea), e.status, l.line_no IS NOT NULL,
@@ -65,7 +68,7 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report, head []byte) (bool
 		WHERE e.number IS NOT NULL OR e.status = 'posted'
 		ORDER BY e.number NULLS FIRST, e.id, l.line_no`)
 	if err != nil {
-		return false, fmt.Errorf("ledger: verify: read entries: %w", err)
+		return fmt.Errorf("ledger: verify: read entries: %w", err)
 	}
 	defer rows.Close()
 	prev := []byte{}
@@ -98,6 +101,9 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report, head []byte) (bool
 		case !bytes.Equal(entryHash(*cur, prev), cur.Hash):
 			fail("entry %d: its content, lines or actors do not match its hash (changed after posting)", cur.Number)
 		}
+		if cur.Number == anchor && !broken && hex.EncodeToString(cur.Hash) != anchorHash {
+			fail("entry %d differs from the head the audit chain anchored: the books were rewritten", cur.Number)
+		}
 		prev, lastHash, lastNumber = cur.Hash, cur.Hash, cur.Number
 	}
 	for rows.Next() {
@@ -110,7 +116,7 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report, head []byte) (bool
 			&e.ReversesID, &e.ReversedByID, &e.CreatedBy, &e.CreatedAt, &e.ApprovedBy, &e.ApprovedAt, &e.PostedBy, &e.PostedAt,
 			&e.ReversedBy, &e.ReversedAt, &e.Hash, &ePrev, &status, &hasLine,
 			&l.LineNo, &l.AccountID, &l.Amount, &l.Currency, &l.Rate, &l.Base, &l.ContactID, &l.TaxCode, &l.Memo, &linePosted, &lineDate); err != nil {
-			return false, fmt.Errorf("ledger: verify: read entries: %w", err)
+			return fmt.Errorf("ledger: verify: read entries: %w", err)
 		}
 		if cur == nil || cur.ID != e.ID {
 			finish()
@@ -127,11 +133,15 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report, head []byte) (bool
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("ledger: verify: read entries: %w", err)
+		return fmt.Errorf("ledger: verify: read entries: %w", err)
 	}
 	finish()
 	if !broken {
 		switch {
+		case lastNumber < anchor:
+			rep.Problems = append(rep.Problems, Problem{Number: lastNumber + 1,
+				Problem: fmt.Sprintf("the chain ends at entry %d but the audit chain anchored entry %d: newest entries deleted", lastNumber, anchor)})
+			broken = true
 		case lastNumber < rep.Head:
 			rep.Problems = append(rep.Problems, Problem{Number: lastNumber + 1,
 				Problem: fmt.Sprintf("the chain ends at entry %d but the books' head is entry %d: newest entries deleted", lastNumber, rep.Head)})
@@ -142,7 +152,7 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report, head []byte) (bool
 			broken = true
 		}
 	}
-	return !broken, nil
+	return nil
 }
 
 // verifyBalances compares the stored balances with a recomputation from

@@ -161,7 +161,47 @@ func TestVerifyNamesTampering(t *testing.T) {
 		if rep.OK || !hasProblem(rep, 5, "newest entries deleted") {
 			t.Errorf("verify after deleting entry 5: %+v", rep)
 		}
+		// The head in the books rewound too: the audit chain (itself
+		// checkpointed outside the database) anchored entry 5.
+		tamper(t, e, "UPDATE ledger_settings SET last_number = 4, head_hash = (SELECT hash FROM journal_entries WHERE number = 4)")
+		rep = verify(t, e)
+		if rep.OK || !hasProblem(rep, 5, "the audit chain anchored entry 5") {
+			t.Errorf("verify after deleting entry 5 and rewinding the head: %+v", rep)
+		}
 	})
+}
+
+// TestPostingsAnchorTheHead: every hundredth posted entry anchors the
+// books' head in the audit chain, and nothing between.
+func TestPostingsAnchorTheHead(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t)
+	var batch []EntryInput
+	for range 150 {
+		batch = append(batch, EntryInput{Date: "2026-02-01", Status: StatusPosted, Lines: []LineInput{kes("1100", 100), kes("3000", -100)}})
+	}
+	err := e.in(e.a, func(tx pgx.Tx) error {
+		if _, err := PostBatch(ctx, tx, batch[:99], tester); err != nil {
+			return err
+		}
+		if n, _, err := lastAnchor(ctx, tx); err != nil || n != 0 {
+			t.Errorf("anchor after 99 entries = %d, %v; want none", n, err)
+		}
+		if _, err := PostBatch(ctx, tx, batch[99:], tester); err != nil {
+			return err
+		}
+		n, h, err := lastAnchor(ctx, tx)
+		if err != nil || n != 150 || len(h) != 64 {
+			t.Errorf("anchor after 150 entries = %d %q, %v; want the head, 150", n, h, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := verify(t, e); !rep.OK || rep.Entries != 150 {
+		t.Errorf("verify = %+v", rep)
+	}
 }
 
 // TestLedgerWritesAreAudited: approve, reverse, the period lock and the

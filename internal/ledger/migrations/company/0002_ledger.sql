@@ -98,7 +98,10 @@ CREATE TABLE journal_lines (
 	posted      boolean NOT NULL DEFAULT false,
 	PRIMARY KEY (entry_id, line_no),
 	CONSTRAINT journal_lines_zero_amount CHECK (amount <> 0),
-	CONSTRAINT journal_lines_entry FOREIGN KEY (company_id, entry_id) REFERENCES journal_entries (company_id, id) ON DELETE CASCADE,
+	-- Deferred: a posting writes its lines before its entry, so that no
+	-- line can ever be added to an entry that is posted already.
+	CONSTRAINT journal_lines_entry FOREIGN KEY (company_id, entry_id) REFERENCES journal_entries (company_id, id) ON DELETE CASCADE
+		DEFERRABLE INITIALLY DEFERRED,
 	CONSTRAINT journal_lines_account FOREIGN KEY (company_id, account_id) REFERENCES accounts (company_id, id),
 	CONSTRAINT journal_lines_currency FOREIGN KEY (company_id, currency) REFERENCES currencies (company_id, code)
 );
@@ -136,70 +139,88 @@ END $$;
 -- lines arrive after it): at least two lines, every line posted on the
 -- entry's date, Σamount = 0 in each currency and Σbase = 0, accounts
 -- active, of the entry's company and in their currency, and the date
--- after the lock date.
+-- after the lock date. One query gathers everything: it runs for every
+-- posted entry and line.
 CREATE FUNCTION ledger_check_entry(eid uuid) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-	e   record;
-	r   record;
-	n   integer;
-	bad text;
+	r record;
 BEGIN
-	SELECT * INTO e FROM journal_entries WHERE id = eid;
-	IF NOT FOUND OR e.status <> 'posted' THEN
+	SELECT e.status, e.date, s.lock_date,
+		coalesce(sum(g.n), 0) AS n,
+		coalesce(bool_and(g.ok), true) AS ok,
+		min(g.currency) FILTER (WHERE g.total <> 0) AS unbalanced,
+		coalesce(sum(g.base), 0) AS base,
+		min(g.foreign_code) AS foreign_code,
+		min(g.inactive_code) AS inactive_code,
+		min(g.other_currency) AS other_currency,
+		coalesce(bool_or(g.any_posted), false) AS any_posted
+	INTO r
+	FROM journal_entries e
+	LEFT JOIN ledger_settings s ON s.company_id = e.company_id
+	LEFT JOIN LATERAL (
+		SELECT l.currency, sum(l.amount) AS total, sum(l.base_amount) AS base, count(*) AS n,
+			bool_and(l.posted AND l.date = e.date AND l.company_id = e.company_id) AS ok,
+			bool_or(l.posted) AS any_posted,
+			min(a.code) FILTER (WHERE a.company_id <> e.company_id) AS foreign_code,
+			min(a.code) FILTER (WHERE NOT a.active) AS inactive_code,
+			min(format('account %s is kept in %s, not %s', a.code, a.currency, l.currency))
+				FILTER (WHERE a.currency IS NOT NULL AND a.currency <> l.currency) AS other_currency
+		FROM journal_lines l JOIN accounts a ON a.id = l.account_id
+		WHERE l.entry_id = e.id
+		GROUP BY l.currency) g ON true
+	WHERE e.id = eid
+	GROUP BY e.status, e.date, s.lock_date;
+	IF NOT FOUND THEN
 		RETURN;
 	END IF;
-	SELECT count(*) INTO n FROM journal_lines WHERE entry_id = eid;
-	IF n < 2 THEN
-		PERFORM ledger_rule('one_line', 'lines', format('entry %s has %s line(s); a posted entry needs at least 2', eid, n));
+	IF r.status <> 'posted' THEN
+		IF r.any_posted THEN
+			PERFORM ledger_rule('line_mismatch', 'lines', format('entry %s is a draft: its lines are drafts', eid));
+		END IF;
+		RETURN;
 	END IF;
-	IF EXISTS (SELECT 1 FROM journal_lines WHERE entry_id = eid AND (NOT posted OR date <> e.date OR company_id <> e.company_id)) THEN
+	IF r.n < 2 THEN
+		PERFORM ledger_rule('one_line', 'lines', format('entry %s has %s line(s); a posted entry needs at least 2', eid, r.n));
+	END IF;
+	IF NOT r.ok THEN
 		PERFORM ledger_rule('line_mismatch', 'lines', format('entry %s: every line of a posted entry is posted, on its date, in its company', eid));
 	END IF;
-	SELECT currency INTO bad FROM journal_lines WHERE entry_id = eid GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1;
-	IF FOUND THEN
-		PERFORM ledger_rule('unbalanced', 'lines', format('entry %s: debits and credits differ in %s', eid, bad));
+	IF r.unbalanced IS NOT NULL THEN
+		PERFORM ledger_rule('unbalanced', 'lines', format('entry %s: debits and credits differ in %s', eid, r.unbalanced));
 	END IF;
-	IF (SELECT sum(base_amount) FROM journal_lines WHERE entry_id = eid) <> 0 THEN
+	IF r.base <> 0 THEN
 		PERFORM ledger_rule('unbalanced_base', 'lines', format('entry %s: debits and credits differ in the company currency', eid));
 	END IF;
-	SELECT a.code, a.active, a.company_id, a.currency, l.currency AS line_currency INTO r
-		FROM journal_lines l JOIN accounts a ON a.id = l.account_id
-		WHERE l.entry_id = eid AND (NOT a.active OR a.company_id <> e.company_id OR (a.currency IS NOT NULL AND a.currency <> l.currency))
-		LIMIT 1;
-	IF FOUND THEN
-		IF r.company_id <> e.company_id THEN
-			PERFORM ledger_rule('unknown_account', 'lines.account', format('account %s is not of this company', r.code));
-		ELSIF NOT r.active THEN
-			PERFORM ledger_rule('inactive_account', 'lines.account', format('account %s is inactive', r.code));
-		ELSE
-			PERFORM ledger_rule('account_currency', 'lines.currency', format('account %s is kept in %s, not %s', r.code, r.currency, r.line_currency));
-		END IF;
+	IF r.foreign_code IS NOT NULL THEN
+		PERFORM ledger_rule('unknown_account', 'lines.account', format('account %s is not of this company', r.foreign_code));
 	END IF;
-	IF EXISTS (SELECT 1 FROM ledger_settings s WHERE s.company_id = e.company_id AND s.lock_date IS NOT NULL AND e.date <= s.lock_date) THEN
-		PERFORM ledger_rule('period_locked', 'date', format('%s is on or before the lock date', e.date));
+	IF r.inactive_code IS NOT NULL THEN
+		PERFORM ledger_rule('inactive_account', 'lines.account', format('account %s is inactive', r.inactive_code));
+	END IF;
+	IF r.other_currency IS NOT NULL THEN
+		PERFORM ledger_rule('account_currency', 'lines.currency', r.other_currency);
+	END IF;
+	IF r.lock_date IS NOT NULL AND r.date <= r.lock_date THEN
+		PERFORM ledger_rule('period_locked', 'date', format('%s is on or before the lock date %s', r.date, r.lock_date));
 	END IF;
 END $$;
 
 CREATE FUNCTION ledger_check_entry_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	IF TG_TABLE_NAME = 'journal_entries' THEN
-		PERFORM ledger_check_entry(NEW.id);
-	ELSE
-		PERFORM ledger_check_entry(NEW.entry_id);
-	END IF;
+	PERFORM ledger_check_entry(NEW.id);
 	RETURN NULL;
 END $$;
 
--- Checked at commit: an entry and its lines are written by several
--- statements of one transaction.
+-- Checked at commit (a posting writes its lines, then its entry), once
+-- per entry: when it is made, and when a draft is posted. Lines need no
+-- check of their own: no line can join an entry once it exists as posted
+-- (ledger_line_immutable), so every posted line was there when its
+-- entry's check ran.
 CREATE CONSTRAINT TRIGGER journal_entries_posted_insert AFTER INSERT ON journal_entries
-	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.status = 'posted')
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
 	EXECUTE FUNCTION ledger_check_entry_trigger();
 CREATE CONSTRAINT TRIGGER journal_entries_posted_update AFTER UPDATE ON journal_entries
 	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.status = 'posted' AND OLD.status <> 'posted')
-	EXECUTE FUNCTION ledger_check_entry_trigger();
-CREATE CONSTRAINT TRIGGER journal_lines_posted AFTER INSERT OR UPDATE ON journal_lines
-	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.posted)
 	EXECUTE FUNCTION ledger_check_entry_trigger();
 
 -- Posted entries are immutable: no delete, and no update but setting the
@@ -234,10 +255,15 @@ BEGIN
 	IF TG_OP = 'DELETE' THEN
 		RETURN OLD;
 	END IF;
-	-- A line joins a posted entry only as a posted line (at posting);
-	-- a draft's lines are drafts.
 	SELECT status INTO st FROM journal_entries WHERE id = NEW.entry_id;
-	IF NEW.posted AND st IS DISTINCT FROM 'posted' OR NOT NEW.posted AND st = 'posted' THEN
+	-- A line joins an entry that exists only while it is a draft, as a
+	-- draft line; a posting writes its lines before its entry, whose
+	-- check at commit then covers them. Approving a draft posts the entry
+	-- first, then its lines (an update of lines that were drafts).
+	IF TG_OP = 'INSERT' AND st = 'posted' THEN
+		PERFORM ledger_rule('immutable', 'lines', format('entry %s is posted: no line joins it', NEW.entry_id));
+	END IF;
+	IF NEW.posted AND st = 'draft' OR NOT NEW.posted AND st = 'posted' THEN
 		PERFORM ledger_rule('immutable', 'lines', format('a line of entry %s must have its status', NEW.entry_id));
 	END IF;
 	RETURN NEW;
