@@ -140,7 +140,7 @@ func BuildGeneralLedger(ctx context.Context, tx pgx.Tx, p Params) (GeneralLedger
 	gl.Closing, gl.ClosingBalances = b.base(closing), b.amounts(closingNative)
 
 	running := opening
-	var skip int64 // lines of the cursor's day up to the cursor
+	var skip int64                                          // lines of the cursor's day up to the cursor
 	after := glCursor{date: p.From, number: -1, lineNo: -1} // before every line of the first day
 	if p.Cursor != "" {
 		c, err := decodeCursor(p.Cursor)
