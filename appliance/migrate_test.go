@@ -93,7 +93,9 @@ func TestExistingApplianceUpgrades(t *testing.T) {
 	if !strings.Contains(log.String(), `"line":"system","applied":0`) {
 		t.Errorf("the system line applied something on an upgraded appliance:\n%s", log.String())
 	}
-	if !strings.Contains(log.String(), `"msg":"companies migrated","progress":"1/1","applied":1`) {
+	// Every company migration applies to the old company: the first
+	// (whose table it already had, IF NOT EXISTS) and each domain's after.
+	if !strings.Contains(log.String(), fmt.Sprintf(`"msg":"companies migrated","progress":"1/1","applied":%d`, reg.Head(migrate.Company))) {
 		t.Errorf("no progress for the company:\n%s", log.String())
 	}
 	st, err := m.CompanyStatus(ctx, admin, []uuid.UUID{id})

@@ -28,7 +28,7 @@ func TestConcurrentPostsKeepBalances(t *testing.T) {
 				amount := int64(100*(w+1) + i)
 				in := EntryInput{Date: fmt.Sprintf("2026-02-%02d", 1+i%28), Status: StatusPosted,
 					IdempotencyKey: fmt.Sprintf("w%d-%d", w, i),
-					Lines: []LineInput{kes("1200", amount+16), kes(others[(w+i)%len(others)], -amount), kes("2200", -16)}}
+					Lines:          []LineInput{kes("1200", amount+16), kes(others[(w+i)%len(others)], -amount), kes("2200", -16)}}
 				if i%5 == 4 {
 					in.Status = StatusDraft
 				}

@@ -28,7 +28,7 @@ const MaxBatch = 1000
 // entry it made (replayed, nothing posted); the same key with another
 // request is a RuleError idempotency_conflict.
 func Post(ctx context.Context, tx pgx.Tx, in EntryInput, by tenancy.Actor) (e Entry, replayed bool, err error) {
-	out, rep, err := post(ctx, tx, []EntryInput{in}, by)
+	out, rep, err := post(ctx, tx, []EntryInput{in}, by, false)
 	if err != nil {
 		return Entry{}, false, err
 	}
@@ -42,7 +42,7 @@ func PostBatch(ctx context.Context, tx pgx.Tx, in []EntryInput, by tenancy.Actor
 	if len(in) > MaxBatch {
 		return nil, rule(RuleTooMany, "entries", "%d entries; a batch holds at most %d", len(in), MaxBatch)
 	}
-	out, _, err := post(ctx, tx, in, by)
+	out, _, err := post(ctx, tx, in, by, true)
 	return out, err
 }
 
@@ -129,7 +129,8 @@ type pending struct {
 	dupOf   int       // 1 + the index of the batch's first entry with this key
 }
 
-func post(ctx context.Context, tx pgx.Tx, in []EntryInput, by tenancy.Actor) ([]Entry, []bool, error) {
+// post stores entries; in a batch, a refusal's field names its entry.
+func post(ctx context.Context, tx pgx.Tx, in []EntryInput, by tenancy.Actor, batch bool) ([]Entry, []bool, error) {
 	if len(in) == 0 {
 		return nil, nil, nil
 	}
@@ -148,12 +149,52 @@ func post(ctx context.Context, tx pgx.Tx, in []EntryInput, by tenancy.Actor) ([]
 	if err != nil {
 		return nil, nil, err
 	}
+	return postLoaded(ctx, tx, b, in, by, batch)
+}
+
+// postText is post for entries as the API carries them: the amounts are
+// read at the scales the same round trip loads.
+func postText(ctx context.Context, tx pgx.Tx, ts []TextEntry, by tenancy.Actor, batch bool) ([]Entry, []bool, error) {
+	if len(ts) == 0 {
+		return nil, nil, nil
+	}
+	var codes, keys []string
+	lock := false
+	for _, e := range ts {
+		for _, l := range e.Lines {
+			codes = append(codes, l.Account)
+		}
+		if e.IdempotencyKey != "" {
+			keys = append(keys, e.IdempotencyKey)
+		}
+		lock = lock || e.Status == StatusPosted || e.IdempotencyKey != ""
+	}
+	b, err := load(ctx, tx, codes, keys, lock)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc := scales{of: b.scales, base: b.currency}
+	in := make([]EntryInput, len(ts))
+	for i, t := range ts {
+		prefix := ""
+		if batch {
+			prefix = fmt.Sprintf("entries[%d].", i)
+		}
+		if in[i], err = sc.input(t, prefix); err != nil {
+			return nil, nil, err
+		}
+	}
+	return postLoaded(ctx, tx, b, in, by, batch)
+}
+
+// postLoaded validates and stores entries against the books as loaded.
+func postLoaded(ctx context.Context, tx pgx.Tx, b *books, in []EntryInput, by tenancy.Actor, batch bool) ([]Entry, []bool, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	ps := make([]pending, len(in))
 	firstOfKey := map[string]int{}
 	for i, e := range in {
 		field := func(f string) string {
-			if len(in) == 1 {
+			if !batch {
 				return f
 			}
 			return fmt.Sprintf("entries[%d].%s", i, f)

@@ -146,16 +146,11 @@ func (s Store) Post(ctx context.Context, sc tenancy.Scope, t TextEntry, by tenan
 		replayed bool
 	}
 	r, err := inTx(ctx, s, sc, func(tx pgx.Tx) (result, error) {
-		scs, err := loadScales(ctx, tx)
+		es, rep, err := postText(ctx, tx, []TextEntry{t}, by, false)
 		if err != nil {
 			return result{}, err
 		}
-		in, err := scs.input(t, "")
-		if err != nil {
-			return result{}, err
-		}
-		e, replayed, err := Post(ctx, tx, in, by)
-		return result{e, replayed}, err
+		return result{es[0], rep[0]}, nil
 	})
 	return r.e, r.replayed, err
 }
@@ -169,17 +164,8 @@ func (s Store) PostBatch(ctx context.Context, sc tenancy.Scope, ts []TextEntry, 
 		return nil, rule(RuleInvalid, "entries", "a batch holds at least one entry")
 	}
 	return inTx(ctx, s, sc, func(tx pgx.Tx) ([]Entry, error) {
-		scs, err := loadScales(ctx, tx)
-		if err != nil {
-			return nil, err
-		}
-		in := make([]EntryInput, len(ts))
-		for i, t := range ts {
-			if in[i], err = scs.input(t, fmt.Sprintf("entries[%d].", i)); err != nil {
-				return nil, err
-			}
-		}
-		return PostBatch(ctx, tx, in, by)
+		es, _, err := postText(ctx, tx, ts, by, true)
+		return es, err
 	})
 }
 
