@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 	"time"
@@ -58,10 +59,16 @@ func (s *server) report(name string, fn reports.Func) gin.HandlerFunc {
 		c.Header("X-Vanta-Cache", map[bool]string{true: "hit", false: "miss"}[out.Cached])
 		c.Header("X-Vanta-Ledger-Generation", strconv.FormatInt(out.Generation, 10))
 		if csv {
-			c.Header("Content-Type", "text/csv; charset=utf-8")
+			// Laid out before anything is sent, so that a failure is
+			// still an error answer; a report's table is bounded (the
+			// general ledger by its page).
+			var buf bytes.Buffer
+			if err := reports.WriteCSV(&buf, out.Table); err != nil {
+				return err
+			}
 			c.Header("Content-Disposition", `attachment; filename="`+name+`.csv"`)
-			c.Status(http.StatusOK)
-			return reports.WriteCSV(c.Writer, out.Table)
+			c.Data(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+			return nil
 		}
 		c.Data(http.StatusOK, "application/json; charset=utf-8", out.JSON)
 		return nil
