@@ -219,6 +219,10 @@ func TestInterchangeThroughTheAPI(t *testing.T) {
 	if out, err := exec.Command("hledger", "-f", fileA, "check").CombinedOutput(); err != nil {
 		t.Fatalf("hledger check of A's export: %v\n%s\n%s", err, out, journalA)
 	}
+	// ledger-cli reads it too.
+	if out, err := exec.Command("ledger", "-f", fileA, "balance").CombinedOutput(); err != nil || !strings.Contains(string(out), "USD") {
+		t.Errorf("ledger -f A's export balance: %v\n%s", err, out)
+	}
 	if got, want := showBalances(hledgerBalance(t, fileA)), showBalances(trialBalances(in, viewer, a)); got != want {
 		t.Errorf("hledger balance of A's export:\n%s\ntrial balance:\n%s", got, want)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vanta-ledger/vanta/internal/journal"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/money"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
@@ -306,6 +307,27 @@ func BenchmarkImport10000(b *testing.B) {
 		b.StartTimer()
 		if im, err := importSync(b, e.runner(s), FormatJournal, src); err != nil || im.Entries != 11000 {
 			b.Fatalf("import = %+v, %v", im, err)
+		}
+	}
+}
+
+// BenchmarkPlan10000 is the import's work outside the database: parse,
+// book (assertions, elided amounts) and turn 10,000 transactions (and
+// 1,000 exchanges) into entries.
+func BenchmarkPlan10000(b *testing.B) {
+	src := bigJournal(10000)
+	bk := books{currency: "KES", scale: 2, scales: map[string]int{"KES": 2, "USD": 2}, accounts: map[string]string{}, conversion: "3900"}
+	for b.Loop() {
+		j, err := journal.Parse(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		booked, err := journal.Book(j)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if p, err := makePlan(j, booked, bk); err != nil || len(p.entries) != 11000 {
+			b.Fatalf("plan: %v", err)
 		}
 	}
 }
