@@ -25,6 +25,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
+	"github.com/vanta-ledger/vanta/internal/statements"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
@@ -215,6 +216,12 @@ func typedStatus(err error) *apiError {
 			return &apiError{status: http.StatusTooManyRequests, code: "quota_exceeded", message: qe.Error(), retryAfter: qe.RetryAfter}
 		}
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: "quota_exceeded", message: qe.Error()}
+	}
+	// statements: a statement row that cannot be read names its line, the
+	// field being the uploaded file (its options are interchangeStatus's).
+	var sle *statements.LineError
+	if errors.As(err, &sle) {
+		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: sle.Error(), field: "file"}
 	}
 	return nil
 }

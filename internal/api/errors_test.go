@@ -54,6 +54,7 @@ func TestErrorMapping(t *testing.T) {
 		{&seal.ShareError{Kind: seal.ShareWrongKey}, 400, "wrong_key", "share"},
 		{&quota.ExceededError{Quota: "ai_requests_per_hour", Limit: 1000, RetryAfter: 90 * time.Second}, 429, "quota_exceeded", ""},
 		{&quota.ExceededError{Quota: "storage_bytes", Limit: 10 << 30}, 413, "quota_exceeded", ""},
+		{fmt.Errorf("import: %w", &statements.LineError{Line: 14, Field: "paid_in", Message: "not an amount"}), 400, "validation_failed", "file"},
 		{auth.ErrGODExists, 409, "god_exists", ""},
 		{auth.ErrEmailTaken, 409, "email_taken", "email"},
 		{auth.ErrInvalidEmail, 400, "validation_failed", "email"},

@@ -6,14 +6,16 @@ import (
 	"os"
 	"regexp"
 	"testing"
+	"unicode/utf8"
 )
 
 var isoDate = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 
 // FuzzRead feeds Read arbitrary bytes under each preset and a mapping. It
 // must never panic, and what it returns must hold: an error is a
-// *LineError or *OptionError with a line inside the file, every row has
-// a date, a nonzero amount and a line inside the file.
+// *LineError with a line inside the file, every row has a date, a
+// nonzero amount and a line inside the file, and Entries makes balanced
+// drafts with distinct keys of them.
 func FuzzRead(f *testing.F) {
 	for _, name := range []string{"testdata/mpesa.csv", "testdata/bank.csv"} {
 		b, err := os.ReadFile(name)
@@ -46,9 +48,26 @@ func FuzzRead(f *testing.F) {
 			return
 		}
 		for _, r := range rows {
-			if !isoDate.MatchString(r.Date) || r.Amount == 0 || r.Line < 1 || r.Line > lines || r.Scale != o.Scale {
+			if !isoDate.MatchString(r.Date) || r.Amount == 0 || r.Line < 1 || r.Line > lines || r.Scale != o.Scale ||
+				len(r.Description) > 1000 || !utf8.ValidString(r.Description) || len(r.TransactionID) > 200 {
 				t.Fatalf("bad row %+v", r)
 			}
+		}
+		// The drafts of any statement balance and have distinct keys the
+		// ledger accepts.
+		keys := map[string]bool{}
+		for _, e := range Entries(rows, o, "", 2) {
+			var sum int64
+			for _, l := range e.Lines {
+				if l.Amount == 0 {
+					t.Fatalf("zero line in %+v", e)
+				}
+				sum += l.Amount
+			}
+			if sum != 0 || len(e.Lines) != 2 || keys[e.IdempotencyKey] || len(e.IdempotencyKey) > 200 {
+				t.Fatalf("bad draft %+v", e)
+			}
+			keys[e.IdempotencyKey] = true
 		}
 	})
 }

@@ -17,9 +17,26 @@ import (
 // Resolve fills in what the options leave to the company, inside the
 // import's transaction (tenancy.InTx) and before Read: the statement
 // account's code (the account with role mpesa or bank when none is
-// given), the suspense account's code, and the scale of the company
-// currency, which the statement is taken to be in.
+// given; a given code must be an active asset or liability account, else
+// an *OptionError on account), the suspense account's code, and the scale
+// of the company currency, which the statement is taken to be in.
 func Resolve(ctx context.Context, tx pgx.Tx, o Options) (Options, error) {
+	if o.Account != "" {
+		// Checked here so that a wrong code is the option's error, not a
+		// refusal of the first row. A bank account is an asset; an
+		// overdraft or a card may be kept as a liability.
+		a, err := ledger.AccountByCode(ctx, tx, o.Account)
+		switch {
+		case errors.Is(err, ledger.ErrNotFound):
+			return o, &OptionError{Field: "account", Message: fmt.Sprintf("no account has the code %q", o.Account)}
+		case err != nil:
+			return o, fmt.Errorf("statement account: %w", err)
+		case !a.Active:
+			return o, &OptionError{Field: "account", Message: fmt.Sprintf("account %q is inactive", o.Account)}
+		case a.Type != "asset" && a.Type != "liability":
+			return o, &OptionError{Field: "account", Message: fmt.Sprintf("account %q is %s; a statement is for an asset (bank, M-Pesa) or liability (overdraft, card) account", o.Account, a.Type)}
+		}
+	}
 	if o.Account == "" {
 		a, err := ledger.AccountByRole(ctx, tx, o.Role())
 		if err != nil {

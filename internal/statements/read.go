@@ -88,7 +88,7 @@ var okStatuses = map[string]bool{"completed": true, "complete": true, "success":
 
 const (
 	maxIDLen          = 200
-	maxDescriptionLen = 500
+	maxDescriptionLen = 1000 // bytes, the ledger's bound on a description
 )
 
 // columns is where each field is in a header row, -1 when absent.
@@ -445,13 +445,17 @@ func addAmounts(a, b int64) (int64, error) {
 }
 
 // clean drops control characters and invalid UTF-8 (PostgreSQL text
-// refuses NUL), folds runs of white space and cuts to max runes (-1: no
-// cut).
+// refuses NUL), folds runs of white space and cuts to at most max bytes
+// at a character boundary (-1: no cut).
 func clean(s string, max int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
-	if max >= 0 && utf8.RuneCountInString(s) > max {
-		s = string([]rune(s)[:max])
+	if max >= 0 && len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
 	}
 	return s
 }

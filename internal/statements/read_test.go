@@ -2,7 +2,9 @@ package statements
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -178,6 +180,15 @@ func TestReadTable(t *testing.T) {
 		{name: "a short row names its line", preset: "bank",
 			in:      "Date,Description,Debit,Credit\n2026-01-01,a,1.00,\n2026-01-02,b\n",
 			errLine: 3, errFld: "csv"},
+		{name: "bank spellings: money in and money out, Txn Date, Narrative, Ref", preset: "bank",
+			in:   "Txn Date,Narrative,Money Out,Money In,Ref,Running Balance (KES)\n01/02/2026,x,\"1,000.00\",,A,9000.00\n02/02/2026,y,,250.50,B,9250.50\n",
+			want: []brief{{2, "2026-02-01", -100000, "A", "x"}, {3, "2026-02-02", 25050, "B", "y"}}},
+		{name: "bank: withdrawals and deposits beat a stray amount column", preset: "bank",
+			in:   "Posting Date,Particulars,Withdrawals,Deposits,Amount\n2026-02-01,x,5.00,,999\n",
+			want: []brief{{2, "2026-02-01", -500, "", "x"}}},
+		{name: "a mapping overrides the preset's guess", preset: "bank", mapping: "date:Value Date",
+			in:   "Transaction Date,Value Date,Description,Amount\n2026-02-01,2026-02-03,x,5\n",
+			want: []brief{{2, "2026-02-03", 500, "", "x"}}},
 		{name: "zero and blank amounts are no transactions", preset: "bank",
 			in:   "Date,Description,Debit,Credit,Balance\n2026-01-01,open,,,100.00\n2026-01-02,x,0.00,,100.00\n2026-01-03,y,10.00,,90.00\n",
 			want: []brief{{4, "2026-01-03", -1000, "", "y"}}},
@@ -290,4 +301,43 @@ func TestParseOptions(t *testing.T) {
 			t.Errorf("ParseOptions(%q, %q, %q, %q) = %v, want an OptionError on %s", tt.preset, tt.mapping, tt.account, tt.layout, err, tt.field)
 		}
 	}
+}
+
+// BenchmarkReadMpesa reads a 10,000-row M-Pesa statement and makes its
+// drafts: go test -run '^$' -bench ReadMpesa ./internal/statements/
+func BenchmarkReadMpesa(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("MPESA FULL STATEMENT\nCustomer Name:,X\n\nReceipt No.,Completion Time,Details,Transaction Status,Paid In,Withdrawn,Balance\n")
+	bal := int64(0)
+	for i := 0; i < 10000; i++ {
+		bal += 12345
+		fmt.Fprintf(&sb, "R%09d,2026-03-%02d 10:%02d:00,\"Pay Bill Online from 2547%08d, Acc. INV-%d\",Completed,\"%s\",,\"%s\"\n",
+			i, 1+i%28, i%60, i, i, formatThousands(12345), formatThousands(bal))
+	}
+	data := sb.String()
+	o := Options{Preset: PresetMpesa, Scale: 2}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		rows, err := Read(strings.NewReader(data), o)
+		if err != nil || len(rows) != 10000 {
+			b.Fatal(err, len(rows))
+		}
+		if w := Warnings(rows); len(w) != 0 {
+			b.Fatal(w)
+		}
+		_ = Entries(rows, o, "", 2)
+	}
+}
+
+// formatThousands writes minor units at scale 2 with thousands commas,
+// as statements do.
+func formatThousands(v int64) string {
+	whole, frac := strconv.FormatInt(v/100, 10), fmt.Sprintf("%02d", v%100)
+	var out []string
+	for len(whole) > 3 {
+		out = append([]string{whole[len(whole)-3:]}, out...)
+		whole = whole[:len(whole)-3]
+	}
+	out = append([]string{whole}, out...)
+	return strings.Join(out, ",") + "." + frac
 }
