@@ -464,6 +464,15 @@ func TestConsoleBooksInvoiceIssueAndPay(t *testing.T) {
 	p.navTo("Invoices")
 	p.waitShown(fmt.Sprintf(`tr[data-testid="invoice"][data-id=%q][data-status="partially_paid"]`, inv.ID))
 	p.waitText(fmt.Sprintf(`tr[data-id=%q] [data-testid="doc-balance-due"]`, inv.ID), "3640.00")
+
+	// The invoicing reports show it: what the customer still owes, and
+	// the output VAT of March.
+	p.open("/console/c/" + cid + "/reports/aged-receivables?as_of=2026-04-30")
+	p.waitText(`tr[data-testid="report-row"] [data-col="name"]`, "Mama Mboga Grocers")
+	p.waitText(`tr[data-testid="report-row"] [data-col="total"]`, "3640.00")
+	p.open("/console/c/" + cid + "/reports/vat-return?from=2026-03-01&to=2026-03-31")
+	p.waitText(`dd[data-key="output_vat"]`, "640.00")
+	p.accessible("VAT return")
 	p.clean()
 }
 
