@@ -473,6 +473,30 @@ func TestConsoleBooksInvoiceIssueAndPay(t *testing.T) {
 	p.open("/console/c/" + cid + "/reports/vat-return?from=2026-03-01&to=2026-03-31")
 	p.waitText(`dd[data-key="output_vat"]`, "640.00")
 	p.accessible("VAT return")
+
+	// A bill from a vendor: only vendors are offered for it.
+	in.mustCall("POST", "/api/v1/companies/"+cid+"/contacts", manager, map[string]any{"kind": "vendor", "name": "Kamau Auto Spares"}, 201, nil)
+	p.navTo("Bills")
+	p.do("open the new bill form", chromedp.Click(chromedp.CSS(`[data-testid="doc-new"] summary`)))
+	offered := eval[[]string](p.tab, `[...document.querySelectorAll('[data-testid="doc-contact"] option')].map(o => o.textContent).slice(1)`)
+	if fmt.Sprint(offered) != "[Kamau Auto Spares]" {
+		t.Errorf("a bill offers the contacts %v", offered)
+	}
+	p.do("fill the bill", chromedp.Evaluate[chromedp.Void](`(() => {
+		const set = (e, v, ev) => { e.value = v; e.dispatchEvent(new Event(ev || "input", { bubbles: true })); };
+		set(document.querySelector('[data-testid="doc-contact"]'), document.querySelector('[data-testid="doc-contact"] option:nth-child(2)').value, "change");
+		set(document.querySelector('[data-testid="doc-date"]'), "2026-03-05", "change");
+		const row = document.querySelector('tr[data-testid="doc-form-line"]');
+		set(row.querySelector('[data-testid="doc-line-description"]'), "Brake pads");
+		set(row.querySelector('[data-testid="doc-line-price"]'), "2500");
+		set(row.querySelector('[data-testid="doc-line-tax"]'), "VAT16", "change");
+	})()`))
+	p.waitText(`[data-testid="doc-total"]`, "2900.00")
+	p.click("save the bill", `[data-testid="doc-create"]`)
+	p.waitShown(`[data-testid="bill-facts"][data-status="draft"]`)
+	p.click("issue it", `[data-testid="doc-issue"]`)
+	p.waitShown(`[data-testid="bill-facts"][data-status="issued"]`)
+	p.waitText(`[data-testid="doc-total"]`, "2900.00")
 	p.clean()
 }
 

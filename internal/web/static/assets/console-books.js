@@ -908,7 +908,9 @@ const VantaBooks = (() => {
     const [docs, cs] = await Promise.all([listAll(ctx, "/" + kind), listAll(ctx, "/contacts")]);
     if (!ctx.live()) return;
     root.append(el("p", { class: "lead", text: k.lead }), box);
-    if (canDraft(ctx.role) && cs.ok) root.append(await docForm(ctx, kind, cs.items, box));
+    // Invoices go to customers, bills come from vendors.
+    const parties = (cs.items || []).filter((c) => !c.kind || c.kind === "both" || c.kind === (kind === "invoices" ? "customer" : "vendor"));
+    if (canDraft(ctx.role) && cs.ok) root.append(await docForm(ctx, kind, parties, box));
     if (!ctx.live()) return;
     const who = contactName(cs.items || []);
     const g = grid(kind + "-table", ["Number", k.party, "Date", "Due", "Status", { amount: "Total" }, { amount: "Due now" }]);
