@@ -103,6 +103,7 @@ func TestConsoleBooksManagerPostsAndViewerReads(t *testing.T) {
 	p.waitShown(`[data-testid="accounts-message"][data-code="account_created"]`)
 	p.settled()
 	p.waitShown(`[data-testid="accounts-expense"] tr[data-testid="account"][data-code="6150"][data-active="true"]`)
+	p.extraScreenshot("books-chart.png")
 	added := false
 	for _, a := range booksAccounts(t, in, cid, manager) {
 		if a.Code == "6150" {
@@ -135,6 +136,7 @@ func TestConsoleBooksManagerPostsAndViewerReads(t *testing.T) {
 	eval[bool](p.tab, `(performance.clearResourceTimings(), true)`)
 	p.click("post the unbalanced entry", `[data-testid="entry-post"]`)
 	p.waitShown(`[data-testid="entry-form-message"][data-code="unbalanced"]`)
+	p.extraScreenshot("books-entry-unbalanced.png")
 	p.waitText(`[data-testid="entry-form-message"]`, "Debits 1250.10 ≠ credits 1250.20")
 	if asked := p.apiRequests(); len(asked) != 0 {
 		t.Errorf("the form sent %v for an unbalanced entry", asked)
@@ -167,6 +169,7 @@ func TestConsoleBooksManagerPostsAndViewerReads(t *testing.T) {
 	p.click("post the entry", `[data-testid="entry-post"]`)
 	p.waitShown(`[data-testid="entry-facts"][data-status="posted"]`)
 	p.accessible("entry")
+	p.extraScreenshot("books-entry-posted.png")
 	entries := journalEntries(t, in, cid, manager)
 	if len(entries) != 1 || entries[0].Status != "posted" || entries[0].Date != day || entries[0].Description != "Fares for the week" || len(entries[0].Lines) != 3 {
 		t.Fatalf("the journal after posting: %+v", entries)
@@ -215,6 +218,7 @@ func TestConsoleBooksManagerPostsAndViewerReads(t *testing.T) {
 		t.Errorf("totals: the API says %+v, the page %q / %q", tb.Totals, p.text(`[data-testid="tb-total-debit"]`), p.text(`[data-testid="tb-total-credit"]`))
 	}
 	p.waitShown(`[data-testid="tb-summary"][data-balanced="true"]`)
+	p.extraScreenshot("books-trial-balance.png")
 	if align := eval[string](p.tab, `getComputedStyle(document.querySelector('[data-testid="tb-total-debit"]')).textAlign`); align != "right" {
 		t.Errorf("amounts are aligned %s", align)
 	}
@@ -265,6 +269,7 @@ func TestConsoleBooksManagerPostsAndViewerReads(t *testing.T) {
 	p.waitText(`tr[data-testid="report-row"][data-code="6150"] [data-col="amount"]`, "1250.10")
 	p.open("/console/c/" + cid + "/reports/balance-sheet?as_of=2026-01-31")
 	p.waitText(`dd[data-key="balanced"]`, "true")
+	p.extraScreenshot("books-balance-sheet.png")
 	p.open("/console/c/" + cid + "/reports/general-ledger?account=6150&from=2026-01-01&to=2026-01-31")
 	p.waitText(`tr[data-testid="report-row"] [data-col="debit"]`, "1250.10")
 	p.waitShown(fmt.Sprintf(`tr[data-testid="report-row"] a[href="/console/c/%s/journal/%s"]`, cid, posted.ID))
