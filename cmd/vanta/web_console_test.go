@@ -395,8 +395,10 @@ func TestConsoleSignInSwitcherAndSignOut(t *testing.T) {
 	}
 	p.waitText("#announce", "Bidii Traders")
 	p.waitText(`#nav ul[data-group="company"]`, "Books")
-	if coming := eval[int](p.tab, `document.querySelectorAll('#nav .nav-coming[aria-disabled="true"]').length`); coming != 3 {
-		t.Errorf("%d coming slots in the navigation, want Books, Documents and Reports", coming)
+	// Books and Reports are drawn (assets/console-books.js); Documents is
+	// still to come.
+	if coming := eval[[]string](p.tab, `[...document.querySelectorAll('#nav .nav-coming[aria-disabled="true"]')].map(e => e.dataset.nav)`); fmt.Sprint(coming) != "[documents]" {
+		t.Errorf("coming slots in the navigation: %v, want only documents", coming)
 	}
 	// Keyboard: Escape closes the switcher and leaves focus on it.
 	p.do("open the switcher again", chromedp.Click(chromedp.CSS("#switcher-summary")))

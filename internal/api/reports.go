@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 	"time"
@@ -24,14 +25,15 @@ import (
 //
 //	func(ctx context.Context, tx pgx.Tx, p reports.Params) (any, reports.Table, error)
 //
-// so any report, such as invoicing's aged receivables, is served by
-// adding a row like
+// so any report is served by one companyRoutes row. A domain's report
+// with a result of its own type, on a day or over a period, is adapted
+// by reports.AsOf or reports.Period, as invoicing's are:
 //
-//	{CompanyRoute{"GET", "/reports/aged-receivables", auth.ActReportsRead}, s.report("aged-receivables", agedReceivables)}
+//	{CompanyRoute{"GET", "/reports/aged-receivables", auth.ActReportsRead}, s.report("aged-receivables", reports.AsOf(invoicing.AgedReceivables))},
+//	{CompanyRoute{"GET", "/reports/aged-payables", auth.ActReportsRead}, s.report("aged-payables", reports.AsOf(invoicing.AgedPayables))},
+//	{CompanyRoute{"GET", "/reports/vat-return", auth.ActReportsRead}, s.report("vat-return", reports.Period(invoicing.VATReturnFor))},
 //
-// where agedReceivables adapts the domain function to reports.Func (it
-// reads p.AsOf, or p.From and p.To). name is the cache key's report part
-// and the CSV file's name.
+// name is the cache key's report part and the CSV file's name.
 func (s *server) report(name string, fn reports.Func) gin.HandlerFunc {
 	return s.handle(func(c *gin.Context) error {
 		csv := false
@@ -57,10 +59,16 @@ func (s *server) report(name string, fn reports.Func) gin.HandlerFunc {
 		c.Header("X-Vanta-Cache", map[bool]string{true: "hit", false: "miss"}[out.Cached])
 		c.Header("X-Vanta-Ledger-Generation", strconv.FormatInt(out.Generation, 10))
 		if csv {
-			c.Header("Content-Type", "text/csv; charset=utf-8")
+			// Laid out before anything is sent, so that a failure is
+			// still an error answer; a report's table is bounded (the
+			// general ledger by its page).
+			var buf bytes.Buffer
+			if err := reports.WriteCSV(&buf, out.Table); err != nil {
+				return err
+			}
 			c.Header("Content-Disposition", `attachment; filename="`+name+`.csv"`)
-			c.Status(http.StatusOK)
-			return reports.WriteCSV(c.Writer, out.Table)
+			c.Data(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+			return nil
 		}
 		c.Data(http.StatusOK, "application/json; charset=utf-8", out.JSON)
 		return nil

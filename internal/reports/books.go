@@ -99,20 +99,48 @@ func (b *books) native(minor int64, currency string) string {
 // amounts of the days from..to (from zero: since the beginning). It
 // reads at most accounts × currencies × days rows, never the lines, so
 // a report over a million lines costs what a year of days costs.
+//
+// Since the beginning, it reads from whichever end of the books is
+// nearer: a day closer to the newest posting than to the oldest is the
+// running totals (account_balances, kept in the same transactions as
+// account_daily) less the days after it, so that a balance sheet of last
+// month does not grow with years of history.
 func sums(ctx context.Context, tx pgx.Tx, from, to time.Time, types ...string) ([]sum, error) {
-	var fromArg any
-	if !from.IsZero() {
-		fromArg = from
-	}
 	var typesArg any
 	if len(types) > 0 {
 		typesArg = types
 	}
-	rows, err := tx.Query(ctx, `SELECT d.account_id, d.currency, sum(d.amount)::bigint, sum(d.base_amount)::bigint
+	query, args := `SELECT d.account_id, d.currency, sum(d.amount)::bigint, sum(d.base_amount)::bigint
 		FROM account_daily d
 		WHERE d.day <= $1 AND ($2::date IS NULL OR d.day >= $2::date)
 		  AND ($3::text[] IS NULL OR d.account_id IN (SELECT id FROM accounts WHERE type = ANY($3::text[])))
-		GROUP BY d.account_id, d.currency`, to, fromArg, typesArg)
+		GROUP BY d.account_id, d.currency`, []any{to, nil, typesArg}
+	if !from.IsZero() {
+		args[1] = from
+	} else {
+		var first, last *time.Time
+		if err := tx.QueryRow(ctx, "SELECT min(day), max(day) FROM account_daily").Scan(&first, &last); err != nil {
+			return nil, fmt.Errorf("sum account days: span: %w", err)
+		}
+		if first == nil {
+			return nil, nil // nothing posted
+		}
+		if last.Sub(to) < to.Sub(*first) {
+			// An account is listed only if it has a day on or before
+			// to: one with postings only after it nets to nothing here
+			// but has no place in the report.
+			query = `SELECT x.account_id, x.currency, sum(x.amount)::bigint, sum(x.base)::bigint
+				FROM (SELECT account_id, currency, amount, base_amount AS base FROM account_balances
+				      UNION ALL
+				      SELECT account_id, currency, -amount, -base_amount FROM account_daily WHERE day > $1) x
+				WHERE ($2::text[] IS NULL OR x.account_id IN (SELECT id FROM accounts WHERE type = ANY($2::text[])))
+				GROUP BY x.account_id, x.currency
+				HAVING EXISTS (SELECT 1 FROM account_daily d
+				               WHERE d.account_id = x.account_id AND d.currency = x.currency AND d.day <= $1)`
+			args = []any{to, typesArg}
+		}
+	}
+	rows, err := tx.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sum account days: %w", err)
 	}

@@ -2,6 +2,8 @@ package reports
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +38,12 @@ type Runner struct {
 	DB    Beginner
 	Redis Cache         // nil: no cache
 	TTL   time.Duration // 0: DefaultTTL
+	// MAC is the key cached reports are signed with (HMAC-SHA256 over
+	// the Redis key and the report), kept only in the process's memory:
+	// whoever can write to Redis cannot make the API serve a report the
+	// books do not hold, nor move one to another company's or
+	// generation's key. Nil: entries are not signed (tests only).
+	MAC []byte
 }
 
 // Output is a report, ready to serve as JSON or CSV.
@@ -79,9 +87,10 @@ func (r Runner) Run(ctx context.Context, s tenancy.Scope, name string, p Params,
 			key := Key(s, gen, name, p)
 			if r.Redis != nil {
 				raw, err := r.Redis.Get(ctx, key).Bytes()
-				// A cache that cannot answer is only a miss: the
-				// books are in PostgreSQL.
-				if err == nil && json.Unmarshal(raw, &out) == nil {
+				// A cache that cannot answer, or answers what this
+				// process did not write, is only a miss: the books are
+				// in PostgreSQL.
+				if body, ok := r.open(key, raw); err == nil && ok && json.Unmarshal(body, &out) == nil {
 					out.Generation, out.Cached = gen, true
 					return nil
 				}
@@ -104,7 +113,7 @@ func (r Runner) Run(ctx context.Context, s tenancy.Scope, name string, p Params,
 					if raw, err := json.Marshal(out); err == nil {
 						// Best effort, as above: a lost write costs one
 						// recomputation.
-						_ = r.Redis.Set(ctx, key, raw, r.ttl()).Err()
+						_ = r.Redis.Set(ctx, key, r.seal(key, raw), r.ttl()).Err()
 					}
 				}
 				return nil
@@ -119,6 +128,34 @@ func (r Runner) Run(ctx context.Context, s tenancy.Scope, name string, p Params,
 		return Output{}, err
 	}
 	return out, nil
+}
+
+// seal prefixes a cache entry with its MAC.
+func (r Runner) seal(key string, body []byte) []byte {
+	if r.MAC == nil {
+		return body
+	}
+	return append(r.mac(key, body), body...)
+}
+
+// open checks and strips an entry's MAC.
+func (r Runner) open(key string, raw []byte) ([]byte, bool) {
+	if r.MAC == nil {
+		return raw, true
+	}
+	if len(raw) < sha256.Size {
+		return nil, false
+	}
+	body := raw[sha256.Size:]
+	return body, hmac.Equal(raw[:sha256.Size], r.mac(key, body))
+}
+
+func (r Runner) mac(key string, body []byte) []byte {
+	m := hmac.New(sha256.New, r.MAC)
+	m.Write([]byte(key))
+	m.Write([]byte{0})
+	m.Write(body)
+	return m.Sum(nil)
 }
 
 func (r Runner) ttl() time.Duration {

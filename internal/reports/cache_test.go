@@ -1,11 +1,15 @@
 package reports
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/vanta-ledger/vanta/internal/ledger"
 )
@@ -23,7 +27,7 @@ func sale(date string, amount int64) ledger.EntryInput {
 func TestCacheFollowsPostings(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
-	r := Runner{DB: e.app, Redis: e.redis}
+	r := Runner{DB: e.app, Redis: e.redis, MAC: []byte("a key of this process alone, 32b")}
 	p := Params{AsOf: ymd("2026-01-31")}
 	e.post(t, []ledger.EntryInput{sale("2026-01-10", 1_000_00)})
 
@@ -65,6 +69,23 @@ func TestCacheFollowsPostings(t *testing.T) {
 		t.Errorf("second answer: cached %v, %s (first %s)", second.Cached, second.JSON, first.JSON)
 	}
 
+	// A report written into Redis by anyone but this process (here: the
+	// cached one with its figure changed) is not served.
+	raw, err := e.redis.Get(ctx, key).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := bytes.Replace(raw, []byte(`"1000.00"`), []byte(`"9000.00"`), 1)
+	if bytes.Equal(forged, raw) {
+		t.Fatalf("no figure to forge in %s", raw)
+	}
+	if err := e.redis.Set(ctx, key, forged, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Run(ctx, e.s, "trial-balance", p, TrialBalanceReport); err != nil || got.Cached || bank(got) != "1000.00" {
+		t.Errorf("after forging the cache: cached %v, bank %s, %v", got.Cached, bank(got), err)
+	}
+
 	e.post(t, []ledger.EntryInput{sale("2026-01-20", 250_00)})
 	third, err := r.Run(ctx, e.s, "trial-balance", p, TrialBalanceReport)
 	if err != nil {
@@ -94,6 +115,36 @@ func TestUnknownAccount(t *testing.T) {
 		var pe *ParamError
 		if !errors.As(err, &pe) || pe.Field != "account" {
 			t.Errorf("account %q: %v, want a ParamError naming account", code, err)
+		}
+	}
+}
+
+// TestTrialBalanceAll: only accounts with postings on or before as_of
+// are listed, unless all=true lists the whole chart, the others at zero.
+func TestTrialBalanceAll(t *testing.T) {
+	e := setup(t)
+	e.post(t, []ledger.EntryInput{sale("2026-01-10", 1_000_00), sale("2026-02-10", 5_00)})
+	var chart int
+	e.in(t, func(tx pgx.Tx) error {
+		return tx.QueryRow(context.Background(), "SELECT count(*) FROM accounts").Scan(&chart)
+	})
+	tb := e.report(t, TrialBalanceReport, Params{AsOf: ymd("2026-01-31")}).(TrialBalance)
+	if len(tb.Accounts) != 2 || tb.Accounts[0].Code != "1100" || tb.Accounts[0].Debit != "1000.00" || tb.Accounts[1].Credit != "1000.00" {
+		t.Errorf("posted accounts only: %+v", tb.Accounts)
+	}
+	if before := e.report(t, TrialBalanceReport, Params{AsOf: ymd("2026-01-09")}).(TrialBalance); len(before.Accounts) != 0 || before.Totals.Debit != "0.00" {
+		t.Errorf("before any posting: %+v", before)
+	}
+	all := e.report(t, TrialBalanceReport, Params{AsOf: ymd("2026-01-31"), All: true}).(TrialBalance)
+	if len(all.Accounts) != chart || all.Totals != tb.Totals {
+		t.Errorf("all=true lists %d of %d accounts, totals %+v (posted only: %+v)", len(all.Accounts), chart, all.Totals, tb.Totals)
+	}
+	for i, a := range all.Accounts {
+		if i > 0 && all.Accounts[i-1].Code >= a.Code {
+			t.Errorf("accounts out of code order: %s before %s", all.Accounts[i-1].Code, a.Code)
+		}
+		if a.Code != "1100" && a.Code != "4000" && (a.Balance != "0.00" || a.Balances == nil || len(a.Balances) != 0) {
+			t.Errorf("unposted %s: %+v", a.Code, a)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package reports
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -139,6 +140,7 @@ func BuildGeneralLedger(ctx context.Context, tx pgx.Tx, p Params) (GeneralLedger
 	gl.Closing, gl.ClosingBalances = b.base(closing), b.amounts(closingNative)
 
 	running := opening
+	var skip int64                                          // lines of the cursor's day up to the cursor
 	after := glCursor{date: p.From, number: -1, lineNo: -1} // before every line of the first day
 	if p.Cursor != "" {
 		c, err := decodeCursor(p.Cursor)
@@ -155,13 +157,29 @@ func BuildGeneralLedger(ctx context.Context, tx pgx.Tx, p Params) (GeneralLedger
 			return GeneralLedger{}, err
 		}
 		var sameDay int64
-		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(l.base_amount), 0)::bigint
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(l.base_amount), 0)::bigint, count(*)
 			FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id
 			WHERE l.account_id = $1 AND l.date = $2 AND l.posted AND (e.number, l.line_no) <= ($3, $4)`,
-			acct.id, c.date, c.number, c.lineNo).Scan(&sameDay); err != nil {
+			acct.id, c.date, c.number, c.lineNo).Scan(&sameDay, &skip); err != nil {
 			return GeneralLedger{}, fmt.Errorf("general ledger: balance at cursor: %w", err)
 		}
 		running, after = before+sameDay, c
+	}
+	// Lines are ordered by entry number within a day, which lives on the
+	// entry: a period's lines would all be joined to their entries before
+	// the sort could stop at the page. The last day the page can reach is
+	// found first, from the (account, date) index alone: the date of the
+	// line limit+1 places after the cursor. Past it nothing is read.
+	through := p.To
+	var reach time.Time
+	err = tx.QueryRow(ctx, `SELECT date FROM journal_lines
+		WHERE account_id = $1 AND posted AND date >= $2 AND date <= $3
+		ORDER BY date OFFSET $4 LIMIT 1`, acct.id, after.date, p.To, skip+int64(p.Limit)).Scan(&reach)
+	switch {
+	case err == nil:
+		through = reach
+	case !errors.Is(err, pgx.ErrNoRows):
+		return GeneralLedger{}, fmt.Errorf("general ledger: page end: %w", err)
 	}
 	rows, err := tx.Query(ctx, `SELECT e.id, e.number, l.date, e.description, coalesce(e.reference, ''), coalesce(l.memo, ''),
 			l.amount, l.currency, coalesce(l.rate::text, ''), l.base_amount, l.line_no
@@ -169,7 +187,7 @@ func BuildGeneralLedger(ctx context.Context, tx pgx.Tx, p Params) (GeneralLedger
 		WHERE l.account_id = $1 AND l.posted AND l.date >= $2::date AND l.date <= $3
 		  AND (l.date, e.number, l.line_no) > ($2::date, $4::bigint, $5::int)
 		ORDER BY l.date, e.number, l.line_no
-		LIMIT $6`, acct.id, after.date, p.To, after.number, after.lineNo, p.Limit+1)
+		LIMIT $6`, acct.id, after.date, through, after.number, after.lineNo, p.Limit+1)
 	if err != nil {
 		return GeneralLedger{}, fmt.Errorf("general ledger: read lines: %w", err)
 	}

@@ -66,6 +66,7 @@ func run(m *testing.M) int {
 // env is a database with one company at the head of the company line, a
 // pool of the runtime role and a Redis client.
 type env struct {
+	dsn   string // the superuser's, for ANALYZE after a bulk load
 	app   *pgxpool.Pool
 	redis *redis.Client
 	s     tenancy.Scope
@@ -80,7 +81,7 @@ func setup(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	defer super.Close()
-	e := &env{}
+	e := &env{dsn: dsn}
 	err = pgx.BeginFunc(ctx, super, func(tx pgx.Tx) error {
 		e.s, err = tenancy.Provision(ctx, tx, migrator, uuid.New())
 		return err

@@ -1,10 +1,13 @@
 package reports
 
 import (
+	"context"
 	"errors"
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func TestParseParams(t *testing.T) {
@@ -73,5 +76,34 @@ func TestCursorRoundTrips(t *testing.T) {
 	got, err := decodeCursor(c.encode())
 	if err != nil || got != c {
 		t.Fatalf("decode(encode(%+v)) = %+v, %v", c, got, err)
+	}
+}
+
+// TestAdapters: a domain's typed report on a day or over a period gets
+// the parsed dates as the strings it takes, and its result as it is.
+func TestAdapters(t *testing.T) {
+	p, err := ParseParams(url.Values{"as_of": {"2026-03-31"}, "from": {"2026-01-01"}, "to": {"2026-03-31"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type aged struct{ AsOf string }
+	onDay := AsOf(func(_ context.Context, _ pgx.Tx, asOf string) (aged, Table, error) {
+		return aged{asOf}, Table{Columns: []string{"as_of"}}, nil
+	})
+	v, tb, err := onDay(context.Background(), nil, p)
+	if err != nil || v.(aged).AsOf != "2026-03-31" || tb.Columns[0] != "as_of" {
+		t.Errorf("AsOf: %v %v %v", v, tb, err)
+	}
+	over := Period(func(_ context.Context, _ pgx.Tx, from, to string) (string, Table, error) {
+		return from + ".." + to, Table{}, nil
+	})
+	if v, _, err := over(context.Background(), nil, p); err != nil || v != "2026-01-01..2026-03-31" {
+		t.Errorf("Period: %v %v", v, err)
+	}
+	failing := Period(func(context.Context, pgx.Tx, string, string) (string, Table, error) {
+		return "partial", Table{}, &ParamError{Field: "to", Message: "no"}
+	})
+	if v, _, err := failing(context.Background(), nil, p); v != nil || err == nil {
+		t.Errorf("a failing report gave %v, %v", v, err)
 	}
 }

@@ -106,7 +106,8 @@ func ymd(s string) time.Time {
 // purchases with input VAT and their payments, a monthly payroll with
 // PAYE and NSSF withheld and remitted the next month, rent, a sale in US
 // dollars at a rate, a conversion of dollars to shillings through the
-// conversion account, and a wrong expense reversed the next day. Entries
+// conversion account, a wrong expense reversed the next day, and an audit
+// fee accrued in November on accounts not used before. Entries
 // come month by month, each month one PostBatch.
 func yearOfActivity(t *testing.T, e *env) *model {
 	t.Helper()
@@ -128,7 +129,9 @@ func yearOfActivity(t *testing.T, e *env) *model {
 	entry := func(date, desc string, lines ...ledger.LineInput) ledger.EntryInput {
 		return ledger.EntryInput{Date: date, Description: desc, Status: ledger.StatusPosted, Lines: lines}
 	}
-	l := func(code string, amount int64) ledger.LineInput { return ledger.LineInput{Account: code, Amount: amount} }
+	l := func(code string, amount int64) ledger.LineInput {
+		return ledger.LineInput{Account: code, Amount: amount}
+	}
 	fx := func(code string, amount int64, rate string) ledger.LineInput {
 		return ledger.LineInput{Account: code, Amount: amount, Currency: "USD", Rate: rate}
 	}
@@ -174,7 +177,7 @@ func yearOfActivity(t *testing.T, e *env) *model {
 		}
 		if paye > 0 {
 			batch = append(batch, entry(time.Date(2025, month, 9, 0, 0, 0, 0, time.UTC).Format(dateLayout), "PAYE and NSSF remitted",
-				l("2300", paye), l("2310", nssf), l("1100", -(paye + nssf))))
+				l("2300", paye), l("2310", nssf), l("1100", -(paye+nssf))))
 		}
 		gross := int64(600_000_00 + rng.IntN(50_000)*100)
 		paye, nssf = gross*25/100, 4_320_00
@@ -182,19 +185,33 @@ func yearOfActivity(t *testing.T, e *env) *model {
 			entry(last.Format(dateLayout), "Payroll", l("6100", gross), l("2300", -paye), l("2310", -nssf), l("1100", -(gross-paye-nssf))),
 			entry(time.Date(2025, month, 1, 0, 0, 0, 0, time.UTC).Format(dateLayout), "Rent", l("6200", 85_000_00), l("1100", -85_000_00)))
 		switch month {
-		case time.March:
-			wrong := []ledger.LineInput{l("6500", 12_345_00), l("1100", -12_345_00)}
-			batch = append(batch, entry("2025-03-05", "Transport (wrong)", wrong...),
-				entry("2025-03-06", "Reversal of: Transport (wrong)", l("6500", -12_345_00), l("1100", 12_345_00)))
 		case time.June:
 			batch = append(batch, entry("2025-06-15", "Export sale, USD 2,500.00 at 129.45",
 				fx("1105", 2_500_00, "129.45"), fx("4000", -2_500_00, "129.45")))
+		case time.November:
+			// An account first used late in the year: the month ends
+			// before it must not list it.
+			batch = append(batch, entry("2025-11-20", "Audit fee", l("6700", 150_000_00), l("2400", -150_000_00)))
 		case time.July:
 			batch = append(batch, entry("2025-07-10", "USD 1,000.00 sold at 130.10",
 				l("1100", 130_100_00), l("3900", -130_100_00), fx("3900", 1_000_00, "130.10"), fx("1105", -1_000_00, "130.10")))
 		}
 		sort.SliceStable(batch, func(i, j int) bool { return batch[i].Date < batch[j].Date })
 		postMonth(batch)
+		if month == time.March {
+			// A wrong expense, posted and reversed by the ledger.
+			wrong := entry("2025-03-05", "Transport (wrong)", l("6500", 12_345_00), l("1100", -12_345_00))
+			e.in(t, func(tx pgx.Tx) error {
+				posted, err := ledger.PostBatch(ctx, tx, []ledger.EntryInput{wrong}, tester)
+				if err != nil {
+					return err
+				}
+				_, err = ledger.Reverse(ctx, tx, posted[0].ID, "2025-03-06", "Reversal: transport posted in error", tester)
+				return err
+			})
+			m.add(t, wrong)
+			m.add(t, entry("2025-03-06", "mirror", l("6500", -12_345_00), l("1100", 12_345_00)))
+		}
 	}
 	return m
 }

@@ -5,7 +5,7 @@
 
 const Vanta = (() => {
   // api sends a JSON request (with extra headers, when given) and resolves (it never rejects) with
-  // {ok, status, data, error: {code, message, field}, retryAfter}. A token
+  // {ok, status, data, error: {code, message, field, rule}, retryAfter}. A token
   // is sent as a bearer token; callers keep it in memory only.
   async function api(method, path, body, token, headers) {
     const init = { method, headers: Object.assign({ Accept: "application/json" }, headers || {}), cache: "no-store", credentials: "same-origin" };
@@ -33,6 +33,7 @@ const Vanta = (() => {
         code: e.code || "http_" + resp.status,
         message: e.message || "The appliance answered with status " + resp.status + ".",
         field: e.field || "",
+        rule: e.rule || "", // the ledger's rule a refused entry broke
       };
       out.retryAfter = parseInt(resp.headers.get("Retry-After") || "0", 10) || 0;
     }

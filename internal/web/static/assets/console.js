@@ -40,7 +40,8 @@
 //   bearer token, refreshes once on a 401 for the token, and when the
 //   session cannot be refreshed it takes the person to sign-in, which
 //   returns them to this page afterwards. Check ctx.live() after each
-//   await before touching the page.
+//   await before touching the page. Console.raw(method, path, body) does
+//   the same for bodies that are not JSON (CSV downloads, file uploads).
 // - Links: any <a href="/console/…"> is routed without a page load.
 //   Console.navigate(path) does the same from code.
 // - Helpers: Console.el (Vanta.el), Console.message (Vanta.message),
@@ -124,6 +125,42 @@ const Console = (() => {
       if (outcome !== "failed" && tokenRefused(r) && state.session) expired();
     } else if (r.status === 503 && r.error.code === "sealed") {
       location.assign("/unseal");
+    }
+    return r;
+  }
+
+  // raw sends a request whose body or answer is not JSON (a CSV to
+  // download, a file to upload as multipart) with the session's bearer
+  // token, which a link or a form cannot carry. It resolves (never rejects)
+  // with {ok, status, blob, filename, error}; on a refused token it
+  // refreshes once, as api does.
+  async function raw(method, path, body) {
+    const once = async () => {
+      if (!state.session) return { ok: false, status: 401, blob: null, filename: "", error: { code: "unauthenticated", message: "Sign in first.", field: "", rule: "" } };
+      let resp;
+      try {
+        resp = await fetch(path, { method, body, cache: "no-store", credentials: "same-origin",
+          headers: { Authorization: "Bearer " + state.session.access } });
+      } catch (e) {
+        return { ok: false, status: 0, blob: null, filename: "", error: { code: "network", message: "The appliance could not be reached.", field: "", rule: "" } };
+      }
+      const blob = await resp.blob();
+      const out = { ok: resp.ok, status: resp.status, blob, filename: "", error: null };
+      const cd = resp.headers.get("Content-Disposition") || "";
+      const m = /filename="?([^";]+)"?/.exec(cd);
+      if (m) out.filename = m[1];
+      if (!resp.ok) {
+        let e = {};
+        try { e = (JSON.parse(await blob.text()) || {}).error || {}; } catch (x) { e = {}; }
+        out.error = { code: e.code || "http_" + resp.status, message: e.message || "The appliance answered with status " + resp.status + ".", field: e.field || "", rule: e.rule || "" };
+      }
+      return out;
+    };
+    let r = await once();
+    if (r.status === 401 && r.error && (r.error.code === "invalid_token" || r.error.code === "unauthenticated") && state.session) {
+      const outcome = await refresh();
+      if (outcome === "ok") r = await once();
+      else if (outcome === "refused") expired();
     }
     return r;
   }
@@ -479,7 +516,7 @@ const Console = (() => {
   document.addEventListener("DOMContentLoaded", start);
 
   return {
-    registerView, navigate, api, announce, roleLabel,
+    registerView, navigate, api, raw, announce, roleLabel,
     el: V.el, message: V.message, dateTime: V.dateTime,
     refreshMe: async () => { state.me = null; return loadPerson(); },
     // For the shell's own views (sign-in, account): not for other views.
