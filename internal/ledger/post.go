@@ -37,7 +37,9 @@ func Post(ctx context.Context, tx pgx.Tx, in EntryInput, by tenancy.Actor) (e En
 
 // PostBatch stores every entry or none (the caller's transaction rolls
 // back on an error). A replayed key yields its first entry. A refusal
-// names the entry: its field starts with entries[i].
+// names the entry: its field starts with entries[i]. It takes at most
+// MaxBatch entries; an import of more calls it again in the same
+// transaction (the generation still moves once).
 func PostBatch(ctx context.Context, tx pgx.Tx, in []EntryInput, by tenancy.Actor) ([]Entry, error) {
 	if len(in) > MaxBatch {
 		return nil, rule(RuleTooMany, "entries", "%d entries; a batch holds at most %d", len(in), MaxBatch)
@@ -599,12 +601,13 @@ func queueBalances(batch *pgx.Batch, rows []balanceRow) {
 		accts, curs, days, amts, bases)
 }
 
-// queueCheck runs the database's deferred checks of the entries now,
-// so that a refusal reaches the poster as its RuleError rather than the
-// caller's commit, and defers them again for the caller's next entry.
+// queueCheck runs the database's deferred checks now (a draft approved,
+// the lines' entries present), so that a refusal reaches the poster as
+// its RuleError rather than the caller's commit, and defers them again
+// for the caller's next statements.
 func queueCheck(batch *pgx.Batch) {
-	batch.Queue("SET CONSTRAINTS journal_entries_posted_insert, journal_entries_posted_update, journal_lines_entry IMMEDIATE")
-	batch.Queue("SET CONSTRAINTS journal_entries_posted_insert, journal_entries_posted_update, journal_lines_entry DEFERRED")
+	batch.Queue("SET CONSTRAINTS journal_entries_posted_update, journal_lines_entry IMMEDIATE")
+	batch.Queue("SET CONSTRAINTS journal_entries_posted_update, journal_lines_entry DEFERRED")
 }
 
 func nullable(s string) *string {

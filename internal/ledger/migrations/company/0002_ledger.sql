@@ -135,93 +135,118 @@ BEGIN
 	RAISE EXCEPTION '%', message USING ERRCODE = 'VL001', CONSTRAINT = rule, COLUMN = field;
 END $$;
 
--- ledger_check_entry checks a posted entry as a whole, at commit (its
--- lines arrive after it): at least two lines, every line posted on the
--- entry's date, Σamount = 0 in each currency and Σbase = 0, accounts
--- active, of the entry's company and in their currency, and the date
--- after the lock date. One query gathers everything: it runs for every
--- posted entry and line.
-CREATE FUNCTION ledger_check_entry(eid uuid) RETURNS void LANGUAGE plpgsql AS $$
+-- ledger_check_entries checks entries as wholes and refuses the first
+-- that breaks a rule: a posted entry has at least two lines, every line
+-- posted on the entry's date, Σamount = 0 in each currency and Σbase = 0,
+-- accounts active, of the entry's company and in their currency, and a
+-- date after the lock date; a draft has no posted line. One set-based
+-- query serves a whole batch.
+CREATE FUNCTION ledger_check_entries(ids uuid[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	r record;
 BEGIN
-	SELECT e.status, e.date, s.lock_date,
-		coalesce(sum(g.n), 0) AS n,
-		coalesce(bool_and(g.ok), true) AS ok,
-		min(g.currency) FILTER (WHERE g.total <> 0) AS unbalanced,
-		coalesce(sum(g.base), 0) AS base,
-		min(g.foreign_code) AS foreign_code,
-		min(g.inactive_code) AS inactive_code,
-		min(g.other_currency) AS other_currency,
-		coalesce(bool_or(g.any_posted), false) AS any_posted
-	INTO r
-	FROM journal_entries e
-	LEFT JOIN ledger_settings s ON s.company_id = e.company_id
-	LEFT JOIN LATERAL (
-		SELECT l.currency, sum(l.amount) AS total, sum(l.base_amount) AS base, count(*) AS n,
-			bool_and(l.posted AND l.date = e.date AND l.company_id = e.company_id) AS ok,
-			bool_or(l.posted) AS any_posted,
-			min(a.code) FILTER (WHERE a.company_id <> e.company_id) AS foreign_code,
-			min(a.code) FILTER (WHERE NOT a.active) AS inactive_code,
-			min(format('account %s is kept in %s, not %s', a.code, a.currency, l.currency))
-				FILTER (WHERE a.currency IS NOT NULL AND a.currency <> l.currency) AS other_currency
-		FROM journal_lines l JOIN accounts a ON a.id = l.account_id
-		WHERE l.entry_id = e.id
-		GROUP BY l.currency) g ON true
-	WHERE e.id = eid
-	GROUP BY e.status, e.date, s.lock_date;
-	IF NOT FOUND THEN
-		RETURN;
-	END IF;
-	IF r.status <> 'posted' THEN
-		IF r.any_posted THEN
-			PERFORM ledger_rule('line_mismatch', 'lines', format('entry %s is a draft: its lines are drafts', eid));
+	FOR r IN
+		SELECT e.id, e.status, e.date, s.lock_date,
+			coalesce(sum(g.n), 0) AS n,
+			coalesce(bool_and(g.ok), true) AS ok,
+			min(g.currency) FILTER (WHERE g.total <> 0) AS unbalanced,
+			coalesce(sum(g.base), 0) AS base,
+			min(g.foreign_code) AS foreign_code,
+			min(g.inactive_code) AS inactive_code,
+			min(g.other_currency) AS other_currency,
+			coalesce(bool_or(g.any_posted), false) AS any_posted
+		FROM journal_entries e
+		LEFT JOIN ledger_settings s ON s.company_id = e.company_id
+		LEFT JOIN LATERAL (
+			SELECT l.currency, sum(l.amount) AS total, sum(l.base_amount) AS base, count(*) AS n,
+				bool_and(l.posted AND l.date = e.date AND l.company_id = e.company_id) AS ok,
+				bool_or(l.posted) AS any_posted,
+				min(a.code) FILTER (WHERE a.company_id <> e.company_id) AS foreign_code,
+				min(a.code) FILTER (WHERE NOT a.active) AS inactive_code,
+				min(format('account %s is kept in %s, not %s', a.code, a.currency, l.currency))
+					FILTER (WHERE a.currency IS NOT NULL AND a.currency <> l.currency) AS other_currency
+			FROM journal_lines l JOIN accounts a ON a.id = l.account_id
+			WHERE l.entry_id = e.id
+			GROUP BY l.currency) g ON true
+		WHERE e.id = ANY (ids)
+		GROUP BY e.id, e.status, e.date, s.lock_date
+	LOOP
+		IF r.status <> 'posted' THEN
+			IF r.any_posted THEN
+				PERFORM ledger_rule('line_mismatch', 'lines', format('entry %s is a draft: its lines are drafts', r.id));
+			END IF;
+			CONTINUE;
 		END IF;
-		RETURN;
-	END IF;
-	IF r.n < 2 THEN
-		PERFORM ledger_rule('one_line', 'lines', format('entry %s has %s line(s); a posted entry needs at least 2', eid, r.n));
-	END IF;
-	IF NOT r.ok THEN
-		PERFORM ledger_rule('line_mismatch', 'lines', format('entry %s: every line of a posted entry is posted, on its date, in its company', eid));
-	END IF;
-	IF r.unbalanced IS NOT NULL THEN
-		PERFORM ledger_rule('unbalanced', 'lines', format('entry %s: debits and credits differ in %s', eid, r.unbalanced));
-	END IF;
-	IF r.base <> 0 THEN
-		PERFORM ledger_rule('unbalanced_base', 'lines', format('entry %s: debits and credits differ in the company currency', eid));
-	END IF;
-	IF r.foreign_code IS NOT NULL THEN
-		PERFORM ledger_rule('unknown_account', 'lines.account', format('account %s is not of this company', r.foreign_code));
-	END IF;
-	IF r.inactive_code IS NOT NULL THEN
-		PERFORM ledger_rule('inactive_account', 'lines.account', format('account %s is inactive', r.inactive_code));
-	END IF;
-	IF r.other_currency IS NOT NULL THEN
-		PERFORM ledger_rule('account_currency', 'lines.currency', r.other_currency);
-	END IF;
-	IF r.lock_date IS NOT NULL AND r.date <= r.lock_date THEN
-		PERFORM ledger_rule('period_locked', 'date', format('%s is on or before the lock date %s', r.date, r.lock_date));
-	END IF;
+		IF r.n < 2 THEN
+			PERFORM ledger_rule('one_line', 'lines', format('entry %s has %s line(s); a posted entry needs at least 2', r.id, r.n));
+		END IF;
+		IF NOT r.ok THEN
+			PERFORM ledger_rule('line_mismatch', 'lines', format('entry %s: every line of a posted entry is posted, on its date, in its company', r.id));
+		END IF;
+		IF r.unbalanced IS NOT NULL THEN
+			PERFORM ledger_rule('unbalanced', 'lines', format('entry %s: debits and credits differ in %s', r.id, r.unbalanced));
+		END IF;
+		IF r.base <> 0 THEN
+			PERFORM ledger_rule('unbalanced_base', 'lines', format('entry %s: debits and credits differ in the company currency', r.id));
+		END IF;
+		IF r.foreign_code IS NOT NULL THEN
+			PERFORM ledger_rule('unknown_account', 'lines.account', format('account %s is not of this company', r.foreign_code));
+		END IF;
+		IF r.inactive_code IS NOT NULL THEN
+			PERFORM ledger_rule('inactive_account', 'lines.account', format('account %s is inactive', r.inactive_code));
+		END IF;
+		IF r.other_currency IS NOT NULL THEN
+			PERFORM ledger_rule('account_currency', 'lines.currency', r.other_currency);
+		END IF;
+		IF r.lock_date IS NOT NULL AND r.date <= r.lock_date THEN
+			PERFORM ledger_rule('period_locked', 'date', format('%s is on or before the lock date %s', r.date, r.lock_date));
+		END IF;
+	END LOOP;
 END $$;
 
-CREATE FUNCTION ledger_check_entry_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A posting writes its lines, then its entries in one statement: at the
+-- end of that statement every entry it made is complete, and checked
+-- together. No line can join an entry once it exists as posted
+-- (ledger_lines_join), so what is checked here stays so.
+CREATE FUNCTION ledger_entries_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	PERFORM ledger_check_entry(NEW.id);
+	PERFORM ledger_check_entries(ARRAY(SELECT id FROM new_entries));
 	RETURN NULL;
 END $$;
+CREATE TRIGGER journal_entries_inserted AFTER INSERT ON journal_entries
+	REFERENCING NEW TABLE AS new_entries FOR EACH STATEMENT
+	EXECUTE FUNCTION ledger_entries_inserted();
 
--- Checked at commit (a posting writes its lines, then its entry), once
--- per entry: when it is made, and when a draft is posted. Lines need no
--- check of their own: no line can join an entry once it exists as posted
--- (ledger_line_immutable), so every posted line was there when its
--- entry's check ran.
-CREATE CONSTRAINT TRIGGER journal_entries_posted_insert AFTER INSERT ON journal_entries
-	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-	EXECUTE FUNCTION ledger_check_entry_trigger();
+-- Approving a draft posts the entry, then its lines (a later statement):
+-- checked at commit.
+CREATE FUNCTION ledger_entry_posted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM ledger_check_entries(ARRAY[NEW.id]);
+	RETURN NULL;
+END $$;
 CREATE CONSTRAINT TRIGGER journal_entries_posted_update AFTER UPDATE ON journal_entries
 	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.status = 'posted' AND OLD.status <> 'posted')
-	EXECUTE FUNCTION ledger_check_entry_trigger();
+	EXECUTE FUNCTION ledger_entry_posted();
+
+-- ledger_lines_join: a line joins an entry that exists only while it is a
+-- draft, and as a draft line; a posting writes its lines before its entry.
+CREATE FUNCTION ledger_lines_join() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+BEGIN
+	-- One lookup by key per line (a join could scan the entries once
+	-- per line: the transition table has no statistics).
+	SELECT x.entry_id, x.status INTO r FROM (
+		SELECT n.entry_id, n.posted, (SELECT e.status FROM journal_entries e WHERE e.id = n.entry_id) AS status FROM new_lines n) x
+		WHERE x.status = 'posted' OR x.status = 'draft' AND x.posted LIMIT 1;
+	IF FOUND THEN
+		PERFORM ledger_rule('immutable', 'lines', format('entry %s is %s: no posted line joins it, and no line joins a posted entry', r.entry_id, r.status));
+	END IF;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER journal_lines_join AFTER INSERT ON journal_lines
+	REFERENCING NEW TABLE AS new_lines FOR EACH STATEMENT
+	EXECUTE FUNCTION ledger_lines_join();
 
 -- Posted entries are immutable: no delete, and no update but setting the
 -- reversal link once.
@@ -249,26 +274,21 @@ CREATE FUNCTION ledger_line_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
 	st text;
 BEGIN
-	IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.posted THEN
+	IF OLD.posted THEN
 		PERFORM ledger_rule('immutable', 'lines', format('line %s of entry %s is posted', OLD.line_no, OLD.entry_id));
 	END IF;
 	IF TG_OP = 'DELETE' THEN
 		RETURN OLD;
 	END IF;
+	-- A draft's line becomes posted only as its entry is approved (the
+	-- entry first), and stays a draft line while the entry is a draft.
 	SELECT status INTO st FROM journal_entries WHERE id = NEW.entry_id;
-	-- A line joins an entry that exists only while it is a draft, as a
-	-- draft line; a posting writes its lines before its entry, whose
-	-- check at commit then covers them. Approving a draft posts the entry
-	-- first, then its lines (an update of lines that were drafts).
-	IF TG_OP = 'INSERT' AND st = 'posted' THEN
-		PERFORM ledger_rule('immutable', 'lines', format('entry %s is posted: no line joins it', NEW.entry_id));
-	END IF;
-	IF NEW.posted AND st = 'draft' OR NOT NEW.posted AND st = 'posted' THEN
+	IF NEW.posted AND st IS DISTINCT FROM 'posted' OR NOT NEW.posted AND st = 'posted' THEN
 		PERFORM ledger_rule('immutable', 'lines', format('a line of entry %s must have its status', NEW.entry_id));
 	END IF;
 	RETURN NEW;
 END $$;
-CREATE TRIGGER journal_lines_immutable BEFORE INSERT OR UPDATE OR DELETE ON journal_lines
+CREATE TRIGGER journal_lines_immutable BEFORE UPDATE OR DELETE ON journal_lines
 	FOR EACH ROW EXECUTE FUNCTION ledger_line_immutable();
 
 CREATE FUNCTION ledger_refuse_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
