@@ -158,7 +158,8 @@ func BuildGeneralLedger(ctx context.Context, tx pgx.Tx, p Params) (GeneralLedger
 		}
 		var sameDay int64
 		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(l.base_amount), 0)::bigint, count(*)
-			FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id
+			FROM journal_lines l
+			CROSS JOIN LATERAL (SELECT number FROM journal_entries WHERE id = l.entry_id OFFSET 0) e
 			WHERE l.account_id = $1 AND l.date = $2 AND l.posted AND (e.number, l.line_no) <= ($3, $4)`,
 			acct.id, c.date, c.number, c.lineNo).Scan(&sameDay, &skip); err != nil {
 			return GeneralLedger{}, fmt.Errorf("general ledger: balance at cursor: %w", err)
@@ -169,7 +170,11 @@ func BuildGeneralLedger(ctx context.Context, tx pgx.Tx, p Params) (GeneralLedger
 	// entry: a period's lines would all be joined to their entries before
 	// the sort could stop at the page. The last day the page can reach is
 	// found first, from the (account, date) index alone: the date of the
-	// line limit+1 places after the cursor. Past it nothing is read.
+	// line limit+1 places after the cursor. Past it nothing is read. Each
+	// line then finds its entry by primary key: a plain join lets the
+	// planner hash every entry of the company (a sequential scan of all
+	// of them) for a page of a thousand lines; the OFFSET 0 keeps the
+	// lateral lookup from being flattened into that join.
 	through := p.To
 	var reach time.Time
 	err = tx.QueryRow(ctx, `SELECT date FROM journal_lines
@@ -183,7 +188,9 @@ func BuildGeneralLedger(ctx context.Context, tx pgx.Tx, p Params) (GeneralLedger
 	}
 	rows, err := tx.Query(ctx, `SELECT e.id, e.number, l.date, e.description, coalesce(e.reference, ''), coalesce(l.memo, ''),
 			l.amount, l.currency, coalesce(l.rate::text, ''), l.base_amount, l.line_no
-		FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id
+		FROM journal_lines l
+		CROSS JOIN LATERAL (SELECT id, number, description, reference FROM journal_entries
+		                    WHERE id = l.entry_id OFFSET 0) e
 		WHERE l.account_id = $1 AND l.posted AND l.date >= $2::date AND l.date <= $3
 		  AND (l.date, e.number, l.line_no) > ($2::date, $4::bigint, $5::int)
 		ORDER BY l.date, e.number, l.line_no
