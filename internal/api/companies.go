@@ -144,9 +144,9 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"GET", "/payments", auth.ActLedgerRead}, h(s.listPayments)},
 		{CompanyRoute{"POST", "/payments", auth.ActLedgerPost}, h(s.recordPayment)},
 		{CompanyRoute{"GET", "/payments/:pid", auth.ActLedgerRead}, h(s.getPayment)},
-		{CompanyRoute{"GET", "/reports/aged-receivables", auth.ActReportsRead}, h(s.agedReport(invoicing.KindInvoice))},
-		{CompanyRoute{"GET", "/reports/aged-payables", auth.ActReportsRead}, h(s.agedReport(invoicing.KindBill))},
-		{CompanyRoute{"GET", "/reports/vat-return", auth.ActReportsRead}, h(s.vatReturn)},
+		{CompanyRoute{"GET", "/reports/aged-receivables", auth.ActReportsRead}, s.report("aged-receivables", reports.AsOf(invoicing.AgedReceivables))},
+		{CompanyRoute{"GET", "/reports/aged-payables", auth.ActReportsRead}, s.report("aged-payables", reports.AsOf(invoicing.AgedPayables))},
+		{CompanyRoute{"GET", "/reports/vat-return", auth.ActReportsRead}, s.report("vat-return", reports.Period(invoicing.VATReturnFor))},
 		// interchange: the books out as a journal or CSV, and imports of
 		// journals and bank/M-Pesa statements (internal/interchange).
 		{CompanyRoute{"GET", "/export", auth.ActLedgerRead}, h(s.exportBooks)},

@@ -2,13 +2,11 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
 	"github.com/vanta-ledger/vanta/internal/invoicing"
-	"github.com/vanta-ledger/vanta/internal/reports"
 )
 
 // docs serves invoices (kind "invoice", path parameter :invid) or bills
@@ -390,51 +388,6 @@ func (s *server) getPayment(c *gin.Context) error {
 	return nil
 }
 
-// reportAnswer writes a report as JSON, or as CSV with ?format=csv.
-func reportAnswer(c *gin.Context, name string, v any, t reports.Table) error {
-	switch c.Query("format") {
-	case "", "json":
-		c.JSON(http.StatusOK, v)
-		return nil
-	case "csv":
-		c.Header("Content-Type", "text/csv; charset=utf-8")
-		c.Header("Content-Disposition", `attachment; filename="`+name+`.csv"`)
-		c.Status(http.StatusOK)
-		return reports.WriteCSV(c.Writer, t)
-	}
-	return badRequest("validation_failed", "format must be json or csv", "format")
-}
-
-func (s *server) agedReport(kind string) func(*gin.Context) error {
-	return func(c *gin.Context) error {
-		st, err := s.invoicingStore(c)
-		if err != nil {
-			return err
-		}
-		asOf := c.Query("as_of")
-		if asOf == "" {
-			asOf = time.Now().UTC().Format("2006-01-02")
-		}
-		out, t, err := st.Aged(c.Request.Context(), scope(c), kind, asOf)
-		if err != nil {
-			return err
-		}
-		return reportAnswer(c, out.Report, out, t)
-	}
-}
-
-func (s *server) vatReturn(c *gin.Context) error {
-	st, err := s.invoicingStore(c)
-	if err != nil {
-		return err
-	}
-	out, t, err := st.VATReturn(c.Request.Context(), scope(c), c.Query("from"), c.Query("to"))
-	if err != nil {
-		return err
-	}
-	return reportAnswer(c, "vat-return", out, t)
-}
-
 // Query parameters of the invoicing routes, for the API document.
 var (
 	dateSchema     = gin.H{"type": "string", "format": "date", "examples": []string{"2026-03-31"}}
@@ -450,6 +403,6 @@ var (
 		{name: "contact_id", description: "only this contact's", schema: gin.H{"type": "string", "format": "uuid"}},
 	}
 	agedParams      = []queryParam{{name: "as_of", description: "the day balances are aged on (default: today, UTC)", schema: dateSchema}, formatParam}
-	vatReturnParams = []queryParam{{name: "from", description: "the first day of the period (required)", schema: dateSchema},
-		{name: "to", description: "the last day of the period (required)", schema: dateSchema}, formatParam}
+	vatReturnParams = []queryParam{{name: "from", description: "the first day of the period (default 1 January of to's year)", schema: dateSchema},
+		{name: "to", description: "the last day of the period (default today)", schema: dateSchema}, formatParam}
 )

@@ -12,7 +12,6 @@ import (
 
 	"github.com/vanta-ledger/vanta/internal/money"
 	"github.com/vanta-ledger/vanta/internal/reports"
-	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
 // AgedDocument is one open document of an aged report.
@@ -78,19 +77,6 @@ func AgedReceivables(ctx context.Context, tx pgx.Tx, asOf string) (AgedReport, r
 // AgedPayables is the report over bills; see AgedReport.
 func AgedPayables(ctx context.Context, tx pgx.Tx, asOf string) (AgedReport, reports.Table, error) {
 	return aged(ctx, tx, KindBill, asOf)
-}
-
-// Aged runs AgedReceivables (kind "invoice") or AgedPayables ("bill") in
-// its own transaction of the company.
-func (s Store) Aged(ctx context.Context, sc tenancy.Scope, kind, asOf string) (AgedReport, reports.Table, error) {
-	var out AgedReport
-	var t reports.Table
-	err := s.inTx(ctx, sc, func(tx pgx.Tx) error {
-		var err error
-		out, t, err = aged(ctx, tx, kind, asOf)
-		return err
-	})
-	return out, t, err
 }
 
 func aged(ctx context.Context, tx pgx.Tx, kind, asOfText string) (AgedReport, reports.Table, error) {
@@ -391,16 +377,4 @@ func VATReturnFor(ctx context.Context, tx pgx.Tx, fromText, toText string) (VATR
 		[]string{"withholding_vat_credits", "", "", "", "", r.WithholdingVATCredits},
 		[]string{"net_payable", "", "", "", "", r.NetPayable})
 	return r, t, nil
-}
-
-// VATReturn runs VATReturnFor in its own transaction of the company.
-func (s Store) VATReturn(ctx context.Context, sc tenancy.Scope, from, to string) (VATReturn, reports.Table, error) {
-	var out VATReturn
-	var t reports.Table
-	err := s.inTx(ctx, sc, func(tx pgx.Tx) error {
-		var err error
-		out, t, err = VATReturnFor(ctx, tx, from, to)
-		return err
-	})
-	return out, t, err
 }
