@@ -119,9 +119,12 @@ type world struct {
 	godTOTP, adminTOTP string
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld with extra environment for vanta init.
+func newWorldWith(t *testing.T, env []string) *world {
 	data := dataDir(t)
-	in := boot(t, data)
+	in := bootWith(t, data, env)
 	in.waitReady()
 	shares := in.initSeal(2, 2)
 	in.unseal(shares)
