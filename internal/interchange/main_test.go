@@ -1,100 +1,50 @@
 package interchange
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"testing"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/vanta-ledger/vanta/internal/audit"
+	"github.com/vanta-ledger/vanta/internal/bookstest"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/migrate"
-	"github.com/vanta-ledger/vanta/internal/pgtest"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
-var (
-	pg       *pgtest.Server
-	migrated *pgtest.Template
-	migrator *migrate.Migrator
-)
+var testPG *bookstest.Server
 
 // TestMain starts one PostgreSQL for the package; each test takes a
-// database of its own, with companies provisioned by the real migrator.
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
+// database of its own and provisions the companies it needs.
+func TestMain(m *testing.M) {
 	var err error
-	if pg, err = pgtest.Start(); err != nil {
+	if testPG, err = bookstest.Start(migrate.Source{Name: "ledger", FS: ledger.Migrations},
+		migrate.Source{Name: "interchange", FS: Migrations}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
+		os.Exit(1)
 	}
-	defer pg.Stop()
-	reg, err := migrate.NewRegistry(migrate.Source{Name: "tenancy", FS: tenancy.Migrations},
-		migrate.Source{Name: "audit", FS: audit.Migrations}, migrate.Source{Name: "ledger", FS: ledger.Migrations},
-		migrate.Source{Name: "interchange", FS: Migrations})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	migrator = migrate.New(reg, tenancy.Roles, nil)
-	migrated = pg.Template(func(ctx context.Context, dsn string) error {
-		db, err := pgxpool.New(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		_, err = migrator.System(ctx, db)
-		return err
-	})
-	return m.Run()
+	code := m.Run()
+	testPG.Stop()
+	os.Exit(code)
 }
 
 type env struct {
+	db    *bookstest.DB
 	super *pgxpool.Pool
 	app   *pgxpool.Pool
 }
 
 func setup(t testing.TB) *env {
 	t.Helper()
-	ctx := context.Background()
-	db, dsn := migrated.Database(t)
-	super, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(super.Close)
-	cfg, err := pgxpool.ParseConfig(pg.AppDSN(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 8
-	app, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(app.Close)
-	return &env{super: super, app: app}
+	db := testPG.Database(t, 8)
+	return &env{db: db, super: db.Super, app: db.App}
 }
 
 // company provisions a new company at the head of the company line.
 func (e *env) company(t testing.TB) tenancy.Scope {
 	t.Helper()
-	ctx := context.Background()
-	var s tenancy.Scope
-	err := pgx.BeginFunc(ctx, e.super, func(tx pgx.Tx) error {
-		var err error
-		s, err = tenancy.Provision(ctx, tx, migrator, uuid.New())
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return testPG.Company(t, e.db)
 }
 
 func (e *env) runner(s tenancy.Scope) Runner { return Runner{DB: e.app, Status: e.app, Scope: s} }

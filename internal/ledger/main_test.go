@@ -6,50 +6,27 @@ import (
 	"os"
 	"testing"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/vanta-ledger/vanta/internal/audit"
+	"github.com/vanta-ledger/vanta/internal/bookstest"
 	"github.com/vanta-ledger/vanta/internal/migrate"
-	"github.com/vanta-ledger/vanta/internal/pgtest"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
-var (
-	pg       *pgtest.Server
-	migrated *pgtest.Template // the system line of tenancy and audit at head
-	migrator *migrate.Migrator
-)
+var testPG *bookstest.Server
 
 // TestMain starts one PostgreSQL for the package; each test takes a
 // database of its own, with companies provisioned by the real migrator.
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
+func TestMain(m *testing.M) {
 	var err error
-	if pg, err = pgtest.Start(); err != nil {
+	if testPG, err = bookstest.Start(migrate.Source{Name: "ledger", FS: Migrations}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
+		os.Exit(1)
 	}
-	defer pg.Stop()
-	reg, err := migrate.NewRegistry(migrate.Source{Name: "tenancy", FS: tenancy.Migrations},
-		migrate.Source{Name: "audit", FS: audit.Migrations}, migrate.Source{Name: "ledger", FS: Migrations})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	migrator = migrate.New(reg, tenancy.Roles, nil)
-	migrated = pg.Template(func(ctx context.Context, dsn string) error {
-		db, err := pgxpool.New(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		_, err = migrator.System(ctx, db)
-		return err
-	})
-	return m.Run()
+	code := m.Run()
+	testPG.Stop()
+	os.Exit(code)
 }
 
 // env is a database with two companies, A and B, each at the head of the
@@ -62,34 +39,8 @@ type env struct {
 
 func setup(t testing.TB) *env {
 	t.Helper()
-	ctx := context.Background()
-	db, dsn := migrated.Database(t)
-	super, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(super.Close)
-	e := &env{super: super}
-	err = pgx.BeginFunc(ctx, super, func(tx pgx.Tx) error {
-		if e.a, err = tenancy.Provision(ctx, tx, migrator, uuid.New()); err != nil {
-			return err
-		}
-		e.b, err = tenancy.Provision(ctx, tx, migrator, uuid.New())
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pgxpool.ParseConfig(pg.AppDSN(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 8
-	if e.app, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.app.Close)
-	return e
+	db := testPG.Database(t, 8)
+	return &env{super: db.Super, app: db.App, a: testPG.Company(t, db), b: testPG.Company(t, db)}
 }
 
 // in runs fn in a transaction of the company, as the runtime role.

@@ -6,24 +6,20 @@ import (
 	"os"
 	"testing"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vanta-ledger/vanta/internal/audit"
+	"github.com/vanta-ledger/vanta/internal/bookstest"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/migrate"
-	"github.com/vanta-ledger/vanta/internal/pgtest"
 	"github.com/vanta-ledger/vanta/internal/redistest"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
 var (
-	pg       *pgtest.Server
-	rds      *redistest.Server
-	migrated *pgtest.Template // the system line of tenancy and audit at head
-	migrator *migrate.Migrator
+	testPG *bookstest.Server
+	rds    *redistest.Server
 )
 
 // TestMain starts one PostgreSQL and one Redis for the package; each test
@@ -34,32 +30,16 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
 	var err error
-	if pg, err = pgtest.Start(); err != nil {
+	if testPG, err = bookstest.Start(migrate.Source{Name: "ledger", FS: ledger.Migrations}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer pg.Stop()
+	defer testPG.Stop()
 	if rds, err = redistest.Start(false); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer rds.Stop()
-	reg, err := migrate.NewRegistry(migrate.Source{Name: "tenancy", FS: tenancy.Migrations},
-		migrate.Source{Name: "audit", FS: audit.Migrations}, migrate.Source{Name: "ledger", FS: ledger.Migrations})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	migrator = migrate.New(reg, tenancy.Roles, nil)
-	migrated = pg.Template(func(ctx context.Context, dsn string) error {
-		db, err := pgxpool.New(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		_, err = migrator.System(ctx, db)
-		return err
-	})
 	return m.Run()
 }
 
@@ -74,30 +54,8 @@ type env struct {
 
 func setup(t testing.TB) *env {
 	t.Helper()
-	ctx := context.Background()
-	db, dsn := migrated.Database(t)
-	super, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer super.Close()
-	e := &env{dsn: dsn}
-	err = pgx.BeginFunc(ctx, super, func(tx pgx.Tx) error {
-		e.s, err = tenancy.Provision(ctx, tx, migrator, uuid.New())
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pgxpool.ParseConfig(pg.AppDSN(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 4
-	if e.app, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.app.Close)
+	db := testPG.Database(t, 4)
+	e := &env{dsn: db.DSN, app: db.App, s: testPG.Company(t, db)}
 	e.redis = redis.NewClient(&redis.Options{Network: "unix", Addr: rds.Socket})
 	t.Cleanup(func() { _ = e.redis.Close() })
 	return e
