@@ -4,14 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net"
-	"os"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vanta-ledger/vanta/internal/audit"
@@ -190,25 +185,9 @@ var ErrPostgresDown = errors.New("PostgreSQL is not running")
 // as its superuser over its PostgreSQL socket; it changes nothing and
 // takes no lock.
 func MigrationStatus(ctx context.Context, dataDir string) (*MigrationReport, error) {
-	l := Layout{Root: dataDir}
-	if fi, err := os.Stat(dataDir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("%w: %s does not exist", ErrDataDir, dataDir)
-	}
-	pass, err := readSecret(l, "postgres-superuser")
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s has no %s", ErrDataDir, dataDir, l.Secret("postgres-superuser"))
-	}
+	conn, err := ConnectSuperuser(ctx, dataDir)
 	if err != nil {
-		return nil, fmt.Errorf("%w (run as root or the appliance's user)", err)
-	}
-	cat := &catalog{layout: l}
-	conn, err := pgx.Connect(ctx, cat.postgresDSN(pgSuperuser, pass, pgDatabase))
-	if err != nil {
-		var ne *net.OpError
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &ne) {
-			return nil, fmt.Errorf("%w at %s (is `vanta init --data %s` running?): %v", ErrPostgresDown, l.Path("run", "postgres"), dataDir, err)
-		}
-		return nil, fmt.Errorf("connect to PostgreSQL at %s: %w", l.Path("run", "postgres"), err)
+		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	reg, err := Migrations()

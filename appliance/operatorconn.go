@@ -12,10 +12,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ConnectSuperuser connects an operator's command (vanta ledger import
-// and export) to the running appliance's PostgreSQL on DIR/run/postgres
-// as its superuser, with the password in DIR/secrets/postgres-superuser,
-// as `vanta migrate status` does: it needs `vanta init` running and the
+// ConnectSuperuser connects an operator's command (vanta migrate status,
+// vanta ledger import and export) to the running appliance's PostgreSQL
+// on DIR/run/postgres as its superuser, with the password in
+// DIR/secrets/postgres-superuser: it needs `vanta init` running and the
 // secret readable (root or the appliance's user), not the seal.
 func ConnectSuperuser(ctx context.Context, dataDir string) (*pgx.Conn, error) {
 	l := Layout{Root: dataDir}
