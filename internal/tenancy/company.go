@@ -61,18 +61,19 @@ type Feature struct {
 	Available bool `json:"available"`
 }
 
-// Catalog is every feature name settings.features accepts. No feature is
-// available yet: this version keeps companies, people and the audit trail;
-// the books, documents and models come later.
+// Catalog is every feature name settings.features accepts. The books
+// (ledger, invoicing, reports) are available; documents and models come
+// later. The books are served to every company whatever its list says:
+// the list does not switch them off yet.
 var Catalog = []Feature{
-	{Name: "ledger", Enables: "double-entry books: chart of accounts, journal entries, imports and exports"},
-	{Name: "invoicing", Enables: "sales invoices posted to the books"},
-	{Name: "reports", Enables: "trial balance and other reports from the books"},
+	{Name: "ledger", Available: true, Enables: "double-entry books: chart of accounts, journal entries, imports and exports"},
+	{Name: "invoicing", Available: true, Enables: "sales invoices, bills, payments and VAT posted to the books"},
+	{Name: "reports", Available: true, Enables: "trial balance, general ledger, profit and loss, balance sheet, aged balances and the VAT return"},
 	{Name: "documents", Enables: "document upload, text recognition and extraction for review"},
 	{Name: "ai", Enables: "answers and analyses by the appliance's local models"},
 	{Name: "document_processing", Enables: "the original design's name for documents", Includes: []string{"documents"}},
 	{Name: "ai_analytics", Enables: "the original design's name for ai", Includes: []string{"ai"}},
-	{Name: "financial_management", Enables: "the original design's name for ledger, invoicing and reports",
+	{Name: "financial_management", Available: true, Enables: "the original design's name for ledger, invoicing and reports",
 		Includes: []string{"ledger", "invoicing", "reports"}},
 }
 
