@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -82,7 +83,8 @@ func forge(token string) string {
 // expired and forged, each role's token after its user was disabled, none,
 // garbage, and a refresh token in place of an access token. Statuses must
 // follow the role matrix, and no answer to a company member may carry any
-// marker of the other company.
+// marker of the other company. Every state-changing route also refuses a
+// cross-site request carrying a GOD's or an admin's token.
 func TestIsolationSuite(t *testing.T) {
 	// The suite sends thousands of requests a minute as one GOD: the
 	// request quotas (tested on their own by TestUserQuota) are raised so
@@ -275,6 +277,16 @@ func TestIsolationSuite(t *testing.T) {
 			for _, target := range []string{w.a.ID, w.b.ID, nonexistent} {
 				code, body := in.call(r.Method, pathFor(r, target, "", false), b.token, bodyFor(r))
 				check(fmt.Sprintf("%s %s with %s", r.Method, r.Path, b.name), code == 401, code, body)
+			}
+		}
+		// A page of another site driving the browser of a signed-in GOD
+		// or admin: every state-changing route refuses it before the gate.
+		if r.Method != "GET" {
+			for _, c := range callers[:2] {
+				payload, _ := json.Marshal(bodyFor(r))
+				code, body := in.raw(r.Method, pathFor(r, c.own.ID, c.own.ID, true), c.token, string(payload),
+					map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"})
+				check(fmt.Sprintf("%s %s as %s from another site", r.Method, r.Path, c.name), code == 403 && errorCode(body) == "cross_site", code, body)
 			}
 		}
 	}

@@ -311,7 +311,7 @@ func (s *server) deleteAccount(c *gin.Context) error {
 	return nil
 }
 
-// entryDates are the listing's date filters.
+// queryDate reads a listing's date filter, YYYY-MM-DD or absent.
 func queryDate(c *gin.Context, name string) (string, error) {
 	v := c.Query(name)
 	if v == "" {
