@@ -29,7 +29,7 @@ var (
 // its own PostgreSQL database, its own companies (so its own MongoDB
 // databases and Redis key prefixes) and its own files directory.
 func TestMain(m *testing.M) {
-	code, err := run(m)
+	code, err := runMain(m)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func run(m *testing.M) (int, error) {
+func runMain(m *testing.M) (int, error) {
 	var err error
 	if testPG, err = bookstest.Start(migrate.Source{Name: "ledger", FS: ledger.Migrations}); err != nil {
 		return 0, err
