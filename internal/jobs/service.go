@@ -127,3 +127,44 @@ func (s *service) Stop() {
 		s.q.logger.Warn("job workers did not stop in time; their jobs will be rescued", "error", err.Error())
 	}
 }
+
+// Lazy is the queue's service for an appliance whose databases open after
+// its services are registered: at each Start it asks get for the queue of
+// the moment (an error, such as stores not open yet, fails the start and
+// the runner tries again), and Stop stops what that Start started.
+func Lazy(get func() (*Queue, error)) background.Service { return &lazy{get: get} }
+
+type lazy struct {
+	get func() (*Queue, error)
+	mu  sync.Mutex
+	svc background.Service
+}
+
+func (l *lazy) Name() string { return "jobs" }
+
+func (l *lazy) Start(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.svc != nil {
+		return nil
+	}
+	q, err := l.get()
+	if err != nil {
+		return fmt.Errorf("jobs: %w", err)
+	}
+	svc := q.Service()
+	if err := svc.Start(ctx); err != nil {
+		return err
+	}
+	l.svc = svc
+	return nil
+}
+
+func (l *lazy) Stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.svc != nil {
+		l.svc.Stop()
+		l.svc = nil
+	}
+}
