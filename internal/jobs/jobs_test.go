@@ -67,7 +67,7 @@ type env struct {
 	app, admin *pgxpool.Pool
 }
 
-func newEnv(t *testing.T) env {
+func newEnv(t testing.TB) env {
 	t.Helper()
 	ctx := context.Background()
 	name, dsn := template.Database(t)
@@ -110,7 +110,7 @@ func (r *recorder) Process(ctx context.Context, company, document uuid.UUID, att
 	return r.do(ctx, c)
 }
 
-func (r *recorder) next(t *testing.T) call {
+func (r *recorder) next(t testing.TB) call {
 	t.Helper()
 	select {
 	case c := <-r.calls:
@@ -123,7 +123,7 @@ func (r *recorder) next(t *testing.T) call {
 
 // queue makes a queue on e with its events on a channel: every client the
 // service starts reports there.
-func (e env) queue(t *testing.T, h Handler, cfg Config) (*Queue, <-chan *river.Event) {
+func (e env) queue(t testing.TB, h Handler, cfg Config) (*Queue, <-chan *river.Event) {
 	t.Helper()
 	q, err := New(e.app, h, cfg, nil)
 	if err != nil {
@@ -150,7 +150,7 @@ func (e env) queue(t *testing.T, h Handler, cfg Config) (*Queue, <-chan *river.E
 }
 
 // start starts the queue's service and stops it at the test's end.
-func start(t *testing.T, q *Queue) *service {
+func start(t testing.TB, q *Queue) *service {
 	t.Helper()
 	svc := q.Service().(*service)
 	if err := svc.Start(context.Background()); err != nil {
@@ -161,7 +161,7 @@ func start(t *testing.T, q *Queue) *service {
 }
 
 // await returns the next event of the document's job.
-func await(t *testing.T, events <-chan *river.Event, document uuid.UUID) *river.Event {
+func await(t testing.TB, events <-chan *river.Event, document uuid.UUID) *river.Event {
 	t.Helper()
 	deadline := time.After(wait)
 	for {

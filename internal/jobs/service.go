@@ -80,6 +80,8 @@ func (s *service) Start(ctx context.Context) error {
 		// The runtime role does not own River's indexes and cannot
 		// rebuild them; the operator can, as the owner.
 		ReindexerSchedule: river.NeverSchedule(),
+		FetchCooldown:     fetchCooldown,
+		FetchPollInterval: fetchPollInterval,
 		Queues:            map[string]river.QueueConfig{queueName: {MaxWorkers: s.q.cfg.Workers}},
 		Workers:           workers,
 	}
