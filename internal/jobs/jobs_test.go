@@ -486,12 +486,13 @@ func TestDepth(t *testing.T) {
 
 // TestStopResumes: a job running when the service stops (a seal) has its
 // context cancelled after the grace, is made available again without
-// counting the attempt, and completes after the next start.
+// counting the attempt, and after the next start runs first, before the
+// documents that were waiting behind it, and completes.
 func TestStopResumes(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	// The first call works until it is stopped, in its own words (not
-	// wrapped: the worker must still see a stop); the next one is quick.
+	// wrapped: the worker must still see a stop); the next ones are quick.
 	var calls atomic.Int32
 	h := newRecorder(func(ctx context.Context, c call) error {
 		if calls.Add(1) == 1 {
@@ -501,7 +502,7 @@ func TestStopResumes(t *testing.T) {
 		return nil
 	})
 	q, events := e.queue(t, h, Config{Workers: 1, StopGrace: 100 * time.Millisecond})
-	s, doc := scope(), uuid.New()
+	s, doc, waiting := scope(), uuid.New(), uuid.New()
 	if err := q.EnqueueDocument(ctx, s, doc, uuid.New()); err != nil {
 		t.Fatal(err)
 	}
@@ -510,15 +511,18 @@ func TestStopResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := h.next(t)
+	if err := q.EnqueueDocument(ctx, scope(), waiting, uuid.New()); err != nil {
+		t.Fatal(err)
+	}
 	svc.Stop()
 	j, err := q.Job(ctx, s, doc)
 	if err != nil || j.State != rivertype.JobStateAvailable || j.Attempt != 0 {
 		t.Fatalf("after the stop: %+v %v", j, err)
 	}
 	start(t, q)
-	second := h.next(t)
-	if first.attempt != 1 || second.attempt != 1 || second.document != doc {
-		t.Errorf("calls %+v then %+v", first, second)
+	second, third := h.next(t), h.next(t)
+	if first.attempt != 1 || second.attempt != 1 || second.document != doc || third.document != waiting {
+		t.Errorf("calls %+v, %+v, %+v", first, second, third)
 	}
 	if ev := await(t, events, doc); ev.Kind != river.EventKindJobCompleted {
 		t.Errorf("event %s", ev.Kind)
