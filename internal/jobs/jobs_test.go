@@ -375,6 +375,19 @@ func TestEnqueueIsIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// At once, from several requests: still one job.
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() { errs <- q.EnqueueDocument(ctx, s, doc, uuid.New()) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	if n, _, err := q.Depth(ctx); err != nil || n != 1 {
 		t.Errorf("depth %d %v, want 1", n, err)
 	}
@@ -446,6 +459,46 @@ func TestFairness(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFairnessWhileWorking: a company's document enqueued while another
+// company's bulk upload is being worked runs after at most one more of
+// the bulk's jobs.
+func TestFairnessWhileWorking(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	release := make(chan struct{})
+	var calls atomic.Int32
+	h := newRecorder(func(ctx context.Context, c call) error {
+		if calls.Add(1) == 1 {
+			<-release // the bulk's first job holds the only worker
+		}
+		return nil
+	})
+	q, _ := e.queue(t, h, Config{Workers: 1})
+	bulk, single := scope(), scope()
+	for range 100 {
+		if err := q.EnqueueDocument(ctx, bulk, uuid.New(), uuid.New()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start(t, q)
+	if c := h.next(t); c.company != bulk.Company() {
+		t.Fatalf("first call %+v", c)
+	}
+	if err := q.EnqueueDocument(ctx, single, uuid.New(), uuid.New()); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	for i := range 100 {
+		if h.next(t).company == single.Company() {
+			if i > 1 {
+				t.Errorf("the single document ran after %d more of the bulk's", i)
+			}
+			return
+		}
+	}
+	t.Error("the single document never ran")
 }
 
 // TestDepth: the waiting count and the oldest's age, 0 for an empty
