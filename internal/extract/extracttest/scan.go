@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"testing"
 )
 
 // scanDPI keeps the rendered scans small (a short page is about 1240 x
@@ -20,50 +19,70 @@ import (
 // tesseract reads reliably.
 const scanDPI = 150
 
-// render runs pdftoppm on PDF(lines) with the given output format flag
-// and returns the image bytes.
-func render(t testing.TB, lines []string, format, ext string) []byte {
-	t.Helper()
-	dir := t.TempDir()
+// TB is the part of testing.TB the renderers use; declared here so that
+// the package does not import "testing" and `vanta bench documents` can
+// render its corpus with the same code (a *testing.T satisfies it).
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// Image formats of Render.
+const (
+	FormatPNG  = "png"
+	FormatJPEG = "jpeg"
+	FormatTIFF = "tiff"
+)
+
+// Render draws PDF(lines)'s first page at dpi as a grey image in format,
+// with pdftoppm, without anti-aliasing, as a scanner's black-and-white
+// mode delivers it: tesseract reads the grey glyph edges of a clean
+// render as stray underscores after wide gaps ("P051234567X_").
+func Render(lines []string, format string, dpi int) ([]byte, error) {
+	ext := map[string]string{FormatPNG: ".png", FormatJPEG: ".jpg", FormatTIFF: ".tif"}[format]
+	if ext == "" {
+		return nil, fmt.Errorf("extracttest: unknown image format %q", format)
+	}
+	dir, err := os.MkdirTemp("", "extracttest-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
 	in := filepath.Join(dir, "doc.pdf")
 	if err := os.WriteFile(in, PDF(lines), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	out := filepath.Join(dir, "scan")
-	// Without anti-aliasing, as a scanner's black-and-white mode
-	// delivers it: tesseract reads grey glyph edges of a clean render as
-	// stray underscores after wide gaps ("P051234567X_").
-	cmd := exec.Command("pdftoppm", "-r", fmt.Sprint(scanDPI), "-gray", "-aa", "no", "-aaVector", "no", format, "-singlefile", in, out)
+	cmd := exec.Command("pdftoppm", "-r", fmt.Sprint(dpi), "-gray", "-aa", "no", "-aaVector", "no", "-"+format, "-singlefile", in, out)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("extracttest: pdftoppm: %v: %s", err, b)
+		return nil, fmt.Errorf("extracttest: pdftoppm: %v: %s", err, b)
 	}
-	img, err := os.ReadFile(out + ext)
+	return os.ReadFile(out + ext)
+}
+
+func render(t TB, lines []string, format string) []byte {
+	t.Helper()
+	img, err := Render(lines, format, scanDPI)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	return img
 }
 
 // Scan is a PNG of the first page of PDF(lines): a "scanned" document
 // with no text layer, whose words the test knows.
-func Scan(t testing.TB, lines []string) []byte {
-	return render(t, lines, "-png", ".png")
-}
+func Scan(t TB, lines []string) []byte { return render(t, lines, FormatPNG) }
 
 // ScanJPEG is Scan as a JPEG (what phones and most scanners send).
-func ScanJPEG(t testing.TB, lines []string) []byte {
-	return render(t, lines, "-jpeg", ".jpg")
-}
+func ScanJPEG(t TB, lines []string) []byte { return render(t, lines, FormatJPEG) }
 
 // ScanTIFF is Scan as a TIFF (what fax-era scanners send).
-func ScanTIFF(t testing.TB, lines []string) []byte {
-	return render(t, lines, "-tiff", ".tif")
-}
+func ScanTIFF(t TB, lines []string) []byte { return render(t, lines, FormatTIFF) }
 
 // ScanPDF is a PDF whose only page is the JPEG scan of lines, as a
 // scanner's "scan to PDF" makes it: an image XObject (DCTDecode, the JPEG
 // bytes as they are) and no text at all, so readers must OCR it.
-func ScanPDF(t testing.TB, lines []string) []byte {
+func ScanPDF(t TB, lines []string) []byte {
 	t.Helper()
 	jpg := ScanJPEG(t, lines)
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(jpg))
