@@ -5,77 +5,8 @@
 // merging them.
 package extract
 
-import (
-	"context"
-	"errors"
-	"strings"
-	"time"
-)
+import "time"
 
-type Kind string
-
-const (
-	KindPDF  Kind = "pdf"
-	KindPNG  Kind = "png"
-	KindJPEG Kind = "jpeg"
-	KindTIFF Kind = "tiff"
-)
-
-var ErrUnsupportedType = errors.New("unsupported file type")
-
-func Sniff(head []byte) (Kind, error) {
-	switch {
-	case strings.HasPrefix(string(head), "%PDF-"):
-		return KindPDF, nil
-	case strings.HasPrefix(string(head), "\x89PNG\r\n\x1a\n"):
-		return KindPNG, nil
-	case strings.HasPrefix(string(head), "\xff\xd8\xff"):
-		return KindJPEG, nil
-	case strings.HasPrefix(string(head), "II*\x00"), strings.HasPrefix(string(head), "MM\x00*"):
-		return KindTIFF, nil
-	}
-	return "", ErrUnsupportedType
-}
-
-type BadFileError struct{ Reason string }
-
-func (e *BadFileError) Error() string { return "bad file: " + e.Reason }
-
-type Limits struct {
-	MaxPages  int
-	MaxPixels int64
-	Timeout   time.Duration
-}
-
-func DefaultLimits() Limits { return Limits{MaxPages: 200, MaxPixels: 100e6, Timeout: 5 * time.Minute} }
-
-type Word struct {
-	Text       string
-	Confidence float64
-}
-type Page struct {
-	Number int
-	Text   string
-	Words  []Word
-}
-type Text struct {
-	Pages  []Page
-	Method string
-}
-
-func (t Text) String() string {
-	var s []string
-	for _, p := range t.Pages {
-		s = append(s, p.Text)
-	}
-	return strings.Join(s, "\f")
-}
-
-func (t Text) MeanConfidence() float64 { return 100 }
-
-func ReadText(ctx context.Context, path string, kind Kind, lim Limits) (Text, error) {
-	return Text{}, errors.New("stub")
-}
 
 type Class string
 
