@@ -112,9 +112,22 @@ func (d *doc) kind(i int) lineKind {
 		if valueOnly.MatchString(u) {
 			return lineValue
 		}
-		return lineBoth
+		if d.hasMoney(i) {
+			return lineBoth
+		}
 	}
 	return lineLabel
+}
+
+// hasMoney says whether line i carries an amount of money rather than a
+// count ("ITEM COUNT 3"): one with cents, thousands or a currency mark.
+func (d *doc) hasMoney(i int) bool {
+	for _, a := range d.amounts[i] {
+		if a.Decimals || strings.ContainsAny(d.lines[i][a.Start:a.End], ", ") || afterCurrency(strings.TrimRight(d.lines[i][:a.Start], " ")) {
+			return true
+		}
+	}
+	return false
 }
 
 // valueFor finds the amount that belongs to the label on line i: the
@@ -141,7 +154,8 @@ func (d *doc) valueFor(i int) (amountMatch, int, bool) {
 	pos, n := 0, 0
 	j := s
 	for ; j < len(d.lines) && (d.kind(j) == lineLabel || d.kind(j) == lineEmpty); j++ {
-		if d.kind(j) == lineLabel {
+		// A label with its own count ("ITEM COUNT 3") takes no value below.
+		if d.kind(j) == lineLabel && (len(d.amounts[j]) == 0 || j == i) {
 			if j < i {
 				pos++
 			}
@@ -181,7 +195,8 @@ func (d *doc) valueFor(i int) (amountMatch, int, bool) {
 var (
 	totalKw     = regexp.MustCompile(`\b(?:GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL|AMOUNT\s*DUE|AMOUNT\s*PAYABLE|BALANCE\s*DUE|JUMLAH|AMT\s*DUE)\b|TOTAL`)
 	totalStrong = regexp.MustCompile(`GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|\(RM\)|RM|INCL|INCLUSIVE|AFTER|ROUNDED|SALES?\s*\(?INCL)|ROUNDED\s*TOTAL|FINAL\s*TOTAL|AMOUNT\s*DUE|AMOUNT\s*PAYABLE|BALANCE\s*DUE|TOTAL\s*TO\s*PAY`)
-	totalNot    = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:QTY|QUANTITY|ITEMS?|SAVINGS?|DISCOUNT|DISC|GST|TAX|VAT|EXCL|EXCLUSIVE|EXCLUDING|NO\b|NUMBER|POINTS?|TENDERED|PCS|UNITS?|WEIGHT|COUNT|PAID)|ITEM\s*COUNT|EXCL|\bQTY\b|BEFORE|W/O|W/OUT|NET OF`)
+	totalNot    = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:QTY|QUANTITY|ITEMS?|SAVINGS?|DISCOUNT|DISC|GST|TAX|VAT|EXCL|EXCLUSIVE|EXCLUDING|NO\b|NUMBER|POINTS?|TENDERED|PCS|UNITS?|WEIGHT|COUNT|PAID)|ITEM\s*COUNT|EXCL|\bQTY\b|BEFORE|W/O|W/OUT|NET OF|INCLUDED IN TOTAL|ACCEPTED|ROUNDING\s*ADJ|ROUND\s*ADJ|TOTAL\s*(?:STAMP|SAVING)`)
+	roundKw    = regexp.MustCompile(`ROUND`)
 	cashKw      = regexp.MustCompile(`\b(?:CASH|TENDERED|PAID|PAYMENT|CHANGE|BALANCE|CREDIT CARD|VISA|MASTER|DEBIT|RECEIVED|CHG|REFUND|DEPOSIT|VOUCHER)\b`)
 	changeKw    = regexp.MustCompile(`\bCHANGE\b|\bCHG\b|\bBAKI\b`)
 	subtotalKw  = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:EXCL|EXCLUDING|BEFORE)|AMOUNT\s*(?:EXCL|BEFORE)|TAXABLE\s*AMOUNT|NET\s*AMOUNT`)
@@ -205,8 +220,22 @@ func (d *doc) total() (string, float64) {
 		}
 	}
 	cash, change := "", ""
+	var adjust []string // rounding adjustments ("-0.02")
 	for i, u := range d.upper {
-		if !totalKw.MatchString(u) || totalNot.MatchString(u) {
+		isTotal := totalKw.MatchString(u) && !totalNot.MatchString(u)
+		if roundKw.MatchString(u) {
+			if a, _, ok := d.valueFor(i); ok && a.Decimals {
+				if r, ok := new(big.Rat).SetString(a.Value); ok && new(big.Rat).Abs(r).Cmp(big.NewRat(1, 10)) < 0 {
+					adjust = append(adjust, a.Value)
+					continue
+				}
+				// "ROUNDING RM 72.75": the rounded total itself.
+				if !isTotal && !strings.Contains(u, "ADJ") {
+					cands = append(cands, cand{a.Value, 3.5 + float64(i)/float64(10*len(d.lines)+1)})
+				}
+			}
+		}
+		if !isTotal {
 			if strings.Contains(u, "CASH") && cash == "" || changeKw.MatchString(u) && change == "" {
 				if a, _, ok := d.valueFor(i); ok && a.Decimals {
 					if changeKw.MatchString(u) {
@@ -232,9 +261,6 @@ func (d *doc) total() (string, float64) {
 		if counts[a.Value] > 1 {
 			s += 0.5
 		}
-		if strings.Contains(u, "ROUND") {
-			s += 0.5
-		}
 		cands = append(cands, cand{a.Value, s + float64(i)/float64(10*len(d.lines)+1)})
 	}
 	if cash != "" && change != "" {
@@ -253,7 +279,18 @@ func (d *doc) total() (string, float64) {
 		}
 	}
 	if best >= 0 {
-		return cands[best].value, min(0.95, 0.4+cands[best].score/10)
+		v := cands[best].value
+		// Tills round to five cents after the total: when the document
+		// shows the total plus its rounding adjustment, that is what was
+		// paid.
+		for _, adj := range adjust {
+			for _, r := range []string{addAmounts(v, adj), subAmounts(v, adj)} {
+				if r != "" && r != v && counts[r] > 0 {
+					return r, min(0.95, 0.5+cands[best].score/10)
+				}
+			}
+		}
+		return v, min(0.95, 0.4+cands[best].score/10)
 	}
 	// No TOTAL line: the largest amount with cents outside payment lines.
 	var top *big.Rat
@@ -276,6 +313,16 @@ func (d *doc) total() (string, float64) {
 		return "", 0
 	}
 	return val, 0.35
+}
+
+// addAmounts is a + b exactly, or "" when either is not an amount.
+func addAmounts(a, b string) string {
+	ra, ok1 := new(big.Rat).SetString(a)
+	rb, ok2 := new(big.Rat).SetString(b)
+	if !ok1 || !ok2 {
+		return ""
+	}
+	return ra.Add(ra, rb).FloatString(2)
 }
 
 // subAmounts is a − b exactly, or "" when either is not an amount.
