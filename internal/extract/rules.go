@@ -284,8 +284,11 @@ func (d *doc) total() (string, float64) {
 		// shows the total plus its rounding adjustment, that is what was
 		// paid.
 		for _, adj := range adjust {
+			if roundCents(v) {
+				break
+			}
 			for _, r := range []string{addAmounts(v, adj), subAmounts(v, adj)} {
-				if r != "" && r != v && counts[r] > 0 {
+				if r != "" && roundCents(r) && counts[r] > 0 {
 					return r, min(0.95, 0.5+cands[best].score/10)
 				}
 			}
@@ -313,6 +316,12 @@ func (d *doc) total() (string, float64) {
 		return "", 0
 	}
 	return val, 0.35
+}
+
+// roundCents says whether an amount is a whole number of five cents,
+// what a till's rounding adjustment produces.
+func roundCents(v string) bool {
+	return len(v) >= 1 && (v[len(v)-1] == '0' || v[len(v)-1] == '5')
 }
 
 // addAmounts is a + b exactly, or "" when either is not an amount.
