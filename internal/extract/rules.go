@@ -407,8 +407,9 @@ var (
 	companyMark = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|SDN|S/B|BERHAD|ENTERPRISES?|TRADING|PLT|LIMITED|LTD|LLC|INC|CO\.|COMPANY|CORPORATION|CORP|GMBH|HARDWARE|RESTAURANT|RESTORAN|MARKETING|STATIONERY|SUPERMARKET|PHARMACY|BOOKSTORE|STORE|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPLY|SUPPLIES|KEDAI|MINI MARKET|SHOP)\b`)
 	boilerplate = regexp.MustCompile(`^(?:SIMPLIFIED\s*)?(?:TAX\s*)?INVOICE\b|^GOODS|^PLEASE|^TQ\b|^RECEIPT\b|^OFFICIAL RECEIPT|^CASH\s*(?:BILL|SALES?|RECEIPT)|^WELCOME|^THANK|^COPY|^ORIGINAL|^DUPLICATE|^BILL\b|^TEL\b|^FAX\b|^PHONE|^GST|^VAT|^PIN\b|^CO\.?\s*(?:REG|NO)|^COMPANY\s*(?:REG|NO)|^REG\b|^ROC\b|^\(|^NO\b|^NO\.|^LOT\b|^JALAN\b|^JLN\b|^TAMAN\b|^EMAIL|^WWW|^HTTP|^P\.?O\.? BOX|^DATE|^TIME|^CASHIER|^TABLE|^SALES\s*PERSON|^\*|^-|^=|^#`)
 	strongMark  = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|S/B|BERHAD|PLT|LIMITED|LTD)\b`)
-	companyLead = regexp.MustCompile(`^(?:SDN|BHD|S/B|CO\.|COMPANY|ENTERPRISES?|TRADING|RESTAURANT|RESTORAN|STATIONERY|HARDWARE|MARKETING|SUPERMARKET|PHARMACY|BOOKSTORES?|STORES?|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPL(?:Y|IES)|LIMITED|LTD|ELECTRICAL)\b`)
-	ownerPrefix = regexp.MustCompile(`^(?:DIMILIKI|OWNED BY|OWN BY|A MEMBER OF)\s*:?\s*`)
+	companyLead = regexp.MustCompile(`^(?:CO\.|&|(?:SDN|BHD|S/B|CO\.|COMPANY|ENTERPRISES?|TRADING|RESTAURANT|RESTORAN|STATIONERY|HARDWARE|MARKETING|SUPERMARKET|PHARMACY|BOOKSTORES?|STORES?|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPL(?:Y|IES)|LIMITED|LTD|ELECTRICAL)\b)`)
+	ownerPrefix = regexp.MustCompile(`^(?:DIMILIKI|OWNED BY|OWN BY)\s*:\s*`)
+	afterSuffix = regexp.MustCompile(`^(.*\b(?:SDN\.?\s*BHD\.?|BHD\.?|S/B\.?|BERHAD|LTD\.?|LIMITED))\s+\S*\d.*$`)
 	phoneLike   = regexp.MustCompile(`(?:\+?\d[\d\- ()]{6,}\d)`)
 	regNumber   = regexp.MustCompile(`\s*[\(\[]?\s*(?:CO\.?\s*(?:REG\.?\s*)?(?:NO\.?)?\s*:?\s*)?\d{3,}[\-\s]?[A-Z]?\s*[\)\]]?\s*$|\s*\([^)]*\d[^)]*\)?\s*$`)
 	addressMark = regexp.MustCompile(`\b(?:JALAN|JLN|TAMAN|LOT|NO\.?|LORONG|PERSIARAN|BANDAR|KAWASAN|ROAD|RD|STREET|ST|AVENUE|P\.?O\.? BOX|BOX|FLOOR|BUILDING|BLOCK|BLK|PLAZA|MALL|CENTRE|CENTER|HOUSE|TOWER|SELANGOR|JOHOR|KUALA LUMPUR|NAIROBI|MOMBASA|KISUMU|KENYA|MALAYSIA|SEKSYEN|BATU|KM|PUCHONG|KLANG|SHAH ALAM|PETALING JAYA|CHERAS|SUBANG)\b|\b\d{5}\b|,`)
@@ -430,6 +431,7 @@ func (d *doc) vendor() (string, float64, int) {
 			}
 			s = t
 		}
+		s = afterSuffix.ReplaceAllString(s, "$1")
 		return strings.Trim(s, " ,:;-*")
 	}
 	plain := func(i int) bool {
@@ -450,7 +452,7 @@ func (d *doc) vendor() (string, float64, int) {
 		if i > 0 && (companyLead.MatchString(name) || strings.HasPrefix(name, "&")) && plain(i-1) && !companyMark.MatchString(d.upper[i-1]) {
 			return clean(i-1) + " " + name, 0.75, i
 		}
-		if i+1 < len(d.lines) && (strings.HasSuffix(name, "&") || companyLead.MatchString(d.upper[i+1]) && !strongMark.MatchString(name)) && !boilerplate.MatchString(d.upper[i+1]) && !addressMark.MatchString(d.upper[i+1]) {
+		if i+1 < len(d.lines) && (strings.HasSuffix(name, "&") || strings.Count(name, "(") > strings.Count(name, ")") || companyLead.MatchString(d.upper[i+1]) && !strongMark.MatchString(name)) && !boilerplate.MatchString(d.upper[i+1]) && !addressMark.MatchString(d.upper[i+1]) {
 			return name + " " + clean(i+1), 0.75, i + 1
 		}
 		return name, 0.85, i
