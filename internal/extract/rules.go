@@ -344,6 +344,21 @@ func subAmounts(a, b string) string {
 	return ra.Sub(ra, rb).FloatString(2)
 }
 
+// plausibleDates are the dates on line i that the date check would pass:
+// "01-3-70" in a product code is not a date of 1970.
+func (d *doc) plausibleDates(i int) []dateMatch {
+	t := now().UTC()
+	lo := t.AddDate(-datePastYears, 0, 0).Format(time.DateOnly)
+	hi := t.AddDate(dateFutureYears, 0, 0).Format(time.DateOnly)
+	var out []dateMatch
+	for _, dm := range findDates(d.lines[i]) {
+		if dm.ISO >= lo && dm.ISO <= hi {
+			out = append(out, dm)
+		}
+	}
+	return out
+}
+
 var (
 	dateLabel  = regexp.MustCompile(`\bDATE\b|\bTARIKH\b|\bDATED\b`)
 	dueLabel   = regexp.MustCompile(`DUE\s*DATE|PAYMENT\s*DUE|DUE\s*BY|PAY\s*BY`)
@@ -355,7 +370,7 @@ var (
 func (d *doc) dates() (issue string, issueConf float64, due string) {
 	first := ""
 	for i, u := range d.upper {
-		ds := findDates(d.lines[i])
+		ds := d.plausibleDates(i)
 		if len(ds) == 0 {
 			continue
 		}
@@ -377,7 +392,7 @@ func (d *doc) dates() (issue string, issueConf float64, due string) {
 		for i, u := range d.upper {
 			if dateLabel.MatchString(u) && !dueLabel.MatchString(u) && !printLabel.MatchString(u) && len(findDates(d.lines[i])) == 0 {
 				for j := i + 1; j < len(d.lines) && j <= i+3; j++ {
-					if ds := findDates(d.lines[j]); len(ds) > 0 {
+					if ds := d.plausibleDates(j); len(ds) > 0 {
 						issue = ds[0].ISO
 						break
 					}
@@ -395,8 +410,8 @@ func (d *doc) dates() (issue string, issueConf float64, due string) {
 		return first, 0.75, due
 	}
 	// Any date at all, even on a print line.
-	for _, l := range d.lines {
-		if ds := findDates(l); len(ds) > 0 && ds[0].ISO != due {
+	for i := range d.lines {
+		if ds := d.plausibleDates(i); len(ds) > 0 && ds[0].ISO != due {
 			return ds[0].ISO, 0.5, due
 		}
 	}
