@@ -176,7 +176,7 @@ func allDigits(s string) bool {
 // amountToken finds amount-like tokens in a line: digits with grouping and
 // decimal marks, optionally in parentheses. Currency marks are handled by
 // the caller (they are separate words on most documents).
-var amountToken = regexp.MustCompile(`\(?\.\d{2}\b\)?|\(?\d{1,3}(?:[, ]\d{3})+(?:\.\d{1,2})?\)?|\(?\d{1,3}(?:\.\d{3})+,\d{1,2}\)?|\(?\d+(?:[.,]\d{1,2})?\)?-?`)
+var amountToken = regexp.MustCompile(`\(?\.\d{2}\b\)?|\(?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?\)?|\(?\d{1,3}(?:\.\d{3})+,\d{1,2}\)?|\(?\d+(?:[.,]\d{1,2})?\)?-?`)
 
 // centsTail is a written decimal part: "31.00", "12,50)".
 var centsTail = regexp.MustCompile(`[.,]\d{2}\)?-?$`)

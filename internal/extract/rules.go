@@ -74,13 +74,16 @@ type doc struct {
 func newDoc(text string) *doc {
 	d := &doc{}
 	for _, l := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == '\f' || r == '\r' }) {
+		// "1 053.52" (single spaces grouping digits) becomes "1,053.52"
+		// before the spacing goes; columns are two or more spaces apart.
+		l = spacedThousands.ReplaceAllStringFunc(l, func(s string) string { return strings.ReplaceAll(s, " ", ",") })
 		l = strings.Join(strings.Fields(l), " ")
 		if l == "" {
 			continue
 		}
 		d.lines = append(d.lines, l)
 		d.upper = append(d.upper, strings.ToUpper(l))
-		d.amounts = append(d.amounts, findAmounts(spacedThousands.ReplaceAllStringFunc(l, func(s string) string { return strings.ReplaceAll(s, " ", ",") })))
+		d.amounts = append(d.amounts, findAmounts(l))
 	}
 	return d
 }
@@ -196,7 +199,7 @@ var (
 	totalKw     = regexp.MustCompile(`\b(?:GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL|AMOUNT\s*DUE|AMOUNT\s*PAYABLE|BALANCE\s*DUE|JUMLAH|AMT\s*DUE)\b|TOTAL`)
 	totalStrong = regexp.MustCompile(`GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|\(RM\)|RM|INCL|INCLUSIVE|AFTER|ROUNDED|SALES?\s*\(?INCL)|ROUNDED\s*TOTAL|FINAL\s*TOTAL|AMOUNT\s*DUE|AMOUNT\s*PAYABLE|BALANCE\s*DUE|TOTAL\s*TO\s*PAY`)
 	totalNot    = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:QTY|QUANTITY|ITEMS?|SAVINGS?|DISCOUNT|DISC|GST|TAX|VAT|EXCL|EXCLUSIVE|EXCLUDING|NO\b|NUMBER|POINTS?|TENDERED|PCS|UNITS?|WEIGHT|COUNT|PAID)|ITEM\s*COUNT|EXCL|\bQTY\b|BEFORE|W/O|W/OUT|NET OF|INCLUDED IN TOTAL|ACCEPTED|ROUNDING\s*ADJ|ROUND\s*ADJ|TOTAL\s*(?:STAMP|SAVING)`)
-	roundKw    = regexp.MustCompile(`ROUND`)
+	roundKw     = regexp.MustCompile(`ROUND`)
 	cashKw      = regexp.MustCompile(`\b(?:CASH|TENDERED|PAID|PAYMENT|CHANGE|BALANCE|CREDIT CARD|VISA|MASTER|DEBIT|RECEIVED|CHG|REFUND|DEPOSIT|VOUCHER)\b`)
 	changeKw    = regexp.MustCompile(`\bCHANGE\b|\bCHG\b|\bBAKI\b`)
 	subtotalKw  = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:EXCL|EXCLUDING|BEFORE)|AMOUNT\s*(?:EXCL|BEFORE)|TAXABLE\s*AMOUNT|NET\s*AMOUNT`)
@@ -533,7 +536,7 @@ var (
 	docNumber      = regexp.MustCompile(`(?:INVOICE|INV|RECEIPT|RCPT|BILL|DOC(?:UMENT)?|CREDIT\s*NOTE|CN|ORDER|TRANS(?:ACTION)?|REF(?:ERENCE)?|SLIP|CHECK|CHK|SO|OR)\s*\.?\s*(?:NO|NUMBER|NUM|#|ID)\.?\s*[:#.]?\s*([A-Z0-9][A-Z0-9\-/]{2,})`)
 	docNumberAlone = regexp.MustCompile(`(?:INVOICE|INV|RECEIPT|BILL|DOC(?:UMENT)?|TRANS)\s*\.?\s*(?:NO|NUMBER|#)\.?\s*[:#.]?\s*$`)
 	pinLabel       = regexp.MustCompile(`\bPIN\b`)
-	customerLabel  = regexp.MustCompile(`^(?:BILL(?:ED)?\s*TO|SOLD\s*TO|CUSTOMER(?:\s*NAME)?|CLIENT|TO|NAME|M/S)\s*[:.\-]?\s*(.*)$`)
+	customerLabel  = regexp.MustCompile(`^(?:(?:BILL(?:ED)?\s*TO|SOLD\s*TO|CUSTOMER(?:\s*NAME)?|CLIENT|NAME|M/S)\b|TO\s*:)\s*[:.\-]?\s*(.*)$`)
 	payMethods     = []struct {
 		re   *regexp.Regexp
 		name string
