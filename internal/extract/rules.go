@@ -74,13 +74,16 @@ type doc struct {
 func newDoc(text string) *doc {
 	d := &doc{}
 	for _, l := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == '\f' || r == '\r' }) {
+		// "1 053.52" (single spaces grouping digits) becomes "1,053.52"
+		// before the spacing goes; columns are two or more spaces apart.
+		l = spacedThousands.ReplaceAllStringFunc(l, func(s string) string { return strings.ReplaceAll(s, " ", ",") })
 		l = strings.Join(strings.Fields(l), " ")
 		if l == "" {
 			continue
 		}
 		d.lines = append(d.lines, l)
 		d.upper = append(d.upper, strings.ToUpper(l))
-		d.amounts = append(d.amounts, findAmounts(spacedThousands.ReplaceAllStringFunc(l, func(s string) string { return strings.ReplaceAll(s, " ", ",") })))
+		d.amounts = append(d.amounts, findAmounts(l))
 	}
 	return d
 }
@@ -112,9 +115,22 @@ func (d *doc) kind(i int) lineKind {
 		if valueOnly.MatchString(u) {
 			return lineValue
 		}
-		return lineBoth
+		if d.hasMoney(i) {
+			return lineBoth
+		}
 	}
 	return lineLabel
+}
+
+// hasMoney says whether line i carries an amount of money rather than a
+// count ("ITEM COUNT 3"): one with cents, thousands or a currency mark.
+func (d *doc) hasMoney(i int) bool {
+	for _, a := range d.amounts[i] {
+		if a.Decimals || strings.ContainsAny(d.lines[i][a.Start:a.End], ", ") || afterCurrency(strings.TrimRight(d.lines[i][:a.Start], " ")) {
+			return true
+		}
+	}
+	return false
 }
 
 // valueFor finds the amount that belongs to the label on line i: the
@@ -141,7 +157,8 @@ func (d *doc) valueFor(i int) (amountMatch, int, bool) {
 	pos, n := 0, 0
 	j := s
 	for ; j < len(d.lines) && (d.kind(j) == lineLabel || d.kind(j) == lineEmpty); j++ {
-		if d.kind(j) == lineLabel {
+		// A label with its own count ("ITEM COUNT 3") takes no value below.
+		if d.kind(j) == lineLabel && (len(d.amounts[j]) == 0 || j == i) {
 			if j < i {
 				pos++
 			}
@@ -181,7 +198,8 @@ func (d *doc) valueFor(i int) (amountMatch, int, bool) {
 var (
 	totalKw     = regexp.MustCompile(`\b(?:GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL|AMOUNT\s*DUE|AMOUNT\s*PAYABLE|BALANCE\s*DUE|JUMLAH|AMT\s*DUE)\b|TOTAL`)
 	totalStrong = regexp.MustCompile(`GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|\(RM\)|RM|INCL|INCLUSIVE|AFTER|ROUNDED|SALES?\s*\(?INCL)|ROUNDED\s*TOTAL|FINAL\s*TOTAL|AMOUNT\s*DUE|AMOUNT\s*PAYABLE|BALANCE\s*DUE|TOTAL\s*TO\s*PAY`)
-	totalNot    = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:QTY|QUANTITY|ITEMS?|SAVINGS?|DISCOUNT|DISC|GST|TAX|VAT|EXCL|EXCLUSIVE|EXCLUDING|NO\b|NUMBER|POINTS?|TENDERED|PCS|UNITS?|WEIGHT|COUNT|PAID)|ITEM\s*COUNT|EXCL|\bQTY\b|BEFORE|W/O|W/OUT|NET OF`)
+	totalNot    = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:QTY|QUANTITY|ITEMS?|SAVINGS?|DISCOUNT|DISC|GST|TAX|VAT|EXCL|EXCLUSIVE|EXCLUDING|NO\b|NUMBER|POINTS?|TENDERED|PCS|UNITS?|WEIGHT|COUNT|PAID)|ITEM\s*COUNT|EXCL|\bQTY\b|BEFORE|W/O|W/OUT|NET OF|INCLUDED IN TOTAL|ACCEPTED|ROUNDING\s*ADJ|ROUND\s*ADJ|TOTAL\s*(?:STAMP|SAVING)`)
+	roundKw     = regexp.MustCompile(`ROUND`)
 	cashKw      = regexp.MustCompile(`\b(?:CASH|TENDERED|PAID|PAYMENT|CHANGE|BALANCE|CREDIT CARD|VISA|MASTER|DEBIT|RECEIVED|CHG|REFUND|DEPOSIT|VOUCHER)\b`)
 	changeKw    = regexp.MustCompile(`\bCHANGE\b|\bCHG\b|\bBAKI\b`)
 	subtotalKw  = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:EXCL|EXCLUDING|BEFORE)|AMOUNT\s*(?:EXCL|BEFORE)|TAXABLE\s*AMOUNT|NET\s*AMOUNT`)
@@ -205,8 +223,22 @@ func (d *doc) total() (string, float64) {
 		}
 	}
 	cash, change := "", ""
+	var adjust []string // rounding adjustments ("-0.02")
 	for i, u := range d.upper {
-		if !totalKw.MatchString(u) || totalNot.MatchString(u) {
+		isTotal := totalKw.MatchString(u) && !totalNot.MatchString(u)
+		if roundKw.MatchString(u) {
+			if a, _, ok := d.valueFor(i); ok && a.Decimals {
+				if r, ok := new(big.Rat).SetString(a.Value); ok && new(big.Rat).Abs(r).Cmp(big.NewRat(1, 10)) < 0 {
+					adjust = append(adjust, a.Value)
+					continue
+				}
+				// "ROUNDING RM 72.75": the rounded total itself.
+				if !isTotal && !strings.Contains(u, "ADJ") {
+					cands = append(cands, cand{a.Value, 3.5 + float64(i)/float64(10*len(d.lines)+1)})
+				}
+			}
+		}
+		if !isTotal {
 			if strings.Contains(u, "CASH") && cash == "" || changeKw.MatchString(u) && change == "" {
 				if a, _, ok := d.valueFor(i); ok && a.Decimals {
 					if changeKw.MatchString(u) {
@@ -232,9 +264,6 @@ func (d *doc) total() (string, float64) {
 		if counts[a.Value] > 1 {
 			s += 0.5
 		}
-		if strings.Contains(u, "ROUND") {
-			s += 0.5
-		}
 		cands = append(cands, cand{a.Value, s + float64(i)/float64(10*len(d.lines)+1)})
 	}
 	if cash != "" && change != "" {
@@ -253,7 +282,21 @@ func (d *doc) total() (string, float64) {
 		}
 	}
 	if best >= 0 {
-		return cands[best].value, min(0.95, 0.4+cands[best].score/10)
+		v := cands[best].value
+		// Tills round to five cents after the total: when the document
+		// shows the total plus its rounding adjustment, that is what was
+		// paid.
+		for _, adj := range adjust {
+			if roundCents(v) {
+				break
+			}
+			for _, r := range []string{addAmounts(v, adj), subAmounts(v, adj)} {
+				if r != "" && roundCents(r) && counts[r] > 0 {
+					return r, min(0.95, 0.5+cands[best].score/10)
+				}
+			}
+		}
+		return v, min(0.95, 0.4+cands[best].score/10)
 	}
 	// No TOTAL line: the largest amount with cents outside payment lines.
 	var top *big.Rat
@@ -278,6 +321,22 @@ func (d *doc) total() (string, float64) {
 	return val, 0.35
 }
 
+// roundCents says whether an amount is a whole number of five cents,
+// what a till's rounding adjustment produces.
+func roundCents(v string) bool {
+	return len(v) >= 1 && (v[len(v)-1] == '0' || v[len(v)-1] == '5')
+}
+
+// addAmounts is a + b exactly, or "" when either is not an amount.
+func addAmounts(a, b string) string {
+	ra, ok1 := new(big.Rat).SetString(a)
+	rb, ok2 := new(big.Rat).SetString(b)
+	if !ok1 || !ok2 {
+		return ""
+	}
+	return ra.Add(ra, rb).FloatString(2)
+}
+
 // subAmounts is a − b exactly, or "" when either is not an amount.
 func subAmounts(a, b string) string {
 	ra, ok1 := new(big.Rat).SetString(a)
@@ -286,6 +345,21 @@ func subAmounts(a, b string) string {
 		return ""
 	}
 	return ra.Sub(ra, rb).FloatString(2)
+}
+
+// plausibleDates are the dates on line i that the date check would pass:
+// "01-3-70" in a product code is not a date of 1970.
+func (d *doc) plausibleDates(i int) []dateMatch {
+	t := now().UTC()
+	lo := t.AddDate(-datePastYears, 0, 0).Format(time.DateOnly)
+	hi := t.AddDate(dateFutureYears, 0, 0).Format(time.DateOnly)
+	var out []dateMatch
+	for _, dm := range findDates(d.lines[i]) {
+		if dm.ISO >= lo && dm.ISO <= hi {
+			out = append(out, dm)
+		}
+	}
+	return out
 }
 
 var (
@@ -299,7 +373,7 @@ var (
 func (d *doc) dates() (issue string, issueConf float64, due string) {
 	first := ""
 	for i, u := range d.upper {
-		ds := findDates(d.lines[i])
+		ds := d.plausibleDates(i)
 		if len(ds) == 0 {
 			continue
 		}
@@ -321,7 +395,7 @@ func (d *doc) dates() (issue string, issueConf float64, due string) {
 		for i, u := range d.upper {
 			if dateLabel.MatchString(u) && !dueLabel.MatchString(u) && !printLabel.MatchString(u) && len(findDates(d.lines[i])) == 0 {
 				for j := i + 1; j < len(d.lines) && j <= i+3; j++ {
-					if ds := findDates(d.lines[j]); len(ds) > 0 {
+					if ds := d.plausibleDates(j); len(ds) > 0 {
 						issue = ds[0].ISO
 						break
 					}
@@ -339,8 +413,8 @@ func (d *doc) dates() (issue string, issueConf float64, due string) {
 		return first, 0.75, due
 	}
 	// Any date at all, even on a print line.
-	for _, l := range d.lines {
-		if ds := findDates(l); len(ds) > 0 && ds[0].ISO != due {
+	for i := range d.lines {
+		if ds := d.plausibleDates(i); len(ds) > 0 && ds[0].ISO != due {
 			return ds[0].ISO, 0.5, due
 		}
 	}
@@ -349,9 +423,13 @@ func (d *doc) dates() (issue string, issueConf float64, due string) {
 
 var (
 	companyMark = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|SDN|S/B|BERHAD|ENTERPRISES?|TRADING|PLT|LIMITED|LTD|LLC|INC|CO\.|COMPANY|CORPORATION|CORP|GMBH|HARDWARE|RESTAURANT|RESTORAN|MARKETING|STATIONERY|SUPERMARKET|PHARMACY|BOOKSTORE|STORE|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPLY|SUPPLIES|KEDAI|MINI MARKET|SHOP)\b`)
-	boilerplate = regexp.MustCompile(`^(?:SIMPLIFIED\s*)?(?:TAX\s*)?INVOICE\b|^RECEIPT\b|^OFFICIAL RECEIPT|^CASH\s*(?:BILL|SALES?|RECEIPT)|^WELCOME|^THANK|^COPY|^ORIGINAL|^DUPLICATE|^BILL\b|^TEL\b|^FAX\b|^PHONE|^GST|^VAT|^PIN\b|^CO\.?\s*(?:REG|NO)|^COMPANY\s*(?:REG|NO)|^REG\b|^ROC\b|^\(|^NO\b|^NO\.|^LOT\b|^JALAN\b|^JLN\b|^TAMAN\b|^EMAIL|^WWW|^HTTP|^P\.?O\.? BOX|^DATE|^TIME|^CASHIER|^TABLE|^SALES\s*PERSON|^OWNED BY|^\*|^-|^=|^#`)
+	boilerplate = regexp.MustCompile(`^(?:SIMPLIFIED\s*)?(?:TAX\s*)?INVOICE\b|^GOODS|^PLEASE|^TQ\b|^RECEIPT\b|^OFFICIAL RECEIPT|^CASH\s*(?:BILL|SALES?|RECEIPT)|^WELCOME|^THANK|^COPY|^ORIGINAL|^DUPLICATE|^BILL\b|^TEL\b|^FAX\b|^PHONE|^GST|^VAT|^PIN\b|^CO\.?\s*(?:REG|NO)|^COMPANY\s*(?:REG|NO)|^REG\b|^ROC\b|^\(|^NO\b|^NO\.|^LOT\b|^JALAN\b|^JLN\b|^TAMAN\b|^EMAIL|^WWW|^HTTP|^P\.?O\.? BOX|^DATE|^TIME|^CASHIER|^TABLE|^SALES\s*PERSON|^\*|^-|^=|^#`)
+	strongMark  = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|S/B|BERHAD|PLT|LIMITED|LTD)\b`)
+	companyLead = regexp.MustCompile(`^(?:CO\.|&|(?:SDN|BHD|S/B|CO\.|COMPANY|ENTERPRISES?|TRADING|RESTAURANT|RESTORAN|STATIONERY|HARDWARE|MARKETING|SUPERMARKET|PHARMACY|BOOKSTORES?|STORES?|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPL(?:Y|IES)|LIMITED|LTD|ELECTRICAL)\b)`)
+	ownerPrefix = regexp.MustCompile(`^(?:DIMILIKI|OWNED BY|OWN BY)\s*:\s*`)
+	afterSuffix = regexp.MustCompile(`^(.*\b(?:SDN\.?\s*BHD\.?|BHD\.?|S/B\.?|BERHAD|LTD\.?|LIMITED))\s+\S*\d.*$`)
 	phoneLike   = regexp.MustCompile(`(?:\+?\d[\d\- ()]{6,}\d)`)
-	regNumber   = regexp.MustCompile(`\s*[\(\[]?\s*(?:CO\.?\s*(?:REG\.?\s*)?(?:NO\.?)?\s*:?\s*)?\d{3,}[\-\s]?[A-Z]?\s*[\)\]]?\s*$|\s*\([^)]*\)\s*$`)
+	regNumber   = regexp.MustCompile(`\s*[\(\[]?\s*(?:CO\.?\s*(?:REG\.?\s*)?(?:NO\.?)?\s*:?\s*)?\d{3,}[\-\s]?[A-Z]?\s*[\)\]]?\s*$|\s*\([^)]*\d[^)]*\)?\s*$`)
 	addressMark = regexp.MustCompile(`\b(?:JALAN|JLN|TAMAN|LOT|NO\.?|LORONG|PERSIARAN|BANDAR|KAWASAN|ROAD|RD|STREET|ST|AVENUE|P\.?O\.? BOX|BOX|FLOOR|BUILDING|BLOCK|BLK|PLAZA|MALL|CENTRE|CENTER|HOUSE|TOWER|SELANGOR|JOHOR|KUALA LUMPUR|NAIROBI|MOMBASA|KISUMU|KENYA|MALAYSIA|SEKSYEN|BATU|KM|PUCHONG|KLANG|SHAH ALAM|PETALING JAYA|CHERAS|SUBANG)\b|\b\d{5}\b|,`)
 )
 
@@ -363,7 +441,7 @@ var (
 func (d *doc) vendor() (string, float64, int) {
 	limit := min(len(d.lines), 10)
 	clean := func(i int) string {
-		s := d.upper[i]
+		s := ownerPrefix.ReplaceAllString(d.upper[i], "")
 		for {
 			t := strings.TrimSpace(regNumber.ReplaceAllString(s, ""))
 			if t == s {
@@ -371,22 +449,31 @@ func (d *doc) vendor() (string, float64, int) {
 			}
 			s = t
 		}
-		return strings.Trim(s, " .,:;-*")
+		s = afterSuffix.ReplaceAllString(s, "$1")
+		return strings.Trim(s, " ,:;-*")
+	}
+	plain := func(i int) bool {
+		u := d.upper[i]
+		return i >= 0 && !boilerplate.MatchString(u) && letters(u) >= 3 && !phoneLike.MatchString(u) && !addressMark.MatchString(u) && len(d.amounts[i]) == 0
 	}
 	for i := 0; i < limit; i++ {
 		u := d.upper[i]
-		if companyMark.MatchString(u) && !boilerplate.MatchString(u) && !strings.Contains(u, "OWNED BY") && !strings.HasPrefix(u, "GST") {
-			name := clean(i)
-			// "ABC" on one line and "SDN BHD" alone on the next.
-			if name == "SDN BHD" || name == "SDN. BHD." || name == "BHD" {
-				if i > 0 {
-					return clean(i-1) + " " + name, 0.7, i
-				}
-			}
-			if letters(name) >= 3 {
-				return name, 0.85, i
-			}
+		if !companyMark.MatchString(u) || boilerplate.MatchString(u) || strings.HasPrefix(u, "GST") {
+			continue
 		}
+		name := clean(i)
+		if letters(name) < 3 {
+			continue
+		}
+		// A name broken over two lines: "POPULAR BOOK" / "CO. (M) SDN BHD",
+		// "HOME MASTER HARDWARE &" / "ELECTRICAL".
+		if i > 0 && (companyLead.MatchString(name) || strings.HasPrefix(name, "&")) && plain(i-1) && !companyMark.MatchString(d.upper[i-1]) {
+			return clean(i-1) + " " + name, 0.75, i
+		}
+		if i+1 < len(d.lines) && (strings.HasSuffix(name, "&") || strings.Count(name, "(") > strings.Count(name, ")") || companyLead.MatchString(d.upper[i+1]) && !strongMark.MatchString(name)) && !boilerplate.MatchString(d.upper[i+1]) && !addressMark.MatchString(d.upper[i+1]) {
+			return name + " " + clean(i+1), 0.75, i + 1
+		}
+		return name, 0.85, i
 	}
 	for i := 0; i < limit; i++ {
 		u := d.upper[i]
@@ -449,7 +536,7 @@ var (
 	docNumber      = regexp.MustCompile(`(?:INVOICE|INV|RECEIPT|RCPT|BILL|DOC(?:UMENT)?|CREDIT\s*NOTE|CN|ORDER|TRANS(?:ACTION)?|REF(?:ERENCE)?|SLIP|CHECK|CHK|SO|OR)\s*\.?\s*(?:NO|NUMBER|NUM|#|ID)\.?\s*[:#.]?\s*([A-Z0-9][A-Z0-9\-/]{2,})`)
 	docNumberAlone = regexp.MustCompile(`(?:INVOICE|INV|RECEIPT|BILL|DOC(?:UMENT)?|TRANS)\s*\.?\s*(?:NO|NUMBER|#)\.?\s*[:#.]?\s*$`)
 	pinLabel       = regexp.MustCompile(`\bPIN\b`)
-	customerLabel  = regexp.MustCompile(`^(?:BILL(?:ED)?\s*TO|SOLD\s*TO|CUSTOMER(?:\s*NAME)?|CLIENT|TO|NAME|M/S)\s*[:.\-]?\s*(.*)$`)
+	customerLabel  = regexp.MustCompile(`^(?:(?:BILL(?:ED)?\s*TO|SOLD\s*TO|CUSTOMER(?:\s*NAME)?|CLIENT|NAME|M/S)\b|TO\s*:)\s*[:.\-]?\s*(.*)$`)
 	payMethods     = []struct {
 		re   *regexp.Regexp
 		name string
