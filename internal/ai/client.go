@@ -195,8 +195,8 @@ type CompletionRequest struct {
 	Prompt string
 	// JSONSchema constrains the answer (llama-server compiles it to a
 	// grammar); nil leaves it free.
-	JSONSchema json.RawMessage
-	NPredict   int     // most tokens to generate; 0 means the server's default
+	JSONSchema  json.RawMessage
+	NPredict    int     // most tokens to generate; 0 means the server's default
 	Temperature float64 // 0: greedy, the same document gives the same answer
 	// CachePrompt lets the server reuse the evaluated prefix (our fixed
 	// instructions) across documents.
