@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	extract "github.com/vanta-ledger/vanta/internal/ai/extractstub"
+	"github.com/vanta-ledger/vanta/internal/extract"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
