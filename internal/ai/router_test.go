@@ -65,12 +65,12 @@ func TestRouterChoices(t *testing.T) {
 	badDate := newFake(t, http.StatusOK, strings.Replace(validAnswer, "2018-03-14", "2018-02-31", 1))
 	over := errors.New("AI requests: 100 of 100 used this month")
 	cases := []struct {
-		name      string
-		router    *Router
-		text      string
-		engine    string
-		model     string
-		reason    string
+		name         string
+		router       *Router
+		text         string
+		engine       string
+		model        string
+		reason       string
 		wantSubtotal string
 	}{
 		{name: "no endpoints", router: &Router{}, engine: "rules",
