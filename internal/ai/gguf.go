@@ -119,7 +119,12 @@ func ReadGGUF(path string) (Model, error) {
 // digits, '-', '.', '_' kept, anything else '-' (it becomes part of a
 // program name, llama-<name>).
 func ModelName(path string) string {
-	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	return SafeName(strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
+}
+
+// SafeName lower-cases s and turns anything but letters, digits, '-', '.'
+// and '_' into '-'.
+func SafeName(base string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '.', r == '_':
