@@ -46,6 +46,7 @@ type Config struct {
 	QuotaConfig    `yaml:",inline"`
 	DocumentConfig `yaml:",inline"`
 	ExternalConfig `yaml:",inline"`
+	LLMConfig      `yaml:",inline"`
 
 	// Programs are extra programs an operator adds beside the built-in
 	// services (a log shipper, a metrics agent).
@@ -157,6 +158,50 @@ type ExternalConfig struct {
 // runs here.
 func (ExternalConfig) Defaults() ExternalConfig { return ExternalConfig{} }
 
+// LLMConfig is the local model servers: one llama-server per GGUF model
+// in $DATA/models, and model servers run elsewhere.
+type LLMConfig struct {
+	// LlamaServer is the llama-server command: a name looked up in PATH
+	// or a path (the test bed's wrapper, scripts/llm-testbed).
+	LlamaServer string `yaml:"llama_server"`
+	// LLMMemoryMB is the memory the model servers may take together; a
+	// model whose file does not fit in what is left is not started (and
+	// status says why). 0: half of the machine's memory.
+	LLMMemoryMB int `yaml:"llm_memory_mb"`
+	// LLMContext caps each server's context (-c): the model's own
+	// context length, at most this many tokens. The KV cache grows with
+	// it, and a document's fields never need more.
+	LLMContext int `yaml:"llm_context"`
+	// LLMURLs are llama-server base URLs run elsewhere (a GPU box), used
+	// besides the local servers.
+	LLMURLs []string `yaml:"llm_urls"`
+}
+
+// Defaults is the LLM section when nothing is set.
+func (LLMConfig) Defaults() LLMConfig {
+	return LLMConfig{LlamaServer: "llama-server", LLMContext: 4096}
+}
+
+func (c *LLMConfig) validate(bad badFunc) {
+	if strings.TrimSpace(c.LlamaServer) == "" {
+		bad("llama_server", c.LlamaServer, errors.New("must name the llama-server command (default llama-server, from PATH)"))
+	}
+	if c.LLMMemoryMB < 0 {
+		bad("llm_memory_mb", strconv.Itoa(c.LLMMemoryMB), errors.New("must not be negative (0: half of the machine's memory)"))
+	}
+	if c.LLMContext < 256 || c.LLMContext > 131072 {
+		bad("llm_context", strconv.Itoa(c.LLMContext), errors.New("must be from 256 to 131072 tokens"))
+	}
+	for i, u := range c.LLMURLs {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.User != nil || p.RawQuery != "" || p.Fragment != "" {
+			bad(fmt.Sprintf("llm_urls[%d]", i), u, errors.New("want a base URL like http://10.0.0.5:8080"))
+			continue
+		}
+		c.LLMURLs[i] = strings.TrimRight(u, "/")
+	}
+}
+
 // TLSConfig is the listener's TLS: on (the default: the operator's
 // certificate, or one made at first boot) or off (plain HTTP, only behind
 // a TLS proxy).
@@ -233,6 +278,7 @@ func Defaults() Config {
 		QuotaConfig:    QuotaConfig{}.Defaults(),
 		DocumentConfig: DocumentConfig{}.Defaults(),
 		ExternalConfig: ExternalConfig{}.Defaults(),
+		LLMConfig:      LLMConfig{}.Defaults(),
 		TLSConfig:      TLSConfig{}.Defaults(),
 	}
 }
@@ -343,6 +389,18 @@ func (c *Config) envVars() []struct {
 		{"VANTA_TLS", func(v string) error { c.TLS = TLSSwitch(v); return nil }},
 		{"VANTA_TLS_CERT", str(&c.TLSCert)},
 		{"VANTA_TLS_KEY", str(&c.TLSKey)},
+		{"VANTA_LLAMA_SERVER", str(&c.LlamaServer)},
+		{"VANTA_LLM_MEMORY_MB", intVar(&c.LLMMemoryMB)},
+		{"VANTA_LLM_CONTEXT", intVar(&c.LLMContext)},
+		{"VANTA_LLM_URLS", func(v string) error {
+			c.LLMURLs = nil
+			for _, u := range strings.Split(v, ",") {
+				if u = strings.TrimSpace(u); u != "" {
+					c.LLMURLs = append(c.LLMURLs, u)
+				}
+			}
+			return nil
+		}},
 	}
 }
 
@@ -452,6 +510,7 @@ func (c *Config) Validate() error {
 	c.QuotaConfig.validate(bad)
 	c.DocumentConfig.validate(bad)
 	c.TLSConfig.validate(bad)
+	c.LLMConfig.validate(bad)
 	for i, p := range c.Programs {
 		if _, err := p.program(); err != nil {
 			bad(fmt.Sprintf("programs[%d]", i), p.Name, err)

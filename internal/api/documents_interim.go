@@ -1,8 +1,7 @@
 package api
 
-// Interim stand-ins until internal/jobs and internal/ai land on this
-// branch: an in-process queue (not durable) and a rules-only extractor.
-// Replaced by jobs.New and ai.Router; nothing else calls them.
+// Interim stand-in until internal/jobs lands on this branch: an
+// in-process queue (not durable). Replaced by jobs.New.
 
 import (
 	"context"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/background"
-	"github.com/vanta-ledger/vanta/internal/documents"
-	"github.com/vanta-ledger/vanta/internal/extract"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
@@ -70,14 +67,4 @@ func (q *interimQueue) Stop() {
 		q.stop()
 	}
 	q.wg.Wait()
-}
-
-type rulesOnly struct{}
-
-func (rulesOnly) Extract(ctx context.Context, s tenancy.Scope, in extract.Input) (extract.Extraction, error) {
-	return extract.Extraction{Class: in.Class, ClassConfidence: in.ClassConfidence, Engine: "rules"}, nil
-}
-
-func (s *server) documentExtractor(cfg DocumentsConfig, depth func() int) documents.Extractor {
-	return rulesOnly{}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vanta-ledger/vanta/appliance"
+	"github.com/vanta-ledger/vanta/internal/ai"
 	"github.com/vanta-ledger/vanta/internal/background"
 	"github.com/vanta-ledger/vanta/internal/documents"
 	"github.com/vanta-ledger/vanta/internal/extract"
@@ -25,6 +26,9 @@ import (
 type DocumentsConfig struct {
 	MaxBytes int64 // the largest document accepted (default appliance.DefaultDocumentMaxBytes)
 	Workers  int   // pipeline jobs at once (default: the core count, jobs.Config)
+	// Models lists the model servers the router may use, as the appliance
+	// runs them (and as VANTA_LLM_URLS names them); nil: rules only.
+	Models func() []ai.Endpoint
 }
 
 // docRuntime is what the documents routes and the queue's handler share,
@@ -96,6 +100,17 @@ func (s *server) documentsRuntime() (*docRuntime, error) {
 	rt.runner = q.Service()
 	s.docState.rt = rt
 	return rt, nil
+}
+
+// documentExtractor is the ai.Router over the appliance's model servers,
+// falling back to rules. The AI allowance is charged once per document at
+// upload (uploadDocument), so the router asks no quota of its own.
+func (s *server) documentExtractor(cfg DocumentsConfig, depth func() int) documents.Extractor {
+	router := &ai.Router{Rules: extract.Rules(), QueueDepth: depth}
+	if cfg.Models != nil {
+		router.Endpoints = cfg.Models()
+	}
+	return router
 }
 
 // documentJobs is the queue's handler: a job names its company and

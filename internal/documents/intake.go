@@ -74,7 +74,13 @@ func (s Store) Intake(ctx context.Context, sc tenancy.Scope, r io.Reader, filena
 		return Document{}, fmt.Errorf("intake: %w", err)
 	}
 
-	id := uuid.New()
+	// Time-ordered ids (version 7, monotonic within the process) keep
+	// the list's order (created_at, then id) the order of arrival even
+	// for uploads within one millisecond.
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Document{}, fmt.Errorf("intake: %w", err)
+	}
 	dir := filepath.Join(sc.Files(s.Files), "documents", CategoryInbox)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Document{}, fmt.Errorf("intake: %w", err)
