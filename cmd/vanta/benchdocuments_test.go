@@ -104,7 +104,7 @@ func TestBenchDocumentsBare(t *testing.T) {
 			t.Errorf("%s: %+v", name, r)
 		}
 	}
-	if res.TextOverBare <= 0 || res.Pipeline != nil || !strings.Contains(res.PipelineNote, "--appliance=false") {
+	if res.TextOverBare <= 0 || res.TextOverBareCPU <= 0 || res.Pipeline != nil || !strings.Contains(res.PipelineNote, "--appliance=false") {
 		t.Errorf("ratio %v pipeline %+v note %q", res.TextOverBare, res.Pipeline, res.PipelineNote)
 	}
 }
