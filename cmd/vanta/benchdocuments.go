@@ -184,15 +184,15 @@ type docBenchResult struct {
 	Text      docRate        `json:"text_stage"`
 	Pipeline  *docRate       `json:"pipeline,omitempty"`
 	// SingleMS is one document alone, upload to done, before the bulk.
-	SingleMS         float64  `json:"single_upload_to_done_ms,omitempty"`
-	PipelineNote     string   `json:"pipeline_note,omitempty"`
-	TextOverBare     float64  `json:"text_over_bare"`
-	PipelineOverBare float64  `json:"pipeline_over_bare,omitempty"`
+	SingleMS         float64 `json:"single_upload_to_done_ms,omitempty"`
+	PipelineNote     string  `json:"pipeline_note,omitempty"`
+	TextOverBare     float64 `json:"text_over_bare"`
+	PipelineOverBare float64 `json:"pipeline_over_bare,omitempty"`
 	// The same ratios by CPU per document (bare's CPU / the side's):
 	// what the sides would give each other on an otherwise idle machine.
-	TextOverBareCPU     float64 `json:"text_over_bare_cpu"`
-	PipelineOverBareCPU float64 `json:"pipeline_over_bare_cpu,omitempty"`
-	LLM              *llmRate `json:"llm,omitempty"`
+	TextOverBareCPU     float64  `json:"text_over_bare_cpu"`
+	PipelineOverBareCPU float64  `json:"pipeline_over_bare_cpu,omitempty"`
+	LLM                 *llmRate `json:"llm,omitempty"`
 }
 
 // pipelineGoal is the issue's goal for pipeline / bare tesseract.
