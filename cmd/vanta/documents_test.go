@@ -244,7 +244,7 @@ func TestDocumentsEndToEnd(t *testing.T) {
 	}{{"text-layer PDF", pdfDoc, invoice}, {"scanned PNG", scanDoc, receipt}} {
 		d := r.waitDocument(t, r.manager, a, tc.doc.DocumentID, func(d docAnswer) bool { return settled(d.Status) })
 		if d.Status == "failed" || d.Extraction == nil {
-			t.Fatalf("%s: %+v (error %v)", tc.name, d, d.Error)
+			t.Fatalf("%s: %+v (error %v)", tc.name, d, deref(d.Error))
 		}
 		checkStagesTimed(t, d, "ocr", "classify", "extract")
 		if d.Extraction.Engine != "rules" || d.Type == "" {
@@ -372,7 +372,7 @@ func TestDocumentsBadFiles(t *testing.T) {
 	good := r.upload(t, r.manager, a, "good.pdf", extracttest.PDF(extracttest.InvoiceVariant(3).Lines))
 	d := r.waitDocument(t, r.manager, a, good.DocumentID, func(d docAnswer) bool { return settled(d.Status) })
 	if d.Status == "failed" {
-		t.Errorf("a good document after the bad ones failed: %v", d.Error)
+		t.Errorf("a good document after the bad ones failed: %s", deref(d.Error))
 	}
 }
 
@@ -417,38 +417,43 @@ func TestDocumentsQuotas(t *testing.T) {
 func TestDocumentsRestartAndResealMidJob(t *testing.T) {
 	r := newDocRig(t, "VANTA_DOCUMENT_WORKERS=1")
 	a := r.a.ID
-	var ids []string
-	for i := range 4 {
-		ids = append(ids, r.upload(t, r.manager, a, fmt.Sprintf("scan-%d.png", i), extracttest.Scan(t, extracttest.InvoiceVariant(20+i).Lines)).DocumentID)
+	uploadScans := func(prefix string, first int) []string {
+		var ids []string
+		for i := range 4 {
+			ids = append(ids, r.upload(t, r.manager, a, fmt.Sprintf("%s-%d.png", prefix, i), extracttest.Scan(t, extracttest.InvoiceVariant(first+i).Lines)).DocumentID)
+		}
+		// One worker OCRs a scan at a time: the last is still waiting.
+		if d := r.waitDocument(t, r.manager, a, ids[len(ids)-1], func(docAnswer) bool { return true }); settled(d.Status) {
+			t.Fatalf("the last document settled already (%s): the test proves nothing", d.Status)
+		}
+		return ids
 	}
-	if d := r.waitDocument(t, r.manager, a, ids[len(ids)-1], func(docAnswer) bool { return true }); settled(d.Status) {
-		t.Fatalf("the last document settled before the stop (%s): the test proves nothing", d.Status)
-	}
-	r.reboot(t)
-	for _, id := range ids {
-		d := r.waitDocument(t, r.manager, a, id, func(d docAnswer) bool { return settled(d.Status) })
-		if d.Status == "failed" {
-			t.Errorf("document %s failed after the restart: %v", id, d.Error)
+	allSettle := func(when string, ids []string) {
+		t.Helper()
+		for _, id := range ids {
+			d := r.waitDocument(t, r.manager, a, id, func(d docAnswer) bool { return settled(d.Status) })
+			if d.Status == "failed" {
+				t.Errorf("document %s failed after %s: %s (stages %+v)", id, when, deref(d.Error), d.Stages)
+			}
 		}
 	}
 
-	// Sealed mid-job: nothing runs while sealed, everything finishes after.
-	ids = ids[:0]
-	for i := range 3 {
-		ids = append(ids, r.upload(t, r.manager, a, fmt.Sprintf("again-%d.png", i), extracttest.Scan(t, extracttest.InvoiceVariant(40+i).Lines)).DocumentID)
-	}
+	// Sealed mid-job: nothing runs or answers while sealed; after the
+	// unseal every document finishes.
+	ids := uploadScans("sealed", 20)
 	r.in.mustCall("POST", "/api/v1/sys/seal", r.god, map[string]any{}, 200, nil)
 	if code, _ := r.in.call("GET", r.path(a, "/documents/"+ids[0]), r.manager, nil); code != 503 {
 		t.Errorf("GET a document while sealed: %d", code)
 	}
 	r.in.unseal(r.shares)
 	r.manager = r.in.login(r.email, r.pass, "").AccessToken
-	for _, id := range ids {
-		d := r.waitDocument(t, r.manager, a, id, func(d docAnswer) bool { return settled(d.Status) })
-		if d.Status == "failed" {
-			t.Errorf("document %s failed after the reseal: %v", id, d.Error)
-		}
-	}
+	allSettle("the reseal", ids)
+
+	// Stopped mid-job (SIGTERM): after the next boot and unseal every
+	// document finishes.
+	ids = uploadScans("restart", 40)
+	r.reboot(t)
+	allSettle("the restart", ids)
 }
 
 // TestDocumentsIsolation is acceptance 4 through the API: company B's
@@ -500,4 +505,11 @@ func init() {
 	}}
 	isolationBodies["PATCH /documents/:docid/extraction"] = func(int) any { return map[string]string{"total": "1.00"} }
 	isolationBodies["POST /documents/:docid/approve"] = func(int) any { return map[string]string{} }
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }
