@@ -60,6 +60,10 @@ type documentQueue interface {
 // stage after the next unseal).
 const jobStopGrace = 2 * time.Second
 
+// jobMaxAttempts is how often a document's job runs before its document
+// is failed for good (River's backoff spaces them out over minutes).
+const jobMaxAttempts = 5
+
 // docState holds the runtime across requests; it is made again only if
 // the appliance reopened its stores.
 type docState struct {
@@ -99,7 +103,7 @@ func (s *server) documentsRuntime() (*docRuntime, error) {
 		return n
 	}
 	rt.pipeline = documents.Pipeline{Store: store, Text: extract.ReadText, Extractor: s.documentExtractor(cfg, depth), Limits: extract.DefaultLimits(), Temp: temp}
-	q, err := jobs.New(st.App, documentJobs{s}, jobs.Config{Workers: cfg.Workers, StopGrace: jobStopGrace}, s.logger)
+	q, err := jobs.New(st.App, documentJobs{s}, jobs.Config{Workers: cfg.Workers, StopGrace: jobStopGrace, MaxAttempts: jobMaxAttempts}, s.logger)
 	if err != nil {
 		return nil, fmt.Errorf("documents: job queue: %w", err)
 	}
@@ -141,6 +145,12 @@ func (h documentJobs) Process(ctx context.Context, company, document uuid.UUID, 
 	var bad *extract.BadFileError
 	if errors.As(err, &bad) || documents.IsPermanent(err) || errors.Is(err, documents.ErrNotFound) {
 		return jobs.Permanent(err)
+	}
+	if err != nil && attempt >= jobMaxAttempts && ctx.Err() == nil {
+		// The last attempt: the document must not stay at its stage.
+		if ferr := rt.store.Fail(ctx, sc, document, err.Error()); ferr != nil {
+			return fmt.Errorf("%w (and failing the document: %v)", err, ferr)
+		}
 	}
 	return err
 }
