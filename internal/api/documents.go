@@ -154,11 +154,13 @@ type documentJSON struct {
 	UpdatedAt      time.Time       `json:"updated_at"`
 }
 
-// approveRequest optionally names the accounts of the draft entry; left
-// out, the documents store picks them from the document's type.
+// approveRequest optionally names the accounts and the description of
+// the draft entry; left out, the documents store picks the accounts by
+// role from the document's type.
 type approveRequest struct {
 	DebitAccount  string `json:"debit_account"`
 	CreditAccount string `json:"credit_account"`
+	Description   string `json:"description"`
 }
 
 type approved struct {
@@ -394,7 +396,7 @@ func (s *server) approveDocument(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	entry, err := rt.store.Approve(c.Request.Context(), scope(c), id, documents.ApproveInput{DebitAccount: in.DebitAccount, CreditAccount: in.CreditAccount}, s.actor(c))
+	entry, err := rt.store.Approve(c.Request.Context(), scope(c), id, documents.ApproveInput{DebitAccount: in.DebitAccount, CreditAccount: in.CreditAccount, Description: in.Description}, s.actor(c))
 	if err != nil {
 		return err
 	}
