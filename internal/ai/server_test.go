@@ -67,7 +67,7 @@ func findTestbed() (string, error) {
 }
 
 // needServer fails the test when the test bed's server is not running.
-func needServer(t *testing.T) *server {
+func needServer(t testing.TB) *server {
 	t.Helper()
 	if testbedErr != nil {
 		t.Fatalf("the LLM test bed is missing (run scripts/llm-testbed as root, or set VANTA_TEST_LLAMA_SERVER): %v", testbedErr)
