@@ -29,13 +29,13 @@ func TestScore(t *testing.T) {
 		{"total": "31.00", "date": "2019-01-09", "company": "abc  ho trading", "address": "NO.2&4, TAMAN DESA"},
 		{"total": "8.20", "date": "2018-04-02", "company": "XYZ SDN BHD", "address": "SOMEWHERE"},
 		{"total": "10.01", "date": "2018-01-05", "company": "FOO"}, // all wrong
-		{"total": "1000", "date": "2018-05-01"},                   // day first: 1/5/2018 is 1 May
+		{"total": "1000", "date": "2018-05-01"},                    // day first: 1/5/2018 is 1 May
 	}
 	got := Score(samples, preds)
 	for _, tc := range []struct {
-		field                      string
+		field                     string
 		predicted, truth, correct int
-		precision, recall          float64
+		precision, recall         float64
 	}{
 		{"total", 4, 4, 3, 0.75, 0.75},
 		{"date", 4, 4, 3, 0.75, 0.75},
