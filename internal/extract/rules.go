@@ -108,7 +108,7 @@ var valueOnly = regexp.MustCompile(`^[:\s]*(?:RM|KSH?S?\.?|KES|USD|MYR|\$|EUR|â‚
 
 func (d *doc) kind(i int) lineKind {
 	u := d.upper[i]
-	if strings.Trim(u, ":;.-*#= ") == "" {
+	if t := strings.Trim(u, ":;.-*#= ()"); t == "" || t == "RM" || t == "KSH" || t == "KES" || t == "MYR" || t == "$" {
 		return lineEmpty
 	}
 	if len(d.amounts[i]) > 0 {
@@ -138,16 +138,28 @@ func (d *doc) hasMoney(i int) bool {
 // Tills print "TOTAL :" then "31.00" on the next line, or a block of
 // labels followed by a block of values in the same order.
 func (d *doc) valueFor(i int) (amountMatch, int, bool) {
-	if am := d.amounts[i]; len(am) > 0 {
-		// Only amounts after the label count ("GST @6%: $0.46" â†’ 0.46,
-		// never the 6).
-		last := am[len(am)-1]
-		if d.kind(i) == lineBoth {
-			return last, i, true
-		}
+	vs := d.valuesFor(i)
+	if len(vs) == 0 {
+		return amountMatch{}, 0, false
+	}
+	return vs[0].amountMatch, vs[0].line, true
+}
+
+// placedValue is an amount and the line it is on.
+type placedValue struct {
+	amountMatch
+	line int
+}
+
+// valuesFor is valueFor with its doubt: when a label block and the value
+// block under it differ in length, the value aligned from the end comes
+// first and the one aligned from the start second.
+func (d *doc) valuesFor(i int) []placedValue {
+	if am := d.amounts[i]; len(am) > 0 && d.kind(i) == lineBoth {
+		return []placedValue{{am[len(am)-1], i}}
 	}
 	if d.kind(i) != lineLabel {
-		return amountMatch{}, 0, false
+		return nil
 	}
 	// The run of label lines this one belongs to.
 	s := i
@@ -172,7 +184,7 @@ func (d *doc) valueFor(i int) (amountMatch, int, bool) {
 		}
 	}
 	if len(vals) == 0 {
-		return amountMatch{}, 0, false
+		return nil
 	}
 	// The labels before i that have no value of their own (headings such as
 	// "DESCRIPTION") shift the alignment; when the blocks are the same
@@ -188,17 +200,22 @@ func (d *doc) valueFor(i int) (amountMatch, int, bool) {
 			}
 		}
 	}
-	if idx < 0 || idx >= len(vals) {
-		return amountMatch{}, 0, false
+	var out []placedValue
+	for _, k := range []int{idx, pos} {
+		if k < 0 || k >= len(vals) || len(out) > 0 && out[0].line == vals[k] {
+			continue
+		}
+		am := d.amounts[vals[k]]
+		out = append(out, placedValue{am[len(am)-1], vals[k]})
 	}
-	am := d.amounts[vals[idx]]
-	return am[len(am)-1], vals[idx], true
+	return out
 }
 
 var (
-	totalKw     = regexp.MustCompile(`\b(?:GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL|AMOUNT\s*DUE|AMOUNT\s*PAYABLE|BALANCE\s*DUE|JUMLAH|AMT\s*DUE)\b|TOTAL`)
+	totalKw     = regexp.MustCompile(`\b(?:GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL|T[A0]TAL|TOT[A4]L|AMOUNT\s*DUE|AMOUNT\s*PAYABLE|BALANCE\s*DUE|JUMLAH|AMT\s*DUE|AMOUNT\s*TO\s*(?:BE\s*)?PAID|AMO?U?NT\s*INCL|AMT\s*PAID\s*INCL|AMOUNT\s*PAID\s*INCL|NET\s*PAYABLE|AMOUNT\s*TO\s*PAY)\b|TOTAL|^DUE\b|^TL\b`)
 	totalStrong = regexp.MustCompile(`GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|\(RM\)|RM|INCL|INCLUSIVE|AFTER|ROUNDED|SALES?\s*\(?INCL)|ROUNDED\s*TOTAL|FINAL\s*TOTAL|AMOUNT\s*DUE|AMOUNT\s*PAYABLE|BALANCE\s*DUE|TOTAL\s*TO\s*PAY`)
-	totalNot    = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:QTY|QUANTITY|ITEMS?|SAVINGS?|DISCOUNT|DISC|GST|TAX|VAT|EXCL|EXCLUSIVE|EXCLUDING|NO\b|NUMBER|POINTS?|TENDERED|PCS|UNITS?|WEIGHT|COUNT|PAID)|ITEM\s*COUNT|EXCL|\bQTY\b|BEFORE|W/O|W/OUT|NET OF|INCLUDED IN TOTAL|ACCEPTED|ROUNDING\s*ADJ|ROUND\s*ADJ|TOTAL\s*(?:STAMP|SAVING)`)
+	totalNot    = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:QTY|QUANTITY|ITEMS?|SAVINGS?|DISCOUNT|DISC|GST|TAX|VAT|EXCL|EXCLUSIVE|EXCLUDING|NO\b|NUMBER|POINTS?|TENDERED|PCS|UNITS?|WEIGHT|COUNT|PAID)|ITEM\s*COUNT|EXCL|\bQTY\b|BEFORE|W/O|W/OUT|NET OF|INCLUDED IN TOTAL|ACCEPTED|ROUNDING\s*ADJ|ROUND\s*ADJ|TOTAL\s*(?:STAMP|SAVING)|(?:TAX|GST|VAT|SST)\s*TOTAL`)
+	summaryKw  = regexp.MustCompile(`(?:GST|TAX|VAT)\s*(?:SUMMARY|ANALYSIS)|SUMMARY`)
 	roundKw     = regexp.MustCompile(`ROUND`)
 	cashKw      = regexp.MustCompile(`\b(?:CASH|TENDERED|PAID|PAYMENT|CHANGE|BALANCE|CREDIT CARD|VISA|MASTER|DEBIT|RECEIVED|CHG|REFUND|DEPOSIT|VOUCHER)\b`)
 	changeKw    = regexp.MustCompile(`\bCHANGE\b|\bCHG\b|\bBAKI\b`)
@@ -224,17 +241,23 @@ func (d *doc) total() (string, float64) {
 	}
 	cash, change := "", ""
 	var adjust []string // rounding adjustments ("-0.02")
+	inSummary, afterRounding := false, false
 	for i, u := range d.upper {
+		if summaryKw.MatchString(u) {
+			inSummary = true // the tax summary repeats bases and totals
+		}
 		isTotal := totalKw.MatchString(u) && !totalNot.MatchString(u)
+		pos := float64(i) / float64(10*len(d.lines)+1)
 		if roundKw.MatchString(u) {
 			if a, _, ok := d.valueFor(i); ok && a.Decimals {
 				if r, ok := new(big.Rat).SetString(a.Value); ok && new(big.Rat).Abs(r).Cmp(big.NewRat(1, 10)) < 0 {
 					adjust = append(adjust, a.Value)
+					afterRounding = true
 					continue
 				}
 				// "ROUNDING RM 72.75": the rounded total itself.
 				if !isTotal && !strings.Contains(u, "ADJ") {
-					cands = append(cands, cand{a.Value, 3.5 + float64(i)/float64(10*len(d.lines)+1)})
+					cands = append(cands, cand{a.Value, 3.5 + pos})
 				}
 			}
 		}
@@ -242,29 +265,45 @@ func (d *doc) total() (string, float64) {
 			if strings.Contains(u, "CASH") && cash == "" || changeKw.MatchString(u) && change == "" {
 				if a, _, ok := d.valueFor(i); ok && a.Decimals {
 					if changeKw.MatchString(u) {
-						change = a.Value
+						change = strings.TrimPrefix(a.Value, "-")
 					} else {
 						cash = a.Value
 					}
 				}
 			}
+			// A subtotal is the total when nothing else is.
+			if subtotalKw.MatchString(u) && !inSummary {
+				if a, _, ok := d.valueFor(i); ok && a.Decimals && a.Value != "0.00" {
+					cands = append(cands, cand{a.Value, 1 + pos})
+				}
+			}
 			continue
 		}
-		a, _, ok := d.valueFor(i)
-		if !ok || a.Value == "0.00" || strings.HasPrefix(a.Value, "-") {
-			continue
+		for k, a := range d.valuesFor(i) {
+			if a.Value == "0.00" || strings.HasPrefix(a.Value, "-") {
+				continue
+			}
+			s := 2.0
+			if totalStrong.MatchString(u) {
+				s = 3
+			}
+			if a.Decimals {
+				s += 1
+			}
+			if counts[a.Value] > 1 {
+				s += 0.5
+			}
+			if inSummary {
+				s -= 1.5
+			}
+			if afterRounding {
+				s += 0.5
+			}
+			if k > 0 {
+				s -= 0.75 // the less likely alignment
+			}
+			cands = append(cands, cand{a.Value, s + pos})
 		}
-		s := 2.0
-		if totalStrong.MatchString(u) {
-			s = 3
-		}
-		if a.Decimals {
-			s += 1
-		}
-		if counts[a.Value] > 1 {
-			s += 0.5
-		}
-		cands = append(cands, cand{a.Value, s + float64(i)/float64(10*len(d.lines)+1)})
 	}
 	if cash != "" && change != "" {
 		if diff := subAmounts(cash, change); diff != "" {
