@@ -215,7 +215,7 @@ var (
 	totalKw     = regexp.MustCompile(`\b(?:GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL|T[A0]TAL|TOT[A4]L|AMOUNT\s*DUE|AMOUNT\s*PAYABLE|BALANCE\s*DUE|JUMLAH|AMT\s*DUE|AMOUNT\s*TO\s*(?:BE\s*)?PAID|AMO?U?NT\s*INCL|AMT\s*PAID\s*INCL|AMOUNT\s*PAID\s*INCL|NET\s*PAYABLE|AMOUNT\s*TO\s*PAY)\b|TOTAL|^DUE\b|^TL\b`)
 	totalStrong = regexp.MustCompile(`GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|\(RM\)|RM|INCL|INCLUSIVE|AFTER|ROUNDED|SALES?\s*\(?INCL)|ROUNDED\s*TOTAL|FINAL\s*TOTAL|AMOUNT\s*DUE|AMOUNT\s*PAYABLE|BALANCE\s*DUE|TOTAL\s*TO\s*PAY`)
 	totalNot    = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:QTY|QUANTITY|ITEMS?|SAVINGS?|DISCOUNT|DISC|GST|TAX|VAT|EXCL|EXCLUSIVE|EXCLUDING|NO\b|NUMBER|POINTS?|TENDERED|PCS|UNITS?|WEIGHT|COUNT|PAID)|ITEM\s*COUNT|EXCL|\bQTY\b|BEFORE|W/O|W/OUT|NET OF|INCLUDED IN TOTAL|ACCEPTED|ROUNDING\s*ADJ|ROUND\s*ADJ|TOTAL\s*(?:STAMP|SAVING)|(?:TAX|GST|VAT|SST)\s*TOTAL`)
-	summaryKw  = regexp.MustCompile(`(?:GST|TAX|VAT)\s*(?:SUMMARY|ANALYSIS)|SUMMARY`)
+	summaryKw   = regexp.MustCompile(`(?:GST|TAX|VAT)\s*(?:SUMMARY|ANALYSIS)|SUMMARY`)
 	roundKw     = regexp.MustCompile(`ROUND`)
 	cashKw      = regexp.MustCompile(`\b(?:CASH|TENDERED|PAID|PAYMENT|CHANGE|BALANCE|CREDIT CARD|VISA|MASTER|DEBIT|RECEIVED|CHG|REFUND|DEPOSIT|VOUCHER)\b`)
 	changeKw    = regexp.MustCompile(`\bCHANGE\b|\bCHG\b|\bBAKI\b`)
@@ -461,15 +461,16 @@ func (d *doc) dates() (issue string, issueConf float64, due string) {
 }
 
 var (
-	companyMark = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|SDN|S/B|BERHAD|ENTERPRISES?|TRADING|PLT|LIMITED|LTD|LLC|INC|CO\.|COMPANY|CORPORATION|CORP|GMBH|HARDWARE|RESTAURANT|RESTORAN|MARKETING|STATIONERY|SUPERMARKET|PHARMACY|BOOKSTORE|STORE|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPLY|SUPPLIES|KEDAI|MINI MARKET|SHOP)\b`)
-	boilerplate = regexp.MustCompile(`^(?:SIMPLIFIED\s*)?(?:TAX\s*)?INVOICE\b|^GOODS|^PLEASE|^TQ\b|^RECEIPT\b|^OFFICIAL RECEIPT|^CASH\s*(?:BILL|SALES?|RECEIPT)|^WELCOME|^THANK|^COPY|^ORIGINAL|^DUPLICATE|^BILL\b|^TEL\b|^FAX\b|^PHONE|^GST|^VAT|^PIN\b|^CO\.?\s*(?:REG|NO)|^COMPANY\s*(?:REG|NO)|^REG\b|^ROC\b|^\(|^NO\b|^NO\.|^LOT\b|^JALAN\b|^JLN\b|^TAMAN\b|^EMAIL|^WWW|^HTTP|^P\.?O\.? BOX|^DATE|^TIME|^CASHIER|^TABLE|^SALES\s*PERSON|^\*|^-|^=|^#`)
-	strongMark  = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|S/B|BERHAD|PLT|LIMITED|LTD)\b`)
-	companyLead = regexp.MustCompile(`^(?:CO\.|&|(?:SDN|BHD|S/B|CO\.|COMPANY|ENTERPRISES?|TRADING|RESTAURANT|RESTORAN|STATIONERY|HARDWARE|MARKETING|SUPERMARKET|PHARMACY|BOOKSTORES?|STORES?|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPL(?:Y|IES)|LIMITED|LTD|ELECTRICAL)\b)`)
-	ownerPrefix = regexp.MustCompile(`^(?:DIMILIKI|OWNED BY|OWN BY)\s*:\s*`)
-	afterSuffix = regexp.MustCompile(`^(.*\b(?:SDN\.?\s*BHD\.?|BHD\.?|S/B\.?|BERHAD|LTD\.?|LIMITED))\s+\S*\d.*$`)
-	phoneLike   = regexp.MustCompile(`(?:\+?\d[\d\- ()]{6,}\d)`)
-	regNumber   = regexp.MustCompile(`\s*[\(\[]?\s*(?:CO\.?\s*(?:REG\.?\s*)?(?:NO\.?)?\s*:?\s*)?\d{3,}[\-\s]?[A-Z]?\s*[\)\]]?\s*$|\s*\([^)]*\d[^)]*\)?\s*$`)
-	addressMark = regexp.MustCompile(`\b(?:JALAN|JLN|TAMAN|LOT|NO\.?|LORONG|PERSIARAN|BANDAR|KAWASAN|ROAD|RD|STREET|ST|AVENUE|P\.?O\.? BOX|BOX|FLOOR|BUILDING|BLOCK|BLK|PLAZA|MALL|CENTRE|CENTER|HOUSE|TOWER|SELANGOR|JOHOR|KUALA LUMPUR|NAIROBI|MOMBASA|KISUMU|KENYA|MALAYSIA|SEKSYEN|BATU|KM|PUCHONG|KLANG|SHAH ALAM|PETALING JAYA|CHERAS|SUBANG)\b|\b\d{5}\b|,`)
+	companyMark   = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|SDN|S/B|BERHAD|ENTERPRISES?|TRADING|PLT|LIMITED|LTD|LLC|INC|CO\.|COMPANY|CORPORATION|CORP|GMBH|HARDWARE|RESTAURANT|RESTORAN|MARKETING|STATIONERY|SUPERMARKET|PHARMACY|BOOKSTORE|STORE|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPLY|SUPPLIES|KEDAI|MINI MARKET|SHOP)\b`)
+	boilerplate   = regexp.MustCompile(`^(?:SIMPLIFIED\s*)?(?:TAX\s*)?INVOICE\b|^GOODS|^PLEASE|^TQ\b|^RECEIPT\b|^OFFICIAL RECEIPT|^CASH\s*(?:BILL|SALES?|RECEIPT)|^WELCOME|^THANK|^COPY|^ORIGINAL|^DUPLICATE|^BILL\b|^TEL\b|^FAX\b|^PHONE|^GST|^VAT|^PIN\b|^CO\.?\s*(?:REG|NO)|^COMPANY\s*(?:REG|NO)|^REG\b|^ROC\b|^\(|^NO\b|^NO\.|^LOT\b|^JALAN\b|^JLN\b|^TAMAN\b|^EMAIL|^WWW|^HTTP|^P\.?O\.? BOX|^DATE|^TIME|^CASHIER|^TABLE|^SALES\s*PERSON|^\*|^-|^=|^#`)
+	strongMark    = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|S/B|BERHAD|PLT|LIMITED|LTD)\b`)
+	companyLead   = regexp.MustCompile(`^(?:CO\.|&|(?:SDN|BHD|S/B|CO\.|COMPANY|ENTERPRISES?|TRADING|RESTAURANT|RESTORAN|STATIONERY|HARDWARE|MARKETING|SUPERMARKET|PHARMACY|BOOKSTORES?|STORES?|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPL(?:Y|IES)|LIMITED|LTD|ELECTRICAL)\b)`)
+	leadingNumber = regexp.MustCompile(`^#\d+\s+`)
+	ownerPrefix   = regexp.MustCompile(`^(?:DIMILIKI|OWNED BY|OWN BY)\s*:\s*`)
+	afterSuffix   = regexp.MustCompile(`^(.*\b(?:SDN\.?\s*BHD\.?|BHD\.?|S/B\.?|BERHAD|LTD\.?|LIMITED))\s+\S*\d.*$`)
+	phoneLike     = regexp.MustCompile(`(?:\+?\d[\d\- ()]{6,}\d)`)
+	regNumber     = regexp.MustCompile(`\s*[\(\[]?\s*(?:CO\.?\s*(?:REG\.?\s*)?(?:NO\.?)?\s*:?\s*)?\d{3,}[\-\s]?[A-Z]?\s*[\)\]]?\s*$|\s*\([^)]*\d[^)]*\)?\s*$`)
+	addressMark   = regexp.MustCompile(`\b(?:JALAN|JLN|TAMAN|LOT|NO\.?|LORONG|PERSIARAN|BANDAR|KAWASAN|ROAD|RD|STREET|ST|AVENUE|P\.?O\.? BOX|BOX|FLOOR|BUILDING|BLOCK|BLK|PLAZA|MALL|CENTRE|CENTER|HOUSE|TOWER|SELANGOR|JOHOR|KUALA LUMPUR|NAIROBI|MOMBASA|KISUMU|KENYA|MALAYSIA|SEKSYEN|BATU|KM|PUCHONG|KLANG|SHAH ALAM|PETALING JAYA|CHERAS|SUBANG)\b|\b\d{5}\b|,`)
 )
 
 // vendor picks the vendor's name from the top of the document: a line that
@@ -480,7 +481,7 @@ var (
 func (d *doc) vendor() (string, float64, int) {
 	limit := min(len(d.lines), 10)
 	clean := func(i int) string {
-		s := ownerPrefix.ReplaceAllString(d.upper[i], "")
+		s := ownerPrefix.ReplaceAllString(leadingNumber.ReplaceAllString(d.upper[i], ""), "")
 		for {
 			t := strings.TrimSpace(regNumber.ReplaceAllString(s, ""))
 			if t == s {
@@ -493,7 +494,26 @@ func (d *doc) vendor() (string, float64, int) {
 	}
 	plain := func(i int) bool {
 		u := d.upper[i]
-		return i >= 0 && !boilerplate.MatchString(u) && letters(u) >= 3 && !phoneLike.MatchString(u) && !addressMark.MatchString(u) && len(d.amounts[i]) == 0
+		return i >= 0 && !boilerplate.MatchString(u) && letters(u) >= 3 && !phoneLike.MatchString(u) && !strings.ContainsAny(u, "0123456789")
+	}
+	// continues says whether line j carries on the name on the line above.
+	continues := func(name string, j int) bool {
+		if j >= len(d.lines) || boilerplate.MatchString(d.upper[j]) {
+			return false
+		}
+		u := d.upper[j]
+		switch {
+		case strings.Count(name, "(") > strings.Count(name, ")"), strings.HasSuffix(name, "&"):
+			return true
+		case addressMark.MatchString(u) && !strongMark.MatchString(u):
+			return false
+		case companyLead.MatchString(u) && !strongMark.MatchString(name):
+			return true
+		// "PASAR RAYA MEGA MAJU" / "(SEMENYIH) SDN BHD"
+		case strings.HasPrefix(u, "(") && strongMark.MatchString(u) && !strongMark.MatchString(name):
+			return true
+		}
+		return false
 	}
 	for i := 0; i < limit; i++ {
 		u := d.upper[i]
@@ -504,15 +524,17 @@ func (d *doc) vendor() (string, float64, int) {
 		if letters(name) < 3 {
 			continue
 		}
-		// A name broken over two lines: "POPULAR BOOK" / "CO. (M) SDN BHD",
-		// "HOME MASTER HARDWARE &" / "ELECTRICAL".
+		conf, last := 0.85, i
+		// A name broken over two lines: "POPULAR BOOK" / "CO. (M) SDN BHD".
 		if i > 0 && (companyLead.MatchString(name) || strings.HasPrefix(name, "&")) && plain(i-1) && !companyMark.MatchString(d.upper[i-1]) {
-			return clean(i-1) + " " + name, 0.75, i
+			name, conf = clean(i-1)+" "+name, 0.75
 		}
-		if i+1 < len(d.lines) && (strings.HasSuffix(name, "&") || strings.Count(name, "(") > strings.Count(name, ")") || companyLead.MatchString(d.upper[i+1]) && !strongMark.MatchString(name)) && !boilerplate.MatchString(d.upper[i+1]) && !addressMark.MatchString(d.upper[i+1]) {
-			return name + " " + clean(i+1), 0.75, i + 1
+		// ... or "HOME MASTER HARDWARE &" / "ELECTRICAL", up to three lines.
+		for last < i+2 && continues(name, last+1) {
+			last++
+			name, conf = name+" "+clean(last), 0.75
 		}
-		return name, 0.85, i
+		return name, conf, last
 	}
 	for i := 0; i < limit; i++ {
 		u := d.upper[i]
