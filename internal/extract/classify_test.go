@@ -10,6 +10,8 @@ func TestClassify(t *testing.T) {
 		{"invoice", kenyanInvoice, ClassInvoice},
 		{"receipt", mpesaReceipt, ClassReceipt},
 		{"till tax invoice with change", malaysianReceipt, ClassReceipt},
+		{"simplified tax invoice from a till", "SIMPLIFIED TAX INVOICE\nINVOICE NO: CS00014769\nCASHIER: 01\nTOTAL 12.00\nCASH 12.00", ClassReceipt},
+		{"tax invoice on credit", "TAX INVOICE\nInvoice No: 42\nBill To: Baraka Traders\nDue Date: 30/04/2024\nCash discount 2%\nTotal KES 1,160.00\nThank you for your business", ClassInvoice},
 		{"credit note", "CREDIT NOTE\nCredit Note No: CN-001\nOriginal invoice INV-2024-0042\nReturned goods\nTotal KES 1,160.00", ClassCreditNote},
 		{"contract", "SERVICE AGREEMENT\nThis agreement is made between the parties hereinafter called the Client and the Provider.\nWHEREAS the Provider shall deliver...\nIN WITNESS WHEREOF the parties have signed.", ClassContract},
 		{"bank statement", "STATEMENT OF ACCOUNT\nAccount Number: 0123456789\nOpening balance 10,000.00\nDate Transaction Debit Credit\nClosing balance 12,500.00", ClassStatement},
