@@ -2,8 +2,10 @@ package extract
 
 import (
 	"context"
+	"maps"
 	"math/big"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -104,7 +106,7 @@ const (
 
 // valueOnly matches a line that is just an amount: "31.00", "RM 8.20",
 // "$7.10", "9.80 SR", ": 31.00".
-var valueOnly = regexp.MustCompile(`^[:\s]*(?:RM|KSH?S?\.?|KES|USD|MYR|\$|EUR|€|£)?\s*[(\-]?\d[\d,. ]*\)?-?\s*(?:RM|SR|ZR|S|Z|T|E|X|KES)?$`)
+var valueOnly = regexp.MustCompile(`^[:\s]*(?:RM|KSH?S?\.?|KES|USD|MYR|\$|EUR|€|£)?\s*[(\-]?[\d.][\d,. ]*\)?-?\s*(?:RM|SR|ZR|S|Z|T|E|X|KES)?$`)
 
 func (d *doc) kind(i int) lineKind {
 	u := d.upper[i]
@@ -177,6 +179,9 @@ func (d *doc) valuesFor(i int) []placedValue {
 			n++
 		}
 	}
+	if j-i > 8 {
+		return nil // a value block that far below belongs to other labels
+	}
 	var vals []int
 	for k := j; k < len(d.lines) && d.kind(k) != lineLabel && d.kind(k) != lineBoth; k++ {
 		if d.kind(k) == lineValue {
@@ -217,6 +222,7 @@ var (
 	totalNot    = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:QTY|QUANTITY|ITEMS?|SAVINGS?|DISCOUNT|DISC|GST|TAX|VAT|EXCL|EXCLUSIVE|EXCLUDING|NO\b|NUMBER|POINTS?|TENDERED|PCS|UNITS?|WEIGHT|COUNT|PAID)|ITEM\s*COUNT|EXCL|\bQTY\b|BEFORE|W/O|W/OUT|NET OF|INCLUDED IN TOTAL|ACCEPTED|ROUNDING\s*ADJ|ROUND\s*ADJ|TOTAL\s*(?:STAMP|SAVING)|(?:TAX|GST|VAT|SST)\s*TOTAL`)
 	summaryKw   = regexp.MustCompile(`(?:GST|TAX|VAT)\s*(?:SUMMARY|ANALYSIS)|SUMMARY`)
 	roundKw     = regexp.MustCompile(`ROUND`)
+	cashPaid    = regexp.MustCompile(`\bCASH\b|TENDER|\bPAID\b|\bPAYMENT\b|RECEIVED|\bVISA\b|\bMASTER|\bCARD\b|\bCREDIT\b|\bPAY\b`)
 	cashKw      = regexp.MustCompile(`\b(?:CASH|TENDERED|PAID|PAYMENT|CHANGE|BALANCE|CREDIT CARD|VISA|MASTER|DEBIT|RECEIVED|CHG|REFUND|DEPOSIT|VOUCHER)\b`)
 	changeKw    = regexp.MustCompile(`\bCHANGE\b|\bCHG\b|\bBAKI\b`)
 	subtotalKw  = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:EXCL|EXCLUDING|BEFORE)|AMOUNT\s*(?:EXCL|BEFORE)|TAXABLE\s*AMOUNT|NET\s*AMOUNT`)
@@ -239,8 +245,8 @@ func (d *doc) total() (string, float64) {
 			}
 		}
 	}
-	cash, change := "", ""
-	var adjust []string // rounding adjustments ("-0.02")
+	var cash, change []string // what was handed over and back
+	var adjust []string       // rounding adjustments ("-0.02")
 	inSummary, afterRounding := false, false
 	for i, u := range d.upper {
 		if summaryKw.MatchString(u) {
@@ -262,12 +268,17 @@ func (d *doc) total() (string, float64) {
 			}
 		}
 		if !isTotal {
-			if strings.Contains(u, "CASH") && cash == "" || changeKw.MatchString(u) && change == "" {
-				if a, _, ok := d.valueFor(i); ok && a.Decimals {
-					if changeKw.MatchString(u) {
-						change = strings.TrimPrefix(a.Value, "-")
-					} else {
-						cash = a.Value
+			if cashPaid.MatchString(u) && !changeKw.MatchString(u) {
+				for _, a := range d.valuesFor(i) {
+					if a.Decimals {
+						cash = append(cash, a.Value)
+					}
+				}
+			}
+			if changeKw.MatchString(u) {
+				for _, a := range d.valuesFor(i) {
+					if a.Decimals {
+						change = append(change, strings.TrimPrefix(a.Value, "-"))
 					}
 				}
 			}
@@ -305,14 +316,24 @@ func (d *doc) total() (string, float64) {
 			cands = append(cands, cand{a.Value, s + pos})
 		}
 	}
-	if cash != "" && change != "" {
-		if diff := subAmounts(cash, change); diff != "" {
-			for k := range cands {
-				if amountEqual(cands[k].value, diff) {
-					cands[k].score += 2
-				}
+	// Cash handed over less change given back is what was due: a strong
+	// sign, and a candidate of its own when it is printed somewhere.
+	paid := map[string]bool{}
+	for _, c := range cash {
+		for _, ch := range change {
+			if diff := subAmounts(c, ch); diff != "" && !strings.HasPrefix(diff, "-") && diff != "0.00" && counts[diff] > 0 {
+				paid[diff] = true
 			}
 		}
+	}
+	for k := range cands {
+		if paid[cands[k].value] {
+			cands[k].score += 2
+		}
+	}
+	// In key order: the engine is deterministic.
+	for _, v := range slices.Sorted(maps.Keys(paid)) {
+		cands = append(cands, cand{v, 2.5})
 	}
 	best := -1
 	for k, c := range cands {
