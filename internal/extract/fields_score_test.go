@@ -126,3 +126,26 @@ func TestRulesSROIEHoldout(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRules is the rules engine's cost per receipt (classification,
+// extraction and checks), over the whole labelled file.
+func BenchmarkRules(b *testing.B) {
+	f, err := os.Open("testdata/sroie/train.jsonl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	samples, err := ReadSamples(f, SplitAll)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		s := samples[i%len(samples)]
+		cls, conf := Classify(s.Text())
+		if _, err := Rules().Extract(ctx, Input{Text: s.Text(), Class: cls, ClassConfidence: conf}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

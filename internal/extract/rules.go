@@ -71,6 +71,7 @@ type doc struct {
 	lines   []string
 	upper   []string
 	amounts [][]amountMatch
+	kinds   []lineKind // by line, computed on first use
 }
 
 func newDoc(text string) *doc {
@@ -109,6 +110,16 @@ const (
 var valueOnly = regexp.MustCompile(`^[:\s]*(?:RM|KSH?S?\.?|KES|USD|MYR|\$|EUR|€|£)?\s*[(\-]?[\d.][\d,. ]*\)?-?\s*(?:RM|SR|ZR|S|Z|T|E|X|KES)?$`)
 
 func (d *doc) kind(i int) lineKind {
+	if d.kinds == nil {
+		d.kinds = make([]lineKind, len(d.lines))
+		for k := range d.lines {
+			d.kinds[k] = d.lineKind(k)
+		}
+	}
+	return d.kinds[i]
+}
+
+func (d *doc) lineKind(i int) lineKind {
 	u := d.upper[i]
 	if t := strings.Trim(u, ":;.-*#= ()"); t == "" || t == "RM" || t == "KSH" || t == "KES" || t == "MYR" || t == "$" {
 		return lineEmpty
