@@ -41,6 +41,9 @@ func (rulesEngine) Extract(ctx context.Context, in Input) (Extraction, error) {
 			break
 		}
 	}
+	for k, v := range x.Confidence {
+		x.Confidence[k] = round2(v)
+	}
 	// Poor OCR lowers every confidence: a value read from smudged words is
 	// less likely right however well the rule fits.
 	if q := meanWordConfidence(in.Words); q >= 0 {
@@ -493,8 +496,8 @@ func (d *doc) dates() (issue string, issueConf float64, due string) {
 }
 
 var (
-	companyMark   = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|SDN|S/B|BERHAD|ENTERPRISES?|TRADING|PLT|LIMITED|LTD|LLC|INC|CO\.|COMPANY|CORPORATION|CORP|GMBH|HARDWARE|RESTAURANT|RESTORAN|MARKETING|STATIONERY|SUPERMARKET|PHARMACY|BOOKSTORE|STORE|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPLY|SUPPLIES|KEDAI|MINI MARKET|SHOP)\b`)
-	boilerplate   = regexp.MustCompile(`^(?:SIMPLIFIED\s*)?(?:TAX\s*)?INVOICE\b|^GOODS|^PLEASE|^TQ\b|^RECEIPT\b|^OFFICIAL RECEIPT|^CASH\s*(?:BILL|SALES?|RECEIPT)|^WELCOME|^THANK|^COPY|^ORIGINAL|^DUPLICATE|^BILL\b|^TEL\b|^FAX\b|^PHONE|^GST|^VAT|^PIN\b|^CO\.?\s*(?:REG|NO)|^COMPANY\s*(?:REG|NO)|^REG\b|^ROC\b|^\(|^NO\b|^NO\.|^LOT\b|^JALAN\b|^JLN\b|^TAMAN\b|^EMAIL|^WWW|^HTTP|^P\.?O\.? BOX|^DATE|^TIME|^CASHIER|^TABLE|^SALES\s*PERSON|^\*|^-|^=|^#`)
+	companyMark   = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|SDN|S/B|BERHAD|ENTERPRISES?|TRADING|PLT|LIMITED|LTD|PLC|LLP|LLC|INC|CO\.|COMPANY|CORPORATION|CORP|GMBH|HARDWARE|RESTAURANT|RESTORAN|MARKETING|STATIONERY|SUPERMARKET|PHARMACY|BOOKSTORE|STORE|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPLY|SUPPLIES|KEDAI|MINI MARKET|SHOP)\b`)
+	boilerplate   = regexp.MustCompile(`^(?:SIMPLIFIED\s*)?(?:TAX\s*)?INVOICE\b|^GOODS|^PLEASE|^TQ\b|^RECEIPT\b|^OFFICIAL RECEIPT|^CASH\s*(?:BILL|SALES?|RECEIPT)|^WELCOME|^THANK|^COPY|^ORIGINAL|^DUPLICATE|^BILL\b|^TEL\b|^FAX\b|^PHONE|^GST|^VAT|^PIN\b|^CO\.?\s*(?:REG|NO)|^COMPANY\s*(?:REG|NO)|^REG\b|^ROC\b|^\(|^NO\b|^NO\.|^LOT\b|^JALAN\b|^JLN\b|^TAMAN\b|^EMAIL|^WWW|^HTTP|^P\.?O\.? BOX|^DATE|^TIME|^CASHIER|^TABLE|^SALES\s*PERSON|^(?:BILL(?:ED)?|SOLD|SHIP(?:PED)?)\s*TO\b|^CUSTOMER|^CLIENT|^TO\s*:|^NAME\s*:|^M/S\b|^ATTN|^\*|^-|^=|^#`)
 	strongMark    = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|S/B|BERHAD|PLT|LIMITED|LTD)\b`)
 	companyLead   = regexp.MustCompile(`^(?:CO\.|&|(?:SDN|BHD|S/B|CO\.|COMPANY|ENTERPRISES?|TRADING|RESTAURANT|RESTORAN|STATIONERY|HARDWARE|MARKETING|SUPERMARKET|PHARMACY|BOOKSTORES?|STORES?|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPL(?:Y|IES)|LIMITED|LTD|ELECTRICAL)\b)`)
 	leadingNumber = regexp.MustCompile(`^#\d+\s+`)
