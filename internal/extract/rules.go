@@ -212,12 +212,6 @@ func (d *doc) valuesFor(i int) []placedValue {
 	idx := pos
 	if len(vals) != n {
 		idx = len(vals) - (n - pos)
-		if n-pos == 1 && i+1 == j {
-			idx = 0 // the label right above the first value
-			if len(vals) >= n {
-				idx = pos
-			}
-		}
 	}
 	var out []placedValue
 	for _, k := range []int{idx, pos} {
@@ -597,6 +591,9 @@ func letters(s string) int {
 	return n
 }
 
+// addressEnd is a line that follows a vendor's address block.
+var addressEnd = regexp.MustCompile(`^(?:TEL|FAX|PHONE|H/P|HP|MOBILE|GST|VAT|PIN|EMAIL|WWW|TAX|INVOICE|RECEIPT|DATE|CASH|SIMPLIFIED|CO\.?\s*REG|COMPANY\s*REG)`)
+
 // address reads the lines under the vendor's name up to the first phone,
 // registration or tax line: the vendor's postal address.
 func (d *doc) address(vendorLine int) string {
@@ -606,7 +603,7 @@ func (d *doc) address(vendorLine int) string {
 	var parts []string
 	for i := vendorLine + 1; i < len(d.lines) && i <= vendorLine+6; i++ {
 		u := d.upper[i]
-		if regexp.MustCompile(`^(?:TEL|FAX|PHONE|H/P|HP|MOBILE|GST|VAT|PIN|EMAIL|WWW|TAX|INVOICE|RECEIPT|DATE|CASH|SIMPLIFIED|CO\.?\s*REG|COMPANY\s*REG)`).MatchString(u) || phoneLike.MatchString(u) && !addressMark.MatchString(u) {
+		if addressEnd.MatchString(u) || phoneLike.MatchString(u) && !addressMark.MatchString(u) {
 			break
 		}
 		if len(parts) == 0 && !addressMark.MatchString(u) && regNumber.ReplaceAllString(u, "") == "" {
