@@ -176,7 +176,7 @@ func allDigits(s string) bool {
 // amountToken finds amount-like tokens in a line: digits with grouping and
 // decimal marks, optionally in parentheses. Currency marks are handled by
 // the caller (they are separate words on most documents).
-var amountToken = regexp.MustCompile(`\(?\.\d{2}\b\)?|\(?\d{1,3}(?:[, ]\d{3})+(?:\.\d{1,2})?\)?|\(?\d{1,3}(?:\.\d{3})+,\d{1,2}\)?|\(?\d+(?:[.,]\d{1,2})?\)?-?`)
+var amountToken = regexp.MustCompile(`\(?\.\d{2}\b\)?|\(?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?\)?|\(?\d{1,3}(?:\.\d{3})+,\d{1,2}\)?|\(?\d+(?:[.,]\d{1,2})?\)?-?`)
 
 // centsTail is a written decimal part: "31.00", "12,50)".
 var centsTail = regexp.MustCompile(`[.,]\d{2}\)?-?$`)
@@ -288,7 +288,9 @@ const monthRe = `(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|
 
 var (
 	// 14/03/2018, 14-03-2018, 14.03.18, 2018-03-14, 2018/03/14
-	numericDate = regexp.MustCompile(`(?:^|[^\d])(\d{1,4})\s?([/.\-])\s?(\d{1,2})\s?([/.\-])\s?(\d{2,4})(?:$|[^\d])`)
+	numericDate = regexp.MustCompile(`(?:^|[^\d])(\d{1,4})([/.\-])(\d{1,2})([/.\-])(\d{2,4})(?:$|[^\d])`)
+	// 20180428: year first, no separators (some tills)
+	compactDate = regexp.MustCompile(`(?:^|[^\d])(20[0-3]\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?:$|[^\d])`)
 	// 14 Mar 2018, 14-Mar-2018, 14MAR18, 14th March 2018
 	dayMonthYear = regexp.MustCompile(`(?:^|[^\d])(\d{1,2})(?:st|nd|rd|th)?[\s\-/.]*(` + monthRe + `)[a-z]*[\s\-/.,']*(\d{4}|\d{2})(?:$|[^\d])`)
 	// March 14, 2018; Mar 14 2018
@@ -341,6 +343,11 @@ func findDates(s string) []dateMatch {
 		}
 		if iso != "" {
 			out = append(out, dateMatch{iso, m[2], m[11]})
+		}
+	}
+	for _, m := range compactDate.FindAllStringSubmatchIndex(s, -1) {
+		if iso := isoDate(atoi(s[m[2]:m[3]]), atoi(s[m[4]:m[5]]), atoi(s[m[6]:m[7]])); iso != "" {
+			out = append(out, dateMatch{iso, m[2], m[7]})
 		}
 	}
 	for _, m := range dayMonthYear.FindAllStringSubmatchIndex(s, -1) {
