@@ -44,6 +44,7 @@ type Config struct {
 	KeyConfig      `yaml:",inline"`
 	AccessConfig   `yaml:",inline"`
 	QuotaConfig    `yaml:",inline"`
+	DocumentConfig `yaml:",inline"`
 	ExternalConfig `yaml:",inline"`
 	LLMConfig      `yaml:",inline"`
 
@@ -106,6 +107,43 @@ type QuotaConfig struct {
 func (QuotaConfig) Defaults() QuotaConfig {
 	return QuotaConfig{QuotaUserRPM: quota.DefaultUserPerMinute, QuotaCompanyRPM: quota.DefaultCompanyPerMinute,
 		QuotaAIPerHour: quota.DefaultAIPerHour, QuotaStorageBytes: quota.DefaultStorageBytes}
+}
+
+// DocumentConfig is document intake and its pipeline; 0 means the
+// default.
+type DocumentConfig struct {
+	// DocumentMaxBytes is the largest document an upload may carry (413
+	// beyond).
+	DocumentMaxBytes int64 `yaml:"document_max_bytes"`
+	// DocumentWorkers is how many documents the pipeline reads at once;
+	// each OCRs its pages in parallel too, so a few are enough.
+	DocumentWorkers int `yaml:"document_workers"`
+}
+
+// DefaultDocumentMaxBytes is 50 MiB: a phone's scan of a long invoice is
+// a few MiB, and a larger PDF is an archive, not a document.
+const DefaultDocumentMaxBytes = 50 << 20
+
+// Defaults is the documents section when nothing is set: 50 MiB, and two
+// workers (the appliance's smallest machine has two cores).
+func (DocumentConfig) Defaults() DocumentConfig {
+	return DocumentConfig{DocumentMaxBytes: DefaultDocumentMaxBytes, DocumentWorkers: 2}
+}
+
+func (c *DocumentConfig) validate(bad badFunc) {
+	def := DocumentConfig{}.Defaults()
+	switch {
+	case c.DocumentMaxBytes < 0:
+		bad("document_max_bytes", strconv.FormatInt(c.DocumentMaxBytes, 10), errors.New("must not be negative (0: the default)"))
+	case c.DocumentMaxBytes == 0:
+		c.DocumentMaxBytes = def.DocumentMaxBytes
+	}
+	switch {
+	case c.DocumentWorkers < 0 || c.DocumentWorkers > 64:
+		bad("document_workers", strconv.Itoa(c.DocumentWorkers), errors.New("must be between 0 and 64 (0: the default)"))
+	case c.DocumentWorkers == 0:
+		c.DocumentWorkers = def.DocumentWorkers
+	}
 }
 
 // ExternalConfig names external servers: when set, that service is not
@@ -244,6 +282,7 @@ func Defaults() Config {
 		KeyConfig:      KeyConfig{}.Defaults(),
 		AccessConfig:   AccessConfig{}.Defaults(),
 		QuotaConfig:    QuotaConfig{}.Defaults(),
+		DocumentConfig: DocumentConfig{}.Defaults(),
 		ExternalConfig: ExternalConfig{}.Defaults(),
 		LLMConfig:      LLMConfig{}.Defaults(),
 		TLSConfig:      TLSConfig{}.Defaults(),
@@ -327,6 +366,15 @@ func (c *Config) envVars() []struct {
 			c.QuotaStorageBytes = n
 			return nil
 		}},
+		{"VANTA_DOCUMENT_MAX_BYTES", func(v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return errors.New("want a whole number of bytes, like 52428800 (0: the default)")
+			}
+			c.DocumentMaxBytes = n
+			return nil
+		}},
+		{"VANTA_DOCUMENT_WORKERS", intVar(&c.DocumentWorkers)},
 		{"VANTA_GOD_ALLOW", func(v string) error {
 			c.GODAllow = nil
 			for _, p := range strings.Split(v, ",") {
@@ -467,6 +515,7 @@ func (c *Config) Validate() error {
 	c.KeyConfig.validate(bad)
 	c.AccessConfig.validate(bad)
 	c.QuotaConfig.validate(bad)
+	c.DocumentConfig.validate(bad)
 	c.TLSConfig.validate(bad)
 	c.LLMConfig.validate(bad)
 	for i, p := range c.Programs {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // scanDPI keeps the rendered scans small (a short page is about 1240 x
@@ -84,24 +85,54 @@ func ScanTIFF(t TB, lines []string) []byte { return render(t, lines, FormatTIFF)
 // bytes as they are) and no text at all, so readers must OCR it.
 func ScanPDF(t TB, lines []string) []byte {
 	t.Helper()
-	jpg := ScanJPEG(t, lines)
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(jpg))
-	if err != nil {
-		t.Fatalf("extracttest: rendered JPEG: %v", err)
-	}
-	cs := "/DeviceRGB"
-	if cfg.ColorModel == color.GrayModel {
-		cs = "/DeviceGray"
-	}
-	// The page has the size of the paper that was scanned.
-	pw, ph := cfg.Width*72/scanDPI, cfg.Height*72/scanDPI
+	return pagesPDF(t, pdfPage{scan: lines})
+}
+
+// MixedPDF is a two-page PDF: page 1 has a text layer showing text, page
+// 2 is the scan of scanned (a typed cover letter with a scanned receipt
+// attached), so one document needs both pdftotext and OCR.
+func MixedPDF(t TB, text, scanned []string) []byte {
+	t.Helper()
+	return pagesPDF(t, pdfPage{text: text}, pdfPage{scan: scanned})
+}
+
+// pdfPage is a page of pagesPDF: text drawn in Helvetica, or the lines
+// rendered and embedded as a scan.
+type pdfPage struct{ text, scan []string }
+
+func pagesPDF(t TB, pages ...pdfPage) []byte {
+	t.Helper()
 	w := newWriter()
-	catalog, tree, page, content, img := w.alloc(), w.alloc(), w.alloc(), w.alloc(), w.alloc()
+	catalog, tree, font := w.alloc(), w.alloc(), w.alloc()
+	var kids []string
+	for _, p := range pages {
+		page, content := w.alloc(), w.alloc()
+		kids = append(kids, fmt.Sprintf("%d 0 R", page))
+		if p.scan == nil {
+			h := a4Height
+			w.object(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %d %d] /Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>", tree, pageWidth, h, font, content))
+			w.stream(content, "", textContent(p.text, h))
+			continue
+		}
+		jpg := ScanJPEG(t, p.scan)
+		cfg, _, err := image.DecodeConfig(bytes.NewReader(jpg))
+		if err != nil {
+			t.Fatalf("extracttest: rendered JPEG: %v", err)
+		}
+		cs := "/DeviceRGB"
+		if cfg.ColorModel == color.GrayModel {
+			cs = "/DeviceGray"
+		}
+		// The page has the size of the paper that was scanned.
+		pw, ph := cfg.Width*72/scanDPI, cfg.Height*72/scanDPI
+		img := w.alloc()
+		w.object(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %d %d] /Resources << /XObject << /Im0 %d 0 R >> >> /Contents %d 0 R >>", tree, pw, ph, img, content))
+		w.stream(content, "", fmt.Appendf(nil, "q %d 0 0 %d 0 0 cm /Im0 Do Q", pw, ph))
+		w.stream(img, fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent 8 /Filter /DCTDecode", cfg.Width, cfg.Height, cs), jpg)
+	}
 	w.object(catalog, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", tree))
-	w.object(tree, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
-	w.object(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %d %d] /Resources << /XObject << /Im0 %d 0 R >> >> /Contents %d 0 R >>", tree, pw, ph, img, content))
-	w.stream(content, "", fmt.Appendf(nil, "q %d 0 0 %d 0 0 cm /Im0 Do Q", pw, ph))
-	w.stream(img, fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent 8 /Filter /DCTDecode", cfg.Width, cfg.Height, cs), jpg)
+	w.object(tree, fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(pages)))
+	w.object(font, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
 	return w.finish(catalog, "")
 }
 
