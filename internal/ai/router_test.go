@@ -290,3 +290,24 @@ func TestClientRetriesWhileLoading(t *testing.T) {
 		})
 	}
 }
+
+// One router serves every job worker at once (run with -race).
+func TestRouterConcurrent(t *testing.T) {
+	ok := newFake(t, http.StatusOK, validAnswer)
+	r := &Router{Endpoints: []Endpoint{endpoint("tiny", 1, ok.URL), endpoint("big", 7, "http://127.0.0.1:1")}}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			x, err := r.Extract(context.Background(), tenancy.NewScopeForTest(uuid.New()), inputOf(testDocuments[0]))
+			if err == nil && (x.Engine != "llm" || x.Model != "tiny") {
+				err = errors.New("engine " + x.Engine + " model " + x.Model + ": " + x.FallbackReason)
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
