@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -132,6 +133,9 @@ func startServer(wrapper string) (*server, error) {
 	cmd := exec.Command(wrapper, "-m", tinyModel, "--host", "127.0.0.1", "--port", fmt.Sprint(port),
 		"-c", fmt.Sprint(testContext), "--parallel", "2")
 	cmd.Stdout, cmd.Stderr = w, w
+	// Dies with the test binary, even one killed by -timeout, which runs
+	// no cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", wrapper, err)
 	}
