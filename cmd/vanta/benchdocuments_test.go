@@ -100,7 +100,7 @@ func TestBenchDocumentsBare(t *testing.T) {
 		t.Errorf("documents %d kinds %v", res.Documents, res.Kinds)
 	}
 	for name, r := range map[string]docRate{"bare": res.Bare, "text": res.Text} {
-		if r.Documents != 2 || r.Failed != 0 || r.PerMin <= 0 || r.P50MS <= 0 || r.P99MS < r.P50MS {
+		if r.Documents != 2 || r.Failed != 0 || r.PerMin <= 0 || r.P50MS <= 0 || r.P99MS < r.P50MS || r.CPUPerDocMS <= 0 {
 			t.Errorf("%s: %+v", name, r)
 		}
 	}

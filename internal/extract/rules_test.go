@@ -30,6 +30,24 @@ Total                                 KES 11,020.00
 Payment: M-PESA Paybill 123456
 `
 
+// utilityInvoice names its customer, with the customer's own PIN, under
+// the vendor's: neither is the vendor.
+const utilityInvoice = `SAFARICOM PLC
+P.O. Box 66827-00800 Nairobi
+KRA PIN: P051137225V
+TAX INVOICE
+Invoice Number: SI-000123
+Invoice Date: 1 March 2024
+Due Date: 31 March 2024
+Customer: Wanjiku & Sons Ltd
+Customer PIN: P052222222Q
+Description                     Amount (KES)
+Fibre 40Mbps March               6,034.48
+Sub Total                        6,034.48
+VAT @ 16%                          965.52
+Total Amount Due                 7,000.00
+Pay via M-PESA Paybill 888880`
+
 // mpesaReceipt is a till receipt as tesseract reads it.
 const mpesaReceipt = `NAIVAS SUPERMARKET
 Moi Avenue, Nairobi
@@ -92,6 +110,11 @@ func TestRulesExtract(t *testing.T) {
 				{Description: "Toner cartridge", Quantity: "2", UnitPrice: "2500.00", Amount: "5000.00"},
 			},
 			PaymentMethod: "mpesa",
+		}},
+		{"utility invoice", utilityInvoice, ClassInvoice, Fields{
+			VendorName: "SAFARICOM PLC", VendorPIN: "P051137225V", Customer: "Wanjiku & Sons Ltd",
+			DocumentNumber: "SI-000123", IssueDate: "2024-03-01", DueDate: "2024-03-31", Currency: "KES",
+			Subtotal: "6034.48", VAT: []VATLine{{Rate: "16", Amount: "965.52"}}, Total: "7000.00", PaymentMethod: "mpesa",
 		}},
 		{"m-pesa receipt", mpesaReceipt, ClassReceipt, Fields{
 			VendorName: "NAIVAS SUPERMARKET", VendorPIN: "P000601471Z", IssueDate: "2023-05-02", Currency: "KES",
