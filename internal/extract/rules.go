@@ -208,9 +208,9 @@ func (d *doc) valuesFor(i int) []placedValue {
 	// The labels before i that have no value of their own (headings such as
 	// "DESCRIPTION") shift the alignment; when the blocks are the same
 	// length the alignment is exact, otherwise take the label's offset from
-	// the end of its block.
+	// the end of its block (a lone label takes the value right below it).
 	idx := pos
-	if len(vals) != n {
+	if len(vals) != n && n > 1 {
 		idx = len(vals) - (n - pos)
 	}
 	var out []placedValue
