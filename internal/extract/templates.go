@@ -48,23 +48,52 @@ func LearnTemplate(text string, corrected Fields) (Template, bool) {
 	return t, len(t.Rules) > 0
 }
 
-// locate finds the first line holding value and describes it by its label.
+// locate finds where value sits and describes it by its label. When the
+// value occurs more than once (a one-item receipt prints the total on the
+// item's line too), the occurrence whose label reads like the field wins;
+// otherwise the first.
 func (d *doc) locate(field, value string) (TemplateRule, bool) {
+	var first *TemplateRule
 	for i := range d.lines {
 		start, ok := d.valueAt(field, i, value)
 		if !ok {
 			continue
 		}
+		var r *TemplateRule
 		if label := labelText(d.upper[i][:start]); label != "" {
-			return TemplateRule{Label: label, Occurrence: d.occurrence(label, i), Offset: 0}, true
-		}
-		for j := i - 1; j >= 0 && j >= i-4; j-- {
-			if label := labelText(d.upper[j]); label != "" && len(d.amounts[j]) == 0 {
-				return TemplateRule{Label: label, Occurrence: d.occurrence(label, j), Offset: i - j}, true
+			r = &TemplateRule{Label: label, Occurrence: d.occurrence(label, i), Offset: 0}
+		} else {
+			for j := i - 1; j >= 0 && j >= i-4; j-- {
+				if label := labelText(d.upper[j]); label != "" && len(d.amounts[j]) == 0 {
+					r = &TemplateRule{Label: label, Occurrence: d.occurrence(label, j), Offset: i - j}
+					break
+				}
 			}
 		}
+		if r == nil {
+			continue
+		}
+		if re := fieldLabels[field]; re != nil && re.MatchString(r.Label) {
+			return *r, true
+		}
+		if first == nil {
+			first = r
+		}
 	}
-	return TemplateRule{}, false
+	if first == nil {
+		return TemplateRule{}, false
+	}
+	return *first, true
+}
+
+// fieldLabels are the words a field's label usually has.
+var fieldLabels = map[string]*regexp.Regexp{
+	FieldTotal:          totalKw,
+	FieldSubtotal:       subtotalKw,
+	FieldIssueDate:      dateLabel,
+	FieldDueDate:        dueLabel,
+	FieldDocumentNumber: regexp.MustCompile(`\b(?:NO|NUMBER|INVOICE|RECEIPT|BILL|DOCKET|REF)\b`),
+	FieldCustomer:       regexp.MustCompile(`\b(?:TO|CUSTOMER|CLIENT|NAME)\b`),
 }
 
 // valueAt reports where on line i value starts, if it is there.

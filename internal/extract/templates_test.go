@@ -85,6 +85,16 @@ func TestLearnTemplate(t *testing.T) {
 	}
 }
 
+// TestLearnTemplateLabelled: a value printed twice is learned beside the
+// label that names it, not at its first sight.
+func TestLearnTemplateLabelled(t *testing.T) {
+	text := "MAMA PIMA KIOSK\nSugar 1kg 1 x 190.00 190.00\nAMOUNT DUE 190.00\nCash 200.00\nChange 10.00"
+	tpl, ok := LearnTemplate(text, Fields{VendorName: "Mama Pima Kiosk", Total: "190.00"})
+	if !ok || tpl.Rules[FieldTotal].Label != "AMOUNT DUE" {
+		t.Fatalf("learned %+v, %v; want the total beside AMOUNT DUE", tpl, ok)
+	}
+}
+
 func TestLearnTemplateNothing(t *testing.T) {
 	text := kamau("D-7781", "14/03/2024", "1,500.00", "50.00", "1,450.00", false)
 	for _, tc := range []struct {
