@@ -113,3 +113,61 @@ func TestLearnTemplateNothing(t *testing.T) {
 		t.Error("a PIN-keyed correction learned nothing")
 	}
 }
+
+// TestTemplatesSROIE: a reviewer corrects the first receipt of each vendor
+// that appears more than once; the templates learned from those
+// corrections must not make the vendor's later receipts worse, field by
+// field, than the generic rules read them.
+func TestTemplatesSROIE(t *testing.T) {
+	samples := sroie(t, SplitTrain)
+	groups := map[string][]Sample{}
+	var order []string
+	for _, s := range samples {
+		k := normSpace(s.Entities["company"])
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], s)
+	}
+	ctx := context.Background()
+	without, with := map[string]int{}, map[string]int{}
+	n := 0
+	for _, k := range order {
+		g := groups[k]
+		if len(g) < 2 {
+			continue
+		}
+		date, _ := ParseDate(g[0].Entities["date"])
+		tpl, ok := LearnTemplate(g[0].Text(), Fields{VendorName: g[0].Entities["company"], IssueDate: date, Total: NormalizeAmount(g[0].Entities["total"])})
+		if !ok {
+			continue // no value sits beside a label this engine trusts
+		}
+		for _, s := range g[1:] {
+			n++
+			for _, run := range []struct {
+				tally     map[string]int
+				templates []Template
+			}{{without, nil}, {with, []Template{tpl}}} {
+				x, err := Rules().Extract(ctx, Input{Text: s.Text(), Templates: run.templates})
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := Predict(x, "")
+				for _, f := range []string{"total", "date", "company"} {
+					if MatchEntity(f, p[f], s.Entities[f]) {
+						run.tally[f]++
+					}
+				}
+			}
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d receipts from repeated vendors", n)
+	}
+	for _, f := range []string{"total", "date", "company"} {
+		if with[f] < without[f] {
+			t.Errorf("%s: %d of %d right with templates, %d without", f, with[f], n, without[f])
+		}
+	}
+	t.Logf("%d receipts: with templates %v, without %v", n, with, without)
+}
