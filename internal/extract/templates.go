@@ -234,6 +234,10 @@ func (d *doc) roundedIf(field, v string) string {
 
 // follow reads a field where a rule says it is.
 func (d *doc) follow(field string, r TemplateRule) string {
+	// Templates come back from storage: a damaged one reads nothing.
+	if strings.TrimSpace(r.Label) == "" || r.Offset < 0 || r.Occurrence < 0 {
+		return ""
+	}
 	seen := 0
 	for j := range d.lines {
 		if !d.carries(j, r.Label, r.Aligned || r.Offset > 0) {

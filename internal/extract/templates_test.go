@@ -114,6 +114,25 @@ func TestLearnTemplateNothing(t *testing.T) {
 	}
 }
 
+// TestTemplateDamaged: a template read back from storage with nonsense in
+// it is ignored, never a panic.
+func TestTemplateDamaged(t *testing.T) {
+	text := kamau("D-7790", "02/04/2024", "3,000.00", "100.00", "2,900.00", false)
+	for _, r := range []TemplateRule{
+		{Label: ""}, {Label: "   "}, {Label: "NET TO PAY", Offset: -3}, {Label: "NET TO PAY", Occurrence: -1},
+		{Label: "NET TO PAY", Offset: 1000}, {Label: "NET TO PAY", Occurrence: 1000}, {Label: "NET TO PAY", Aligned: true, Offset: 5},
+	} {
+		tpl := Template{Vendor: "Kamau Hardware", Rules: map[string]TemplateRule{FieldTotal: r, FieldIssueDate: r, FieldCustomer: r}}
+		x, err := Rules().Extract(context.Background(), Input{Text: text, Templates: []Template{tpl}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.Fields.Total != "3000.00" && x.Fields.Total != "2900.00" {
+			t.Errorf("rule %+v: total %q", r, x.Fields.Total)
+		}
+	}
+}
+
 // TestTemplatesSROIE: a reviewer corrects the first receipt of each vendor
 // that appears more than once; the templates learned from those
 // corrections must not make the vendor's later receipts worse, field by
