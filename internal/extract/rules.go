@@ -196,7 +196,7 @@ func (d *doc) valuesFor(i int) []placedValue {
 	}
 	pos, n := 0, 0
 	j := s
-	for ; j < len(d.lines) && (d.kind(j) == lineLabel || d.kind(j) == lineEmpty); j++ {
+	for ; j < len(d.lines) && j-i <= 8 && (d.kind(j) == lineLabel || d.kind(j) == lineEmpty); j++ {
 		// A label with its own count ("ITEM COUNT 3") takes no value below.
 		if d.kind(j) == lineLabel && (len(d.amounts[j]) == 0 || j == i) {
 			if j < i {
@@ -205,7 +205,7 @@ func (d *doc) valuesFor(i int) []placedValue {
 			n++
 		}
 	}
-	if j-i > 8 {
+	if j-i > 8 || j == len(d.lines) {
 		return nil // a value block that far below belongs to other labels
 	}
 	var vals []int
