@@ -709,7 +709,7 @@ func (d *doc) extract(f *Fields, conf map[string]float64) {
 			*p, conf[field] = v, c
 		}
 	}
-	name, nc, vl := d.vendor()
+	name, nc, _ := d.vendor()
 	set(FieldVendorName, &f.VendorName, name, nc)
 	t, tc := d.total(d.totalHint)
 	set(FieldTotal, &f.Total, t, tc)
@@ -717,7 +717,6 @@ func (d *doc) extract(f *Fields, conf map[string]float64) {
 	set(FieldIssueDate, &f.IssueDate, issue, ic)
 	set(FieldDueDate, &f.DueDate, due, 0.8)
 	set(FieldCurrency, &f.Currency, DetectCurrency(strings.Join(d.lines, "\n")), 0.8)
-	_ = vl
 
 	for i, u := range d.upper {
 		if f.VendorPIN == "" {
