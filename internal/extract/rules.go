@@ -676,7 +676,7 @@ func (d *doc) address(vendorLine int) string {
 
 // VendorAddress is the address block under the vendor's name in text,
 // for scoring against labelled receipts (the schema has no address).
-func VendorAddress(text, vendor string) string {
+func VendorAddress(text string) string {
 	d := newDoc(text)
 	_, _, i := d.vendor()
 	return d.address(i)
