@@ -584,10 +584,17 @@ func (d *doc) vendor() (string, float64, int) {
 	}
 	// continues says whether line j carries on the name on the line above.
 	continues := func(name string, j int) bool {
-		if j >= len(d.lines) || boilerplate.MatchString(d.upper[j]) {
+		if j >= len(d.lines) {
 			return false
 		}
 		u := d.upper[j]
+		// "PASAR RAYA MEGA MAJU" / "(SEMENYIH) SDN BHD"
+		if strings.HasPrefix(u, "(") && strongMark.MatchString(u) && !strongMark.MatchString(name) {
+			return true
+		}
+		if boilerplate.MatchString(u) {
+			return false
+		}
 		switch {
 		case strings.Count(name, "(") > strings.Count(name, ")"), strings.HasSuffix(name, "&"):
 			return true
@@ -595,14 +602,11 @@ func (d *doc) vendor() (string, float64, int) {
 			return false
 		case companyLead.MatchString(u) && !strongMark.MatchString(name):
 			return true
-		// "PASAR RAYA MEGA MAJU" / "(SEMENYIH) SDN BHD"
-		case strings.HasPrefix(u, "(") && strongMark.MatchString(u) && !strongMark.MatchString(name):
-			return true
 		}
 		return false
 	}
 	for i := 0; i < limit; i++ {
-		u := d.upper[i]
+		u := leadingNumber.ReplaceAllString(d.upper[i], "")
 		if !companyMark.MatchString(u) || boilerplate.MatchString(u) || strings.HasPrefix(u, "GST") {
 			continue
 		}
@@ -630,9 +634,13 @@ func (d *doc) vendor() (string, float64, int) {
 		if phoneLike.MatchString(u) && letters(u) < 6 || addressMark.MatchString(u) && i > 0 {
 			continue
 		}
-		name := clean(i)
+		name, last := clean(i), i
 		if letters(name) >= 3 {
-			return name, 0.55, i
+			for last < i+2 && continues(name, last+1) {
+				last++
+				name = name + " " + clean(last)
+			}
+			return name, 0.55, last
 		}
 	}
 	return "", 0, -1
