@@ -81,6 +81,28 @@ func TestApplyChecks(t *testing.T) {
 	}
 }
 
+// TestInTextSigns: a credit extracted as negative matches the amount
+// printed in brackets or with a trailing minus, and the other way round.
+func TestInTextSigns(t *testing.T) {
+	for _, tc := range []struct{ text, total string }{
+		{"CREDIT NOTE\nTotal (1,160.00)", "-1160.00"},
+		{"CREDIT NOTE\nTotal 1,160.00-", "-1160.00"},
+		{"CREDIT NOTE\nTotal 1,160.00", "-1160.00"},
+		{"CREDIT NOTE\nTotal (1,160.00)", "1160.00"},
+	} {
+		x := Extraction{Fields: Fields{Total: tc.total}}
+		ApplyChecks(tc.text, &x)
+		if !x.Checks[1].OK {
+			t.Errorf("total %s in %q: %s", tc.total, tc.text, x.Checks[1].Message)
+		}
+	}
+	x := Extraction{Fields: Fields{Total: "-1161.00"}}
+	ApplyChecks("CREDIT NOTE\nTotal (1,160.00)", &x)
+	if x.Checks[1].OK {
+		t.Error("a total not in the text passed in_text")
+	}
+}
+
 // TestInTextLocalFormats: a value is found in the text whatever local
 // spelling the document used.
 func TestInTextLocalFormats(t *testing.T) {

@@ -188,7 +188,7 @@ func RunSamples(ctx context.Context, e Engine, samples []Sample) ([]Prediction, 
 		if err != nil {
 			return nil, fmt.Errorf("document %s: %w", s.Key, err)
 		}
-		out[i] = Predict(x, VendorAddress(text, x.Fields.VendorName))
+		out[i] = Predict(x, VendorAddress(text))
 	}
 	return out, nil
 }

@@ -34,12 +34,19 @@ func (rulesEngine) Extract(ctx context.Context, in Input) (Extraction, error) {
 	}
 	d := newDoc(in.Text)
 	x := Extraction{Class: cls, ClassConfidence: conf, Engine: "rules", Confidence: map[string]float64{}}
-	d.extract(&x.Fields, x.Confidence)
-	for _, t := range in.Templates {
-		if t.matches(d) {
-			t.apply(d, &x.Fields, x.Confidence)
+	var tpl *Template
+	for k := range in.Templates {
+		if in.Templates[k].matches(d) {
+			tpl = &in.Templates[k]
+			if r, ok := tpl.Rules[FieldTotal]; ok {
+				d.totalHint = d.follow(FieldTotal, r)
+			}
 			break
 		}
+	}
+	d.extract(&x.Fields, x.Confidence)
+	if tpl != nil {
+		tpl.apply(d, &x.Fields, x.Confidence)
 	}
 	for k, v := range x.Confidence {
 		x.Confidence[k] = round2(v)
@@ -75,6 +82,11 @@ type doc struct {
 	upper   []string
 	amounts [][]amountMatch
 	kinds   []lineKind // by line, computed on first use
+
+	// totalHint is where a vendor template says the total is: strong
+	// evidence among the others, not an override (a template learned from
+	// one receipt misreads the next one's rounding or extra lines).
+	totalHint string
 }
 
 func newDoc(text string) *doc {
@@ -110,7 +122,7 @@ const (
 
 // valueOnly matches a line that is just an amount: "31.00", "RM 8.20",
 // "$7.10", "9.80 SR", ": 31.00".
-var valueOnly = regexp.MustCompile(`^[:\s]*(?:RM|KSH?S?\.?|KES|USD|MYR|\$|EUR|€|£)?\s*[(\-]?[\d.][\d,. ]*\)?-?\s*(?:RM|SR|ZR|S|Z|T|E|X|KES)?$`)
+var valueOnly = regexp.MustCompile(`^[:\s]*-?\s*(?:RM|KSH?S?\.?|KES|USD|MYR|\$|EUR|€|£)?\s*[(\-]?[\d.][\d,. ]*\)?-?\s*(?:RM|SR|ZR|S|Z|T|E|X|KES)?$`)
 
 func (d *doc) kind(i int) lineKind {
 	if d.kinds == nil {
@@ -184,7 +196,7 @@ func (d *doc) valuesFor(i int) []placedValue {
 	}
 	pos, n := 0, 0
 	j := s
-	for ; j < len(d.lines) && (d.kind(j) == lineLabel || d.kind(j) == lineEmpty); j++ {
+	for ; j < len(d.lines) && j-i <= 8 && (d.kind(j) == lineLabel || d.kind(j) == lineEmpty); j++ {
 		// A label with its own count ("ITEM COUNT 3") takes no value below.
 		if d.kind(j) == lineLabel && (len(d.amounts[j]) == 0 || j == i) {
 			if j < i {
@@ -193,7 +205,7 @@ func (d *doc) valuesFor(i int) []placedValue {
 			n++
 		}
 	}
-	if j-i > 8 {
+	if j-i > 8 || j == len(d.lines) {
 		return nil // a value block that far below belongs to other labels
 	}
 	var vals []int
@@ -208,9 +220,9 @@ func (d *doc) valuesFor(i int) []placedValue {
 	// The labels before i that have no value of their own (headings such as
 	// "DESCRIPTION") shift the alignment; when the blocks are the same
 	// length the alignment is exact, otherwise take the label's offset from
-	// the end of its block.
+	// the end of its block (a lone label takes the value right below it).
 	idx := pos
-	if len(vals) != n {
+	if len(vals) != n && n > 1 {
 		idx = len(vals) - (n - pos)
 	}
 	var out []placedValue
@@ -239,7 +251,7 @@ var (
 // total picks the document's total: amounts found beside or below TOTAL
 // words, scored by the words' strength, agreement with cash − change, and
 // repetition; failing those, the largest amount outside the payment lines.
-func (d *doc) total() (string, float64) {
+func (d *doc) total(hint string) (string, float64) {
 	type cand struct {
 		value string
 		score float64
@@ -324,6 +336,18 @@ func (d *doc) total() (string, float64) {
 			cands = append(cands, cand{a.Value, s + pos})
 		}
 	}
+	if hint != "" {
+		found := false
+		for k := range cands {
+			if amountEqual(cands[k].value, hint) {
+				cands[k].score += 2.5
+				found = true
+			}
+		}
+		if !found && counts[hint] > 0 {
+			cands = append(cands, cand{hint, 4})
+		}
+	}
 	// Cash handed over less change given back is what was due: a strong
 	// sign, and a candidate of its own when it is printed somewhere.
 	paid := map[string]bool{}
@@ -351,18 +375,14 @@ func (d *doc) total() (string, float64) {
 	}
 	if best >= 0 {
 		v := cands[best].value
+		if hint != "" && amountEqual(v, hint) {
+			return v, 0.95 // the rules and the vendor's template agree
+		}
 		// Tills round to five cents after the total: when the document
 		// shows the total plus its rounding adjustment, that is what was
 		// paid.
-		for _, adj := range adjust {
-			if roundCents(v) {
-				break
-			}
-			for _, r := range []string{addAmounts(v, adj), subAmounts(v, adj)} {
-				if r != "" && roundCents(r) && counts[r] > 0 {
-					return r, min(0.95, 0.5+cands[best].score/10)
-				}
-			}
+		if r := rounded(v, adjust, counts); r != v {
+			return r, min(0.95, 0.5+cands[best].score/10)
 		}
 		return v, min(0.95, 0.4+cands[best].score/10)
 	}
@@ -387,6 +407,43 @@ func (d *doc) total() (string, float64) {
 		return "", 0
 	}
 	return val, 0.35
+}
+
+// rounded applies a till's rounding adjustment to a total when that
+// turns it into a whole five cents printed on the document.
+func rounded(v string, adjust []string, counts map[string]int) string {
+	if roundCents(v) {
+		return v
+	}
+	for _, adj := range adjust {
+		for _, r := range []string{addAmounts(v, adj), subAmounts(v, adj)} {
+			if r != "" && roundCents(r) && counts[r] > 0 {
+				return r
+			}
+		}
+	}
+	return v
+}
+
+// roundedTotal is rounded with the document's own adjustments.
+func (d *doc) roundedTotal(v string) string {
+	counts := map[string]int{}
+	var adjust []string
+	for i, am := range d.amounts {
+		for _, a := range am {
+			if a.Decimals {
+				counts[a.Value]++
+			}
+		}
+		if roundKw.MatchString(d.upper[i]) {
+			if a, _, ok := d.valueFor(i); ok && a.Decimals {
+				if r, ok := new(big.Rat).SetString(a.Value); ok && new(big.Rat).Abs(r).Cmp(big.NewRat(1, 10)) < 0 {
+					adjust = append(adjust, a.Value)
+				}
+			}
+		}
+	}
+	return rounded(v, adjust, counts)
 }
 
 // roundCents says whether an amount is a whole number of five cents,
@@ -527,10 +584,17 @@ func (d *doc) vendor() (string, float64, int) {
 	}
 	// continues says whether line j carries on the name on the line above.
 	continues := func(name string, j int) bool {
-		if j >= len(d.lines) || boilerplate.MatchString(d.upper[j]) {
+		if j >= len(d.lines) {
 			return false
 		}
 		u := d.upper[j]
+		// "PASAR RAYA MEGA MAJU" / "(SEMENYIH) SDN BHD"
+		if strings.HasPrefix(u, "(") && strongMark.MatchString(u) && !strongMark.MatchString(name) {
+			return true
+		}
+		if boilerplate.MatchString(u) {
+			return false
+		}
 		switch {
 		case strings.Count(name, "(") > strings.Count(name, ")"), strings.HasSuffix(name, "&"):
 			return true
@@ -538,14 +602,11 @@ func (d *doc) vendor() (string, float64, int) {
 			return false
 		case companyLead.MatchString(u) && !strongMark.MatchString(name):
 			return true
-		// "PASAR RAYA MEGA MAJU" / "(SEMENYIH) SDN BHD"
-		case strings.HasPrefix(u, "(") && strongMark.MatchString(u) && !strongMark.MatchString(name):
-			return true
 		}
 		return false
 	}
 	for i := 0; i < limit; i++ {
-		u := d.upper[i]
+		u := leadingNumber.ReplaceAllString(d.upper[i], "")
 		if !companyMark.MatchString(u) || boilerplate.MatchString(u) || strings.HasPrefix(u, "GST") {
 			continue
 		}
@@ -573,9 +634,13 @@ func (d *doc) vendor() (string, float64, int) {
 		if phoneLike.MatchString(u) && letters(u) < 6 || addressMark.MatchString(u) && i > 0 {
 			continue
 		}
-		name := clean(i)
+		name, last := clean(i), i
 		if letters(name) >= 3 {
-			return name, 0.55, i
+			for last < i+2 && continues(name, last+1) {
+				last++
+				name = name + " " + clean(last)
+			}
+			return name, 0.55, last
 		}
 	}
 	return "", 0, -1
@@ -619,7 +684,7 @@ func (d *doc) address(vendorLine int) string {
 
 // VendorAddress is the address block under the vendor's name in text,
 // for scoring against labelled receipts (the schema has no address).
-func VendorAddress(text, vendor string) string {
+func VendorAddress(text string) string {
 	d := newDoc(text)
 	_, _, i := d.vendor()
 	return d.address(i)
@@ -652,15 +717,14 @@ func (d *doc) extract(f *Fields, conf map[string]float64) {
 			*p, conf[field] = v, c
 		}
 	}
-	name, nc, vl := d.vendor()
+	name, nc, _ := d.vendor()
 	set(FieldVendorName, &f.VendorName, name, nc)
-	t, tc := d.total()
+	t, tc := d.total(d.totalHint)
 	set(FieldTotal, &f.Total, t, tc)
 	issue, ic, due := d.dates()
 	set(FieldIssueDate, &f.IssueDate, issue, ic)
 	set(FieldDueDate, &f.DueDate, due, 0.8)
 	set(FieldCurrency, &f.Currency, DetectCurrency(strings.Join(d.lines, "\n")), 0.8)
-	_ = vl
 
 	for i, u := range d.upper {
 		if f.VendorPIN == "" {

@@ -210,3 +210,40 @@ func TestExtractionJSON(t *testing.T) {
 		t.Errorf("round trip %+v, want %+v", back, x)
 	}
 }
+
+// FuzzRules: whatever the text, the engine answers without panicking, with
+// plain decimal amounts and real ISO dates.
+func FuzzRules(f *testing.F) {
+	for _, s := range []string{kenyanInvoice, mpesaReceipt, malaysianReceipt, utilityInvoice, "", "TOTAL\n\n:", "(((1,2,3.4.5)))\f\fRM-"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		x, err := Rules().Extract(context.Background(), Input{Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		amounts := []string{x.Fields.Total, x.Fields.Subtotal}
+		for _, v := range x.Fields.VAT {
+			amounts = append(amounts, v.Amount)
+		}
+		for _, l := range x.Fields.Lines {
+			amounts = append(amounts, l.Amount, l.UnitPrice)
+		}
+		for _, a := range amounts {
+			if a != "" && NormalizeAmount(a) != a {
+				t.Fatalf("amount %q is not canonical", a)
+			}
+		}
+		for _, d := range []string{x.Fields.IssueDate, x.Fields.DueDate} {
+			if d == "" {
+				continue
+			}
+			if _, err := time.Parse(time.DateOnly, d); err != nil {
+				t.Fatalf("date %q: %v", d, err)
+			}
+		}
+		if len(x.Checks) != 4 {
+			t.Fatalf("checks %+v", x.Checks)
+		}
+	})
+}
