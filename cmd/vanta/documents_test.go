@@ -3,15 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"mime/multipart"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -471,32 +467,6 @@ func TestDocumentsRestartAndResealMidJob(t *testing.T) {
 	allSettle("the restart", ids)
 }
 
-// testModel is the random-weights GGUF of the test bed: its answers are
-// nonsense but shaped by the schema (see its README).
-const testModel = "/work/shared/models/llama-2-tiny-random.gguf"
-
-// llamaTestbed is the test bed's llama-server wrapper: VANTA_TEST_LLAMA_SERVER
-// (scripts/test sets it), else what scripts/llm-testbed makes or finds.
-// Without it the test fails, saying how to make it.
-func llamaTestbed(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("VANTA_TEST_LLAMA_SERVER"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("VANTA_TEST_LLAMA_SERVER=%s: %v", p, err)
-		}
-		return p
-	}
-	out, err := exec.Command("../../scripts/llm-testbed").Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			err = fmt.Errorf("%w: %s", err, ee.Stderr)
-		}
-		t.Fatalf("the LLM test bed is missing (run scripts/llm-testbed as root, or set VANTA_TEST_LLAMA_SERVER): %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // usedModel says the extraction came from the model server: the LLM's
 // answer, or (random weights) its answer refused by the schema check with
 // the model named in the reason.
@@ -514,18 +484,7 @@ func usedModel(d docAnswer, program string) bool {
 func TestDocumentsLLMServerKilledMidJob(t *testing.T) {
 	wrapper := llamaTestbed(t)
 	const program = "llama-llama-2-tiny-random"
-	r := newDocRigPrepared(t, func(data string) {
-		model, err := os.ReadFile(testModel)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Join(data, "models"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(data, "models", filepath.Base(testModel)), model, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}, "VANTA_LLAMA_SERVER="+wrapper, "VANTA_DOCUMENT_WORKERS=1")
+	r := newDocRigPrepared(t, func(data string) { copyModel(t, data) }, "VANTA_LLAMA_SERVER="+wrapper, "VANTA_DOCUMENT_WORKERS=1")
 	a := r.a.ID
 	llama := ctlService(t, r.data, program)
 	if llama.State != "healthy" || llama.PID == 0 {
