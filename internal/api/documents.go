@@ -228,8 +228,9 @@ func documentID(c *gin.Context) (uuid.UUID, error) {
 }
 
 // uploadDocument streams multipart field "file" into the company's store.
-// The AI allowance is charged first (one request per document, whatever
-// engine later reads it: 429 when used up, before a byte is stored); the
+// A body declared larger than the limit is refused at once (413); then
+// the AI allowance is charged (one request per document, whatever engine
+// later reads it: 429 when used up, before a byte is stored); the
 // store then sniffs the type from the content (415), refuses an empty
 // file (400) or one over the limit or the storage allowance (413) and
 // keeps an encrypted copy; the job goes in the queue last.
@@ -240,13 +241,14 @@ func (s *server) uploadDocument(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	sc := scope(c)
-	if err := rt.quotas.AIRequest(ctx, sc); err != nil {
-		return err
-	}
 	maxBytes := rt.store.MaxBytes
 	r := c.Request
 	if r.ContentLength > maxBytes+formSlack {
+		// Declared too large: refused before it costs an AI request.
 		return &upload.TooLargeError{Field: "file", Limit: maxBytes}
+	}
+	if err := rt.quotas.AIRequest(ctx, sc); err != nil {
+		return err
 	}
 	r.Body = http.MaxBytesReader(c.Writer, r.Body, maxBytes+formSlack)
 	part, name, err := filePart(r)
