@@ -17,6 +17,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/internal/documents"
 	"github.com/vanta-ledger/vanta/internal/extract"
+	"github.com/vanta-ledger/vanta/internal/jobs"
 	"github.com/vanta-ledger/vanta/internal/upload"
 )
 
@@ -460,6 +461,36 @@ func downloadName(d documents.Document) string {
 		return d.Filename
 	}
 	return d.ID.String() + "." + d.Kind
+}
+
+// deleteDocument cancels the document's job and removes the document
+// with its file; its bytes return to the company's storage allowance. An
+// approved document stays (409): a journal entry names it.
+func (s *server) deleteDocument(c *gin.Context) error {
+	id, err := documentID(c)
+	if err != nil {
+		return err
+	}
+	rt, err := s.documentsRuntime()
+	if err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	d, err := rt.store.Get(ctx, scope(c), id)
+	if err != nil {
+		return err
+	}
+	if d.Status == documents.StatusApproved {
+		return &documents.StateError{Status: d.Status, Action: "delete"}
+	}
+	if err := rt.queue.Cancel(ctx, scope(c), d.ID); err != nil && !errors.Is(err, jobs.ErrNotFound) {
+		return fmt.Errorf("cancel the job of document %s: %w", d.ID, err)
+	}
+	if _, err := rt.store.Remove(ctx, scope(c), id); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
+	return nil
 }
 
 // documentsStatus maps internal/documents' typed errors (called from
