@@ -3,15 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"mime/multipart"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -322,6 +318,9 @@ func TestDocumentsEndToEnd(t *testing.T) {
 	if code, body := in.call("POST", r.path(a, "/documents/"+scanDoc.DocumentID+"/approve"), r.manager, nil); code != 409 {
 		t.Errorf("second approval: %d %s", code, body)
 	}
+	if code, body := in.call("DELETE", r.path(a, "/documents/"+scanDoc.DocumentID), r.manager, nil); code != 409 || errorCode(body) != "invalid_status" {
+		t.Errorf("delete an approved document: %d %s", code, body)
+	}
 	in.mustCall("POST", r.path(a, "/journal-entries/"+appr.JournalEntryID+"/approve"), r.manager, nil, 200, nil)
 	tb := trialBalances(in, r.manager, r.path(a, ""))
 	total, _ := new(big.Rat).SetString(receipt.Total)
@@ -406,7 +405,8 @@ func TestDocumentsQuotas(t *testing.T) {
 	if code != 413 || errorCode(body) != "quota_exceeded" || !strings.Contains(string(body), "storage_bytes") {
 		t.Errorf("over the storage allowance: %d %s", code, body)
 	}
-	r.upload(t, r.manager, a, "one.pdf", extracttest.PDF(extracttest.InvoiceVariant(6).Lines))
+	one := extracttest.PDF(extracttest.InvoiceVariant(6).Lines)
+	first := r.upload(t, r.manager, a, "one.pdf", one)
 	r.upload(t, r.manager, a, "two.pdf", extracttest.PDF(extracttest.InvoiceVariant(7).Lines))
 	req := func() (int, []byte) {
 		return in.uploadFile(r.manager, r.path(a, "/documents"), "three.pdf", extracttest.PDF(extracttest.InvoiceVariant(8).Lines))
@@ -421,6 +421,18 @@ func TestDocumentsQuotas(t *testing.T) {
 	in.mustCall("GET", r.path(a, "/quota"), r.manager, nil, 200, &quota)
 	if quota.Storage.Used <= 0 || quota.Storage.Used > 1<<20 || quota.Storage.Limit != 3145728 {
 		t.Errorf("storage after two small documents and a refused big one: %+v", quota.Storage)
+	}
+	// Deleting a document gives its bytes back and forgets its content.
+	in.mustCall("DELETE", r.path(a, "/documents/"+first.DocumentID), r.manager, nil, 204, nil)
+	if code, body := in.call("GET", r.path(a, "/documents/"+first.DocumentID), r.manager, nil); code != 404 {
+		t.Errorf("GET a deleted document: %d %s", code, body)
+	}
+	var after struct {
+		Storage struct{ Used, Limit int64 } `json:"storage_bytes"`
+	}
+	in.mustCall("GET", r.path(a, "/quota"), r.manager, nil, 200, &after)
+	if after.Storage.Used != quota.Storage.Used-int64(len(one)) {
+		t.Errorf("storage used %d after deleting %d bytes of %d", after.Storage.Used, len(one), quota.Storage.Used)
 	}
 	// Company B's allowance is its own.
 	r.upload(t, r.bAdmin, r.b.ID, "b.pdf", extracttest.PDF(extracttest.InvoiceVariant(9).Lines))
@@ -471,32 +483,6 @@ func TestDocumentsRestartAndResealMidJob(t *testing.T) {
 	allSettle("the restart", ids)
 }
 
-// testModel is the random-weights GGUF of the test bed: its answers are
-// nonsense but shaped by the schema (see its README).
-const testModel = "/work/shared/models/llama-2-tiny-random.gguf"
-
-// llamaTestbed is the test bed's llama-server wrapper: VANTA_TEST_LLAMA_SERVER
-// (scripts/test sets it), else what scripts/llm-testbed makes or finds.
-// Without it the test fails, saying how to make it.
-func llamaTestbed(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("VANTA_TEST_LLAMA_SERVER"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("VANTA_TEST_LLAMA_SERVER=%s: %v", p, err)
-		}
-		return p
-	}
-	out, err := exec.Command("../../scripts/llm-testbed").Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			err = fmt.Errorf("%w: %s", err, ee.Stderr)
-		}
-		t.Fatalf("the LLM test bed is missing (run scripts/llm-testbed as root, or set VANTA_TEST_LLAMA_SERVER): %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // usedModel says the extraction came from the model server: the LLM's
 // answer, or (random weights) its answer refused by the schema check with
 // the model named in the reason.
@@ -514,18 +500,7 @@ func usedModel(d docAnswer, program string) bool {
 func TestDocumentsLLMServerKilledMidJob(t *testing.T) {
 	wrapper := llamaTestbed(t)
 	const program = "llama-llama-2-tiny-random"
-	r := newDocRigPrepared(t, func(data string) {
-		model, err := os.ReadFile(testModel)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Join(data, "models"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(data, "models", filepath.Base(testModel)), model, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}, "VANTA_LLAMA_SERVER="+wrapper, "VANTA_DOCUMENT_WORKERS=1")
+	r := newDocRigPrepared(t, func(data string) { copyModel(t, data) }, "VANTA_LLAMA_SERVER="+wrapper, "VANTA_DOCUMENT_WORKERS=1")
 	a := r.a.ID
 	llama := ctlService(t, r.data, program)
 	if llama.State != "healthy" || llama.PID == 0 {
@@ -617,6 +592,7 @@ func TestDocumentsIsolation(t *testing.T) {
 				{"GET", "/documents/" + id + "/file", nil},
 				{"PATCH", "/documents/" + id + "/extraction", map[string]string{"total": "1.00"}},
 				{"POST", "/documents/" + id + "/approve", map[string]string{}},
+				{"DELETE", "/documents/" + id, nil},
 			} {
 				code, body := in.call(p.method, r.path(cid, p.path), r.bAdmin, p.body)
 				if code != 404 || bytes.Contains(body, []byte(st.DocumentID)) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/internal/documents"
 	"github.com/vanta-ledger/vanta/internal/extract"
+	"github.com/vanta-ledger/vanta/internal/jobs"
 	"github.com/vanta-ledger/vanta/internal/upload"
 )
 
@@ -228,8 +229,9 @@ func documentID(c *gin.Context) (uuid.UUID, error) {
 }
 
 // uploadDocument streams multipart field "file" into the company's store.
-// The AI allowance is charged first (one request per document, whatever
-// engine later reads it: 429 when used up, before a byte is stored); the
+// A body declared larger than the limit is refused at once (413); then
+// the AI allowance is charged (one request per document, whatever engine
+// later reads it: 429 when used up, before a byte is stored); the
 // store then sniffs the type from the content (415), refuses an empty
 // file (400) or one over the limit or the storage allowance (413) and
 // keeps an encrypted copy; the job goes in the queue last.
@@ -240,13 +242,14 @@ func (s *server) uploadDocument(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	sc := scope(c)
-	if err := rt.quotas.AIRequest(ctx, sc); err != nil {
-		return err
-	}
 	maxBytes := rt.store.MaxBytes
 	r := c.Request
 	if r.ContentLength > maxBytes+formSlack {
+		// Declared too large: refused before it costs an AI request.
 		return &upload.TooLargeError{Field: "file", Limit: maxBytes}
+	}
+	if err := rt.quotas.AIRequest(ctx, sc); err != nil {
+		return err
 	}
 	r.Body = http.MaxBytesReader(c.Writer, r.Body, maxBytes+formSlack)
 	part, name, err := filePart(r)
@@ -458,6 +461,36 @@ func downloadName(d documents.Document) string {
 		return d.Filename
 	}
 	return d.ID.String() + "." + d.Kind
+}
+
+// deleteDocument cancels the document's job and removes the document
+// with its file; its bytes return to the company's storage allowance. An
+// approved document stays (409): a journal entry names it.
+func (s *server) deleteDocument(c *gin.Context) error {
+	id, err := documentID(c)
+	if err != nil {
+		return err
+	}
+	rt, err := s.documentsRuntime()
+	if err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	d, err := rt.store.Get(ctx, scope(c), id)
+	if err != nil {
+		return err
+	}
+	if d.Status == documents.StatusApproved {
+		return &documents.StateError{Status: d.Status, Action: "delete"}
+	}
+	if err := rt.queue.Cancel(ctx, scope(c), d.ID); err != nil && !errors.Is(err, jobs.ErrNotFound) {
+		return fmt.Errorf("cancel the job of document %s: %w", d.ID, err)
+	}
+	if _, err := rt.store.Remove(ctx, scope(c), id); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
+	return nil
 }
 
 // documentsStatus maps internal/documents' typed errors (called from
