@@ -176,7 +176,7 @@ func allDigits(s string) bool {
 // amountToken finds amount-like tokens in a line: digits with grouping and
 // decimal marks, optionally in parentheses. Currency marks are handled by
 // the caller (they are separate words on most documents).
-var amountToken = regexp.MustCompile(`\(?\d{1,3}(?:[, ]\d{3})+(?:\.\d{1,2})?\)?|\(?\d{1,3}(?:\.\d{3})+,\d{1,2}\)?|\(?\d+(?:[.,]\d{1,2})?\)?-?`)
+var amountToken = regexp.MustCompile(`\(?\.\d{2}\b\)?|\(?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?\)?|\(?\d{1,3}(?:\.\d{3})+,\d{1,2}\)?|\(?\d+(?:[.,]\d{1,2})?\)?-?`)
 
 // centsTail is a written decimal part: "31.00", "12,50)".
 var centsTail = regexp.MustCompile(`[.,]\d{2}\)?-?$`)
@@ -189,13 +189,24 @@ type amountMatch struct {
 	Decimals bool // written with a decimal part
 }
 
-// findAmounts lists the amounts in one line, left to right.
+// findAmounts lists the amounts in one line, left to right. A number
+// glued to a currency mark ("RM7.90", "KSh1,160") or followed by a till's
+// tax code ("9.80SR") counts; one glued to other letters is part of a code
+// ("A123"), and one followed by "%" is a rate.
 func findAmounts(line string) []amountMatch {
 	var out []amountMatch
 	for _, loc := range amountToken.FindAllStringIndex(line, -1) {
 		tok := line[loc[0]:loc[1]]
-		// An amount glued to letters is part of a word or a code ("A123").
-		if loc[0] > 0 && isWordByte(line[loc[0]-1]) || loc[1] < len(line) && isWordByte(line[loc[1]]) {
+		cents := centsTail.MatchString(tok)
+		if loc[0] > 0 && isWordByte(line[loc[0]-1]) && !afterCurrency(line[:loc[0]]) {
+			continue
+		}
+		if loc[1] < len(line) && isWordByte(line[loc[1]]) {
+			if !cents || !taxCodeAfter(line[loc[1]:]) {
+				continue
+			}
+		}
+		if rest := strings.TrimLeft(line[loc[1]:], " "); strings.HasPrefix(rest, "%") {
 			continue
 		}
 		if strings.HasSuffix(tok, "-") && loc[1] < len(line) && line[loc[1]] >= '0' && line[loc[1]] <= '9' {
@@ -205,9 +216,44 @@ func findAmounts(line string) []amountMatch {
 		if !ok {
 			continue
 		}
-		out = append(out, amountMatch{Value: v, Start: loc[0], End: loc[1], Decimals: centsTail.MatchString(tok)})
+		// "-RM0.02", "RM-0.20": the sign sits around the currency mark.
+		if before := strings.ToUpper(line[:loc[0]]); !strings.HasPrefix(v, "-") && v != "0.00" && (negBeforeCurrency.MatchString(before) || bareMinus.MatchString(before)) {
+			v = "-" + v
+		}
+		out = append(out, amountMatch{Value: v, Start: loc[0], End: loc[1], Decimals: cents})
 	}
 	return out
+}
+
+// negBeforeCurrency is a minus sign written around a glued currency mark.
+var negBeforeCurrency = regexp.MustCompile(`(?:-\s?(?:RM|KSH|KES|\$|USD|MYR)\s?|(?:RM|KSH|KES|\$|USD|MYR)\s?-)$`)
+
+// bareMinus is a minus sign standing alone before a number ("-.02").
+var bareMinus = regexp.MustCompile(`(?:^|[\s:(])-$`)
+
+// afterCurrency reports whether before ends with a currency mark the
+// number is glued to.
+func afterCurrency(before string) bool {
+	up := strings.ToUpper(strings.TrimSuffix(before, "-"))
+	for _, m := range currencyMarks {
+		if strings.HasSuffix(up, m.mark) {
+			p := len(up) - len(m.mark)
+			if p == 0 || !(up[p-1] >= 'A' && up[p-1] <= 'Z') {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// taxCodeAfter reports whether after starts with a till's one- or
+// two-letter tax code (SR, ZR, S, Z, T, E) and then ends the word.
+func taxCodeAfter(after string) bool {
+	n := 0
+	for n < len(after) && after[n] >= 'A' && after[n] <= 'Z' {
+		n++
+	}
+	return n >= 1 && n <= 2 && (n == len(after) || !isWordByte(after[n]))
 }
 
 func isWordByte(b byte) bool {
@@ -242,7 +288,9 @@ const monthRe = `(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|
 
 var (
 	// 14/03/2018, 14-03-2018, 14.03.18, 2018-03-14, 2018/03/14
-	numericDate = regexp.MustCompile(`(?:^|[^\d])(\d{1,4})\s?([/.\-])\s?(\d{1,2})\s?([/.\-])\s?(\d{2,4})(?:$|[^\d])`)
+	numericDate = regexp.MustCompile(`(?:^|[^\d])(\d{1,4})([/.\-])(\d{1,2})([/.\-])(\d{2,4})(?:$|[^\d])`)
+	// 20180428: year first, no separators (some tills)
+	compactDate = regexp.MustCompile(`(?:^|[^\d])(20[0-3]\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?:$|[^\d])`)
 	// 14 Mar 2018, 14-Mar-2018, 14MAR18, 14th March 2018
 	dayMonthYear = regexp.MustCompile(`(?:^|[^\d])(\d{1,2})(?:st|nd|rd|th)?[\s\-/.]*(` + monthRe + `)[a-z]*[\s\-/.,']*(\d{4}|\d{2})(?:$|[^\d])`)
 	// March 14, 2018; Mar 14 2018
@@ -295,6 +343,11 @@ func findDates(s string) []dateMatch {
 		}
 		if iso != "" {
 			out = append(out, dateMatch{iso, m[2], m[11]})
+		}
+	}
+	for _, m := range compactDate.FindAllStringSubmatchIndex(s, -1) {
+		if iso := isoDate(atoi(s[m[2]:m[3]]), atoi(s[m[4]:m[5]]), atoi(s[m[6]:m[7]])); iso != "" {
+			out = append(out, dateMatch{iso, m[2], m[7]})
 		}
 	}
 	for _, m := range dayMonthYear.FindAllStringSubmatchIndex(s, -1) {

@@ -337,3 +337,95 @@ func TestTextString(t *testing.T) {
 		})
 	}
 }
+
+// TestReadTextMixedPDF: a typed page and a scanned page in one PDF; the
+// first keeps its text layer (confidence 100), the second is OCRed, and
+// the document's method says OCR was involved.
+func TestReadTextMixedPDF(t *testing.T) {
+	letter := []string{"Dear Accounts Payable,", "Please find attached our invoice for March 2026.", "Kind regards, Wanjiku"}
+	inv := extracttest.Invoice()
+	path := writeFile(t, "mixed.pdf", extracttest.MixedPDF(t, letter, inv.Lines))
+	got, err := ReadText(context.Background(), path, KindPDF, DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Method != MethodTesseract || len(got.Pages) != 2 {
+		t.Fatalf("method %q, %d pages; want tesseract, 2", got.Method, len(got.Pages))
+	}
+	tests := []struct {
+		name     string
+		page     Page
+		number   int
+		contains []string
+		allFull  bool // every word at confidence 100 (text layer)
+	}{
+		{"typed letter", got.Pages[0], 1, []string{"Please find attached our invoice for March 2026."}, true},
+		{"scanned invoice", got.Pages[1], 2, []string{inv.DocumentNumber, "8,990.00", inv.VendorPIN}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.page.Number != tc.number {
+				t.Errorf("number %d, want %d", tc.page.Number, tc.number)
+			}
+			for _, s := range tc.contains {
+				if !strings.Contains(tc.page.Text, s) {
+					t.Errorf("page lacks %q:\n%s", s, tc.page.Text)
+				}
+			}
+			full := !slices.ContainsFunc(tc.page.Words, func(w Word) bool { return w.Confidence != 100 })
+			if len(tc.page.Words) == 0 || full != tc.allFull {
+				t.Errorf("%d words, all at 100: %v, want %v", len(tc.page.Words), full, tc.allFull)
+			}
+		})
+	}
+	if !strings.Contains(got.String(), "Wanjiku\f") {
+		t.Errorf("pages not separated by a form feed: %q", got.String())
+	}
+}
+
+// TestReadTextToolFailures: only a tool that ran and exited with a
+// failure status condemns the file; a tool that is missing or dies of a
+// signal is an ordinary error, so the job is retried rather than the
+// document failed for good.
+func TestReadTextToolFailures(t *testing.T) {
+	png := extracttest.Scan(t, []string{"Receipt 42"})
+	pdf := extracttest.PDF([]string{"Receipt 42"})
+	tests := []struct {
+		name   string
+		tool   string // a fake of this tool goes first in PATH
+		script string // "" = PATH has no tools at all
+		file   string
+		data   []byte
+		reason string // "" = not a *BadFileError
+	}{
+		{"tesseract exits 1 silently", "tesseract", "exit 1", "scan.png", png, "corrupt image: tesseract: exit status 1"},
+		{"tesseract killed by a signal", "tesseract", "kill -KILL $$", "scan.png", png, ""},
+		{"pdfinfo exits 1 silently", "pdfinfo", "exit 1", "doc.pdf", pdf, "corrupt PDF: pdfinfo: exit status 1"},
+		{"poppler not installed", "", "", "doc.pdf", pdf, ""},
+		{"tesseract not installed", "", "", "scan.png", png, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := t.TempDir()
+			path := bin
+			if tc.tool != "" {
+				if err := os.WriteFile(filepath.Join(bin, tc.tool), []byte("#!/bin/sh\n"+tc.script+"\n"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				path += string(os.PathListSeparator) + os.Getenv("PATH")
+			}
+			t.Setenv("PATH", path)
+			_, err := ReadText(context.Background(), writeFile(t, tc.file, tc.data), "", DefaultLimits())
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var bad *BadFileError
+			switch {
+			case tc.reason == "" && errors.As(err, &bad):
+				t.Errorf("err = %v, want an ordinary error (retryable)", err)
+			case tc.reason != "" && (!errors.As(err, &bad) || bad.Reason != tc.reason):
+				t.Errorf("err = %v, want BadFileError %q", err, tc.reason)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -111,5 +112,25 @@ func TestInvoiceAddsUp(t *testing.T) {
 		if !strings.Contains(text, v) {
 			t.Errorf("text lacks %q", v)
 		}
+	}
+}
+
+// Other packages' tests assert these literals; InvoiceVariant must keep
+// producing them for 42.
+func TestInvoiceLiterals(t *testing.T) {
+	inv := Invoice()
+	got := []string{inv.DocumentNumber, inv.Subtotal, inv.VATAmount, inv.Total, inv.Items[0].Quantity, inv.Items[0].Amount}
+	want := []string{"INV-2026-0042", "7750.00", "1240.00", "8990.00", "5", "3250.00"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	text := strings.Join(inv.Lines, "\n")
+	for _, s := range []string{"TOTAL", "8,990.00", "3,250.00", "4,500.00", "VAT 16%"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("text lacks %q:\n%s", s, text)
+		}
+	}
+	if a, b := InvoiceVariant(1), InvoiceVariant(2); a.Total == b.Total || a.DocumentNumber == b.DocumentNumber {
+		t.Errorf("variants 1 and 2 are alike: %s %s", a.Total, b.Total)
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"testing"
+	"strings"
 )
 
 // scanDPI keeps the rendered scans small (a short page is about 1240 x
@@ -20,69 +20,119 @@ import (
 // tesseract reads reliably.
 const scanDPI = 150
 
-// render runs pdftoppm on PDF(lines) with the given output format flag
-// and returns the image bytes.
-func render(t testing.TB, lines []string, format, ext string) []byte {
-	t.Helper()
-	dir := t.TempDir()
+// TB is the part of testing.TB the renderers use; declared here so that
+// the package does not import "testing" and `vanta bench documents` can
+// render its corpus with the same code (a *testing.T satisfies it).
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// Image formats of Render.
+const (
+	FormatPNG  = "png"
+	FormatJPEG = "jpeg"
+	FormatTIFF = "tiff"
+)
+
+// Render draws PDF(lines)'s first page at dpi as a grey image in format,
+// with pdftoppm, without anti-aliasing, as a scanner's black-and-white
+// mode delivers it: tesseract reads the grey glyph edges of a clean
+// render as stray underscores after wide gaps ("P051234567X_").
+func Render(lines []string, format string, dpi int) ([]byte, error) {
+	ext := map[string]string{FormatPNG: ".png", FormatJPEG: ".jpg", FormatTIFF: ".tif"}[format]
+	if ext == "" {
+		return nil, fmt.Errorf("extracttest: unknown image format %q", format)
+	}
+	dir, err := os.MkdirTemp("", "extracttest-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
 	in := filepath.Join(dir, "doc.pdf")
 	if err := os.WriteFile(in, PDF(lines), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	out := filepath.Join(dir, "scan")
-	// Without anti-aliasing, as a scanner's black-and-white mode
-	// delivers it: tesseract reads grey glyph edges of a clean render as
-	// stray underscores after wide gaps ("P051234567X_").
-	cmd := exec.Command("pdftoppm", "-r", fmt.Sprint(scanDPI), "-gray", "-aa", "no", "-aaVector", "no", format, "-singlefile", in, out)
+	cmd := exec.Command("pdftoppm", "-r", fmt.Sprint(dpi), "-gray", "-aa", "no", "-aaVector", "no", "-"+format, "-singlefile", in, out)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("extracttest: pdftoppm: %v: %s", err, b)
+		return nil, fmt.Errorf("extracttest: pdftoppm: %v: %s", err, b)
 	}
-	img, err := os.ReadFile(out + ext)
+	return os.ReadFile(out + ext)
+}
+
+func render(t TB, lines []string, format string) []byte {
+	t.Helper()
+	img, err := Render(lines, format, scanDPI)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	return img
 }
 
 // Scan is a PNG of the first page of PDF(lines): a "scanned" document
 // with no text layer, whose words the test knows.
-func Scan(t testing.TB, lines []string) []byte {
-	return render(t, lines, "-png", ".png")
-}
+func Scan(t TB, lines []string) []byte { return render(t, lines, FormatPNG) }
 
 // ScanJPEG is Scan as a JPEG (what phones and most scanners send).
-func ScanJPEG(t testing.TB, lines []string) []byte {
-	return render(t, lines, "-jpeg", ".jpg")
-}
+func ScanJPEG(t TB, lines []string) []byte { return render(t, lines, FormatJPEG) }
 
 // ScanTIFF is Scan as a TIFF (what fax-era scanners send).
-func ScanTIFF(t testing.TB, lines []string) []byte {
-	return render(t, lines, "-tiff", ".tif")
-}
+func ScanTIFF(t TB, lines []string) []byte { return render(t, lines, FormatTIFF) }
 
 // ScanPDF is a PDF whose only page is the JPEG scan of lines, as a
 // scanner's "scan to PDF" makes it: an image XObject (DCTDecode, the JPEG
 // bytes as they are) and no text at all, so readers must OCR it.
-func ScanPDF(t testing.TB, lines []string) []byte {
+func ScanPDF(t TB, lines []string) []byte {
 	t.Helper()
-	jpg := ScanJPEG(t, lines)
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(jpg))
-	if err != nil {
-		t.Fatalf("extracttest: rendered JPEG: %v", err)
-	}
-	cs := "/DeviceRGB"
-	if cfg.ColorModel == color.GrayModel {
-		cs = "/DeviceGray"
-	}
-	// The page has the size of the paper that was scanned.
-	pw, ph := cfg.Width*72/scanDPI, cfg.Height*72/scanDPI
+	return pagesPDF(t, pdfPage{scan: lines})
+}
+
+// MixedPDF is a two-page PDF: page 1 has a text layer showing text, page
+// 2 is the scan of scanned (a typed cover letter with a scanned receipt
+// attached), so one document needs both pdftotext and OCR.
+func MixedPDF(t TB, text, scanned []string) []byte {
+	t.Helper()
+	return pagesPDF(t, pdfPage{text: text}, pdfPage{scan: scanned})
+}
+
+// pdfPage is a page of pagesPDF: text drawn in Helvetica, or the lines
+// rendered and embedded as a scan.
+type pdfPage struct{ text, scan []string }
+
+func pagesPDF(t TB, pages ...pdfPage) []byte {
+	t.Helper()
 	w := newWriter()
-	catalog, tree, page, content, img := w.alloc(), w.alloc(), w.alloc(), w.alloc(), w.alloc()
+	catalog, tree, font := w.alloc(), w.alloc(), w.alloc()
+	var kids []string
+	for _, p := range pages {
+		page, content := w.alloc(), w.alloc()
+		kids = append(kids, fmt.Sprintf("%d 0 R", page))
+		if p.scan == nil {
+			h := a4Height
+			w.object(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %d %d] /Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>", tree, pageWidth, h, font, content))
+			w.stream(content, "", textContent(p.text, h))
+			continue
+		}
+		jpg := ScanJPEG(t, p.scan)
+		cfg, _, err := image.DecodeConfig(bytes.NewReader(jpg))
+		if err != nil {
+			t.Fatalf("extracttest: rendered JPEG: %v", err)
+		}
+		cs := "/DeviceRGB"
+		if cfg.ColorModel == color.GrayModel {
+			cs = "/DeviceGray"
+		}
+		// The page has the size of the paper that was scanned.
+		pw, ph := cfg.Width*72/scanDPI, cfg.Height*72/scanDPI
+		img := w.alloc()
+		w.object(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %d %d] /Resources << /XObject << /Im0 %d 0 R >> >> /Contents %d 0 R >>", tree, pw, ph, img, content))
+		w.stream(content, "", fmt.Appendf(nil, "q %d 0 0 %d 0 0 cm /Im0 Do Q", pw, ph))
+		w.stream(img, fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent 8 /Filter /DCTDecode", cfg.Width, cfg.Height, cs), jpg)
+	}
 	w.object(catalog, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", tree))
-	w.object(tree, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
-	w.object(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %d %d] /Resources << /XObject << /Im0 %d 0 R >> >> /Contents %d 0 R >>", tree, pw, ph, img, content))
-	w.stream(content, "", fmt.Appendf(nil, "q %d 0 0 %d 0 0 cm /Im0 Do Q", pw, ph))
-	w.stream(img, fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent 8 /Filter /DCTDecode", cfg.Width, cfg.Height, cs), jpg)
+	w.object(tree, fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(pages)))
+	w.object(font, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
 	return w.finish(catalog, "")
 }
 
