@@ -382,11 +382,31 @@ func TestDocumentsBadFiles(t *testing.T) {
 		if code, body := in.call("POST", r.path(a, "/documents/"+st.DocumentID+"/approve"), r.manager, nil); code != 409 {
 			t.Errorf("approve the %s: %d %s", tc.name, code, body)
 		}
+		// Retried, a bad file fails again for the same reason.
+		// The document fails a moment before its job ends: until then a
+		// retry is 409.
+		for deadline := time.Now().Add(guard); ; {
+			code, body := in.call("POST", r.path(a, "/documents/"+st.DocumentID+"/retry"), r.manager, nil)
+			if code == 202 {
+				break
+			}
+			if code != 409 || time.Now().After(deadline) {
+				t.Fatalf("retry the %s: %d %s", tc.name, code, body)
+			}
+			time.Sleep(50 * time.Millisecond) // polling a real process with a deadline
+		}
+		d = r.waitDocument(t, r.manager, a, st.DocumentID, func(d docAnswer) bool { return d.Status == "failed" })
+		if d.Error == nil || !strings.Contains(*d.Error, tc.reason) {
+			t.Errorf("%s retried: error %s", tc.name, deref(d.Error))
+		}
 	}
 	good := r.upload(t, r.manager, a, "good.pdf", extracttest.PDF(extracttest.InvoiceVariant(3).Lines))
 	d := r.waitDocument(t, r.manager, a, good.DocumentID, func(d docAnswer) bool { return settled(d.Status) })
 	if d.Status == "failed" {
 		t.Errorf("a good document after the bad ones failed: %s", deref(d.Error))
+	}
+	if code, body := in.call("POST", r.path(a, "/documents/"+good.DocumentID+"/retry"), r.manager, nil); code != 409 || errorCode(body) != "invalid_status" {
+		t.Errorf("retry a document that did not fail: %d %s", code, body)
 	}
 }
 

@@ -162,6 +162,7 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"GET", "/documents/:docid/file", auth.ActDocumentsRead}, h(s.documentFile)},
 		{CompanyRoute{"PATCH", "/documents/:docid/extraction", auth.ActDocumentsApprove}, h(s.correctDocument)},
 		{CompanyRoute{"POST", "/documents/:docid/approve", auth.ActDocumentsApprove}, h(s.approveDocument)},
+		{CompanyRoute{"POST", "/documents/:docid/retry", auth.ActDocumentsUpload}, h(s.retryDocument)},
 	}
 }
 

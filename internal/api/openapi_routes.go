@@ -240,6 +240,8 @@ var apiOps = []apiOp{
 		note: "Answers the file (application/pdf, image/png, image/jpeg or image/tiff), not JSON."},
 	{method: "PATCH", path: "/api/v1/companies/{cid}/documents/{docid}/extraction", id: "correctDocument", tag: "Documents", summary: "A reviewer's corrections of the extracted fields; kept as training data for the vendor's template", access: companyMember, request: extractedFields{}, status: 200, response: documentJSON{}},
 	{method: "POST", path: "/api/v1/companies/{cid}/documents/{docid}/approve", id: "approveDocument", tag: "Documents", summary: "Make a draft journal entry from the document, linked both ways; the ledger's approval posts it", access: companyMember, request: approveRequest{}, optionalBody: true, status: 201, response: approved{}},
+	{method: "POST", path: "/api/v1/companies/{cid}/documents/{docid}/retry", id: "retryDocument", tag: "Documents", summary: "Put a failed document back in the queue; it resumes at its unfinished stage", access: companyMember, status: 202, response: documentStarted{},
+		note: "Only a failed document (409 invalid_status otherwise). A bad file fails again with the same reason."},
 }
 
 // tagDescriptions describe the groups of operations, in the order the
