@@ -88,10 +88,10 @@ const VantaDocuments = (() => {
     const fStatus = el("select", { "data-testid": "documents-filter-status" },
       [el("option", { value: "", text: "Any status" })].concat(statuses.map(([v, t]) => el("option", { value: v, text: t }))));
     fStatus.value = statuses.some(([v]) => v === q.get("status")) ? q.get("status") : "";
-    const fQuery = el("input", { type: "search", maxlength: "200", autocomplete: "off", value: q.get("q") || "", "data-testid": "documents-filter-q" });
+    const fQuery = el("input", { type: "text", maxlength: "200", autocomplete: "off", value: q.get("q") || "", "data-testid": "documents-filter-q" });
     const search = el("button", { type: "submit", class: "primary", "data-testid": "documents-search", text: "Search" });
     const filters = el("form", { class: "filters", role: "search", "aria-label": "Find documents", "data-reads": "", "data-testid": "documents-filters" }, [
-      labelled("documents-filter-status", "Status", fStatus), labelled("documents-filter-q", "Words in the document", fQuery),
+      labelled("documents-filter-status", "Status", fStatus), labelled("documents-filter-q", "Search text", fQuery),
       el("div", { class: "actions" }, [search]),
     ]);
     filters.addEventListener("submit", (ev) => {
@@ -104,7 +104,7 @@ const VantaDocuments = (() => {
     });
 
     const table = el("table", { class: "grid books", "data-testid": "documents-table" }, [
-      el("thead", {}, [el("tr", {}, ["Document", "Type", "Status", "Confidence", "Uploaded"].map((h) => el("th", { scope: "col", text: h })))]),
+      el("thead", {}, [el("tr", {}, ["Document", "Type", "Status", "Confidence", "Uploaded"].map((h) => el("th", { scope: "col", class: h === "Confidence" ? "amount" : null, text: h })))]),
     ]);
     const body = el("tbody");
     table.append(body);
@@ -685,6 +685,10 @@ const VantaDocuments = (() => {
       save.disabled = false;
       if (approve) approve.disabled = false;
       if (!saved) return;
+      // The appliance checks the corrected figures again: the page shows
+      // its new checks and confidences.
+      if (saved.id) await draw(ctx, section.parentNode, saved, box);
+      if (!ctx.live()) return;
       Vanta.message(box, "success", "Your corrections are saved.", "", "extraction_saved");
     });
 
