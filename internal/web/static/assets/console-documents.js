@@ -5,8 +5,8 @@
 // approved into a draft journal entry of the books.
 //
 // Roles as auth.Matrix has them: every member reads documents
-// (documents.read); users and up upload them and correct what was read
-// (documents.upload); managers and up approve them into the books
+// (documents.read); users and up upload them (documents.upload);
+// managers and up correct what was read and approve them into the books
 // (documents.approve). A page draws a write control only for a role the
 // API would let use it; the API stays the authority.
 //
@@ -26,7 +26,7 @@ const VantaDocuments = (() => {
   const uploaders = ["god", "admin", "manager", "user"];
   const approvers = ["god", "admin", "manager"];
   const canUpload = (role) => uploaders.includes(role);
-  const canCorrect = canUpload;
+  const canCorrect = (role) => approvers.includes(role); // PATCH …/extraction is documents.approve
   const canApprove = (role) => approvers.includes(role);
 
   const cpath = (ctx, p) => "/api/v1/companies/" + encodeURIComponent(ctx.company.company_id) + p;
@@ -364,11 +364,16 @@ const VantaDocuments = (() => {
     return allKeys.filter((k) => msg.includes(k) || msg.includes(k.replace(/_/g, " ")));
   }
 
-  // confidenceOf reads the per-field confidences, wherever the API puts
-  // them (beside the extraction or inside it).
+  // The API's extraction: {class, class_confidence, fields: {…},
+  // confidence: [{field, confidence}], checks, engine, model,
+  // prompt_version, duration_ms, fallback_reason}; confidences are
+  // decimal strings "0.00".."1.00".
+  const fieldsOf = (d) => (d.extraction && d.extraction.fields) || {};
+  const checksOf = (d) => (d.extraction && d.extraction.checks) || [];
   function confidenceOf(d) {
-    const x = d.extraction || {};
-    return d.field_confidence || x.field_confidence || d.confidences || (x.confidence && typeof x.confidence === "object" ? x.confidence : null) || {};
+    const out = {};
+    for (const c of (d.extraction && d.extraction.confidence) || []) out[c.field] = c.confidence;
+    return out;
   }
 
   async function review(root, ctx) {
@@ -480,7 +485,7 @@ const VantaDocuments = (() => {
   // id to point the field's aria-describedby at.
   function failedChecks(d) {
     const byField = new Map();
-    (d.checks || []).forEach((c, i) => {
+    checksOf(d).forEach((c, i) => {
       if (c.ok) return;
       for (const k of fieldsOfCheck(c)) {
         if (!byField.has(k)) byField.set(k, []);
@@ -491,7 +496,7 @@ const VantaDocuments = (() => {
   }
 
   function checksList(d) {
-    const checks = d.checks || [];
+    const checks = checksOf(d);
     const ul = el("ul", { class: "checks", "data-testid": "document-checks" });
     checks.forEach((c, i) => {
       ul.append(el("li", { id: "check-" + i, class: c.ok ? "ok" : "failed", "data-testid": "document-check", "data-check": c.name, "data-ok": String(!!c.ok) }, [
@@ -517,7 +522,7 @@ const VantaDocuments = (() => {
 
   // extractionFacts shows what was read to a role that may not change it.
   function extractionFacts(d) {
-    const x = d.extraction || {};
+    const x = fieldsOf(d);
     const conf = confidenceOf(d);
     const marks = failedChecks(d);
     const dl = el("dl", { class: "facts extraction", "data-testid": "extraction-facts" });
@@ -549,7 +554,7 @@ const VantaDocuments = (() => {
   // Save sends the corrections (PATCH); Approve, for a role that may,
   // saves what changed and then makes the draft entry.
   async function extractionForm(ctx, d, box) {
-    const x = d.extraction || {};
+    const x = fieldsOf(d);
     const conf = confidenceOf(d);
     const marks = failedChecks(d);
     const inputs = {};
@@ -818,18 +823,21 @@ const VantaDocuments = (() => {
 
   // engineFacts says how the document was read: the engine, the model and
   // why the router fell back, when it did.
+  const engineNames = { llm: "Language model", rules: "Rules", review: "A reviewer’s corrections" };
   function engineFacts(d) {
     const x = d.extraction || {};
     const dl = el("dl", { class: "facts", "data-testid": "document-engine" });
     const fact = (k, v, testid) => { if (v !== undefined && v !== null && v !== "") dl.append(el("dt", { text: k }), el("dd", { "data-testid": testid, text: String(v) })); };
-    const engine = d.engine || x.engine;
-    fact("Engine", engine === "llm" ? "Language model" : engine === "rules" ? "Rules" : engine, "document-engine-name");
-    fact("Model", d.model || x.model, "document-model");
-    fact("Prompt version", d.prompt_version || x.prompt_version, "document-prompt");
-    fact("Why not a model", d.fallback_reason || x.fallback_reason, "document-fallback");
+    fact("Engine", engineNames[x.engine] || x.engine, "document-engine-name");
+    fact("Model", x.model, "document-model");
+    fact("Prompt version", x.prompt_version, "document-prompt");
+    fact("Why not a model", x.fallback_reason, "document-fallback");
+    fact("Took", x.duration_ms !== undefined && x.duration_ms !== null && x.engine !== "review" ? took(Number(x.duration_ms)) : "", "document-engine-took");
     if (!dl.childNodes.length) return el("div");
     return el("section", { "aria-labelledby": "engine-heading" }, [el("h2", { id: "engine-heading", text: "How it was read" }), dl]);
   }
+
+  const took = (ms) => (!isFinite(ms) ? "" : ms < 1000 ? ms + " ms" : (ms / 1000).toFixed(1) + " s");
 
   // stagesTable shows each stage of the pipeline with its time and, for a
   // failed stage, its error.
@@ -842,7 +850,7 @@ const VantaDocuments = (() => {
         : (s.started_at && s.finished_at ? new Date(s.finished_at) - new Date(s.started_at) : NaN);
       body.append(el("tr", { "data-testid": "document-stage", "data-stage": s.name, "data-failed": String(!!s.error) }, [
         td(statusLabel(s.name)), td(s.started_at ? Vanta.dateTime(s.started_at) : ""),
-        td(isFinite(ms) ? (ms < 1000 ? ms + " ms" : (ms / 1000).toFixed(1) + " s") : s.finished_at ? "" : "running", { class: "amount" }),
+        td(isFinite(ms) ? took(ms) : s.finished_at ? "" : "running", { class: "amount" }),
         td(s.error || "", { class: s.error ? "stage-error" : null }),
       ]));
     }
