@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/vanta-ledger/vanta/internal/ai"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
 
@@ -63,6 +65,9 @@ type catalog struct {
 	pgUser account
 	redis  account
 	engine string // mongod or docdb
+
+	llamaMu        sync.Mutex
+	llamaEndpoints []ai.Endpoint // the model servers started, for the router
 
 	mongoUp     atomic.Bool // the last check's ping passed
 	mongoOnce   sync.Once
@@ -300,28 +305,100 @@ func (c *catalog) closeClients(ctx context.Context) {
 }
 
 // llamaServers returns one program per GGUF model in $DATA/models, or a
-// single disabled entry saying why there are none.
+// single disabled entry saying why there are none. It also records the
+// endpoints the router may use (ModelEndpoints).
 func (c *catalog) llamaServers() []supervisor.Program {
-	models, _ := filepath.Glob(c.layout.Path("models", "*.gguf"))
-	if len(models) == 0 {
-		return []supervisor.Program{{Name: "llama", Disabled: "no models in " + c.layout.Path("models")}}
+	progs, endpoints := c.llamaPlan(exec.LookPath, memTotalMB, fileExists(gpuDevice))
+	c.llamaMu.Lock()
+	c.llamaEndpoints = endpoints
+	c.llamaMu.Unlock()
+	return progs
+}
+
+// gpuDevice is the device whose presence means llama-server can offload
+// layers to an NVIDIA GPU (-ngl).
+const gpuDevice = "/dev/nvidia0"
+
+// llamaBasePort is the first model server's port; the i-th model (by file
+// name) listens on llamaBasePort+i.
+const llamaBasePort = 8081
+
+// llamaPlan decides the model servers: which run, with what arguments,
+// and why the others do not. lookPath, memMB and gpu are the machine, as
+// parameters so that tests can be any machine.
+func (c *catalog) llamaPlan(lookPath func(string) (string, error), memMB func() int, gpu bool) ([]supervisor.Program, []ai.Endpoint) {
+	paths, _ := filepath.Glob(c.layout.Path("models", "*.gguf"))
+	if len(paths) == 0 {
+		return []supervisor.Program{{Name: "llama", Disabled: "no models in " + c.layout.Path("models")}}, nil
 	}
-	bin, err := exec.LookPath("llama-server")
-	var progs []supervisor.Program
-	for i, m := range models {
-		name := llamaPrefix + modelName(m)
-		if err != nil {
-			progs = append(progs, supervisor.Program{Name: name, Disabled: "not installed: llama-server not in PATH"})
+	sort.Strings(paths)
+	llm := c.cfg.LLMConfig
+	bin, binErr := lookPath(llm.LlamaServer)
+	budget := llm.LLMMemoryMB
+	if budget == 0 {
+		budget = memMB() / 2
+	}
+	// Read every header first: the budget admits models smallest first,
+	// so that a big model left out does not starve the small ones.
+	models := make([]ai.Model, len(paths))
+	errs := make([]error, len(paths))
+	for i, p := range paths {
+		models[i], errs[i] = ai.ReadGGUF(p)
+	}
+	order := make([]int, 0, len(paths))
+	for i := range paths {
+		if errs[i] == nil {
+			order = append(order, i)
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return models[order[a]].FileSize < models[order[b]].FileSize })
+	overBudget := map[int]string{}
+	left := int64(budget) << 20
+	for _, i := range order {
+		if models[i].FileSize > left {
+			overBudget[i] = fmt.Sprintf("over the memory budget: the model takes %d MB, %d MB of %d MB left (VANTA_LLM_MEMORY_MB)",
+				models[i].FileSize>>20, left>>20, budget)
 			continue
 		}
-		port := 8081 + i
+		left -= models[i].FileSize
+	}
+
+	var progs []supervisor.Program
+	var endpoints []ai.Endpoint
+	for i, p := range paths {
+		name := llamaPrefix + ai.ModelName(p)
+		switch {
+		case errs[i] != nil:
+			progs = append(progs, supervisor.Program{Name: name, Disabled: "unreadable model: " + errs[i].Error()})
+			continue
+		case binErr != nil:
+			progs = append(progs, supervisor.Program{Name: name, Disabled: fmt.Sprintf("not installed: %s not found (VANTA_LLAMA_SERVER)", llm.LlamaServer)})
+			continue
+		case overBudget[i] != "":
+			progs = append(progs, supervisor.Program{Name: name, Disabled: overBudget[i]})
+			continue
+		}
+		m := models[i]
+		ctx := llm.LLMContext
+		if m.ContextLength > 0 && m.ContextLength < ctx {
+			ctx = m.ContextLength
+		}
+		port := llamaBasePort + i
+		args := []string{"-m", p, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+			"-c", strconv.Itoa(ctx), "--threads", strconv.Itoa(runtime.NumCPU())}
+		if gpu {
+			// Offload every layer the GPU takes; llama-server keeps the
+			// rest on the CPU.
+			args = append(args, "-ngl", "999")
+		}
+		url := fmt.Sprintf("http://127.0.0.1:%d", port)
 		progs = append(progs, supervisor.Program{
 			Name:    name,
 			Command: bin,
-			Args:    []string{"-m", m, "--host", "127.0.0.1", "--port", fmt.Sprint(port)},
+			Args:    args,
 			Health: &supervisor.HealthCheck{
 				// 503 while the model loads, 200 once it serves.
-				HTTP:          fmt.Sprintf("http://127.0.0.1:%d/health", port),
+				HTTP:          url + "/health",
 				StartInterval: 200 * time.Millisecond,
 				Interval:      10 * time.Second,
 				Timeout:       3 * time.Second,
@@ -329,22 +406,29 @@ func (c *catalog) llamaServers() []supervisor.Program {
 			},
 			StopGrace: c.budget.Services,
 		})
+		endpoints = append(endpoints, ai.Endpoint{Model: m, URL: url, Context: ctx})
 	}
-	return progs
+	return progs, endpoints
 }
 
-// modelName makes a program name from a model file name.
-func modelName(path string) string {
-	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '.', r == '_':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r + 'a' - 'A'
+// memTotalMB is the machine's memory from /proc/meminfo (0 if unknown).
+func memTotalMB() int {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, _ := strconv.Atoi(f[1])
+			return kb >> 10
 		}
-		return '-'
-	}, base)
+	}
+	return 0
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func (c *catalog) mongoExpress() supervisor.Program {
@@ -373,3 +457,6 @@ processManagement:
 `, c.layout.Path("mongodb"), c.layout.Path("run", "mongodb"))
 	return writeConfigFile(c.layout.Path("mongodb", "mongod.conf"), []byte(conf), currentAccount())
 }
+
+// modelName makes a program name from a model file name (ai.ModelName).
+func modelName(path string) string { return ai.ModelName(path) }

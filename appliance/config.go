@@ -44,7 +44,9 @@ type Config struct {
 	KeyConfig      `yaml:",inline"`
 	AccessConfig   `yaml:",inline"`
 	QuotaConfig    `yaml:",inline"`
+	DocumentConfig `yaml:",inline"`
 	ExternalConfig `yaml:",inline"`
+	LLMConfig      `yaml:",inline"`
 
 	// Programs are extra programs an operator adds beside the built-in
 	// services (a log shipper, a metrics agent).
@@ -107,6 +109,43 @@ func (QuotaConfig) Defaults() QuotaConfig {
 		QuotaAIPerHour: quota.DefaultAIPerHour, QuotaStorageBytes: quota.DefaultStorageBytes}
 }
 
+// DocumentConfig is document intake and its pipeline; 0 means the
+// default.
+type DocumentConfig struct {
+	// DocumentMaxBytes is the largest document an upload may carry (413
+	// beyond).
+	DocumentMaxBytes int64 `yaml:"document_max_bytes"`
+	// DocumentWorkers is how many documents the pipeline reads at once;
+	// each OCRs its pages in parallel too, so a few are enough.
+	DocumentWorkers int `yaml:"document_workers"`
+}
+
+// DefaultDocumentMaxBytes is 50 MiB: a phone's scan of a long invoice is
+// a few MiB, and a larger PDF is an archive, not a document.
+const DefaultDocumentMaxBytes = 50 << 20
+
+// Defaults is the documents section when nothing is set: 50 MiB, and two
+// workers (the appliance's smallest machine has two cores).
+func (DocumentConfig) Defaults() DocumentConfig {
+	return DocumentConfig{DocumentMaxBytes: DefaultDocumentMaxBytes, DocumentWorkers: 2}
+}
+
+func (c *DocumentConfig) validate(bad badFunc) {
+	def := DocumentConfig{}.Defaults()
+	switch {
+	case c.DocumentMaxBytes < 0:
+		bad("document_max_bytes", strconv.FormatInt(c.DocumentMaxBytes, 10), errors.New("must not be negative (0: the default)"))
+	case c.DocumentMaxBytes == 0:
+		c.DocumentMaxBytes = def.DocumentMaxBytes
+	}
+	switch {
+	case c.DocumentWorkers < 0 || c.DocumentWorkers > 64:
+		bad("document_workers", strconv.Itoa(c.DocumentWorkers), errors.New("must be between 0 and 64 (0: the default)"))
+	case c.DocumentWorkers == 0:
+		c.DocumentWorkers = def.DocumentWorkers
+	}
+}
+
 // ExternalConfig names external servers: when set, that service is not
 // started here.
 type ExternalConfig struct {
@@ -118,6 +157,50 @@ type ExternalConfig struct {
 // Defaults is the external section when nothing is set: every service
 // runs here.
 func (ExternalConfig) Defaults() ExternalConfig { return ExternalConfig{} }
+
+// LLMConfig is the local model servers: one llama-server per GGUF model
+// in $DATA/models, and model servers run elsewhere.
+type LLMConfig struct {
+	// LlamaServer is the llama-server command: a name looked up in PATH
+	// or a path (the test bed's wrapper, scripts/llm-testbed).
+	LlamaServer string `yaml:"llama_server"`
+	// LLMMemoryMB is the memory the model servers may take together; a
+	// model whose file does not fit in what is left is not started (and
+	// status says why). 0: half of the machine's memory.
+	LLMMemoryMB int `yaml:"llm_memory_mb"`
+	// LLMContext caps each server's context (-c): the model's own
+	// context length, at most this many tokens. The KV cache grows with
+	// it, and a document's fields never need more.
+	LLMContext int `yaml:"llm_context"`
+	// LLMURLs are llama-server base URLs run elsewhere (a GPU box), used
+	// besides the local servers.
+	LLMURLs []string `yaml:"llm_urls"`
+}
+
+// Defaults is the LLM section when nothing is set.
+func (LLMConfig) Defaults() LLMConfig {
+	return LLMConfig{LlamaServer: "llama-server", LLMContext: 4096}
+}
+
+func (c *LLMConfig) validate(bad badFunc) {
+	if strings.TrimSpace(c.LlamaServer) == "" {
+		bad("llama_server", c.LlamaServer, errors.New("must name the llama-server command (default llama-server, from PATH)"))
+	}
+	if c.LLMMemoryMB < 0 {
+		bad("llm_memory_mb", strconv.Itoa(c.LLMMemoryMB), errors.New("must not be negative (0: half of the machine's memory)"))
+	}
+	if c.LLMContext < 256 || c.LLMContext > 131072 {
+		bad("llm_context", strconv.Itoa(c.LLMContext), errors.New("must be from 256 to 131072 tokens"))
+	}
+	for i, u := range c.LLMURLs {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.User != nil || p.RawQuery != "" || p.Fragment != "" {
+			bad(fmt.Sprintf("llm_urls[%d]", i), u, errors.New("want a base URL like http://10.0.0.5:8080"))
+			continue
+		}
+		c.LLMURLs[i] = strings.TrimRight(u, "/")
+	}
+}
 
 // TLSConfig is the listener's TLS: on (the default: the operator's
 // certificate, or one made at first boot) or off (plain HTTP, only behind
@@ -193,7 +276,9 @@ func Defaults() Config {
 		KeyConfig:      KeyConfig{}.Defaults(),
 		AccessConfig:   AccessConfig{}.Defaults(),
 		QuotaConfig:    QuotaConfig{}.Defaults(),
+		DocumentConfig: DocumentConfig{}.Defaults(),
 		ExternalConfig: ExternalConfig{}.Defaults(),
+		LLMConfig:      LLMConfig{}.Defaults(),
 		TLSConfig:      TLSConfig{}.Defaults(),
 	}
 }
@@ -275,6 +360,15 @@ func (c *Config) envVars() []struct {
 			c.QuotaStorageBytes = n
 			return nil
 		}},
+		{"VANTA_DOCUMENT_MAX_BYTES", func(v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return errors.New("want a whole number of bytes, like 52428800 (0: the default)")
+			}
+			c.DocumentMaxBytes = n
+			return nil
+		}},
+		{"VANTA_DOCUMENT_WORKERS", intVar(&c.DocumentWorkers)},
 		{"VANTA_GOD_ALLOW", func(v string) error {
 			c.GODAllow = nil
 			for _, p := range strings.Split(v, ",") {
@@ -295,6 +389,18 @@ func (c *Config) envVars() []struct {
 		{"VANTA_TLS", func(v string) error { c.TLS = TLSSwitch(v); return nil }},
 		{"VANTA_TLS_CERT", str(&c.TLSCert)},
 		{"VANTA_TLS_KEY", str(&c.TLSKey)},
+		{"VANTA_LLAMA_SERVER", str(&c.LlamaServer)},
+		{"VANTA_LLM_MEMORY_MB", intVar(&c.LLMMemoryMB)},
+		{"VANTA_LLM_CONTEXT", intVar(&c.LLMContext)},
+		{"VANTA_LLM_URLS", func(v string) error {
+			c.LLMURLs = nil
+			for _, u := range strings.Split(v, ",") {
+				if u = strings.TrimSpace(u); u != "" {
+					c.LLMURLs = append(c.LLMURLs, u)
+				}
+			}
+			return nil
+		}},
 	}
 }
 
@@ -402,7 +508,9 @@ func (c *Config) Validate() error {
 	c.KeyConfig.validate(bad)
 	c.AccessConfig.validate(bad)
 	c.QuotaConfig.validate(bad)
+	c.DocumentConfig.validate(bad)
 	c.TLSConfig.validate(bad)
+	c.LLMConfig.validate(bad)
 	for i, p := range c.Programs {
 		if _, err := p.program(); err != nil {
 			bad(fmt.Sprintf("programs[%d]", i), p.Name, err)

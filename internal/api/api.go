@@ -52,6 +52,9 @@ type Deps struct {
 	// runs while unsealed (identity, audit checkpoints, session pruning);
 	// the appliance runs it bound to the seal.
 	Background *background.Runner
+	// Documents are the settings of document intake and its pipeline
+	// (documents_service.go).
+	Documents DocumentsConfig
 }
 
 type server struct {
@@ -78,6 +81,10 @@ type server struct {
 	// imports runs the books' imports (internal/interchange) as a
 	// background service, so they stop with the appliance.
 	imports interchange.Jobs
+
+	// docState is the documents' store, pipeline and job queue, made once the
+	// stores are open (documents_service.go).
+	docState docState
 }
 
 // NewRouter returns the HTTP handler for the whole API.

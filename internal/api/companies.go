@@ -153,6 +153,14 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"POST", "/imports", auth.ActLedgerPost}, h(s.startImport)},
 		{CompanyRoute{"GET", "/imports", auth.ActLedgerRead}, h(s.listImports)},
 		{CompanyRoute{"GET", "/imports/:impid", auth.ActLedgerRead}, h(s.getImport)},
+		// documents (internal/documents, handlers in documents.go): intake,
+		// the pipeline's progress, review and approval into a draft entry.
+		{CompanyRoute{"POST", "/documents", auth.ActDocumentsUpload}, h(s.uploadDocument)},
+		{CompanyRoute{"GET", "/documents", auth.ActDocumentsRead}, h(s.listDocuments)},
+		{CompanyRoute{"GET", "/documents/:docid", auth.ActDocumentsRead}, h(s.getDocument)},
+		{CompanyRoute{"GET", "/documents/:docid/file", auth.ActDocumentsRead}, h(s.documentFile)},
+		{CompanyRoute{"PATCH", "/documents/:docid/extraction", auth.ActDocumentsApprove}, h(s.correctDocument)},
+		{CompanyRoute{"POST", "/documents/:docid/approve", auth.ActDocumentsApprove}, h(s.approveDocument)},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/documents"
 	"github.com/vanta-ledger/vanta/internal/interchange"
 	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/ledger"
@@ -144,6 +145,9 @@ var sentinels = []sentinel{
 	// interchange (internal/interchange)
 	{err: interchange.ErrNotFound, status: http.StatusNotFound, code: "not_found", message: "no such import"},
 	{err: interchange.ErrStopping, status: http.StatusServiceUnavailable, code: "unavailable"},
+	// documents (internal/documents): another company's document is not
+	// found, as a missing one is.
+	{err: documents.ErrNotFound, status: http.StatusNotFound, code: "not_found", message: "no such document"},
 }
 
 // typedStatus maps the domain packages' typed errors, which carry the
@@ -172,6 +176,9 @@ func typedStatus(err error) *apiError {
 		return ae
 	}
 	if ae := interchangeStatus(err); ae != nil {
+		return ae
+	}
+	if ae := documentsStatus(err); ae != nil {
 		return ae
 	}
 	var ve *tenancy.ValidationError

@@ -20,6 +20,8 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/documents"
+	"github.com/vanta-ledger/vanta/internal/extract"
 	"github.com/vanta-ledger/vanta/internal/interchange"
 	"github.com/vanta-ledger/vanta/internal/invoicing"
 	"github.com/vanta-ledger/vanta/internal/ledger"
@@ -109,6 +111,17 @@ func TestErrorMapping(t *testing.T) {
 		{interchange.ErrStopping, 503, "unavailable", ""},
 		{&interchange.FormatError{Field: "format", Message: "neither journal nor csv"}, 400, "validation_failed", "format"},
 		{&statements.OptionError{Field: "preset", Message: "not a preset"}, 400, "validation_failed", "preset"},
+		// documents
+		{documents.ErrNotFound, 404, "not_found", ""},
+		{documents.ErrEmpty, 400, "validation_failed", "file"},
+		{&documents.UnsupportedTypeError{Filename: "a.pdf"}, 415, "unsupported_media_type", "file"},
+		{&documents.TooLargeError{Limit: 10}, 413, "too_large", "file"},
+		{&documents.StateError{Status: documents.StatusFailed, Action: "approve"}, 409, "invalid_status", ""},
+		{&documents.FieldError{Field: "vat[0].amount", Message: "not a decimal"}, 400, "validation_failed", "vat[0].amount"},
+		{&extract.BadFileError{Reason: "encrypted PDF"}, 400, "bad_file", "file"},
+		{&quota.ExceededError{Quota: "storage_bytes", Limit: 10}, 413, "quota_exceeded", ""},
+		{&quota.ExceededError{Quota: "ai_requests_per_hour", Limit: 10, RetryAfter: time.Minute}, 429, "quota_exceeded", ""},
+		{documents.ErrBadCursor, 400, "validation_failed", "cursor"},
 		{badRequest("invalid_json", "x", "body"), 400, "invalid_json", "body"},
 		{errors.New("something nobody expected"), 500, "internal", ""},
 	}

@@ -173,6 +173,8 @@ func (s *server) backgroundServices() []background.Service {
 		}},
 		// interchange: imports run while the appliance is unsealed.
 		&s.imports,
+		// documents: the job queue's workers run while unsealed.
+		&documentsService{s: s},
 	}
 }
 

@@ -95,6 +95,7 @@ type entryJSON struct {
 	Description    string     `json:"description"`
 	Reference      string     `json:"reference"`
 	Source         string     `json:"source"`
+	SourceID       *uuid.UUID `json:"source_id"` // the document, invoice or payment the entry came from
 	Status         string     `json:"status"`
 	IdempotencyKey *string    `json:"idempotency_key"`
 	Lines          []lineJSON `json:"lines"`
@@ -144,7 +145,7 @@ func accountOut(a ledger.Account) accountJSON {
 }
 
 func entryOut(e ledger.Entry) entryJSON {
-	out := entryJSON{ID: e.ID, Date: e.Date, Description: e.Description, Reference: e.Reference, Source: string(e.Source),
+	out := entryJSON{ID: e.ID, Date: e.Date, Description: e.Description, Reference: e.Reference, Source: string(e.Source), SourceID: optionalID(e.SourceID),
 		Status: string(e.Status), IdempotencyKey: optional(e.IdempotencyKey), Lines: make([]lineJSON, 0, len(e.Lines)),
 		Reverses: optionalID(e.ReversesID), ReversedBy: optionalID(e.ReversedByID), CreatedBy: e.CreatedBy, CreatedAt: e.CreatedAt,
 		ApprovedBy: optional(e.ApprovedBy), ApprovedAt: e.ApprovedAt, PostedBy: optional(e.PostedBy), PostedAt: e.PostedAt}

@@ -226,6 +226,18 @@ var apiOps = []apiOp{
 		note: "The file is the request body (any text content type) or multipart field file, at most 32 MiB (413 beyond). Everything is posted in one transaction: a refusal anywhere (a failing balance assertion, an include, a commodity without a rate) changes nothing and is reported in the import's errors with its line."},
 	{method: "GET", path: "/api/v1/companies/{cid}/imports", id: "listImports", tag: "Interchange", summary: "The company's imports, newest first", access: companyMember, status: 200, response: listPage[importJSON]{}, paged: true},
 	{method: "GET", path: "/api/v1/companies/{cid}/imports/{impid}", id: "getImport", tag: "Interchange", summary: "One import: status, progress and the lines at fault", access: companyMember, status: 200, response: importJSON{}},
+
+	// Documents (internal/documents; documents.go).
+	{method: "POST", path: "/api/v1/companies/{cid}/documents", id: "uploadDocument", tag: "Documents", summary: "Upload a PDF, PNG, JPEG or TIFF (multipart field file); 202, then GET documents/{docid}", access: companyMember, status: 202, response: documentStarted{},
+		note: "Streamed to the company's encrypted store, never held in memory. The type is read from the content: anything else is 415 (field file), an empty file 400, a file over the limit (50 MiB by default) or over the company's storage allowance 413. Each upload counts one request against the company's AI allowance (429 with Retry-After when it is used up), whichever engine then reads it. The same content uploaded again is not stored twice: 200 with the existing document's ids and duplicate true."},
+	{method: "GET", path: "/api/v1/companies/{cid}/documents", id: "listDocuments", tag: "Documents", summary: "The company's documents, newest first; q searches their text", access: companyMember, status: 200, response: listPage[documentJSON]{}, paged: true,
+		query: []queryParam{{name: "status", description: "queued, ocr, classify, extract, done, needs_review, approved or failed", schema: gin.H{"type": "string", "enum": documentStatuses}},
+			{name: "q", description: "words that must all be in the document's text (keyed hashes: the text itself is never indexed in the clear)", schema: gin.H{"type": "string"}}}},
+	{method: "GET", path: "/api/v1/companies/{cid}/documents/{docid}", id: "getDocument", tag: "Documents", summary: "One document: status, each stage's timing and error, the extraction (engine, model, prompt version, fallback reason, checks)", access: companyMember, status: 200, response: documentJSON{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/documents/{docid}/file", id: "getDocumentFile", tag: "Documents", summary: "The original file, decrypted, with the media type of its content", access: companyMember, status: 200,
+		note: "Answers the file (application/pdf, image/png, image/jpeg or image/tiff), not JSON."},
+	{method: "PATCH", path: "/api/v1/companies/{cid}/documents/{docid}/extraction", id: "correctDocument", tag: "Documents", summary: "A reviewer's corrections of the extracted fields; kept as training data for the vendor's template", access: companyMember, request: extractedFields{}, status: 200, response: documentJSON{}},
+	{method: "POST", path: "/api/v1/companies/{cid}/documents/{docid}/approve", id: "approveDocument", tag: "Documents", summary: "Make a draft journal entry from the document, linked both ways; the ledger's approval posts it", access: companyMember, request: approveRequest{}, optionalBody: true, status: 201, response: approved{}},
 }
 
 // tagDescriptions describe the groups of operations, in the order the
@@ -243,6 +255,7 @@ var tagDescriptions = []struct{ name, description string }{
 	{"Reports", "The books' statements: trial balance, general ledger, profit and loss, balance sheet; JSON or CSV."},
 	{"Ledger", "A company's books: the chart of accounts, journal entries, the period lock and their verification."},
 	{"Invoicing", "Customers and vendors, tax codes, invoices, bills, credit notes, payments, aged receivables and payables, and the VAT return."},
+	{"Documents", "Receipts, invoices and statements in: intake, OCR, extraction by rules or a local LLM, review and approval into a draft journal entry."},
 	{"Interchange", "The books out as a plain-text journal or CSV, and in from journals and bank or M-Pesa statements."},
 	{"Reference", "This API's own description."},
 }

@@ -54,6 +54,7 @@ type TextLine struct {
 type TextEntry struct {
 	Date, Description, Reference, IdempotencyKey string
 	Source                                       Source
+	SourceID                                     uuid.UUID // the record it came from (a document); uuid.Nil if none
 	Status                                       Status
 	Lines                                        []TextLine
 }
@@ -82,7 +83,7 @@ func loadScales(ctx context.Context, tx pgx.Tx) (scales, error) {
 // amount (prefix is "" or "entries[i].").
 func (sc scales) input(t TextEntry, prefix string) (EntryInput, error) {
 	in := EntryInput{Date: t.Date, Description: t.Description, Reference: t.Reference, IdempotencyKey: t.IdempotencyKey,
-		Source: t.Source, Status: t.Status}
+		Source: t.Source, SourceID: t.SourceID, Status: t.Status}
 	for i, l := range t.Lines {
 		f := func(name string) string { return fmt.Sprintf("%slines[%d].%s", prefix, i, name) }
 		cur := l.Currency
@@ -221,6 +222,12 @@ func (s Store) Approve(ctx context.Context, sc tenancy.Scope, id uuid.UUID, by t
 // Reverse posts the mirror of a posted entry.
 func (s Store) Reverse(ctx context.Context, sc tenancy.Scope, id uuid.UUID, date, description string, by tenancy.Actor) (Entry, error) {
 	return inTx(ctx, s, sc, func(tx pgx.Tx) (Entry, error) { return Reverse(ctx, tx, id, date, description, by) })
+}
+
+// AccountByRole is the account marked with role (RoleBank, RoleAP, …);
+// ErrNotFound when the company has none.
+func (s Store) AccountByRole(ctx context.Context, sc tenancy.Scope, role string) (Account, error) {
+	return inTx(ctx, s, sc, func(tx pgx.Tx) (Account, error) { return AccountByRole(ctx, tx, role) })
 }
 
 // Accounts lists the chart.
