@@ -379,9 +379,10 @@ func engineLabel(engine string) string {
 
 // seedDocuments gives both companies of w a document for the console
 // crawl, read by the pipeline: A's an invoice, B's named and written with
-// B's marker, which no page of A may show.
-func seedDocuments(t *testing.T, w *world) {
+// B's marker, which no page of A may show. It returns A's document's id.
+func seedDocuments(t *testing.T, w *world) string {
 	t.Helper()
+	var inA string
 	for _, c := range []struct{ id, token, name string }{
 		{w.a.ID, w.byRole[auth.RoleAdmin].AccessToken, "acme-invoice.pdf"},
 		{w.b.ID, w.bAdmin.AccessToken, strings.ReplaceAll(w.markersB[1], " ", "-") + ".pdf"},
@@ -399,5 +400,9 @@ func seedDocuments(t *testing.T, w *world) {
 			t.Fatal(err)
 		}
 		webDocsSettle(t, w.in, c.id, c.token, st.DocumentID)
+		if c.id == w.a.ID {
+			inA = st.DocumentID
+		}
 	}
+	return inA
 }

@@ -624,8 +624,8 @@ func TestConsolePagesGODOverviewAndCompanies(t *testing.T) {
 func TestConsoleCrawl(t *testing.T) {
 	w := newWorld(t)
 	in := w.in
-	seedBooks(t, w)     // entries, drafts, contacts and invoices in A and in B
-	seedDocuments(t, w) // a document read by the pipeline in A and in B
+	seedBooks(t, w)             // entries, drafts, contacts and invoices in A and in B
+	docA := seedDocuments(t, w) // a document read by the pipeline in A and in B
 	codes := newTOTPBook(t)
 	codes.after(w.godTOTP, time.Now())
 	codes.after(w.adminTOTP, time.Now())
@@ -698,7 +698,8 @@ func TestConsoleCrawl(t *testing.T) {
 				p.clean()
 				return
 			}
-			for _, want := range []string{"/console/c/" + w.a.ID + "/details", "/console/c/" + w.a.ID + "/roles"} {
+			for _, want := range []string{"/console/c/" + w.a.ID + "/details", "/console/c/" + w.a.ID + "/roles", "/console/c/" + w.a.ID + "/documents",
+				"/console/c/" + w.a.ID + "/documents/" + docA} {
 				if !seen[want] {
 					t.Errorf("the %s's crawl did not reach %s", pw.name, want)
 				}
