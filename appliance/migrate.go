@@ -13,6 +13,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/interchange"
 	"github.com/vanta-ledger/vanta/internal/invoicing"
+	"github.com/vanta-ledger/vanta/internal/jobs"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/seal"
@@ -30,6 +31,7 @@ func Migrations() (*migrate.Registry, error) {
 		migrate.Source{Name: "ledger", FS: ledger.Migrations},
 		migrate.Source{Name: "invoicing", FS: invoicing.Migrations},
 		migrate.Source{Name: "interchange", FS: interchange.Migrations},
+		migrate.Source{Name: "jobs", Steps: jobs.Migrations()},
 	)
 	if err != nil {
 		return nil, err

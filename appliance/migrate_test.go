@@ -35,7 +35,7 @@ func TestMigrationsAreOneLineEach(t *testing.T) {
 // TestExistingApplianceUpgrades: an appliance installed before the
 // migration lines (vanta.schema_migrations holding 1..11 with their old
 // names, companies provisioned by the old code, no company bookkeeping)
-// boots with nothing to apply on the system line and every company
+// boots with only the later versions to apply on the system line and every company
 // brought to the company line's head with its data intact.
 func TestExistingApplianceUpgrades(t *testing.T) {
 	ctx := context.Background()
@@ -90,8 +90,9 @@ func TestExistingApplianceUpgrades(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(log.String(), `"line":"system","applied":0`) {
-		t.Errorf("the system line applied something on an upgraded appliance:\n%s", log.String())
+	// Only what came after 11 (the job queue's steps, 12 on) applies.
+	if !strings.Contains(log.String(), fmt.Sprintf(`"line":"system","applied":%d,`, reg.Head(migrate.System)-len(old))) {
+		t.Errorf("the system line applied more than the versions after %d on an upgraded appliance:\n%s", len(old), log.String())
 	}
 	// Every company migration applies to the old company: the first
 	// (whose table it already had, IF NOT EXISTS) and each domain's after.

@@ -380,9 +380,13 @@ func TestDocumentsBadFiles(t *testing.T) {
 // not fit (413) and the AI allowance the one past it (429 with
 // Retry-After), each with a clear message.
 func TestDocumentsQuotas(t *testing.T) {
-	r := newDocRig(t, "VANTA_QUOTA_AI_PER_HOUR=3", "VANTA_QUOTA_STORAGE_BYTES=20000")
+	// Storage is claimed a MiB at a time while a file streams in: 3 MiB
+	// hold the small documents and refuse a 4 MiB one part-way.
+	// Each upload counts one AI request before anything is stored, the
+	// refused one too: three are the big one, one and two.
+	r := newDocRig(t, "VANTA_QUOTA_AI_PER_HOUR=3", "VANTA_QUOTA_STORAGE_BYTES=3145728")
 	in, a := r.in, r.a.ID
-	big := extracttest.PDF(append(extracttest.InvoiceVariant(5).Lines, strings.Repeat("padding line of the big document ", 800)))
+	big := append([]byte("%PDF-1.4\n"), make([]byte, 4<<20)...)
 	code, body := in.uploadFile(r.manager, r.path(a, "/documents"), "big.pdf", big)
 	if code != 413 || errorCode(body) != "quota_exceeded" || !strings.Contains(string(body), "storage_bytes") {
 		t.Errorf("over the storage allowance: %d %s", code, body)
@@ -392,8 +396,16 @@ func TestDocumentsQuotas(t *testing.T) {
 	req := func() (int, []byte) {
 		return in.uploadFile(r.manager, r.path(a, "/documents"), "three.pdf", extracttest.PDF(extracttest.InvoiceVariant(8).Lines))
 	}
-	if code, body := req(); code != 429 || errorCode(body) != "quota_exceeded" || !strings.Contains(string(body), "ai_requests_per_hour") {
+	code, body = req()
+	if code != 429 || errorCode(body) != "quota_exceeded" || !strings.Contains(string(body), "ai_requests_per_hour") {
 		t.Errorf("past the AI allowance: %d %s", code, body)
+	}
+	var quota struct {
+		Storage struct{ Used, Limit int64 } `json:"storage_bytes"`
+	}
+	in.mustCall("GET", r.path(a, "/quota"), r.manager, nil, 200, &quota)
+	if quota.Storage.Used <= 0 || quota.Storage.Used > 1<<20 || quota.Storage.Limit != 3145728 {
+		t.Errorf("storage after two small documents and a refused big one: %+v", quota.Storage)
 	}
 	// Company B's allowance is its own.
 	r.upload(t, r.bAdmin, r.b.ID, "b.pdf", extracttest.PDF(extracttest.InvoiceVariant(9).Lines))

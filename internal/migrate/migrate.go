@@ -112,7 +112,7 @@ func (m *Migrator) system(ctx context.Context, c *pgx.Conn) (int, error) {
 		}
 		begin := time.Now()
 		err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, mig.SQL); err != nil {
+			if err := run(ctx, tx, mig); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, "INSERT INTO vanta.schema_migrations (version, name) VALUES ($1, $2)", mig.Version, mig.Name)
@@ -125,6 +125,19 @@ func (m *Migrator) system(ctx context.Context, c *pgx.Conn) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// run applies one migration's SQL, then its Go step, in tx.
+func run(ctx context.Context, tx pgx.Tx, mig Migration) error {
+	if mig.SQL != "" {
+		if _, err := tx.Exec(ctx, mig.SQL); err != nil {
+			return err
+		}
+	}
+	if mig.Go != nil {
+		return mig.Go(ctx, tx)
+	}
+	return nil
 }
 
 func applied(ctx context.Context, q interface {
@@ -280,7 +293,7 @@ func (m *Migrator) step(ctx context.Context, tx pgx.Tx, t Target, mig Migration)
 	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true), set_config('app.company_id', $2, true)", t.Schema, t.Company.String()); err != nil {
 		return fmt.Errorf("company %s migration %04d: %w", t.Company, mig.Version, err)
 	}
-	if _, err := tx.Exec(ctx, mig.SQL); err != nil {
+	if err := run(ctx, tx, mig); err != nil {
 		return fmt.Errorf("company %s migration %04d %s (%s): %w", t.Company, mig.Version, mig.Name, mig.Source, err)
 	}
 	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', 'pg_catalog', true)"); err != nil {

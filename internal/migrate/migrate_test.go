@@ -302,3 +302,70 @@ func TestTargetNamesArePlainIdentifiers(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestGoStepsJoinTheLine: a domain's Go step is a version of the line
+// like a file: it runs once, in its migration's transaction (a failing
+// step leaves neither its changes nor its bookkeeping row), and a step
+// that does nothing is refused.
+func TestGoStepsJoinTheLine(t *testing.T) {
+	ctx := context.Background()
+	calls := 0
+	step := func(fail bool) Migration {
+		return Migration{Line: System, Version: 2, Name: "library schema", Go: func(ctx context.Context, tx pgx.Tx) error {
+			calls++
+			if _, err := tx.Exec(ctx, "CREATE TABLE vanta.from_go (id int)"); err != nil {
+				return err
+			}
+			if fail {
+				return fmt.Errorf("the library refused")
+			}
+			return nil
+		}}
+	}
+	files := fstest.MapFS{"migrations/system/0001_things.sql": file("CREATE SCHEMA IF NOT EXISTS vanta; CREATE TABLE vanta.things (id int PRIMARY KEY);")}
+	tests := []struct {
+		name    string
+		fail    bool
+		wantErr bool
+		table   bool
+	}{
+		{"applies once", false, false, true},
+		{"failure rolls back", true, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			calls = 0
+			db, _ := database(t)
+			reg, err := NewRegistry(Source{Name: "one", FS: files}, Source{Name: "lib", Steps: []Migration{step(tc.fail)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := reg.Gaps(System); len(g) != 0 || reg.Head(System) != 2 {
+				t.Fatalf("gaps %v head %d", g, reg.Head(System))
+			}
+			m := New(reg, roles, nil)
+			_, err = m.System(ctx, db)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("System: %v", err)
+			}
+			if tc.wantErr && !strings.Contains(err.Error(), "lib:go step 0002") {
+				t.Errorf("the error does not name the step: %v", err)
+			}
+			var table, recorded bool
+			if err := db.QueryRow(ctx, "SELECT to_regclass('vanta.from_go') IS NOT NULL, EXISTS (SELECT 1 FROM vanta.schema_migrations WHERE version = 2)").Scan(&table, &recorded); err != nil {
+				t.Fatal(err)
+			}
+			if table != tc.table || recorded != tc.table {
+				t.Errorf("table %v, recorded %v, want %v", table, recorded, tc.table)
+			}
+			if !tc.wantErr {
+				if n, err := m.System(ctx, db); err != nil || n != 0 || calls != 1 {
+					t.Errorf("again: applied %d, %v, step ran %d times", n, err, calls)
+				}
+			}
+		})
+	}
+	if _, err := NewRegistry(Source{Name: "lib", Steps: []Migration{{Line: System, Version: 1, Name: "empty"}}}); err == nil {
+		t.Error("a step with neither SQL nor Go was accepted")
+	}
+}

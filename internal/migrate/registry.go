@@ -7,7 +7,10 @@
 //	migrations/company/NNNN_name.sql
 //
 // and a Registry merges them, refusing two files with one version in a
-// line. A Migrator applies what is missing, one transaction per
+// line. A domain whose schema comes from a library (the job queue's, made
+// by River's own migrator) gives Go steps instead of files: a Go step is a
+// numbered migration like any other, run in the same transaction as its
+// bookkeeping row, so the line stays one gapless sequence. A Migrator applies what is missing, one transaction per
 // migration, serialised by advisory locks so that two processes starting
 // together do not race, and records what it applied: the system line in
 // vanta.schema_migrations (the table the appliance has always kept), the
@@ -18,6 +21,7 @@
 package migrate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,6 +30,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Line is a sequence of migrations with its own version numbers.
@@ -46,14 +52,21 @@ type Migration struct {
 	Version int
 	Name    string // from the file name: 0003_runtime_grants.sql is "runtime grants"
 	SQL     string
-	Source  string // the domain (and file) it came from, for errors
+	// Go, when set, runs after SQL (either may be empty) in the
+	// migration's transaction: for schemas a library makes itself. It must
+	// be idempotent only as far as SQL is: it runs once per version.
+	Go     func(ctx context.Context, tx pgx.Tx) error
+	Source string // the domain (and file) it came from, for errors
 }
 
 // Source is one domain's migrations: FS holds migrations/system/*.sql and
 // migrations/company/*.sql (either folder may be missing).
 type Source struct {
 	Name string // the domain, e.g. "auth"
-	FS   fs.FS
+	FS   fs.FS  // may be nil when the domain has Go steps only
+	// Steps are the domain's Go migrations (Line, Version, Name and Go
+	// set); they share the version numbers of the files' lines.
+	Steps []Migration
 }
 
 // Registry is every known migration, by line and version.
@@ -71,6 +84,16 @@ func NewRegistry(sources ...Source) (*Registry, error) {
 	r := &Registry{lines: map[Line][]Migration{}}
 	var all []Migration
 	for _, src := range sources {
+		for _, st := range src.Steps {
+			if st.Go == nil && st.SQL == "" {
+				return nil, fmt.Errorf("migrations of %s: step %04d %q does nothing", src.Name, st.Version, st.Name)
+			}
+			st.Source = src.Name + ":go step " + fmt.Sprintf("%04d", st.Version)
+			all = append(all, st)
+		}
+		if src.FS == nil {
+			continue
+		}
 		for _, line := range Lines {
 			dir := path.Join("migrations", string(line))
 			entries, err := fs.ReadDir(src.FS, dir)
