@@ -752,7 +752,7 @@ const VantaDocuments = (() => {
     const table = el("table", { class: "grid books", "data-testid": key + "-table", "aria-labelledby": headId }, [
       el("thead", {}, [el("tr", {}, cols.map((c) => el("th", { scope: "col", class: c.amount ? "amount" : null, text: c.label })).concat([el("th", { scope: "col", text: "" }, [el("span", { class: "offscreen", text: "Remove" })])]))]), body,
     ]);
-    const ed = { rows: [], section: el("div", { class: "rows-editor", "data-testid": key + "-editor" }, [heading, el("div", { class: "scroll" }, [table]), el("div", { class: "actions" }, [add])]) };
+    const ed = { rows: [], section: el("div", { class: "rows-editor rows-" + key, "data-testid": key + "-editor" }, [heading, el("div", { class: "scroll" }, [table]), el("div", { class: "actions" }, [add])]) };
     const renumber = () => ed.rows.forEach((r, i) => {
       r.tr.dataset.row = String(i);
       for (const c of cols) r.inputs[c.key].setAttribute("aria-label", c.label + " of " + one + " " + (i + 1));
