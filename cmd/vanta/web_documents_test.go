@@ -336,6 +336,17 @@ func TestConsoleDocumentsUploadReviewApprove(t *testing.T) {
 	}
 	r.clean()
 
+	// A PDF that cannot be read fails in the pipeline, with its reason.
+	code, body = in.uploadFile(admin, api+"/documents", "torn.pdf", extracttest.CorruptPDF())
+	var torn docStarted
+	if err := json.Unmarshal(body, &torn); err != nil || code != 202 {
+		t.Fatalf("upload the corrupt PDF: %d %s", code, body)
+	}
+	failed := webDocsSettle(t, in, cid, admin, torn.DocumentID)
+	if failed.Status != "failed" || failed.Error == nil {
+		t.Fatalf("the corrupt PDF: %+v", failed)
+	}
+
 	// A viewer reads the list and the review, and meets no control that
 	// would change anything.
 	v := newPagesTab(t, in, browser(t), "viewer", false)
@@ -361,6 +372,19 @@ func TestConsoleDocumentsUploadReviewApprove(t *testing.T) {
 	if c := v.controls(); len(c) != 0 {
 		t.Errorf("the scan's review shows a viewer controls: %q", c)
 	}
+	// The failed one: its badge and reason in the list, and on its page.
+	v.navTo("documents")
+	tornRow := fmt.Sprintf(`tr[data-testid="document"][data-id=%q][data-status="failed"]`, torn.DocumentID)
+	v.waitText(tornRow+` [data-testid="document-error"]`, *failed.Error)
+	v.click("open the failed one", tornRow+` [data-testid="document-link"]`)
+	v.waitShown(`[data-testid="document-failed"][data-code="document_failed"]`)
+	v.waitText(`[data-testid="document-failed"]`, (*failed.Error)[1:])
+	for _, st := range failed.Stages {
+		if st.Error != "" {
+			v.waitText(fmt.Sprintf(`tr[data-testid="document-stage"][data-stage=%q][data-failed="true"]`, st.Name), st.Error)
+		}
+	}
+	v.accessible("a failed document")
 	v.clean()
 }
 
