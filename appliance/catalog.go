@@ -319,10 +319,6 @@ func (c *catalog) llamaServers() []supervisor.Program {
 // layers to an NVIDIA GPU (-ngl).
 const gpuDevice = "/dev/nvidia0"
 
-// llamaBasePort is the first model server's port; the i-th model (by file
-// name) listens on llamaBasePort+i.
-const llamaBasePort = 8081
-
 // llamaPlan decides the model servers: which run, with what arguments,
 // and why the others do not. lookPath, memMB and gpu are the machine, as
 // parameters so that tests can be any machine.
@@ -383,7 +379,7 @@ func (c *catalog) llamaPlan(lookPath func(string) (string, error), memMB func() 
 		if m.ContextLength > 0 && m.ContextLength < ctx {
 			ctx = m.ContextLength
 		}
-		port := llamaBasePort + i
+		port := llm.LLMPort + i
 		args := []string{"-m", p, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 			"-c", strconv.Itoa(ctx), "--threads", strconv.Itoa(runtime.NumCPU())}
 		if gpu {

@@ -172,6 +172,9 @@ type LLMConfig struct {
 	// context length, at most this many tokens. The KV cache grows with
 	// it, and a document's fields never need more.
 	LLMContext int `yaml:"llm_context"`
+	// LLMPort is the first model server's loopback port; the i-th model
+	// (by file name) listens on LLMPort+i.
+	LLMPort int `yaml:"llm_port"`
 	// LLMURLs are llama-server base URLs run elsewhere (a GPU box), used
 	// besides the local servers.
 	LLMURLs []string `yaml:"llm_urls"`
@@ -179,7 +182,7 @@ type LLMConfig struct {
 
 // Defaults is the LLM section when nothing is set.
 func (LLMConfig) Defaults() LLMConfig {
-	return LLMConfig{LlamaServer: "llama-server", LLMContext: 4096}
+	return LLMConfig{LlamaServer: "llama-server", LLMContext: 4096, LLMPort: 8081}
 }
 
 func (c *LLMConfig) validate(bad badFunc) {
@@ -191,6 +194,9 @@ func (c *LLMConfig) validate(bad badFunc) {
 	}
 	if c.LLMContext < 256 || c.LLMContext > 131072 {
 		bad("llm_context", strconv.Itoa(c.LLMContext), errors.New("must be from 256 to 131072 tokens"))
+	}
+	if c.LLMPort < 1 || c.LLMPort > 65535-64 {
+		bad("llm_port", strconv.Itoa(c.LLMPort), errors.New("must be a port from 1 to 65471 (models take the ports after it)"))
 	}
 	for i, u := range c.LLMURLs {
 		p, err := url.Parse(u)
@@ -392,6 +398,7 @@ func (c *Config) envVars() []struct {
 		{"VANTA_LLAMA_SERVER", str(&c.LlamaServer)},
 		{"VANTA_LLM_MEMORY_MB", intVar(&c.LLMMemoryMB)},
 		{"VANTA_LLM_CONTEXT", intVar(&c.LLMContext)},
+		{"VANTA_LLM_PORT", intVar(&c.LLMPort)},
 		{"VANTA_LLM_URLS", func(v string) error {
 			c.LLMURLs = nil
 			for _, u := range strings.Split(v, ",") {

@@ -7,89 +7,110 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/vanta-ledger/vanta/internal/ai"
+	"github.com/vanta-ledger/vanta/internal/extract/extracttest"
 )
 
-// llmRate is llama-server's own generation speed on a fixed prompt, read
-// from the timings it reports, and the same seen from the client (HTTP
-// and prompt processing included).
+// llmRate compares, on one llama-server and one prompt (the engine's
+// fields prompt over the sample invoice), the server answering a bare
+// /completion with the engine's call through internal/ai's client: the
+// same prompt with the fields JSON schema, which llama-server turns into
+// a grammar that every sampled token must satisfy. Tokens/s are the
+// server's own timings (generation only); client tokens/s include HTTP
+// and prompt processing.
 type llmRate struct {
 	URL            string  `json:"url"`
 	Runs           int     `json:"runs"`
-	Tokens         int     `json:"tokens_per_run"`
-	ServerTokensPS float64 `json:"server_tokens_per_s"`
-	ClientTokensPS float64 `json:"client_tokens_per_s"`
-	PromptTokensPS float64 `json:"prompt_tokens_per_s"`
-	EngineTokensPS float64 `json:"engine_tokens_per_s,omitempty"`
-	EngineNote     string  `json:"engine_note,omitempty"`
+	MaxTokens      int     `json:"max_tokens"`
+	BareTokensPS   float64 `json:"bare_tokens_per_s"`
+	BareClientPS   float64 `json:"bare_client_tokens_per_s"`
+	EngineTokensPS float64 `json:"engine_tokens_per_s"`
+	EngineClientPS float64 `json:"engine_client_tokens_per_s"`
+	EngineOverBare float64 `json:"engine_over_bare"`
+	PromptVersion  string  `json:"prompt_version"`
 }
 
 func (l llmRate) print(w io.Writer) {
-	fmt.Fprintf(w, "llama-server %s, %d runs of %d tokens: %.1f tokens/s generated (server timings), %.1f tokens/s seen by the client, prompt %.1f tokens/s\n",
-		l.URL, l.Runs, l.Tokens, l.ServerTokensPS, l.ClientTokensPS, l.PromptTokensPS)
-	if l.EngineNote != "" {
-		fmt.Fprintf(w, "LLM engine: %s\n", l.EngineNote)
-	}
+	fmt.Fprintf(w, "llama-server %s, prompt %s, %d runs of at most %d tokens, tokens/s (server timings; client-side):\n", l.URL, l.PromptVersion, l.Runs, l.MaxTokens)
+	fmt.Fprintf(w, "  bare /completion               %8.1f  %8.1f\n", l.BareTokensPS, l.BareClientPS)
+	fmt.Fprintf(w, "  LLM engine (ai.Client, schema) %8.1f  %8.1f  %.2fx bare\n", l.EngineTokensPS, l.EngineClientPS, l.EngineOverBare)
 }
 
-// llmPrompt is an extraction-sized prompt: a receipt's text and the ask.
-const llmPrompt = "Extract vendor_name, document_number, issue_date and total as JSON from this invoice.\n" +
-	"NAIROBI OFFICE SUPPLIES LTD\nKRA PIN: P051234567X\nInvoice No: INV-2026-0042\nInvoice Date: 14/03/2026\n" +
-	"Subtotal KES 7,750.00\nVAT 16% KES 1,240.00\nTOTAL KES 8,990.00\nJSON:"
-
-// benchLLM asks llama-server's /completion for llmTokens tokens, a few
-// times after one warm-up, and averages.
+// benchLLM runs each side once to warm up (model pages faulted in, the
+// schema's grammar compiled) and then runs times, alternating so that a
+// change of load hits both.
 func benchLLM(ctx context.Context, url string) (llmRate, error) {
-	const runs, tokens = 5, 64
-	r := llmRate{URL: url, Runs: runs, Tokens: tokens,
-		EngineNote: "not measured here: the engine's tokens/s is internal/ai's (docs/BENCHMARKS.md, LLM engine)"}
-	client := &http.Client{Timeout: 5 * time.Minute}
-	var server, prompt float64
-	var wall time.Duration
-	var generated int
+	const runs, tokens = 5, 128
+	prompt := ai.Prompt(strings.Join(extracttest.Invoice().Lines, "\n"))
+	schema, err := json.Marshal(ai.FieldsSchema())
+	if err != nil {
+		return llmRate{}, err
+	}
+	r := llmRate{URL: url, Runs: runs, MaxTokens: tokens, PromptVersion: ai.PromptVersion}
+	engine := &ai.Client{BaseURL: url, HTTP: &http.Client{Timeout: 5 * time.Minute}}
+	bareHTTP := &http.Client{Timeout: 5 * time.Minute}
+	type side struct {
+		server float64
+		tokens int
+		wall   time.Duration
+	}
+	var bare, eng side
 	for i := range runs + 1 {
-		body, _ := json.Marshal(map[string]any{"prompt": llmPrompt, "n_predict": tokens, "temperature": 0, "cache_prompt": false})
-		req, err := http.NewRequestWithContext(ctx, "POST", url+"/completion", bytes.NewReader(body))
-		if err != nil {
-			return r, err
-		}
-		req.Header.Set("Content-Type", "application/json")
 		t := time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			return r, fmt.Errorf("llama-server: %w", err)
-		}
-		data, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		b, err := bareCompletion(ctx, bareHTTP, url, prompt, tokens)
 		if err != nil {
 			return r, err
 		}
-		if resp.StatusCode != http.StatusOK {
-			return r, fmt.Errorf("llama-server /completion: %d %s", resp.StatusCode, bytes.TrimSpace(data))
+		bd := time.Since(t)
+		t = time.Now()
+		e, err := engine.Complete(ctx, ai.CompletionRequest{Prompt: prompt, JSONSchema: schema, NPredict: tokens, Temperature: 0, CachePrompt: false})
+		if err != nil {
+			return r, fmt.Errorf("LLM engine: %w", err)
 		}
-		d := time.Since(t)
-		var out struct {
-			TokensPredicted int `json:"tokens_predicted"`
-			Timings         struct {
-				PredictedPerSecond float64 `json:"predicted_per_second"`
-				PromptPerSecond    float64 `json:"prompt_per_second"`
-			} `json:"timings"`
-		}
-		if err := json.Unmarshal(data, &out); err != nil {
-			return r, fmt.Errorf("llama-server /completion: %w", err)
-		}
+		ed := time.Since(t)
 		if i == 0 {
-			continue // warm-up: model pages faulted in, slots allocated
+			continue
 		}
-		server += out.Timings.PredictedPerSecond
-		prompt += out.Timings.PromptPerSecond
-		generated += out.TokensPredicted
-		wall += d
+		bare.server += b.TokensPerSecond()
+		bare.tokens += b.TokensPredicted
+		bare.wall += bd
+		eng.server += e.TokensPerSecond()
+		eng.tokens += e.TokensPredicted
+		eng.wall += ed
 	}
-	r.ServerTokensPS = server / runs
-	r.PromptTokensPS = prompt / runs
-	if wall > 0 {
-		r.ClientTokensPS = float64(generated) / wall.Seconds()
-	}
+	r.BareTokensPS, r.EngineTokensPS = bare.server/runs, eng.server/runs
+	r.BareClientPS = float64(bare.tokens) / bare.wall.Seconds()
+	r.EngineClientPS = float64(eng.tokens) / eng.wall.Seconds()
+	r.EngineOverBare = ratio(r.EngineTokensPS, r.BareTokensPS)
 	return r, nil
+}
+
+// bareCompletion is /completion by hand, no schema, no retries.
+func bareCompletion(ctx context.Context, client *http.Client, url, prompt string, tokens int) (ai.Completion, error) {
+	body, _ := json.Marshal(map[string]any{"prompt": prompt, "n_predict": tokens, "temperature": 0, "cache_prompt": false})
+	req, err := http.NewRequestWithContext(ctx, "POST", url+"/completion", bytes.NewReader(body))
+	if err != nil {
+		return ai.Completion{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return ai.Completion{}, fmt.Errorf("llama-server: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return ai.Completion{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return ai.Completion{}, fmt.Errorf("llama-server /completion: %d %s", resp.StatusCode, bytes.TrimSpace(data))
+	}
+	var out ai.Completion
+	if err := json.Unmarshal(data, &out); err != nil {
+		return ai.Completion{}, fmt.Errorf("llama-server /completion: %w", err)
+	}
+	return out, nil
 }

@@ -44,6 +44,14 @@ func TestBenchDocumentsStats(t *testing.T) {
 			}
 		})
 	}
+	// 4 documents in 10 s at 1,500 ms CPU each, on an appliance idling at
+	// 0.1 CPU-s/s: 1 s of the 6 s was idle work, 1,250 ms per document net.
+	r := docRate{Documents: 5, Failed: 1, WallMS: 10000}
+	r.setCPU(6 * time.Second)
+	r.setIdle(0.1)
+	if r.CPUPerDocMS != 1500 || r.NetCPUPerDocMS == nil || *r.NetCPUPerDocMS != 1250 {
+		t.Errorf("cpu per doc %v, net %v; want 1500, 1250", r.CPUPerDocMS, r.NetCPUPerDocMS)
+	}
 	if r := ratio(45, 50); r != 0.9 {
 		t.Errorf("ratio(45, 50) = %v", r)
 	}
@@ -100,11 +108,11 @@ func TestBenchDocumentsBare(t *testing.T) {
 		t.Errorf("documents %d kinds %v", res.Documents, res.Kinds)
 	}
 	for name, r := range map[string]docRate{"bare": res.Bare, "text": res.Text} {
-		if r.Documents != 2 || r.Failed != 0 || r.PerMin <= 0 || r.P50MS <= 0 || r.P99MS < r.P50MS {
+		if r.Documents != 2 || r.Failed != 0 || r.PerMin <= 0 || r.P50MS <= 0 || r.P99MS < r.P50MS || r.CPUPerDocMS <= 0 {
 			t.Errorf("%s: %+v", name, r)
 		}
 	}
-	if res.TextOverBare <= 0 || res.Pipeline != nil || !strings.Contains(res.PipelineNote, "--appliance=false") {
+	if res.TextOverBare <= 0 || res.TextOverBareCPU <= 0 || res.Pipeline != nil || !strings.Contains(res.PipelineNote, "--appliance=false") {
 		t.Errorf("ratio %v pipeline %+v note %q", res.TextOverBare, res.Pipeline, res.PipelineNote)
 	}
 }

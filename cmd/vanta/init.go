@@ -12,6 +12,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/api"
+	"github.com/vanta-ledger/vanta/internal/extract"
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/web"
 	"github.com/vanta-ledger/vanta/supervisor"
@@ -39,6 +40,8 @@ func cmdInit(args []string) int {
 		return exitFailure
 	}
 	go reaper.Run(context.Background())
+	// The document pipeline's tools are children too: the reaper starts them.
+	extract.Runner = reaperRunner(reaper)
 
 	app, err := appliance.Prepare(cfg, reaper, out)
 	if err != nil {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -189,6 +191,123 @@ func TestSchemaCoversFields(t *testing.T) {
 	for k := range fields {
 		if _, ok := props[k]; !ok {
 			t.Fatalf("schema lacks %q", k)
+		}
+	}
+}
+
+// newBusyFake is a server whose every slot is processing.
+func newBusyFake(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/health":
+		case "/slots":
+			_, _ = w.Write([]byte(`[{"id":0,"n_ctx":4096,"is_processing":true},{"id":1,"n_ctx":4096,"is_processing":true}]`))
+		default:
+			t.Errorf("busy server asked for %s", r.URL.Path)
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestRouterSlotsAndTimeouts(t *testing.T) {
+	ok := newFake(t, http.StatusOK, validAnswer)
+	busy := newBusyFake(t)
+	// A server that never answers a completion (until the client gives up).
+	stuck := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/completion" {
+			// Read the body first: only then does the server notice the
+			// client hanging up, and cancel r.Context().
+			_, _ = io.Copy(io.Discard, r.Body)
+			<-r.Context().Done()
+			return
+		}
+		if r.URL.Path == "/slots" {
+			w.WriteHeader(http.StatusNotImplemented)
+		}
+	}))
+	t.Cleanup(stuck.Close)
+	cases := []struct {
+		name          string
+		router        *Router
+		engine, model string
+		reason        string
+	}{
+		{name: "all slots of the bigger model busy", engine: "llm", model: "tiny",
+			router: &Router{Endpoints: []Endpoint{endpoint("big", 7, busy.URL), endpoint("tiny", 1, ok.URL)}},
+			reason: "llama-big: all slots busy; fell back to llama-tiny"},
+		{name: "a stuck server times out", engine: "rules",
+			router: &Router{Endpoints: []Endpoint{endpoint("tiny", 1, stuck.URL)}, RequestTimeout: 50 * time.Millisecond},
+			reason: "llama-tiny: timed out; fell back to rules"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x, err := tc.router.Extract(context.Background(), scope(t), inputOf(testDocuments[0]))
+			if err != nil || x.Engine != tc.engine || x.Model != tc.model || x.FallbackReason != tc.reason {
+				t.Fatalf("Extract = engine %q model %q reason %q, %v; want %q %q %q", x.Engine, x.Model, x.FallbackReason, err, tc.engine, tc.model, tc.reason)
+			}
+		})
+	}
+}
+
+// The client retries a loading server (503) with backoff and gives up
+// after Retries more attempts.
+func TestClientRetriesWhileLoading(t *testing.T) {
+	cases := []struct {
+		name      string
+		loading   int // 503s before the answer
+		retries   int
+		wantErr   error
+		wantCalls int
+	}{
+		{"answers at once", 0, 2, nil, 1},
+		{"loads, then answers", 2, 2, nil, 3},
+		{"still loading after the retries", 3, 2, ErrLoading, 3},
+		{"no retries", 1, 0, ErrLoading, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls++
+				if calls <= tc.loading {
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return
+				}
+				_, _ = w.Write([]byte(`{"content":"{}","stop_type":"eos","tokens_predicted":3,"timings":{"predicted_n":3,"predicted_ms":1000}}`))
+			}))
+			t.Cleanup(srv.Close)
+			c := &Client{BaseURL: srv.URL, Retries: tc.retries, Backoff: time.Millisecond}
+			got, err := c.Complete(context.Background(), CompletionRequest{Prompt: "x"})
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) || calls != tc.wantCalls {
+				t.Fatalf("Complete = %v after %d calls; want %v after %d", err, calls, tc.wantErr, tc.wantCalls)
+			}
+			if err == nil && got.TokensPerSecond() != 3 {
+				t.Fatalf("tokens/s %v, want 3 (from predicted_n and predicted_ms)", got.TokensPerSecond())
+			}
+		})
+	}
+}
+
+// One router serves every job worker at once (run with -race).
+func TestRouterConcurrent(t *testing.T) {
+	ok := newFake(t, http.StatusOK, validAnswer)
+	r := &Router{Endpoints: []Endpoint{endpoint("tiny", 1, ok.URL), endpoint("big", 7, "http://127.0.0.1:1")}}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			x, err := r.Extract(context.Background(), tenancy.NewScopeForTest(uuid.New()), inputOf(testDocuments[0]))
+			if err == nil && (x.Engine != "llm" || x.Model != "tiny") {
+				err = errors.New("engine " + x.Engine + " model " + x.Model + ": " + x.FallbackReason)
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
 }

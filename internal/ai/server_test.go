@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -67,7 +68,7 @@ func findTestbed() (string, error) {
 }
 
 // needServer fails the test when the test bed's server is not running.
-func needServer(t *testing.T) *server {
+func needServer(t testing.TB) *server {
 	t.Helper()
 	if testbedErr != nil {
 		t.Fatalf("the LLM test bed is missing (run scripts/llm-testbed as root, or set VANTA_TEST_LLAMA_SERVER): %v", testbedErr)
@@ -132,6 +133,9 @@ func startServer(wrapper string) (*server, error) {
 	cmd := exec.Command(wrapper, "-m", tinyModel, "--host", "127.0.0.1", "--port", fmt.Sprint(port),
 		"-c", fmt.Sprint(testContext), "--parallel", "2")
 	cmd.Stdout, cmd.Stderr = w, w
+	// Dies with the test binary, even one killed by -timeout, which runs
+	// no cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", wrapper, err)
 	}

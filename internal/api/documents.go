@@ -154,11 +154,13 @@ type documentJSON struct {
 	UpdatedAt      time.Time       `json:"updated_at"`
 }
 
-// approveRequest optionally names the accounts of the draft entry; left
-// out, the documents store picks them from the document's type.
+// approveRequest optionally names the accounts and the description of
+// the draft entry; left out, the documents store picks the accounts by
+// role from the document's type.
 type approveRequest struct {
 	DebitAccount  string `json:"debit_account"`
 	CreditAccount string `json:"credit_account"`
+	Description   string `json:"description"`
 }
 
 type approved struct {
@@ -226,8 +228,9 @@ func documentID(c *gin.Context) (uuid.UUID, error) {
 }
 
 // uploadDocument streams multipart field "file" into the company's store.
-// The AI allowance is charged first (one request per document, whatever
-// engine later reads it: 429 when used up, before a byte is stored); the
+// A body declared larger than the limit is refused at once (413); then
+// the AI allowance is charged (one request per document, whatever engine
+// later reads it: 429 when used up, before a byte is stored); the
 // store then sniffs the type from the content (415), refuses an empty
 // file (400) or one over the limit or the storage allowance (413) and
 // keeps an encrypted copy; the job goes in the queue last.
@@ -238,13 +241,14 @@ func (s *server) uploadDocument(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	sc := scope(c)
-	if err := rt.quotas.AIRequest(ctx, sc); err != nil {
-		return err
-	}
 	maxBytes := rt.store.MaxBytes
 	r := c.Request
 	if r.ContentLength > maxBytes+formSlack {
+		// Declared too large: refused before it costs an AI request.
 		return &upload.TooLargeError{Field: "file", Limit: maxBytes}
+	}
+	if err := rt.quotas.AIRequest(ctx, sc); err != nil {
+		return err
 	}
 	r.Body = http.MaxBytesReader(c.Writer, r.Body, maxBytes+formSlack)
 	part, name, err := filePart(r)
@@ -394,7 +398,7 @@ func (s *server) approveDocument(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	entry, err := rt.store.Approve(c.Request.Context(), scope(c), id, documents.ApproveInput{DebitAccount: in.DebitAccount, CreditAccount: in.CreditAccount}, s.actor(c))
+	entry, err := rt.store.Approve(c.Request.Context(), scope(c), id, documents.ApproveInput{DebitAccount: in.DebitAccount, CreditAccount: in.CreditAccount, Description: in.Description}, s.actor(c))
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/background"
 	"github.com/vanta-ledger/vanta/internal/documents"
 	"github.com/vanta-ledger/vanta/internal/extract"
+	"github.com/vanta-ledger/vanta/internal/jobs"
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
@@ -52,6 +53,16 @@ type documentQueue interface {
 	Depth(ctx context.Context) (waiting int, oldest time.Duration, err error)
 	Service() background.Service
 }
+
+// jobStopGrace is how long a seal or a stop lets running jobs finish:
+// short, because the appliance's whole shutdown budget is 10 s by default
+// and an interrupted job loses nothing (it resumes at its unfinished
+// stage after the next unseal).
+const jobStopGrace = 2 * time.Second
+
+// jobMaxAttempts is how often a document's job runs before its document
+// is failed for good (River's backoff spaces them out over minutes).
+const jobMaxAttempts = 5
 
 // docState holds the runtime across requests; it is made again only if
 // the appliance reopened its stores.
@@ -92,7 +103,7 @@ func (s *server) documentsRuntime() (*docRuntime, error) {
 		return n
 	}
 	rt.pipeline = documents.Pipeline{Store: store, Text: extract.ReadText, Extractor: s.documentExtractor(cfg, depth), Limits: extract.DefaultLimits(), Temp: temp}
-	q, err := newDocumentQueue(st, documentJobs{s}, cfg.Workers, s.logger)
+	q, err := jobs.New(st.App, documentJobs{s}, jobs.Config{Workers: cfg.Workers, StopGrace: jobStopGrace, MaxAttempts: jobMaxAttempts}, s.logger)
 	if err != nil {
 		return nil, fmt.Errorf("documents: job queue: %w", err)
 	}
@@ -125,7 +136,7 @@ func (h documentJobs) Process(ctx context.Context, company, document uuid.UUID, 
 	}
 	sc, err := tenancy.OperatorScope(ctx, rt.stores.App, company)
 	if errors.Is(err, tenancy.ErrCompanyNotFound) {
-		return permanent(err)
+		return jobs.Permanent(err)
 	}
 	if err != nil {
 		return err
@@ -133,7 +144,13 @@ func (h documentJobs) Process(ctx context.Context, company, document uuid.UUID, 
 	err = rt.pipeline.Process(ctx, sc, document)
 	var bad *extract.BadFileError
 	if errors.As(err, &bad) || documents.IsPermanent(err) || errors.Is(err, documents.ErrNotFound) {
-		return permanent(err)
+		return jobs.Permanent(err)
+	}
+	if err != nil && attempt >= jobMaxAttempts && ctx.Err() == nil {
+		// The last attempt: the document must not stay at its stage.
+		if ferr := rt.store.Fail(ctx, sc, document, err.Error()); ferr != nil {
+			return fmt.Errorf("%w (and failing the document: %v)", err, ferr)
+		}
 	}
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -40,7 +41,13 @@ func Start() (*Server, error) {
 	socket := filepath.Join(dir, "mongodb.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{URI: "mongodb://" + url.PathEscape(socket), dir: dir, cancel: cancel, done: make(chan error, 1)}
-	go func() { s.done <- docdb.Run(ctx, docdb.Config{Dir: filepath.Join(dir, "data"), Socket: socket}) }()
+	// Errors only: FerretDB warns of commands it lacks that the driver
+	// sends anyway (endSessions at Disconnect), which would bury a test's
+	// own output.
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	go func() {
+		s.done <- docdb.Run(ctx, docdb.Config{Dir: filepath.Join(dir, "data"), Socket: socket, Logger: logger})
+	}()
 	s.Client, err = mongo.Connect(options.Client().ApplyURI(s.URI))
 	if err != nil {
 		s.Stop()

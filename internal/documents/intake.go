@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -33,6 +34,9 @@ const CategoryInbox = "inbox"
 // of after it is all on disk, without a Redis round trip per chunk.
 const reserveStep = 1 << 20
 
+// MaxFilename bounds the uploaded name kept (sealed) with a document.
+const MaxFilename = 1024
+
 const (
 	purposeContent  = "document-content"
 	purposeFilename = "document-filename"
@@ -48,6 +52,9 @@ func (s Store) Intake(ctx context.Context, sc tenancy.Scope, r io.Reader, filena
 	db, err := s.db(sc)
 	if err != nil {
 		return Document{}, err
+	}
+	if len(filename) > MaxFilename || !utf8.ValidString(filename) {
+		return Document{}, &FieldError{Field: "filename", Message: fmt.Sprintf("is not UTF-8 of at most %d bytes", MaxFilename)}
 	}
 	key, err := s.Keys.DataKey(ctx, sc)
 	if err != nil {
@@ -164,27 +171,33 @@ func (s Store) Intake(ctx context.Context, sc tenancy.Scope, r io.Reader, filena
 		return Document{}, fmt.Errorf("intake: %w", err)
 	}
 	hash := hex.EncodeToString(mac)
-	if existing, dup, err := s.claimHash(ctx, sc, db, hash, id); err != nil {
+	// The common duplicate is found before anything is recorded.
+	if existing, ok, err := s.byHash(ctx, sc, db, hash); err != nil {
 		return Document{}, err
-	} else if dup {
+	} else if ok {
 		existing.Duplicate = true
 		return existing, nil // the deferred cleanup removes our copy and its quota
-	}
-	unclaim := func() {
-		_, _ = db.Collection(collHashes).DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: hash}, {Key: "document_id", Value: id.String()}})
 	}
 
 	sealedName, err := key.Seal(purposeFilename, id.String(), []byte(filename))
 	if err != nil {
-		unclaim()
 		return Document{}, fmt.Errorf("intake: %w", err)
 	}
+	// Order: file in place, then its record, then the hash claim. A claim
+	// therefore always names a document that is recorded with its file, so
+	// an upload racing this one can return it as the duplicate; a crash
+	// before the claim leaves a whole document that is merely not
+	// deduplicated.
 	final := filepath.Join(dir, id.String())
 	if err := os.Rename(tmp.Name(), final); err != nil {
-		unclaim()
 		return Document{}, fmt.Errorf("intake: %w", err)
 	}
 	syncDir(dir)
+	undo := func() {
+		bg := context.WithoutCancel(ctx)
+		_, _ = db.Collection(collDocuments).DeleteOne(bg, bson.D{{Key: "_id", Value: id.String()}})
+		os.Remove(final)
+	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	rec := record{
 		ID: id.String(), JobID: uuid.NewString(), Filename: sealedName, Kind: string(kind), Category: CategoryInbox,
@@ -192,17 +205,48 @@ func (s Store) Intake(ctx context.Context, sc tenancy.Scope, r io.Reader, filena
 		CreatedAt: now, UpdatedAt: now, CreatedBy: by.UserID, Terms: []string{},
 	}
 	if _, err := db.Collection(collDocuments).InsertOne(ctx, rec); err != nil {
-		os.Remove(final)
-		unclaim()
+		undo()
 		return Document{}, fmt.Errorf("intake: record document: %w", err)
+	}
+	existing, dup, err := s.claimHash(ctx, sc, db, hash, id)
+	if err != nil || dup {
+		undo() // the same content won the race meanwhile, or the claim failed
+		if err != nil {
+			return Document{}, err
+		}
+		existing.Duplicate = true
+		return existing, nil
 	}
 	committed = true
 	return rec.document(filename), nil
 }
 
+// byHash is the document holding the keyed content hash, if any.
+func (s Store) byHash(ctx context.Context, sc tenancy.Scope, db *mongo.Database, hash string) (Document, bool, error) {
+	var claim struct {
+		DocumentID string `bson:"document_id"`
+	}
+	err := db.Collection(collHashes).FindOne(ctx, bson.D{{Key: "_id", Value: hash}}).Decode(&claim)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return Document{}, false, nil
+	}
+	if err != nil {
+		return Document{}, false, fmt.Errorf("intake: content hash: %w", err)
+	}
+	other, err := uuid.Parse(claim.DocumentID)
+	if err != nil {
+		return Document{}, false, nil
+	}
+	d, err := s.Get(ctx, sc, other)
+	if errors.Is(err, ErrNotFound) {
+		return Document{}, false, nil // stale; claimHash takes it over
+	}
+	return d, err == nil, err
+}
+
 // claimHash records that content with the keyed hash is document id. If
-// another document holds it, that document is returned (dup); a claim left
-// by an intake that died before recording its document is taken over.
+// another document holds it, that document is returned (dup); a claim
+// whose document is gone is taken over.
 // The hash is the collection's _id, so two uploads of the same content at
 // once cannot both win.
 func (s Store) claimHash(ctx context.Context, sc tenancy.Scope, db *mongo.Database, hash string, id uuid.UUID) (Document, bool, error) {

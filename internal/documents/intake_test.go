@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -249,24 +252,38 @@ func TestIntakeRefusals(t *testing.T) {
 		content []byte
 		setup   func(*env)
 		check   func(t *testing.T, err error)
+		reader  func([]byte) io.Reader
 	}{
+		{"upload cut off mid-stream", pdfLike(3*reserveStep, "cut"), nil, func(t *testing.T, err error) {
+			if !errors.Is(err, errCut) {
+				t.Fatalf("err = %v, want the reader's error", err)
+			}
+		}, func(b []byte) io.Reader {
+			return io.MultiReader(bytes.NewReader(b[:reserveStep+chunkSize+3]), failing{})
+		}},
+		{"filename too long", pdfLike(1000, "name"), nil, func(t *testing.T, err error) {
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != "filename" {
+				t.Fatalf("err = %v, want a filename field error", err)
+			}
+		}, nil},
 		{"empty", nil, nil, func(t *testing.T, err error) {
 			if !errors.Is(err, ErrEmpty) {
 				t.Fatalf("err = %v, want ErrEmpty", err)
 			}
-		}},
+		}, nil},
 		{"zip named pdf", append([]byte("PK\x03\x04"), make([]byte, 2000)...), nil, func(t *testing.T, err error) {
 			var te *UnsupportedTypeError
 			if !errors.As(err, &te) || te.Filename != "upload.pdf" {
 				t.Fatalf("err = %v, want *UnsupportedTypeError", err)
 			}
-		}},
+		}, nil},
 		{"too large", pdfLike(5*chunkSize, "big"), func(e *env) { e.store.MaxBytes = 2*chunkSize + 1 }, func(t *testing.T, err error) {
 			var tl *TooLargeError
 			if !errors.As(err, &tl) || tl.Limit != 2*chunkSize+1 {
 				t.Fatalf("err = %v, want *TooLargeError with the limit", err)
 			}
-		}},
+		}, nil},
 		{"over the storage quota", pdfLike(3*chunkSize, "quota"), func(e *env) {
 			e.store.Quota = quota.Quotas{Redis: testRedis, Limits: quota.Limits{StorageBytes: 2 * chunkSize}}
 		}, func(t *testing.T, err error) {
@@ -274,7 +291,7 @@ func TestIntakeRefusals(t *testing.T) {
 			if !errors.As(err, &qe) || qe.Quota != "storage_bytes" {
 				t.Fatalf("err = %v, want *quota.ExceededError", err)
 			}
-		}},
+		}, nil},
 		{"quota passed only by the last bytes", pdfLike(2*reserveStep+1, "edge"), func(e *env) {
 			e.store.Quota = quota.Quotas{Redis: testRedis, Limits: quota.Limits{StorageBytes: 2 * reserveStep}}
 		}, func(t *testing.T, err error) {
@@ -282,7 +299,7 @@ func TestIntakeRefusals(t *testing.T) {
 			if !errors.As(err, &qe) {
 				t.Fatalf("err = %v, want *quota.ExceededError", err)
 			}
-		}},
+		}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -291,7 +308,15 @@ func TestIntakeRefusals(t *testing.T) {
 				c.setup(e)
 			}
 			ctx := context.Background()
-			d, err := e.store.Intake(ctx, e.a, bytes.NewReader(c.content), "upload.pdf", tester)
+			var r io.Reader = bytes.NewReader(c.content)
+			if c.reader != nil {
+				r = c.reader(c.content)
+			}
+			name := "upload.pdf"
+			if c.name == "filename too long" {
+				name = strings.Repeat("x", MaxFilename+1)
+			}
+			d, err := e.store.Intake(ctx, e.a, r, name, tester)
 			if err == nil {
 				t.Fatalf("accepted: %+v", d)
 			}
@@ -319,6 +344,53 @@ func TestIntakeFitsQuotaExactly(t *testing.T) {
 	e.store.Quota = quota.Quotas{Redis: testRedis, Limits: quota.Limits{StorageBytes: int64(len(content))}}
 	if _, err := e.store.Intake(context.Background(), e.a, bytes.NewReader(content), "x.pdf", tester); err != nil {
 		t.Fatal(err)
+	}
+	if used, _ := e.quotas.StorageUsed(context.Background(), e.a); used != int64(len(content)) {
+		t.Fatalf("quota counts %d, want %d", used, len(content))
+	}
+}
+
+var errCut = errors.New("connection reset by peer")
+
+// failing is a reader whose connection broke.
+type failing struct{}
+
+func (failing) Read([]byte) (int, error) { return 0, errCut }
+
+// Two uploads of the same content at once make one document: the keyed
+// hash is claimed once.
+func TestIntakeConcurrentDuplicates(t *testing.T) {
+	e := setup(t)
+	content := pdfLike(chunkSize+99, "race")
+	const n = 4
+	docs := make([]Document, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			docs[i], errs[i] = e.store.Intake(context.Background(), e.a, bytes.NewReader(content), fmt.Sprint(i), tester)
+		}()
+	}
+	wg.Wait()
+	fresh := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if docs[i].ID != docs[0].ID {
+			t.Fatalf("two documents for one content: %v and %v", docs[0].ID, docs[i].ID)
+		}
+		if !docs[i].Duplicate {
+			fresh++
+		}
+	}
+	if fresh != 1 {
+		t.Fatalf("%d uploads stored the content, want 1", fresh)
+	}
+	if files := inboxFiles(t, e, e.a); len(files) != 1 {
+		t.Fatalf("inbox holds %v", files)
 	}
 	if used, _ := e.quotas.StorageUsed(context.Background(), e.a); used != int64(len(content)) {
 		t.Fatalf("quota counts %d, want %d", used, len(content))

@@ -39,8 +39,8 @@ func (r RulesExtractor) Extract(ctx context.Context, _ tenancy.Scope, in extract
 // decrypted original), classify, extract; then done, or needs_review.
 type Pipeline struct {
 	Store       Store
-	Text        TextReader
-	Extractor   Extractor
+	Text        TextReader // nil = extract.ReadText
+	Extractor   Extractor  // nil = the rules engine alone
 	Limits      extract.Limits
 	Temp        string  // where a plaintext copy lives while it is read; "" = the system's
 	ReviewBelow float64 // confidence under which a document needs review; 0 = DefaultReviewBelow
@@ -305,7 +305,11 @@ func (u *run) ocr(ctx context.Context) (extract.Text, error) {
 	if lim == (extract.Limits{}) {
 		lim = extract.DefaultLimits()
 	}
-	text, err := u.p.Text(ctx, path, kind, lim)
+	read := u.p.Text
+	if read == nil {
+		read = extract.ReadText
+	}
+	text, err := read(ctx, path, kind, lim)
 	if err != nil {
 		return extract.Text{}, err
 	}
@@ -363,7 +367,11 @@ func (u *run) extract(ctx context.Context, text extract.Text) (extract.Extractio
 		words = append(words, pg.Words...)
 	}
 	in := extract.Input{Text: text.String(), Words: words, Class: extract.Class(u.r.Class), ClassConfidence: u.r.Confidence, Templates: templates}
-	x, err := u.p.Extractor.Extract(ctx, u.sc, in)
+	var ex Extractor = RulesExtractor{Engine: extract.Rules()}
+	if u.p.Extractor != nil {
+		ex = u.p.Extractor
+	}
+	x, err := ex.Extract(ctx, u.sc, in)
 	if err != nil {
 		return extract.Extraction{}, err
 	}

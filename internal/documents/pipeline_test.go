@@ -333,3 +333,45 @@ func TestPipelineRealDocuments(t *testing.T) {
 		})
 	}
 }
+
+// The real readers' bad files fail their document for good with the
+// reader's reason; a zip bomb renamed .pdf never gets past intake.
+func TestPipelineRealBadFiles(t *testing.T) {
+	encrypted, _ := extracttest.EncryptedPDF([]string{"secret invoice"})
+	cases := []struct {
+		name   string
+		file   []byte
+		reason string // a part of the document's error
+	}{
+		{"encrypted pdf", encrypted, "encrypted"},
+		{"corrupt pdf", extracttest.CorruptPDF(), "corrupt"},
+		{"10,000 pages", extracttest.ManyPagesPDF(10000), "too many pages"},
+		{"png bomb", extracttest.PNGBomb(100000, 100000), "image"},
+	}
+	e := setup(t)
+	ctx := context.Background()
+	p := Pipeline{Store: e.store, Temp: t.TempDir()} // ReadText and the rules engine
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := e.store.Intake(ctx, e.a, bytes.NewReader(c.file), c.name, tester)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = p.Process(ctx, e.a, d.ID)
+			var bad *extract.BadFileError
+			if !IsPermanent(err) || !errors.As(err, &bad) {
+				t.Fatalf("err = %v, want a permanent bad file", err)
+			}
+			got := get(t, e, e.a, d.ID)
+			if got.Status != StatusFailed || !strings.Contains(strings.ToLower(got.Error), c.reason) {
+				t.Fatalf("document %s with error %q, want failed naming %q", got.Status, got.Error, c.reason)
+			}
+		})
+	}
+	t.Run("zip bomb renamed .pdf", func(t *testing.T) {
+		var te *UnsupportedTypeError
+		if _, err := e.store.Intake(ctx, e.a, bytes.NewReader(extracttest.ZipBomb()), "invoice.pdf", tester); !errors.As(err, &te) {
+			t.Fatalf("err = %v, want *UnsupportedTypeError", err)
+		}
+	})
+}

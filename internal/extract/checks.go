@@ -121,7 +121,11 @@ func checkInText(text string, x *Extraction) Check {
 	flat := normSpace(text)
 	squeezed := strings.ReplaceAll(flat, " ", "")
 	var missing []string
-	hasAmount := func(v string) bool { n := NormalizeAmount(v); return n != "" && amounts[strings.TrimPrefix(n, "-")] }
+	// A credit may be printed with or without its sign ("(12.50)", "12.50").
+	hasAmount := func(v string) bool {
+		n := NormalizeAmount(v)
+		return n != "" && (amounts[n] || amounts[strings.TrimPrefix(n, "-")] || amounts["-"+n])
+	}
 	hasText := func(v string) bool {
 		n := normSpace(v)
 		return strings.Contains(flat, n) || strings.Contains(squeezed, strings.ReplaceAll(n, " ", ""))

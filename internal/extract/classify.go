@@ -63,9 +63,9 @@ func Classify(text string) (Class, float64) {
 	}
 	// Tills print both "TAX INVOICE" and "CASH/CHANGE": money handed over at
 	// the counter makes it a receipt.
-	if scores[ClassReceipt] > 0 && scores[ClassInvoice] > 0 && changeWord.MatchString(up) {
-		scores[ClassReceipt] += 3
-		sum += 3
+	if scores[ClassReceipt] > 0 && scores[ClassInvoice] > 0 && counterWords.MatchString(up) && !accountWords.MatchString(up) {
+		scores[ClassReceipt] += scores[ClassInvoice]
+		sum += scores[ClassInvoice]
 	}
 	best, bestScore := ClassOther, 0.0
 	for _, c := range Classes {
@@ -82,8 +82,12 @@ func Classify(text string) (Class, float64) {
 	return best, round2(conf)
 }
 
-// changeWord is money handed back at a counter.
-var changeWord = regexp.MustCompile(`\bCHANGE\b`)
+// counterWords are a till's: money handed back, a cashier, a table.
+// accountWords are a supplier's invoice on credit.
+var (
+	counterWords = regexp.MustCompile(`\bCHANGE\b|\bCASHIER\b|\bTENDERED\b|\bTABLE\b|\bCOUNTER\b|\bPAX\b|\bTHANK YOU\b|\bCOME AGAIN\b|\bSIMPLIFIED TAX INVOICE\b`)
+	accountWords = regexp.MustCompile(`\bBILL TO\b|\bDUE DATE\b|\bPAYMENT TERMS\b|\bREMIT\b|\bNET \d+\b|\bPAYABLE WITHIN\b`)
+)
 
 func round2(f float64) float64 {
 	return float64(int(f*100+0.5)) / 100

@@ -66,13 +66,14 @@ func ReadSamples(r io.Reader, split Split) ([]Sample, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	var out []Sample
-	n := 0
+	n, records := 0, 0
 	for sc.Scan() {
 		n++
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
 			continue
 		}
+		records++
 		var s Sample
 		if err := json.Unmarshal([]byte(line), &s); err != nil {
 			return nil, &SampleError{n, fmt.Errorf("not a JSON object: %w", err)}
@@ -93,7 +94,7 @@ func ReadSamples(r io.Reader, split Split) ([]Sample, error) {
 	if err := sc.Err(); err != nil {
 		return nil, &SampleError{n + 1, err}
 	}
-	if n == 0 {
+	if records == 0 {
 		return nil, errors.New("no records")
 	}
 	return out, nil
@@ -187,7 +188,7 @@ func RunSamples(ctx context.Context, e Engine, samples []Sample) ([]Prediction, 
 		if err != nil {
 			return nil, fmt.Errorf("document %s: %w", s.Key, err)
 		}
-		out[i] = Predict(x, VendorAddress(text, x.Fields.VendorName))
+		out[i] = Predict(x, VendorAddress(text))
 	}
 	return out, nil
 }

@@ -2,8 +2,10 @@ package extract
 
 import (
 	"context"
+	"maps"
 	"math/big"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -32,12 +34,22 @@ func (rulesEngine) Extract(ctx context.Context, in Input) (Extraction, error) {
 	}
 	d := newDoc(in.Text)
 	x := Extraction{Class: cls, ClassConfidence: conf, Engine: "rules", Confidence: map[string]float64{}}
-	d.extract(&x.Fields, x.Confidence)
-	for _, t := range in.Templates {
-		if t.matches(d) {
-			t.apply(d, &x.Fields, x.Confidence)
+	var tpl *Template
+	for k := range in.Templates {
+		if in.Templates[k].matches(d) {
+			tpl = &in.Templates[k]
+			if r, ok := tpl.Rules[FieldTotal]; ok {
+				d.totalHint = d.follow(FieldTotal, r)
+			}
 			break
 		}
+	}
+	d.extract(&x.Fields, x.Confidence)
+	if tpl != nil {
+		tpl.apply(d, &x.Fields, x.Confidence)
+	}
+	for k, v := range x.Confidence {
+		x.Confidence[k] = round2(v)
 	}
 	// Poor OCR lowers every confidence: a value read from smudged words is
 	// less likely right however well the rule fits.
@@ -69,6 +81,12 @@ type doc struct {
 	lines   []string
 	upper   []string
 	amounts [][]amountMatch
+	kinds   []lineKind // by line, computed on first use
+
+	// totalHint is where a vendor template says the total is: strong
+	// evidence among the others, not an override (a template learned from
+	// one receipt misreads the next one's rounding or extra lines).
+	totalHint string
 }
 
 func newDoc(text string) *doc {
@@ -104,11 +122,21 @@ const (
 
 // valueOnly matches a line that is just an amount: "31.00", "RM 8.20",
 // "$7.10", "9.80 SR", ": 31.00".
-var valueOnly = regexp.MustCompile(`^[:\s]*(?:RM|KSH?S?\.?|KES|USD|MYR|\$|EUR|€|£)?\s*[(\-]?\d[\d,. ]*\)?-?\s*(?:RM|SR|ZR|S|Z|T|E|X|KES)?$`)
+var valueOnly = regexp.MustCompile(`^[:\s]*-?\s*(?:RM|KSH?S?\.?|KES|USD|MYR|\$|EUR|€|£)?\s*[(\-]?[\d.][\d,. ]*\)?-?\s*(?:RM|SR|ZR|S|Z|T|E|X|KES)?$`)
 
 func (d *doc) kind(i int) lineKind {
+	if d.kinds == nil {
+		d.kinds = make([]lineKind, len(d.lines))
+		for k := range d.lines {
+			d.kinds[k] = d.lineKind(k)
+		}
+	}
+	return d.kinds[i]
+}
+
+func (d *doc) lineKind(i int) lineKind {
 	u := d.upper[i]
-	if strings.Trim(u, ":;.-*#= ") == "" {
+	if t := strings.Trim(u, ":;.-*#= ()"); t == "" || t == "RM" || t == "KSH" || t == "KES" || t == "MYR" || t == "$" {
 		return lineEmpty
 	}
 	if len(d.amounts[i]) > 0 {
@@ -138,16 +166,28 @@ func (d *doc) hasMoney(i int) bool {
 // Tills print "TOTAL :" then "31.00" on the next line, or a block of
 // labels followed by a block of values in the same order.
 func (d *doc) valueFor(i int) (amountMatch, int, bool) {
-	if am := d.amounts[i]; len(am) > 0 {
-		// Only amounts after the label count ("GST @6%: $0.46" → 0.46,
-		// never the 6).
-		last := am[len(am)-1]
-		if d.kind(i) == lineBoth {
-			return last, i, true
-		}
+	vs := d.valuesFor(i)
+	if len(vs) == 0 {
+		return amountMatch{}, 0, false
+	}
+	return vs[0].amountMatch, vs[0].line, true
+}
+
+// placedValue is an amount and the line it is on.
+type placedValue struct {
+	amountMatch
+	line int
+}
+
+// valuesFor is valueFor with its doubt: when a label block and the value
+// block under it differ in length, the value aligned from the end comes
+// first and the one aligned from the start second.
+func (d *doc) valuesFor(i int) []placedValue {
+	if am := d.amounts[i]; len(am) > 0 && d.kind(i) == lineBoth {
+		return []placedValue{{am[len(am)-1], i}}
 	}
 	if d.kind(i) != lineLabel {
-		return amountMatch{}, 0, false
+		return nil
 	}
 	// The run of label lines this one belongs to.
 	s := i
@@ -156,7 +196,7 @@ func (d *doc) valueFor(i int) (amountMatch, int, bool) {
 	}
 	pos, n := 0, 0
 	j := s
-	for ; j < len(d.lines) && (d.kind(j) == lineLabel || d.kind(j) == lineEmpty); j++ {
+	for ; j < len(d.lines) && j-i <= 8 && (d.kind(j) == lineLabel || d.kind(j) == lineEmpty); j++ {
 		// A label with its own count ("ITEM COUNT 3") takes no value below.
 		if d.kind(j) == lineLabel && (len(d.amounts[j]) == 0 || j == i) {
 			if j < i {
@@ -165,6 +205,9 @@ func (d *doc) valueFor(i int) (amountMatch, int, bool) {
 			n++
 		}
 	}
+	if j-i > 8 || j == len(d.lines) {
+		return nil // a value block that far below belongs to other labels
+	}
 	var vals []int
 	for k := j; k < len(d.lines) && d.kind(k) != lineLabel && d.kind(k) != lineBoth; k++ {
 		if d.kind(k) == lineValue {
@@ -172,34 +215,34 @@ func (d *doc) valueFor(i int) (amountMatch, int, bool) {
 		}
 	}
 	if len(vals) == 0 {
-		return amountMatch{}, 0, false
+		return nil
 	}
 	// The labels before i that have no value of their own (headings such as
 	// "DESCRIPTION") shift the alignment; when the blocks are the same
 	// length the alignment is exact, otherwise take the label's offset from
-	// the end of its block.
+	// the end of its block (a lone label takes the value right below it).
 	idx := pos
-	if len(vals) != n {
+	if len(vals) != n && n > 1 {
 		idx = len(vals) - (n - pos)
-		if n-pos == 1 && i+1 == j {
-			idx = 0 // the label right above the first value
-			if len(vals) >= n {
-				idx = pos
-			}
+	}
+	var out []placedValue
+	for _, k := range []int{idx, pos} {
+		if k < 0 || k >= len(vals) || len(out) > 0 && out[0].line == vals[k] {
+			continue
 		}
+		am := d.amounts[vals[k]]
+		out = append(out, placedValue{am[len(am)-1], vals[k]})
 	}
-	if idx < 0 || idx >= len(vals) {
-		return amountMatch{}, 0, false
-	}
-	am := d.amounts[vals[idx]]
-	return am[len(am)-1], vals[idx], true
+	return out
 }
 
 var (
-	totalKw     = regexp.MustCompile(`\b(?:GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL|AMOUNT\s*DUE|AMOUNT\s*PAYABLE|BALANCE\s*DUE|JUMLAH|AMT\s*DUE)\b|TOTAL`)
+	totalKw     = regexp.MustCompile(`\b(?:GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL|T[A0]TAL|TOT[A4]L|AMOUNT\s*DUE|AMOUNT\s*PAYABLE|BALANCE\s*DUE|JUMLAH|AMT\s*DUE|AMOUNT\s*TO\s*(?:BE\s*)?PAID|AMO?U?NT\s*INCL|AMT\s*PAID\s*INCL|AMOUNT\s*PAID\s*INCL|NET\s*PAYABLE|AMOUNT\s*TO\s*PAY)\b|TOTAL|^DUE\b|^TL\b`)
 	totalStrong = regexp.MustCompile(`GRAND\s*TOTAL|NETT?\s*TOTAL|TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|\(RM\)|RM|INCL|INCLUSIVE|AFTER|ROUNDED|SALES?\s*\(?INCL)|ROUNDED\s*TOTAL|FINAL\s*TOTAL|AMOUNT\s*DUE|AMOUNT\s*PAYABLE|BALANCE\s*DUE|TOTAL\s*TO\s*PAY`)
-	totalNot    = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:QTY|QUANTITY|ITEMS?|SAVINGS?|DISCOUNT|DISC|GST|TAX|VAT|EXCL|EXCLUSIVE|EXCLUDING|NO\b|NUMBER|POINTS?|TENDERED|PCS|UNITS?|WEIGHT|COUNT|PAID)|ITEM\s*COUNT|EXCL|\bQTY\b|BEFORE|W/O|W/OUT|NET OF|INCLUDED IN TOTAL|ACCEPTED|ROUNDING\s*ADJ|ROUND\s*ADJ|TOTAL\s*(?:STAMP|SAVING)`)
+	totalNot    = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:QTY|QUANTITY|ITEMS?|SAVINGS?|DISCOUNT|DISC|GST|TAX|VAT|EXCL|EXCLUSIVE|EXCLUDING|NO\b|NUMBER|POINTS?|TENDERED|PCS|UNITS?|WEIGHT|COUNT|PAID)|ITEM\s*COUNT|EXCL|\bQTY\b|BEFORE|W/O|W/OUT|NET OF|INCLUDED IN TOTAL|ACCEPTED|ROUNDING\s*ADJ|ROUND\s*ADJ|TOTAL\s*(?:STAMP|SAVING)|(?:TAX|GST|VAT|SST)\s*TOTAL`)
+	summaryKw   = regexp.MustCompile(`(?:GST|TAX|VAT)\s*(?:SUMMARY|ANALYSIS)|SUMMARY`)
 	roundKw     = regexp.MustCompile(`ROUND`)
+	cashPaid    = regexp.MustCompile(`\bCASH\b|TENDER|\bPAID\b|\bPAYMENT\b|RECEIVED|\bVISA\b|\bMASTER|\bCARD\b|\bCREDIT\b|\bPAY\b`)
 	cashKw      = regexp.MustCompile(`\b(?:CASH|TENDERED|PAID|PAYMENT|CHANGE|BALANCE|CREDIT CARD|VISA|MASTER|DEBIT|RECEIVED|CHG|REFUND|DEPOSIT|VOUCHER)\b`)
 	changeKw    = regexp.MustCompile(`\bCHANGE\b|\bCHG\b|\bBAKI\b`)
 	subtotalKw  = regexp.MustCompile(`SUB\s*-?\s*TOTAL|TOTAL\s*(?:EXCL|EXCLUDING|BEFORE)|AMOUNT\s*(?:EXCL|BEFORE)|TAXABLE\s*AMOUNT|NET\s*AMOUNT`)
@@ -208,7 +251,7 @@ var (
 // total picks the document's total: amounts found beside or below TOTAL
 // words, scored by the words' strength, agreement with cash − change, and
 // repetition; failing those, the largest amount outside the payment lines.
-func (d *doc) total() (string, float64) {
+func (d *doc) total(hint string) (string, float64) {
 	type cand struct {
 		value string
 		score float64
@@ -222,58 +265,107 @@ func (d *doc) total() (string, float64) {
 			}
 		}
 	}
-	cash, change := "", ""
-	var adjust []string // rounding adjustments ("-0.02")
+	var cash, change []string // what was handed over and back
+	var adjust []string       // rounding adjustments ("-0.02")
+	inSummary, afterRounding := false, false
 	for i, u := range d.upper {
+		if summaryKw.MatchString(u) {
+			inSummary = true // the tax summary repeats bases and totals
+		}
 		isTotal := totalKw.MatchString(u) && !totalNot.MatchString(u)
+		pos := float64(i) / float64(10*len(d.lines)+1)
 		if roundKw.MatchString(u) {
 			if a, _, ok := d.valueFor(i); ok && a.Decimals {
 				if r, ok := new(big.Rat).SetString(a.Value); ok && new(big.Rat).Abs(r).Cmp(big.NewRat(1, 10)) < 0 {
 					adjust = append(adjust, a.Value)
+					afterRounding = true
 					continue
 				}
 				// "ROUNDING RM 72.75": the rounded total itself.
 				if !isTotal && !strings.Contains(u, "ADJ") {
-					cands = append(cands, cand{a.Value, 3.5 + float64(i)/float64(10*len(d.lines)+1)})
+					cands = append(cands, cand{a.Value, 3.5 + pos})
 				}
 			}
 		}
 		if !isTotal {
-			if strings.Contains(u, "CASH") && cash == "" || changeKw.MatchString(u) && change == "" {
-				if a, _, ok := d.valueFor(i); ok && a.Decimals {
-					if changeKw.MatchString(u) {
-						change = a.Value
-					} else {
-						cash = a.Value
+			if cashPaid.MatchString(u) && !changeKw.MatchString(u) {
+				for _, a := range d.valuesFor(i) {
+					if a.Decimals {
+						cash = append(cash, a.Value)
 					}
 				}
 			}
-			continue
-		}
-		a, _, ok := d.valueFor(i)
-		if !ok || a.Value == "0.00" || strings.HasPrefix(a.Value, "-") {
-			continue
-		}
-		s := 2.0
-		if totalStrong.MatchString(u) {
-			s = 3
-		}
-		if a.Decimals {
-			s += 1
-		}
-		if counts[a.Value] > 1 {
-			s += 0.5
-		}
-		cands = append(cands, cand{a.Value, s + float64(i)/float64(10*len(d.lines)+1)})
-	}
-	if cash != "" && change != "" {
-		if diff := subAmounts(cash, change); diff != "" {
-			for k := range cands {
-				if amountEqual(cands[k].value, diff) {
-					cands[k].score += 2
+			if changeKw.MatchString(u) {
+				for _, a := range d.valuesFor(i) {
+					if a.Decimals {
+						change = append(change, strings.TrimPrefix(a.Value, "-"))
+					}
 				}
 			}
+			// A subtotal is the total when nothing else is.
+			if subtotalKw.MatchString(u) && !inSummary {
+				if a, _, ok := d.valueFor(i); ok && a.Decimals && a.Value != "0.00" {
+					cands = append(cands, cand{a.Value, 1 + pos})
+				}
+			}
+			continue
 		}
+		for k, a := range d.valuesFor(i) {
+			if a.Value == "0.00" || strings.HasPrefix(a.Value, "-") {
+				continue
+			}
+			s := 2.0
+			if totalStrong.MatchString(u) {
+				s = 3
+			}
+			if a.Decimals {
+				s += 1
+			}
+			if counts[a.Value] > 1 {
+				s += 0.5
+			}
+			if inSummary {
+				s -= 1.5
+			}
+			if afterRounding {
+				s += 0.5
+			}
+			if k > 0 {
+				s -= 0.75 // the less likely alignment
+			}
+			cands = append(cands, cand{a.Value, s + pos})
+		}
+	}
+	if hint != "" {
+		found := false
+		for k := range cands {
+			if amountEqual(cands[k].value, hint) {
+				cands[k].score += 2.5
+				found = true
+			}
+		}
+		if !found && counts[hint] > 0 {
+			cands = append(cands, cand{hint, 4})
+		}
+	}
+	// Cash handed over less change given back is what was due: a strong
+	// sign, and a candidate of its own when it is printed somewhere.
+	paid := map[string]bool{}
+	for _, c := range cash {
+		for _, ch := range change {
+			if diff := subAmounts(c, ch); diff != "" && !strings.HasPrefix(diff, "-") && diff != "0.00" && counts[diff] > 0 {
+				paid[diff] = true
+			}
+		}
+	}
+	for k := range cands {
+		if paid[cands[k].value] {
+			cands[k].score += 2
+		}
+	}
+	// In key order: the engine is deterministic.
+	for _, v := range slices.Sorted(maps.Keys(paid)) {
+		cands = append(cands, cand{v, 2.5})
 	}
 	best := -1
 	for k, c := range cands {
@@ -283,18 +375,14 @@ func (d *doc) total() (string, float64) {
 	}
 	if best >= 0 {
 		v := cands[best].value
+		if hint != "" && amountEqual(v, hint) {
+			return v, 0.95 // the rules and the vendor's template agree
+		}
 		// Tills round to five cents after the total: when the document
 		// shows the total plus its rounding adjustment, that is what was
 		// paid.
-		for _, adj := range adjust {
-			if roundCents(v) {
-				break
-			}
-			for _, r := range []string{addAmounts(v, adj), subAmounts(v, adj)} {
-				if r != "" && roundCents(r) && counts[r] > 0 {
-					return r, min(0.95, 0.5+cands[best].score/10)
-				}
-			}
+		if r := rounded(v, adjust, counts); r != v {
+			return r, min(0.95, 0.5+cands[best].score/10)
 		}
 		return v, min(0.95, 0.4+cands[best].score/10)
 	}
@@ -319,6 +407,43 @@ func (d *doc) total() (string, float64) {
 		return "", 0
 	}
 	return val, 0.35
+}
+
+// rounded applies a till's rounding adjustment to a total when that
+// turns it into a whole five cents printed on the document.
+func rounded(v string, adjust []string, counts map[string]int) string {
+	if roundCents(v) {
+		return v
+	}
+	for _, adj := range adjust {
+		for _, r := range []string{addAmounts(v, adj), subAmounts(v, adj)} {
+			if r != "" && roundCents(r) && counts[r] > 0 {
+				return r
+			}
+		}
+	}
+	return v
+}
+
+// roundedTotal is rounded with the document's own adjustments.
+func (d *doc) roundedTotal(v string) string {
+	counts := map[string]int{}
+	var adjust []string
+	for i, am := range d.amounts {
+		for _, a := range am {
+			if a.Decimals {
+				counts[a.Value]++
+			}
+		}
+		if roundKw.MatchString(d.upper[i]) {
+			if a, _, ok := d.valueFor(i); ok && a.Decimals {
+				if r, ok := new(big.Rat).SetString(a.Value); ok && new(big.Rat).Abs(r).Cmp(big.NewRat(1, 10)) < 0 {
+					adjust = append(adjust, a.Value)
+				}
+			}
+		}
+	}
+	return rounded(v, adjust, counts)
 }
 
 // roundCents says whether an amount is a whole number of five cents,
@@ -422,15 +547,16 @@ func (d *doc) dates() (issue string, issueConf float64, due string) {
 }
 
 var (
-	companyMark = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|SDN|S/B|BERHAD|ENTERPRISES?|TRADING|PLT|LIMITED|LTD|LLC|INC|CO\.|COMPANY|CORPORATION|CORP|GMBH|HARDWARE|RESTAURANT|RESTORAN|MARKETING|STATIONERY|SUPERMARKET|PHARMACY|BOOKSTORE|STORE|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPLY|SUPPLIES|KEDAI|MINI MARKET|SHOP)\b`)
-	boilerplate = regexp.MustCompile(`^(?:SIMPLIFIED\s*)?(?:TAX\s*)?INVOICE\b|^GOODS|^PLEASE|^TQ\b|^RECEIPT\b|^OFFICIAL RECEIPT|^CASH\s*(?:BILL|SALES?|RECEIPT)|^WELCOME|^THANK|^COPY|^ORIGINAL|^DUPLICATE|^BILL\b|^TEL\b|^FAX\b|^PHONE|^GST|^VAT|^PIN\b|^CO\.?\s*(?:REG|NO)|^COMPANY\s*(?:REG|NO)|^REG\b|^ROC\b|^\(|^NO\b|^NO\.|^LOT\b|^JALAN\b|^JLN\b|^TAMAN\b|^EMAIL|^WWW|^HTTP|^P\.?O\.? BOX|^DATE|^TIME|^CASHIER|^TABLE|^SALES\s*PERSON|^\*|^-|^=|^#`)
-	strongMark  = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|S/B|BERHAD|PLT|LIMITED|LTD)\b`)
-	companyLead = regexp.MustCompile(`^(?:CO\.|&|(?:SDN|BHD|S/B|CO\.|COMPANY|ENTERPRISES?|TRADING|RESTAURANT|RESTORAN|STATIONERY|HARDWARE|MARKETING|SUPERMARKET|PHARMACY|BOOKSTORES?|STORES?|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPL(?:Y|IES)|LIMITED|LTD|ELECTRICAL)\b)`)
-	ownerPrefix = regexp.MustCompile(`^(?:DIMILIKI|OWNED BY|OWN BY)\s*:\s*`)
-	afterSuffix = regexp.MustCompile(`^(.*\b(?:SDN\.?\s*BHD\.?|BHD\.?|S/B\.?|BERHAD|LTD\.?|LIMITED))\s+\S*\d.*$`)
-	phoneLike   = regexp.MustCompile(`(?:\+?\d[\d\- ()]{6,}\d)`)
-	regNumber   = regexp.MustCompile(`\s*[\(\[]?\s*(?:CO\.?\s*(?:REG\.?\s*)?(?:NO\.?)?\s*:?\s*)?\d{3,}[\-\s]?[A-Z]?\s*[\)\]]?\s*$|\s*\([^)]*\d[^)]*\)?\s*$`)
-	addressMark = regexp.MustCompile(`\b(?:JALAN|JLN|TAMAN|LOT|NO\.?|LORONG|PERSIARAN|BANDAR|KAWASAN|ROAD|RD|STREET|ST|AVENUE|P\.?O\.? BOX|BOX|FLOOR|BUILDING|BLOCK|BLK|PLAZA|MALL|CENTRE|CENTER|HOUSE|TOWER|SELANGOR|JOHOR|KUALA LUMPUR|NAIROBI|MOMBASA|KISUMU|KENYA|MALAYSIA|SEKSYEN|BATU|KM|PUCHONG|KLANG|SHAH ALAM|PETALING JAYA|CHERAS|SUBANG)\b|\b\d{5}\b|,`)
+	companyMark   = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|SDN|S/B|BERHAD|ENTERPRISES?|TRADING|PLT|LIMITED|LTD|PLC|LLP|LLC|INC|CO\.|COMPANY|CORPORATION|CORP|GMBH|HARDWARE|RESTAURANT|RESTORAN|MARKETING|STATIONERY|SUPERMARKET|PHARMACY|BOOKSTORE|STORE|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPLY|SUPPLIES|KEDAI|MINI MARKET|SHOP)\b`)
+	boilerplate   = regexp.MustCompile(`^(?:SIMPLIFIED\s*)?(?:TAX\s*)?INVOICE\b|^GOODS|^PLEASE|^TQ\b|^RECEIPT\b|^OFFICIAL RECEIPT|^CASH\s*(?:BILL|SALES?|RECEIPT)|^WELCOME|^THANK|^COPY|^ORIGINAL|^DUPLICATE|^BILL\b|^TEL\b|^FAX\b|^PHONE|^GST|^VAT|^PIN\b|^CO\.?\s*(?:REG|NO)|^COMPANY\s*(?:REG|NO)|^REG\b|^ROC\b|^\(|^NO\b|^NO\.|^LOT\b|^JALAN\b|^JLN\b|^TAMAN\b|^EMAIL|^WWW|^HTTP|^P\.?O\.? BOX|^DATE|^TIME|^CASHIER|^TABLE|^SALES\s*PERSON|^(?:BILL(?:ED)?|SOLD|SHIP(?:PED)?)\s*TO\b|^CUSTOMER|^CLIENT|^TO\s*:|^NAME\s*:|^M/S\b|^ATTN|^\*|^-|^=|^#`)
+	strongMark    = regexp.MustCompile(`\b(?:SDN\.?\s*BHD|BHD|S/B|BERHAD|PLT|LIMITED|LTD)\b`)
+	companyLead   = regexp.MustCompile(`^(?:CO\.|&|(?:SDN|BHD|S/B|CO\.|COMPANY|ENTERPRISES?|TRADING|RESTAURANT|RESTORAN|STATIONERY|HARDWARE|MARKETING|SUPERMARKET|PHARMACY|BOOKSTORES?|STORES?|MART|HOLDINGS|INDUSTRIES|SERVICES|SUPPL(?:Y|IES)|LIMITED|LTD|ELECTRICAL)\b)`)
+	leadingNumber = regexp.MustCompile(`^#\d+\s+`)
+	ownerPrefix   = regexp.MustCompile(`^(?:DIMILIKI|OWNED BY|OWN BY)\s*:\s*`)
+	afterSuffix   = regexp.MustCompile(`^(.*\b(?:SDN\.?\s*BHD\.?|BHD\.?|S/B\.?|BERHAD|LTD\.?|LIMITED))\s+\S*\d.*$`)
+	phoneLike     = regexp.MustCompile(`(?:\+?\d[\d\- ()]{6,}\d)`)
+	regNumber     = regexp.MustCompile(`\s*[\(\[]?\s*(?:CO\.?\s*(?:REG\.?\s*)?(?:NO\.?)?\s*:?\s*)?\d{3,}[\-\s]?[A-Z]?\s*[\)\]]?\s*$|\s*\([^)]*\d[^)]*\)?\s*$`)
+	addressMark   = regexp.MustCompile(`\b(?:JALAN|JLN|TAMAN|LOT|NO\.?|LORONG|PERSIARAN|BANDAR|KAWASAN|ROAD|RD|STREET|ST|AVENUE|P\.?O\.? BOX|BOX|FLOOR|BUILDING|BLOCK|BLK|PLAZA|MALL|CENTRE|CENTER|HOUSE|TOWER|SELANGOR|JOHOR|KUALA LUMPUR|NAIROBI|MOMBASA|KISUMU|KENYA|MALAYSIA|SEKSYEN|BATU|KM|PUCHONG|KLANG|SHAH ALAM|PETALING JAYA|CHERAS|SUBANG)\b|\b\d{5}\b|,`)
 )
 
 // vendor picks the vendor's name from the top of the document: a line that
@@ -441,7 +567,7 @@ var (
 func (d *doc) vendor() (string, float64, int) {
 	limit := min(len(d.lines), 10)
 	clean := func(i int) string {
-		s := ownerPrefix.ReplaceAllString(d.upper[i], "")
+		s := ownerPrefix.ReplaceAllString(leadingNumber.ReplaceAllString(d.upper[i], ""), "")
 		for {
 			t := strings.TrimSpace(regNumber.ReplaceAllString(s, ""))
 			if t == s {
@@ -454,10 +580,33 @@ func (d *doc) vendor() (string, float64, int) {
 	}
 	plain := func(i int) bool {
 		u := d.upper[i]
-		return i >= 0 && !boilerplate.MatchString(u) && letters(u) >= 3 && !phoneLike.MatchString(u) && !addressMark.MatchString(u) && len(d.amounts[i]) == 0
+		return i >= 0 && !boilerplate.MatchString(u) && letters(u) >= 3 && !phoneLike.MatchString(u) && !strings.ContainsAny(u, "0123456789")
+	}
+	// continues says whether line j carries on the name on the line above.
+	continues := func(name string, j int) bool {
+		if j >= len(d.lines) {
+			return false
+		}
+		u := d.upper[j]
+		// "PASAR RAYA MEGA MAJU" / "(SEMENYIH) SDN BHD"
+		if strings.HasPrefix(u, "(") && strongMark.MatchString(u) && !strongMark.MatchString(name) {
+			return true
+		}
+		if boilerplate.MatchString(u) {
+			return false
+		}
+		switch {
+		case strings.Count(name, "(") > strings.Count(name, ")"), strings.HasSuffix(name, "&"):
+			return true
+		case addressMark.MatchString(u) && !strongMark.MatchString(u):
+			return false
+		case companyLead.MatchString(u) && !strongMark.MatchString(name):
+			return true
+		}
+		return false
 	}
 	for i := 0; i < limit; i++ {
-		u := d.upper[i]
+		u := leadingNumber.ReplaceAllString(d.upper[i], "")
 		if !companyMark.MatchString(u) || boilerplate.MatchString(u) || strings.HasPrefix(u, "GST") {
 			continue
 		}
@@ -465,15 +614,17 @@ func (d *doc) vendor() (string, float64, int) {
 		if letters(name) < 3 {
 			continue
 		}
-		// A name broken over two lines: "POPULAR BOOK" / "CO. (M) SDN BHD",
-		// "HOME MASTER HARDWARE &" / "ELECTRICAL".
+		conf, last := 0.85, i
+		// A name broken over two lines: "POPULAR BOOK" / "CO. (M) SDN BHD".
 		if i > 0 && (companyLead.MatchString(name) || strings.HasPrefix(name, "&")) && plain(i-1) && !companyMark.MatchString(d.upper[i-1]) {
-			return clean(i-1) + " " + name, 0.75, i
+			name, conf = clean(i-1)+" "+name, 0.75
 		}
-		if i+1 < len(d.lines) && (strings.HasSuffix(name, "&") || strings.Count(name, "(") > strings.Count(name, ")") || companyLead.MatchString(d.upper[i+1]) && !strongMark.MatchString(name)) && !boilerplate.MatchString(d.upper[i+1]) && !addressMark.MatchString(d.upper[i+1]) {
-			return name + " " + clean(i+1), 0.75, i + 1
+		// ... or "HOME MASTER HARDWARE &" / "ELECTRICAL", up to three lines.
+		for last < i+2 && continues(name, last+1) {
+			last++
+			name, conf = name+" "+clean(last), 0.75
 		}
-		return name, 0.85, i
+		return name, conf, last
 	}
 	for i := 0; i < limit; i++ {
 		u := d.upper[i]
@@ -483,9 +634,13 @@ func (d *doc) vendor() (string, float64, int) {
 		if phoneLike.MatchString(u) && letters(u) < 6 || addressMark.MatchString(u) && i > 0 {
 			continue
 		}
-		name := clean(i)
+		name, last := clean(i), i
 		if letters(name) >= 3 {
-			return name, 0.55, i
+			for last < i+2 && continues(name, last+1) {
+				last++
+				name = name + " " + clean(last)
+			}
+			return name, 0.55, last
 		}
 	}
 	return "", 0, -1
@@ -501,6 +656,9 @@ func letters(s string) int {
 	return n
 }
 
+// addressEnd is a line that follows a vendor's address block.
+var addressEnd = regexp.MustCompile(`^(?:TEL|FAX|PHONE|H/P|HP|MOBILE|GST|VAT|PIN|EMAIL|WWW|TAX|INVOICE|RECEIPT|DATE|CASH|SIMPLIFIED|CO\.?\s*REG|COMPANY\s*REG)`)
+
 // address reads the lines under the vendor's name up to the first phone,
 // registration or tax line: the vendor's postal address.
 func (d *doc) address(vendorLine int) string {
@@ -510,7 +668,7 @@ func (d *doc) address(vendorLine int) string {
 	var parts []string
 	for i := vendorLine + 1; i < len(d.lines) && i <= vendorLine+6; i++ {
 		u := d.upper[i]
-		if regexp.MustCompile(`^(?:TEL|FAX|PHONE|H/P|HP|MOBILE|GST|VAT|PIN|EMAIL|WWW|TAX|INVOICE|RECEIPT|DATE|CASH|SIMPLIFIED|CO\.?\s*REG|COMPANY\s*REG)`).MatchString(u) || phoneLike.MatchString(u) && !addressMark.MatchString(u) {
+		if addressEnd.MatchString(u) || phoneLike.MatchString(u) && !addressMark.MatchString(u) {
 			break
 		}
 		if len(parts) == 0 && !addressMark.MatchString(u) && regNumber.ReplaceAllString(u, "") == "" {
@@ -526,7 +684,7 @@ func (d *doc) address(vendorLine int) string {
 
 // VendorAddress is the address block under the vendor's name in text,
 // for scoring against labelled receipts (the schema has no address).
-func VendorAddress(text, vendor string) string {
+func VendorAddress(text string) string {
 	d := newDoc(text)
 	_, _, i := d.vendor()
 	return d.address(i)
@@ -559,15 +717,14 @@ func (d *doc) extract(f *Fields, conf map[string]float64) {
 			*p, conf[field] = v, c
 		}
 	}
-	name, nc, vl := d.vendor()
+	name, nc, _ := d.vendor()
 	set(FieldVendorName, &f.VendorName, name, nc)
-	t, tc := d.total()
+	t, tc := d.total(d.totalHint)
 	set(FieldTotal, &f.Total, t, tc)
 	issue, ic, due := d.dates()
 	set(FieldIssueDate, &f.IssueDate, issue, ic)
 	set(FieldDueDate, &f.DueDate, due, 0.8)
 	set(FieldCurrency, &f.Currency, DetectCurrency(strings.Join(d.lines, "\n")), 0.8)
-	_ = vl
 
 	for i, u := range d.upper {
 		if f.VendorPIN == "" {

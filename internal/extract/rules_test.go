@@ -30,6 +30,24 @@ Total                                 KES 11,020.00
 Payment: M-PESA Paybill 123456
 `
 
+// utilityInvoice names its customer, with the customer's own PIN, under
+// the vendor's: neither is the vendor.
+const utilityInvoice = `SAFARICOM PLC
+P.O. Box 66827-00800 Nairobi
+KRA PIN: P051137225V
+TAX INVOICE
+Invoice Number: SI-000123
+Invoice Date: 1 March 2024
+Due Date: 31 March 2024
+Customer: Wanjiku & Sons Ltd
+Customer PIN: P052222222Q
+Description                     Amount (KES)
+Fibre 40Mbps March               6,034.48
+Sub Total                        6,034.48
+VAT @ 16%                          965.52
+Total Amount Due                 7,000.00
+Pay via M-PESA Paybill 888880`
+
 // mpesaReceipt is a till receipt as tesseract reads it.
 const mpesaReceipt = `NAIVAS SUPERMARKET
 Moi Avenue, Nairobi
@@ -92,6 +110,11 @@ func TestRulesExtract(t *testing.T) {
 				{Description: "Toner cartridge", Quantity: "2", UnitPrice: "2500.00", Amount: "5000.00"},
 			},
 			PaymentMethod: "mpesa",
+		}},
+		{"utility invoice", utilityInvoice, ClassInvoice, Fields{
+			VendorName: "SAFARICOM PLC", VendorPIN: "P051137225V", Customer: "Wanjiku & Sons Ltd",
+			DocumentNumber: "SI-000123", IssueDate: "2024-03-01", DueDate: "2024-03-31", Currency: "KES",
+			Subtotal: "6034.48", VAT: []VATLine{{Rate: "16", Amount: "965.52"}}, Total: "7000.00", PaymentMethod: "mpesa",
 		}},
 		{"m-pesa receipt", mpesaReceipt, ClassReceipt, Fields{
 			VendorName: "NAIVAS SUPERMARKET", VendorPIN: "P000601471Z", IssueDate: "2023-05-02", Currency: "KES",
@@ -186,4 +209,41 @@ func TestExtractionJSON(t *testing.T) {
 	if !reflect.DeepEqual(back, x) {
 		t.Errorf("round trip %+v, want %+v", back, x)
 	}
+}
+
+// FuzzRules: whatever the text, the engine answers without panicking, with
+// plain decimal amounts and real ISO dates.
+func FuzzRules(f *testing.F) {
+	for _, s := range []string{kenyanInvoice, mpesaReceipt, malaysianReceipt, utilityInvoice, "", "TOTAL\n\n:", "(((1,2,3.4.5)))\f\fRM-"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		x, err := Rules().Extract(context.Background(), Input{Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		amounts := []string{x.Fields.Total, x.Fields.Subtotal}
+		for _, v := range x.Fields.VAT {
+			amounts = append(amounts, v.Amount)
+		}
+		for _, l := range x.Fields.Lines {
+			amounts = append(amounts, l.Amount, l.UnitPrice)
+		}
+		for _, a := range amounts {
+			if a != "" && NormalizeAmount(a) != a {
+				t.Fatalf("amount %q is not canonical", a)
+			}
+		}
+		for _, d := range []string{x.Fields.IssueDate, x.Fields.DueDate} {
+			if d == "" {
+				continue
+			}
+			if _, err := time.Parse(time.DateOnly, d); err != nil {
+				t.Fatalf("date %q: %v", d, err)
+			}
+		}
+		if len(x.Checks) != 4 {
+			t.Fatalf("checks %+v", x.Checks)
+		}
+	})
 }

@@ -17,9 +17,10 @@ type Template struct {
 
 // TemplateRule locates one field on the vendor's documents.
 type TemplateRule struct {
-	Label      string `json:"label"`      // upper-case words before or above the value
-	Occurrence int    `json:"occurrence"` // which line carrying Label (0 = first)
-	Offset     int    `json:"offset"`     // lines from the label's line to the value's
+	Label      string `json:"label"`             // upper-case words before or above the value
+	Occurrence int    `json:"occurrence"`        // which line carrying Label (0 = first)
+	Offset     int    `json:"offset"`            // lines from the label's line to the value's
+	Aligned    bool   `json:"aligned,omitempty"` // the value is the label's in a label block / value block layout
 }
 
 // templateFields are the fields a template can locate; currency and
@@ -48,23 +49,87 @@ func LearnTemplate(text string, corrected Fields) (Template, bool) {
 	return t, len(t.Rules) > 0
 }
 
-// locate finds the first line holding value and describes it by its label.
+// locate finds where value sits and describes it by its label. When the
+// value occurs more than once (a one-item receipt prints the total on the
+// item's line too), the occurrence whose label reads like the field wins;
+// otherwise the first.
 func (d *doc) locate(field, value string) (TemplateRule, bool) {
+	var first *TemplateRule
+	// Tills print a block of labels and then a block of values, whose
+	// lengths vary with the receipt: remember the label, not the distance.
+	if field == FieldTotal || field == FieldSubtotal {
+		for j := range d.lines {
+			vs := d.valuesFor(j)
+			if len(vs) == 0 || vs[0].line == j || !amountEqual(vs[0].Value, value) {
+				continue
+			}
+			label := labelText(d.upper[j])
+			if label == "" {
+				continue
+			}
+			r := &TemplateRule{Label: label, Occurrence: d.occurrence(label, j, true), Aligned: true}
+			if labelFits(field, label) {
+				return *r, true
+			}
+		}
+	}
 	for i := range d.lines {
 		start, ok := d.valueAt(field, i, value)
 		if !ok {
 			continue
 		}
+		var r *TemplateRule
 		if label := labelText(d.upper[i][:start]); label != "" {
-			return TemplateRule{Label: label, Occurrence: d.occurrence(label, i), Offset: 0}, true
-		}
-		for j := i - 1; j >= 0 && j >= i-4; j-- {
-			if label := labelText(d.upper[j]); label != "" && len(d.amounts[j]) == 0 {
-				return TemplateRule{Label: label, Occurrence: d.occurrence(label, j), Offset: i - j}, true
+			r = &TemplateRule{Label: label, Occurrence: d.occurrence(label, i, false), Offset: 0}
+		} else {
+			for j := i - 1; j >= 0 && j >= i-4; j-- {
+				if label := labelText(d.upper[j]); label != "" && len(d.amounts[j]) == 0 {
+					r = &TemplateRule{Label: label, Occurrence: d.occurrence(label, j, true), Offset: i - j}
+					break
+				}
 			}
 		}
+		if r == nil {
+			continue
+		}
+		if labelFits(field, r.Label) {
+			return *r, true
+		}
+		// A label of the vendor's own words counts only right beside or
+		// above its value: further away it is more likely a footer.
+		if first == nil && !labelMisfits(r.Label) && r.Offset <= 1 {
+			first = r
+		}
 	}
-	return TemplateRule{}, false
+	if first == nil {
+		return TemplateRule{}, false
+	}
+	return *first, true
+}
+
+// labelFits says whether label reads like field's.
+func labelFits(field, label string) bool {
+	if field == FieldTotal {
+		return totalKw.MatchString(label) && !totalNot.MatchString(label) && !summaryKw.MatchString(label)
+	}
+	re := fieldLabels[field]
+	return re != nil && re.MatchString(label)
+}
+
+// labelMisfits: words that label something else, or nothing (a till's
+// footer), which a value merely sits under.
+func labelMisfits(label string) bool {
+	return totalNot.MatchString(label) || summaryKw.MatchString(label) || boilerplate.MatchString(label) ||
+		strings.Contains(label, "THANK") || strings.Contains(label, "CHANGE") || strings.Contains(label, "CASH")
+}
+
+// fieldLabels are the words a field's label usually has.
+var fieldLabels = map[string]*regexp.Regexp{
+	FieldSubtotal:       subtotalKw,
+	FieldIssueDate:      dateLabel,
+	FieldDueDate:        dueLabel,
+	FieldDocumentNumber: regexp.MustCompile(`\b(?:NO|NUMBER|INVOICE|RECEIPT|BILL|DOCKET|REF)\b`),
+	FieldCustomer:       regexp.MustCompile(`\b(?:TO|CUSTOMER|CLIENT|NAME)\b`),
 }
 
 // valueAt reports where on line i value starts, if it is there.
@@ -97,15 +162,34 @@ func labelText(s string) string {
 	return strings.Join(strings.Fields(labelJunk.ReplaceAllString(s, " ")), " ")
 }
 
-// occurrence counts the lines before i whose label text contains label.
-func (d *doc) occurrence(label string, i int) int {
+// occurrence counts the lines before i that carry label.
+func (d *doc) occurrence(label string, i int, exact bool) int {
 	n := 0
 	for j := 0; j < i; j++ {
-		if strings.Contains(labelText(d.upper[j]), label) {
+		if d.carries(j, label, exact) {
 			n++
 		}
 	}
 	return n
+}
+
+// carries says whether line j is labelled label. A label line (its value
+// elsewhere) must be exactly label: "TOTAL" is not "SUB TOTAL" nor
+// "TOTAL QTY". A line with its value after the label need only start with
+// it ("DOCKET" in "Docket: D-7790").
+func (d *doc) carries(j int, label string, exact bool) bool {
+	if label == "" {
+		return false
+	}
+	full := labelText(d.upper[j])
+	if !exact {
+		return full == label || strings.HasPrefix(full, label+" ")
+	}
+	before := d.upper[j]
+	if am := d.amounts[j]; len(am) > 0 {
+		before = before[:am[0].Start]
+	}
+	return full == label || labelText(before) == label
 }
 
 // matches says whether the template is for this document's vendor: its
@@ -118,7 +202,8 @@ func (t Template) matches(d *doc) bool {
 	return normSpace(t.Vendor) != "" && strings.Contains(flat, normSpace(t.Vendor))
 }
 
-// apply overrides the generic rules' answers with the template's.
+// apply overrides the generic rules' answers with the template's, but for
+// the total, which the rules engine weighs with the template's as a hint.
 func (t Template) apply(d *doc, f *Fields, conf map[string]float64) {
 	if t.Vendor != "" {
 		f.VendorName, conf[FieldVendorName] = t.Vendor, 0.95
@@ -129,7 +214,7 @@ func (t Template) apply(d *doc, f *Fields, conf map[string]float64) {
 	vals := f.scalars()
 	for field, r := range t.Rules {
 		p, ok := vals[field]
-		if !ok {
+		if !ok || field == FieldTotal { // the total weighed it as a hint
 			continue
 		}
 		if v := d.follow(field, r); v != "" {
@@ -138,18 +223,35 @@ func (t Template) apply(d *doc, f *Fields, conf map[string]float64) {
 	}
 }
 
+// roundedIf applies the document's rounding adjustment to a total: the
+// learned receipt may have needed none.
+func (d *doc) roundedIf(field, v string) string {
+	if field == FieldTotal {
+		return d.roundedTotal(v)
+	}
+	return v
+}
+
 // follow reads a field where a rule says it is.
 func (d *doc) follow(field string, r TemplateRule) string {
+	// Templates come back from storage: a damaged one reads nothing.
+	if strings.TrimSpace(r.Label) == "" || r.Offset < 0 || r.Occurrence < 0 {
+		return ""
+	}
 	seen := 0
 	for j := range d.lines {
-		lt := labelText(d.upper[j])
-		k := strings.Index(lt, r.Label)
-		if k < 0 {
+		if !d.carries(j, r.Label, r.Aligned || r.Offset > 0) {
 			continue
 		}
 		if seen < r.Occurrence {
 			seen++
 			continue
+		}
+		if r.Aligned {
+			if vs := d.valuesFor(j); len(vs) > 0 && (field == FieldTotal || field == FieldSubtotal) {
+				return d.roundedIf(field, vs[0].Value)
+			}
+			return ""
 		}
 		i := j + r.Offset
 		if i >= len(d.lines) {
@@ -172,7 +274,7 @@ func (d *doc) follow(field string, r TemplateRule) string {
 		case FieldSubtotal, FieldTotal:
 			for _, a := range d.amounts[i] {
 				if a.Start >= after {
-					return a.Value
+					return d.roundedIf(field, a.Value)
 				}
 			}
 		default:

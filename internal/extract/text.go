@@ -196,6 +196,14 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 // run runs one tool under ctx (killed when it ends), single-threaded, and
 // returns its stdout; a failure carries the tool's stderr.
 func run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	if Runner != nil {
+		var stdout bytes.Buffer
+		var stderr limitedBuffer
+		if err := Runner(ctx, name, args, append(os.Environ(), "OMP_THREAD_LIMIT=1"), &stdout, &stderr); err != nil {
+			return nil, &toolError{Tool: name, Err: err, Stderr: strings.TrimSpace(stderr.String())}
+		}
+		return stdout.Bytes(), nil
+	}
 	cmd := exec.CommandContext(ctx, name, args...)
 	// One thread per tool: we already run one tool per core, and
 	// tesseract's OpenMP threads would fight each other for the same

@@ -27,7 +27,8 @@ import (
 // A job River reschedules itself (a retry after an error, one made
 // available again after a stop) gets a real time, which sorts after every
 // tag: retries wait behind the backlog rather than ahead of it. The
-// ceiling keeps such times out of V.
+// ceiling keeps such times out of V. Jobs a stop interrupted are put back
+// at the front when the service starts again (refrontSQL).
 var (
 	fairEpoch   = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	fairCeiling = fairEpoch.AddDate(10, 0, 0) // 3×10^14 µs of tags: never reached

@@ -105,6 +105,20 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// fetchCooldown is the least time between two fetches of a worker (and
+// between two insert notifications). River's 100 ms default caps a queue
+// at ten fetches a second, each taking at most the free workers: with two
+// workers, twenty jobs a second however short they are, and a job
+// enqueued just after another may wait for the next poll (a second).
+// Document jobs are few and long, so fetching more often costs little.
+const fetchCooldown = 10 * time.Millisecond
+
+// fetchPollInterval bounds the wait of a job whose insert notification
+// fell within another's cooldown (River sends at most one per cooldown):
+// River's default is a second; an indexed query five times a second is
+// cheap.
+const fetchPollInterval = 200 * time.Millisecond
+
 // queueName is River's queue for documents (one queue: fairness between
 // companies is the order within it, fair.go).
 const queueName = "documents"
@@ -151,9 +165,10 @@ func New(pool *pgxpool.Pool, h Handler, cfg Config, logger *slog.Logger) (*Queue
 		return nil, err
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Schema:      Schema,
-		Logger:      logger,
-		MaxAttempts: cfg.MaxAttempts,
+		Schema:        Schema,
+		Logger:        logger,
+		MaxAttempts:   cfg.MaxAttempts,
+		FetchCooldown: fetchCooldown, // also how often inserts notify the workers
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)

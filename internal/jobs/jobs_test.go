@@ -67,7 +67,7 @@ type env struct {
 	app, admin *pgxpool.Pool
 }
 
-func newEnv(t *testing.T) env {
+func newEnv(t testing.TB) env {
 	t.Helper()
 	ctx := context.Background()
 	name, dsn := template.Database(t)
@@ -110,7 +110,7 @@ func (r *recorder) Process(ctx context.Context, company, document uuid.UUID, att
 	return r.do(ctx, c)
 }
 
-func (r *recorder) next(t *testing.T) call {
+func (r *recorder) next(t testing.TB) call {
 	t.Helper()
 	select {
 	case c := <-r.calls:
@@ -123,7 +123,7 @@ func (r *recorder) next(t *testing.T) call {
 
 // queue makes a queue on e with its events on a channel: every client the
 // service starts reports there.
-func (e env) queue(t *testing.T, h Handler, cfg Config) (*Queue, <-chan *river.Event) {
+func (e env) queue(t testing.TB, h Handler, cfg Config) (*Queue, <-chan *river.Event) {
 	t.Helper()
 	q, err := New(e.app, h, cfg, nil)
 	if err != nil {
@@ -150,7 +150,7 @@ func (e env) queue(t *testing.T, h Handler, cfg Config) (*Queue, <-chan *river.E
 }
 
 // start starts the queue's service and stops it at the test's end.
-func start(t *testing.T, q *Queue) *service {
+func start(t testing.TB, q *Queue) *service {
 	t.Helper()
 	svc := q.Service().(*service)
 	if err := svc.Start(context.Background()); err != nil {
@@ -161,7 +161,7 @@ func start(t *testing.T, q *Queue) *service {
 }
 
 // await returns the next event of the document's job.
-func await(t *testing.T, events <-chan *river.Event, document uuid.UUID) *river.Event {
+func await(t testing.TB, events <-chan *river.Event, document uuid.UUID) *river.Event {
 	t.Helper()
 	deadline := time.After(wait)
 	for {
@@ -375,6 +375,19 @@ func TestEnqueueIsIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// At once, from several requests: still one job.
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() { errs <- q.EnqueueDocument(ctx, s, doc, uuid.New()) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	if n, _, err := q.Depth(ctx); err != nil || n != 1 {
 		t.Errorf("depth %d %v, want 1", n, err)
 	}
@@ -448,6 +461,46 @@ func TestFairness(t *testing.T) {
 	}
 }
 
+// TestFairnessWhileWorking: a company's document enqueued while another
+// company's bulk upload is being worked runs after at most one more of
+// the bulk's jobs.
+func TestFairnessWhileWorking(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	release := make(chan struct{})
+	var calls atomic.Int32
+	h := newRecorder(func(ctx context.Context, c call) error {
+		if calls.Add(1) == 1 {
+			<-release // the bulk's first job holds the only worker
+		}
+		return nil
+	})
+	q, _ := e.queue(t, h, Config{Workers: 1})
+	bulk, single := scope(), scope()
+	for range 100 {
+		if err := q.EnqueueDocument(ctx, bulk, uuid.New(), uuid.New()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start(t, q)
+	if c := h.next(t); c.company != bulk.Company() {
+		t.Fatalf("first call %+v", c)
+	}
+	if err := q.EnqueueDocument(ctx, single, uuid.New(), uuid.New()); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	for i := range 100 {
+		if h.next(t).company == single.Company() {
+			if i > 1 {
+				t.Errorf("the single document ran after %d more of the bulk's", i)
+			}
+			return
+		}
+	}
+	t.Error("the single document never ran")
+}
+
 // TestDepth: the waiting count and the oldest's age, 0 for an empty
 // queue.
 func TestDepth(t *testing.T) {
@@ -486,12 +539,13 @@ func TestDepth(t *testing.T) {
 
 // TestStopResumes: a job running when the service stops (a seal) has its
 // context cancelled after the grace, is made available again without
-// counting the attempt, and completes after the next start.
+// counting the attempt, and after the next start runs first, before the
+// documents that were waiting behind it, and completes.
 func TestStopResumes(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	// The first call works until it is stopped, in its own words (not
-	// wrapped: the worker must still see a stop); the next one is quick.
+	// wrapped: the worker must still see a stop); the next ones are quick.
 	var calls atomic.Int32
 	h := newRecorder(func(ctx context.Context, c call) error {
 		if calls.Add(1) == 1 {
@@ -501,7 +555,7 @@ func TestStopResumes(t *testing.T) {
 		return nil
 	})
 	q, events := e.queue(t, h, Config{Workers: 1, StopGrace: 100 * time.Millisecond})
-	s, doc := scope(), uuid.New()
+	s, doc, waiting := scope(), uuid.New(), uuid.New()
 	if err := q.EnqueueDocument(ctx, s, doc, uuid.New()); err != nil {
 		t.Fatal(err)
 	}
@@ -510,15 +564,18 @@ func TestStopResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := h.next(t)
+	if err := q.EnqueueDocument(ctx, scope(), waiting, uuid.New()); err != nil {
+		t.Fatal(err)
+	}
 	svc.Stop()
 	j, err := q.Job(ctx, s, doc)
 	if err != nil || j.State != rivertype.JobStateAvailable || j.Attempt != 0 {
 		t.Fatalf("after the stop: %+v %v", j, err)
 	}
 	start(t, q)
-	second := h.next(t)
-	if first.attempt != 1 || second.attempt != 1 || second.document != doc {
-		t.Errorf("calls %+v then %+v", first, second)
+	second, third := h.next(t), h.next(t)
+	if first.attempt != 1 || second.attempt != 1 || second.document != doc || third.document != waiting {
+		t.Errorf("calls %+v, %+v, %+v", first, second, third)
 	}
 	if ev := await(t, events, doc); ev.Kind != river.EventKindJobCompleted {
 		t.Errorf("event %s", ev.Kind)

@@ -80,6 +80,8 @@ func (s *service) Start(ctx context.Context) error {
 		// The runtime role does not own River's indexes and cannot
 		// rebuild them; the operator can, as the owner.
 		ReindexerSchedule: river.NeverSchedule(),
+		FetchCooldown:     fetchCooldown,
+		FetchPollInterval: fetchPollInterval,
 		Queues:            map[string]river.QueueConfig{queueName: {MaxWorkers: s.q.cfg.Workers}},
 		Workers:           workers,
 	}
@@ -93,6 +95,9 @@ func (s *service) Start(ctx context.Context) error {
 	if s.q.seen != nil {
 		s.q.seen(client)
 	}
+	if _, err := s.q.pool.Exec(ctx, refrontSQL, queueName, fairCeiling); err != nil {
+		return fmt.Errorf("jobs: %w", err)
+	}
 	// Detached: the service stops when Stop says, not when the caller's
 	// context ends (the runner calls Stop then).
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
@@ -101,6 +106,18 @@ func (s *service) Start(ctx context.Context) error {
 	s.client = client
 	return nil
 }
+
+// refrontSQL puts the jobs that a stop interrupted (River made them
+// available again at the time of the stop, a real time that sorts after
+// every fair tag) back at the front of the queue, so that after an
+// unseal they go on before the backlog rather than after it. Retries
+// whose wait is over come with them; those still waiting keep their time.
+const refrontSQL = `
+UPDATE ` + Schema + `.river_job SET scheduled_at = coalesce(
+	(SELECT min(scheduled_at) FROM ` + Schema + `.river_job
+	  WHERE state = 'available' AND queue = $1 AND priority = 1 AND scheduled_at < $2),
+	scheduled_at)
+WHERE state = 'available' AND queue = $1 AND scheduled_at >= $2 AND scheduled_at <= now()`
 
 // stopBound is how long Stop waits, past the grace, for cancelled jobs to
 // return before it gives up on them: a handler that ignores its context
