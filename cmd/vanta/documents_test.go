@@ -318,6 +318,9 @@ func TestDocumentsEndToEnd(t *testing.T) {
 	if code, body := in.call("POST", r.path(a, "/documents/"+scanDoc.DocumentID+"/approve"), r.manager, nil); code != 409 {
 		t.Errorf("second approval: %d %s", code, body)
 	}
+	if code, body := in.call("DELETE", r.path(a, "/documents/"+scanDoc.DocumentID), r.manager, nil); code != 409 || errorCode(body) != "invalid_status" {
+		t.Errorf("delete an approved document: %d %s", code, body)
+	}
 	in.mustCall("POST", r.path(a, "/journal-entries/"+appr.JournalEntryID+"/approve"), r.manager, nil, 200, nil)
 	tb := trialBalances(in, r.manager, r.path(a, ""))
 	total, _ := new(big.Rat).SetString(receipt.Total)
@@ -379,11 +382,31 @@ func TestDocumentsBadFiles(t *testing.T) {
 		if code, body := in.call("POST", r.path(a, "/documents/"+st.DocumentID+"/approve"), r.manager, nil); code != 409 {
 			t.Errorf("approve the %s: %d %s", tc.name, code, body)
 		}
+		// Retried, a bad file fails again for the same reason.
+		// The document fails a moment before its job ends: until then a
+		// retry is 409.
+		for deadline := time.Now().Add(guard); ; {
+			code, body := in.call("POST", r.path(a, "/documents/"+st.DocumentID+"/retry"), r.manager, nil)
+			if code == 202 {
+				break
+			}
+			if code != 409 || time.Now().After(deadline) {
+				t.Fatalf("retry the %s: %d %s", tc.name, code, body)
+			}
+			time.Sleep(50 * time.Millisecond) // polling a real process with a deadline
+		}
+		d = r.waitDocument(t, r.manager, a, st.DocumentID, func(d docAnswer) bool { return d.Status == "failed" })
+		if d.Error == nil || !strings.Contains(*d.Error, tc.reason) {
+			t.Errorf("%s retried: error %s", tc.name, deref(d.Error))
+		}
 	}
 	good := r.upload(t, r.manager, a, "good.pdf", extracttest.PDF(extracttest.InvoiceVariant(3).Lines))
 	d := r.waitDocument(t, r.manager, a, good.DocumentID, func(d docAnswer) bool { return settled(d.Status) })
 	if d.Status == "failed" {
 		t.Errorf("a good document after the bad ones failed: %s", deref(d.Error))
+	}
+	if code, body := in.call("POST", r.path(a, "/documents/"+good.DocumentID+"/retry"), r.manager, nil); code != 409 || errorCode(body) != "invalid_status" {
+		t.Errorf("retry a document that did not fail: %d %s", code, body)
 	}
 }
 
@@ -402,7 +425,8 @@ func TestDocumentsQuotas(t *testing.T) {
 	if code != 413 || errorCode(body) != "quota_exceeded" || !strings.Contains(string(body), "storage_bytes") {
 		t.Errorf("over the storage allowance: %d %s", code, body)
 	}
-	r.upload(t, r.manager, a, "one.pdf", extracttest.PDF(extracttest.InvoiceVariant(6).Lines))
+	one := extracttest.PDF(extracttest.InvoiceVariant(6).Lines)
+	first := r.upload(t, r.manager, a, "one.pdf", one)
 	r.upload(t, r.manager, a, "two.pdf", extracttest.PDF(extracttest.InvoiceVariant(7).Lines))
 	req := func() (int, []byte) {
 		return in.uploadFile(r.manager, r.path(a, "/documents"), "three.pdf", extracttest.PDF(extracttest.InvoiceVariant(8).Lines))
@@ -417,6 +441,18 @@ func TestDocumentsQuotas(t *testing.T) {
 	in.mustCall("GET", r.path(a, "/quota"), r.manager, nil, 200, &quota)
 	if quota.Storage.Used <= 0 || quota.Storage.Used > 1<<20 || quota.Storage.Limit != 3145728 {
 		t.Errorf("storage after two small documents and a refused big one: %+v", quota.Storage)
+	}
+	// Deleting a document gives its bytes back and forgets its content.
+	in.mustCall("DELETE", r.path(a, "/documents/"+first.DocumentID), r.manager, nil, 204, nil)
+	if code, body := in.call("GET", r.path(a, "/documents/"+first.DocumentID), r.manager, nil); code != 404 {
+		t.Errorf("GET a deleted document: %d %s", code, body)
+	}
+	var after struct {
+		Storage struct{ Used, Limit int64 } `json:"storage_bytes"`
+	}
+	in.mustCall("GET", r.path(a, "/quota"), r.manager, nil, 200, &after)
+	if after.Storage.Used != quota.Storage.Used-int64(len(one)) {
+		t.Errorf("storage used %d after deleting %d bytes of %d", after.Storage.Used, len(one), quota.Storage.Used)
 	}
 	// Company B's allowance is its own.
 	r.upload(t, r.bAdmin, r.b.ID, "b.pdf", extracttest.PDF(extracttest.InvoiceVariant(9).Lines))
@@ -576,6 +612,7 @@ func TestDocumentsIsolation(t *testing.T) {
 				{"GET", "/documents/" + id + "/file", nil},
 				{"PATCH", "/documents/" + id + "/extraction", map[string]string{"total": "1.00"}},
 				{"POST", "/documents/" + id + "/approve", map[string]string{}},
+				{"DELETE", "/documents/" + id, nil},
 			} {
 				code, body := in.call(p.method, r.path(cid, p.path), r.bAdmin, p.body)
 				if code != 404 || bytes.Contains(body, []byte(st.DocumentID)) {

@@ -158,9 +158,11 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"POST", "/documents", auth.ActDocumentsUpload}, h(s.uploadDocument)},
 		{CompanyRoute{"GET", "/documents", auth.ActDocumentsRead}, h(s.listDocuments)},
 		{CompanyRoute{"GET", "/documents/:docid", auth.ActDocumentsRead}, h(s.getDocument)},
+		{CompanyRoute{"DELETE", "/documents/:docid", auth.ActDocumentsUpload}, h(s.deleteDocument)},
 		{CompanyRoute{"GET", "/documents/:docid/file", auth.ActDocumentsRead}, h(s.documentFile)},
 		{CompanyRoute{"PATCH", "/documents/:docid/extraction", auth.ActDocumentsApprove}, h(s.correctDocument)},
 		{CompanyRoute{"POST", "/documents/:docid/approve", auth.ActDocumentsApprove}, h(s.approveDocument)},
+		{CompanyRoute{"POST", "/documents/:docid/retry", auth.ActDocumentsUpload}, h(s.retryDocument)},
 	}
 }
 

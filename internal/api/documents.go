@@ -14,9 +14,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/vanta-ledger/vanta/internal/documents"
 	"github.com/vanta-ledger/vanta/internal/extract"
+	"github.com/vanta-ledger/vanta/internal/jobs"
 	"github.com/vanta-ledger/vanta/internal/upload"
 )
 
@@ -460,6 +462,69 @@ func downloadName(d documents.Document) string {
 		return d.Filename
 	}
 	return d.ID.String() + "." + d.Kind
+}
+
+// retryDocument puts a failed document back in the queue: 202 with its
+// ids, as an upload answers.
+func (s *server) retryDocument(c *gin.Context) error {
+	id, err := documentID(c)
+	if err != nil {
+		return err
+	}
+	rt, err := s.documentsRuntime()
+	if err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	// A document turns failed a moment before its job ends; a job not
+	// ended yet would swallow the new one (one job per document).
+	job, err := rt.queue.Job(ctx, scope(c), id)
+	if err != nil && !errors.Is(err, jobs.ErrNotFound) {
+		return err
+	}
+	if err == nil && job.State != rivertype.JobStateCancelled && job.State != rivertype.JobStateDiscarded && job.State != rivertype.JobStateCompleted {
+		return &apiError{status: http.StatusConflict, code: "invalid_status", retryAfter: time.Second,
+			message: "the document's last job is still " + string(job.State) + "; retry in a moment"}
+	}
+	d, err := rt.store.Requeue(ctx, scope(c), id)
+	if err != nil {
+		return err
+	}
+	if err := rt.queue.EnqueueDocument(ctx, scope(c), d.ID, d.JobID); err != nil {
+		return fmt.Errorf("enqueue document %s: %w", d.ID, err)
+	}
+	c.JSON(http.StatusAccepted, documentStarted{DocumentID: d.ID, JobID: d.JobID})
+	return nil
+}
+
+// deleteDocument cancels the document's job and removes the document
+// with its file; its bytes return to the company's storage allowance. An
+// approved document stays (409): a journal entry names it.
+func (s *server) deleteDocument(c *gin.Context) error {
+	id, err := documentID(c)
+	if err != nil {
+		return err
+	}
+	rt, err := s.documentsRuntime()
+	if err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	d, err := rt.store.Get(ctx, scope(c), id)
+	if err != nil {
+		return err
+	}
+	if d.Status == documents.StatusApproved {
+		return &documents.StateError{Status: d.Status, Action: "delete"}
+	}
+	if err := rt.queue.Cancel(ctx, scope(c), d.ID); err != nil && !errors.Is(err, jobs.ErrNotFound) {
+		return fmt.Errorf("cancel the job of document %s: %w", d.ID, err)
+	}
+	if _, err := rt.store.Remove(ctx, scope(c), id); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
+	return nil
 }
 
 // documentsStatus maps internal/documents' typed errors (called from

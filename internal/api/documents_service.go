@@ -50,6 +50,7 @@ type docRuntime struct {
 type documentQueue interface {
 	EnqueueDocument(ctx context.Context, s tenancy.Scope, document, jobID uuid.UUID) error
 	Cancel(ctx context.Context, s tenancy.Scope, document uuid.UUID) error
+	Job(ctx context.Context, s tenancy.Scope, document uuid.UUID) (jobs.Job, error)
 	Depth(ctx context.Context) (waiting int, oldest time.Duration, err error)
 	Service() background.Service
 }

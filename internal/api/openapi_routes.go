@@ -234,10 +234,14 @@ var apiOps = []apiOp{
 		query: []queryParam{{name: "status", description: "queued, ocr, classify, extract, done, needs_review, approved or failed", schema: gin.H{"type": "string", "enum": documentStatuses}},
 			{name: "q", description: "words that must all be in the document's text (keyed hashes: the text itself is never indexed in the clear)", schema: gin.H{"type": "string"}}}},
 	{method: "GET", path: "/api/v1/companies/{cid}/documents/{docid}", id: "getDocument", tag: "Documents", summary: "One document: status, each stage's timing and error, the extraction (engine, model, prompt version, fallback reason, checks)", access: companyMember, status: 200, response: documentJSON{}},
+	{method: "DELETE", path: "/api/v1/companies/{cid}/documents/{docid}", id: "deleteDocument", tag: "Documents", summary: "Cancel a document's job and remove it with its file; its bytes return to the storage allowance", access: companyMember, status: 204,
+		note: "An approved document stays (409 invalid_status): a journal entry names it."},
 	{method: "GET", path: "/api/v1/companies/{cid}/documents/{docid}/file", id: "getDocumentFile", tag: "Documents", summary: "The original file, decrypted, with the media type of its content", access: companyMember, status: 200,
 		note: "Answers the file (application/pdf, image/png, image/jpeg or image/tiff), not JSON."},
 	{method: "PATCH", path: "/api/v1/companies/{cid}/documents/{docid}/extraction", id: "correctDocument", tag: "Documents", summary: "A reviewer's corrections of the extracted fields; kept as training data for the vendor's template", access: companyMember, request: extractedFields{}, status: 200, response: documentJSON{}},
 	{method: "POST", path: "/api/v1/companies/{cid}/documents/{docid}/approve", id: "approveDocument", tag: "Documents", summary: "Make a draft journal entry from the document, linked both ways; the ledger's approval posts it", access: companyMember, request: approveRequest{}, optionalBody: true, status: 201, response: approved{}},
+	{method: "POST", path: "/api/v1/companies/{cid}/documents/{docid}/retry", id: "retryDocument", tag: "Documents", summary: "Put a failed document back in the queue; it resumes at its unfinished stage", access: companyMember, status: 202, response: documentStarted{},
+		note: "Only a failed document (409 invalid_status otherwise). A bad file fails again with the same reason."},
 }
 
 // tagDescriptions describe the groups of operations, in the order the

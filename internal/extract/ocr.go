@@ -28,10 +28,14 @@ func readImage(ctx context.Context, path string, kind Kind, work string, lim Lim
 	pages, err := tesseract(ctx, path, work+"/image", 0)
 	if err != nil {
 		var te *toolError
-		if ctx.Err() == nil && errors.As(err, &te) {
+		if ctx.Err() == nil && errors.As(err, &te) && te.Exited {
 			// The header was fine but leptonica could not decode the
 			// pixels: a truncated or corrupt image, not a passing fault.
-			return Text{}, &BadFileError{Reason: "corrupt image: " + firstLine(lastSyntaxError(te.Stderr))}
+			detail := lastSyntaxError(te.Stderr)
+			if te.Stderr == "" {
+				detail = fmt.Sprintf("%s: %v", te.Tool, te.Err)
+			}
+			return Text{}, &BadFileError{Reason: "corrupt image: " + firstLine(detail)}
 		}
 		return Text{}, err
 	}

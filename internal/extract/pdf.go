@@ -110,7 +110,7 @@ func readPDFInfo(ctx context.Context, path string) (pdfInfo, error) {
 // failure after our deadline or cancellation is not the file's fault.
 func pdfError(ctx context.Context, err error) error {
 	var te *toolError
-	if ctx.Err() != nil || !errors.As(err, &te) {
+	if ctx.Err() != nil || !errors.As(err, &te) || !te.Exited {
 		return fmt.Errorf("extract: %w", err)
 	}
 	switch {
@@ -120,7 +120,7 @@ func pdfError(ctx context.Context, err error) error {
 	case te.Stderr != "":
 		return &BadFileError{Reason: "corrupt PDF: " + firstLine(lastSyntaxError(te.Stderr))}
 	}
-	return &BadFileError{Reason: fmt.Sprintf("corrupt PDF: %s %v", te.Tool, te.Err)}
+	return &BadFileError{Reason: fmt.Sprintf("corrupt PDF: %s: %v", te.Tool, te.Err)}
 }
 
 // lastSyntaxError picks the most telling line: poppler's last complaint

@@ -168,6 +168,11 @@ type toolError struct {
 	Tool   string
 	Err    error
 	Stderr string
+	// Exited is true when the tool ran and exited with a failure status:
+	// only then did it reject the file. A tool that could not start (not
+	// installed) or was killed by a signal (out of memory, our deadline)
+	// says nothing about the file, and the job may be retried.
+	Exited bool
 }
 
 func (e *toolError) Error() string {
@@ -200,7 +205,9 @@ func run(ctx context.Context, name string, args ...string) ([]byte, error) {
 		var stdout bytes.Buffer
 		var stderr limitedBuffer
 		if err := Runner(ctx, name, args, append(os.Environ(), "OMP_THREAD_LIMIT=1"), &stdout, &stderr); err != nil {
-			return nil, &toolError{Tool: name, Err: err, Stderr: strings.TrimSpace(stderr.String())}
+			// A CommandRunner's error does not say how the tool ended;
+			// every failure under a live ctx is taken as the tool's verdict.
+			return nil, &toolError{Tool: name, Err: err, Stderr: strings.TrimSpace(stderr.String()), Exited: ctx.Err() == nil}
 		}
 		return stdout.Bytes(), nil
 	}
@@ -216,7 +223,9 @@ func run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	var stderr limitedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, &toolError{Tool: name, Err: err, Stderr: strings.TrimSpace(stderr.String())}
+		var exit *exec.ExitError
+		exited := errors.As(err, &exit) && exit.Exited() && ctx.Err() == nil
+		return nil, &toolError{Tool: name, Err: err, Stderr: strings.TrimSpace(stderr.String()), Exited: exited}
 	}
 	return stdout.Bytes(), nil
 }

@@ -382,3 +382,50 @@ func TestReadTextMixedPDF(t *testing.T) {
 		t.Errorf("pages not separated by a form feed: %q", got.String())
 	}
 }
+
+// TestReadTextToolFailures: only a tool that ran and exited with a
+// failure status condemns the file; a tool that is missing or dies of a
+// signal is an ordinary error, so the job is retried rather than the
+// document failed for good.
+func TestReadTextToolFailures(t *testing.T) {
+	png := extracttest.Scan(t, []string{"Receipt 42"})
+	pdf := extracttest.PDF([]string{"Receipt 42"})
+	tests := []struct {
+		name   string
+		tool   string // a fake of this tool goes first in PATH
+		script string // "" = PATH has no tools at all
+		file   string
+		data   []byte
+		reason string // "" = not a *BadFileError
+	}{
+		{"tesseract exits 1 silently", "tesseract", "exit 1", "scan.png", png, "corrupt image: tesseract: exit status 1"},
+		{"tesseract killed by a signal", "tesseract", "kill -KILL $$", "scan.png", png, ""},
+		{"pdfinfo exits 1 silently", "pdfinfo", "exit 1", "doc.pdf", pdf, "corrupt PDF: pdfinfo: exit status 1"},
+		{"poppler not installed", "", "", "doc.pdf", pdf, ""},
+		{"tesseract not installed", "", "", "scan.png", png, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := t.TempDir()
+			path := bin
+			if tc.tool != "" {
+				if err := os.WriteFile(filepath.Join(bin, tc.tool), []byte("#!/bin/sh\n"+tc.script+"\n"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				path += string(os.PathListSeparator) + os.Getenv("PATH")
+			}
+			t.Setenv("PATH", path)
+			_, err := ReadText(context.Background(), writeFile(t, tc.file, tc.data), "", DefaultLimits())
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var bad *BadFileError
+			switch {
+			case tc.reason == "" && errors.As(err, &bad):
+				t.Errorf("err = %v, want an ordinary error (retryable)", err)
+			case tc.reason != "" && (!errors.As(err, &bad) || bad.Reason != tc.reason):
+				t.Errorf("err = %v, want BadFileError %q", err, tc.reason)
+			}
+		})
+	}
+}
