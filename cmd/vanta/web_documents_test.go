@@ -385,7 +385,47 @@ func TestConsoleDocumentsUploadReviewApprove(t *testing.T) {
 		}
 	}
 	v.accessible("a failed document")
+	if c := v.controls(); len(c) != 0 {
+		t.Errorf("a failed document shows a viewer controls: %q", c)
+	}
 	v.clean()
+
+	// A user (documents.upload) reads the failed one again, which fails
+	// again for the same reason, then deletes it; correcting and approving
+	// are not theirs.
+	u := newPagesTab(t, in, browser(t), "user", false)
+	u.signInAs("user@acme.test", passwordOf(auth.RoleUser), "")
+	u.open("/console/c/" + cid + "/documents/" + torn.DocumentID)
+	u.waitShown(`[data-testid="document-facts"][data-status="failed"]`)
+	if eval[bool](u.tab, `!!document.querySelector('[data-testid="extraction-form"], [data-testid="document-approve"]')`) {
+		t.Error("a user is offered to correct or approve")
+	}
+	eval[bool](u.tab, `(performance.clearResourceTimings(), true)`)
+	u.do("read it again", chromedp.Click(chromedp.CSS(`[data-testid="document-retry"]`)))
+	retried := api + "/documents/" + torn.DocumentID + "/retry"
+	u.waitFor("the retry to be sent", fmt.Sprintf(`performance.getEntriesByType("resource").some(e => new URL(e.name).pathname === %s)`, jsString(retried)), `location.pathname`)
+	if again := webDocsSettle(t, in, cid, admin, torn.DocumentID); again.Status != "failed" {
+		t.Errorf("the corrupt PDF read again: %+v", again)
+	}
+	u.waitShown(`[data-testid="document-facts"][data-status="failed"]`)
+	u.waitShown(`[data-testid="document-retry"]`)
+	u.do("delete it", chromedp.Click(chromedp.CSS(`[data-testid="document-delete"]`)))
+	u.click("confirm", `[data-testid="document-delete-yes"]`)
+	u.atPath("/console/c/" + cid + "/documents")
+	u.settled()
+	if eval[bool](u.tab, fmt.Sprintf(`!!document.querySelector('tr[data-testid="document"][data-id=%q]')`, torn.DocumentID)) {
+		t.Error("the deleted document is still listed")
+	}
+	if code, body := in.call("GET", api+"/documents/"+torn.DocumentID, admin, nil); code != 404 {
+		t.Errorf("the deleted document: %d %s", code, body)
+	}
+	// An approved one offers no delete.
+	u.open("/console/c/" + cid + "/documents/" + invoiceID)
+	u.waitShown(`[data-testid="document-facts"][data-status="approved"]`)
+	if c := u.controls(); len(c) != 0 {
+		t.Errorf("an approved document shows a user controls: %q", c)
+	}
+	u.clean()
 }
 
 // engineLabel is how the review names an extraction's engine.

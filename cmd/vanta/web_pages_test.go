@@ -123,16 +123,16 @@ func (p *pagesTab) controls() []string {
 // booksWriters says which of A's roles below admin may meet controls that
 // change the books on a books page (rest: the path after /console/c/<id>),
 // as auth.Matrix has it: users draft (entries, contacts, invoices and
-// bills) and upload documents, managers also post, approve, reverse, keep
-// the chart of accounts, import, and correct and approve documents.
-// Everywhere else only the admin (and GOD) may.
+// bills) and upload, retry and delete documents; managers also post,
+// approve, reverse, keep the chart of accounts, import, and correct and
+// approve documents. Everywhere else only the admin (and GOD) may.
 func booksWriters(role, rest string) bool {
 	seg := strings.Split(strings.TrimPrefix(rest, "/"), "/")[0]
 	switch role {
 	case "manager":
 		return slices.Contains([]string{"books", "journal", "contacts", "invoices", "bills", "imports", "documents"}, seg) && rest != "/journal"
 	case "user":
-		return slices.Contains([]string{"journal", "contacts", "invoices", "bills"}, seg) && rest != "/journal" || rest == "/documents"
+		return slices.Contains([]string{"journal", "contacts", "invoices", "bills"}, seg) && rest != "/journal" || seg == "documents"
 	}
 	return false
 }

@@ -5,7 +5,8 @@
 // approved into a draft journal entry of the books.
 //
 // Roles as auth.Matrix has them: every member reads documents
-// (documents.read); users and up upload them (documents.upload);
+// (documents.read); users and up upload them, try a failed one again and
+// delete one not yet approved (documents.upload);
 // managers and up correct what was read and approve them into the books
 // (documents.approve). A page draws a write control only for a role the
 // API would let use it; the API stays the authority.
@@ -20,7 +21,7 @@
 
 const VantaDocuments = (() => {
   const { el } = Vanta;
-  const { messageBox, failed, td } = VantaPages;
+  const { messageBox, failed, td, confirmButton } = VantaPages;
   const { dec, fmt, sum } = VantaBooks;
 
   const uploaders = ["god", "admin", "manager", "user"];
@@ -479,6 +480,34 @@ const VantaDocuments = (() => {
       main.append(form);
     }
     main.append(engineFacts(d), stagesTable(d));
+    if (canUpload(ctx.role) && atRest(d.status) && d.status !== "approved") main.append(lifeActions(ctx, d, box));
+  }
+
+  // lifeActions: a failed document can be read again (after the cause is
+  // fixed: a tool installed, a model server back); one not approved can
+  // be deleted, which frees its storage. An approved one stays with its
+  // entry.
+  function lifeActions(ctx, d, box) {
+    const actions = el("div", { class: "actions", "data-testid": "document-actions" });
+    if (d.status === "failed") {
+      const retry = el("button", { type: "button", "data-testid": "document-retry", text: "Read it again" });
+      retry.addEventListener("click", async () => {
+        retry.disabled = true;
+        const r = await ctx.api("POST", dpath(ctx, d.id, "/retry"));
+        retry.disabled = false;
+        if (!ctx.live()) return;
+        if (!r.ok) return failed(box, "The document was not queued again.", r);
+        ctx.navigate(ctx.path); // the page follows it through the pipeline again
+      });
+      actions.append(retry);
+    }
+    actions.append(confirmButton("Delete", "Delete this document and its original?", "document-delete", async () => {
+      const r = await ctx.api("DELETE", dpath(ctx, d.id));
+      if (!ctx.live()) return;
+      if (!r.ok) return failed(box, "The document was not deleted.", r);
+      ctx.navigate(vpath(ctx, "/documents"));
+    }));
+    return actions;
   }
 
   // Marks of a failed check on the fields it names: the message, and an
