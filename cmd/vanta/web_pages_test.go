@@ -123,15 +123,16 @@ func (p *pagesTab) controls() []string {
 // booksWriters says which of A's roles below admin may meet controls that
 // change the books on a books page (rest: the path after /console/c/<id>),
 // as auth.Matrix has it: users draft (entries, contacts, invoices and
-// bills), managers also post, approve, reverse, keep the chart of
-// accounts and import. Everywhere else only the admin (and GOD) may.
+// bills) and upload, retry and delete documents; managers also post,
+// approve, reverse, keep the chart of accounts, import, and correct and
+// approve documents. Everywhere else only the admin (and GOD) may.
 func booksWriters(role, rest string) bool {
 	seg := strings.Split(strings.TrimPrefix(rest, "/"), "/")[0]
 	switch role {
 	case "manager":
-		return slices.Contains([]string{"books", "journal", "contacts", "invoices", "bills", "imports"}, seg) && rest != "/journal"
+		return slices.Contains([]string{"books", "journal", "contacts", "invoices", "bills", "imports", "documents"}, seg) && rest != "/journal"
 	case "user":
-		return slices.Contains([]string{"journal", "contacts", "invoices", "bills"}, seg) && rest != "/journal"
+		return slices.Contains([]string{"journal", "contacts", "invoices", "bills"}, seg) && rest != "/journal" || seg == "documents"
 	}
 	return false
 }
@@ -623,7 +624,8 @@ func TestConsolePagesGODOverviewAndCompanies(t *testing.T) {
 func TestConsoleCrawl(t *testing.T) {
 	w := newWorld(t)
 	in := w.in
-	seedBooks(t, w) // entries, drafts, contacts and invoices in A and in B
+	seedBooks(t, w)             // entries, drafts, contacts and invoices in A and in B
+	docA := seedDocuments(t, w) // a document read by the pipeline in A and in B
 	codes := newTOTPBook(t)
 	codes.after(w.godTOTP, time.Now())
 	codes.after(w.adminTOTP, time.Now())
@@ -696,7 +698,8 @@ func TestConsoleCrawl(t *testing.T) {
 				p.clean()
 				return
 			}
-			for _, want := range []string{"/console/c/" + w.a.ID + "/details", "/console/c/" + w.a.ID + "/roles"} {
+			for _, want := range []string{"/console/c/" + w.a.ID + "/details", "/console/c/" + w.a.ID + "/roles", "/console/c/" + w.a.ID + "/documents",
+				"/console/c/" + w.a.ID + "/documents/" + docA} {
 				if !seen[want] {
 					t.Errorf("the %s's crawl did not reach %s", pw.name, want)
 				}
@@ -708,7 +711,7 @@ func TestConsoleCrawl(t *testing.T) {
 			// pages of A, by address, for a role without them: no access,
 			// and no request refused (the view never ran).
 			for _, sub := range []string{"", "/details", "/people", "/invitations", "/roles", "/audit",
-				"/books", "/journal", "/journal/new", "/contacts", "/invoices", "/bills", "/imports", "/reports", "/reports/trial-balance"} {
+				"/books", "/journal", "/journal/new", "/contacts", "/invoices", "/bills", "/imports", "/reports", "/reports/trial-balance", "/documents"} {
 				p.open("/console/c/" + w.b.ID + sub)
 				p.waitText("#view-title", "Page not found")
 				page := p.pageText()

@@ -185,7 +185,11 @@ func securityHeaders(c *gin.Context) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	// blob: for images and frames only: the console shows a document's
+	// original (fetched with the bearer token, which an element's src
+	// cannot carry) from a Blob URL, which only the console's own scripts
+	// can make; scripts stay 'self' alone.
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; frame-src blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 	c.Next()
 }
 

@@ -41,7 +41,9 @@
 //   session cannot be refreshed it takes the person to sign-in, which
 //   returns them to this page afterwards. Check ctx.live() after each
 //   await before touching the page. Console.raw(method, path, body) does
-//   the same for bodies that are not JSON (CSV downloads, file uploads).
+//   the same for bodies that are not JSON (CSV downloads, file uploads);
+//   Console.upload(path, formData, onProgress) posts a file and reports
+//   the bytes sent, for a progress bar.
 // - Links: any <a href="/console/…"> is routed without a page load.
 //   Console.navigate(path) does the same from code.
 // - Helpers: Console.el (Vanta.el), Console.message (Vanta.message),
@@ -161,6 +163,51 @@ const Console = (() => {
       const outcome = await refresh();
       if (outcome === "ok") r = await once();
       else if (outcome === "refused") expired();
+    }
+    return r;
+  }
+
+  // upload sends a multipart body (a FormData) with XMLHttpRequest, which
+  // unlike fetch reports how much of the body has gone out:
+  // onProgress(loaded, total) is called as it is sent. It resolves (never
+  // rejects) as api does, with {ok, status, data, error}; on a refused
+  // token it refreshes once and sends the body again.
+  async function upload(path, body, onProgress) {
+    const once = () => new Promise((resolve) => {
+      if (!state.session) {
+        resolve({ ok: false, status: 401, data: null, error: { code: "unauthenticated", message: "Sign in first.", field: "", rule: "" } });
+        return;
+      }
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", path);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.setRequestHeader("Authorization", "Bearer " + state.session.access);
+      if (onProgress) {
+        xhr.upload.addEventListener("progress", (ev) => onProgress(ev.loaded, ev.lengthComputable ? ev.total : 0));
+      }
+      xhr.addEventListener("load", () => {
+        let data = null;
+        try { data = xhr.responseText ? JSON.parse(xhr.responseText) : null; } catch (e) { data = null; }
+        const ok = xhr.status >= 200 && xhr.status < 300;
+        const out = { ok, status: xhr.status, data, error: null };
+        if (!ok) {
+          const e = (data && data.error) || {};
+          out.error = { code: e.code || "http_" + xhr.status, message: e.message || "The appliance answered with status " + xhr.status + ".", field: e.field || "", rule: e.rule || "" };
+        }
+        resolve(out);
+      });
+      const lost = () => resolve({ ok: false, status: 0, data: null, error: { code: "network", message: "The appliance could not be reached.", field: "", rule: "" } });
+      xhr.addEventListener("error", lost);
+      xhr.addEventListener("abort", lost);
+      xhr.send(body);
+    });
+    let r = await once();
+    if (tokenRefused(r) && state.session) {
+      const outcome = await refresh();
+      if (outcome === "ok") r = await once();
+      else if (outcome === "refused") expired();
+    } else if (r.status === 503 && r.error.code === "sealed") {
+      location.assign("/unseal");
     }
     return r;
   }
@@ -516,7 +563,7 @@ const Console = (() => {
   document.addEventListener("DOMContentLoaded", start);
 
   return {
-    registerView, navigate, api, raw, announce, roleLabel,
+    registerView, navigate, api, raw, upload, announce, roleLabel,
     el: V.el, message: V.message, dateTime: V.dateTime,
     refreshMe: async () => { state.me = null; return loadPerson(); },
     // For the shell's own views (sign-in, account): not for other views.
