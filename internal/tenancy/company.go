@@ -62,16 +62,16 @@ type Feature struct {
 }
 
 // Catalog is every feature name settings.features accepts. The books
-// (ledger, invoicing, reports) are available; documents and models come
-// later. The books are served to every company whatever its list says:
-// the list does not switch them off yet.
+// (ledger, invoicing, reports) and documents are available; answers by
+// the models come later. The available ones are served to every company
+// whatever its list says: the list does not switch them off yet.
 var Catalog = []Feature{
 	{Name: "ledger", Available: true, Enables: "double-entry books: chart of accounts, journal entries, imports and exports"},
 	{Name: "invoicing", Available: true, Enables: "sales invoices, bills, payments and VAT posted to the books"},
 	{Name: "reports", Available: true, Enables: "trial balance, general ledger, profit and loss, balance sheet, aged balances and the VAT return"},
-	{Name: "documents", Enables: "document upload, text recognition and extraction for review"},
+	{Name: "documents", Available: true, Enables: "document upload, text recognition and extraction for review, approval into draft entries"},
 	{Name: "ai", Enables: "answers and analyses by the appliance's local models"},
-	{Name: "document_processing", Enables: "the original design's name for documents", Includes: []string{"documents"}},
+	{Name: "document_processing", Available: true, Enables: "the original design's name for documents", Includes: []string{"documents"}},
 	{Name: "ai_analytics", Enables: "the original design's name for ai", Includes: []string{"ai"}},
 	{Name: "financial_management", Available: true, Enables: "the original design's name for ledger, invoicing and reports",
 		Includes: []string{"ledger", "invoicing", "reports"}},
