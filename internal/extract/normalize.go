@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/vanta-ledger/vanta/internal/money"
 )
 
 // Normalisers turn the local spellings found on Kenyan, Malaysian and
@@ -61,6 +63,11 @@ func ParseAmount(s string) (amount, currency string, ok bool) {
 	amount = whole + "." + frac
 	if neg && strings.Trim(whole+frac, "0") != "" {
 		amount = "-" + amount
+	}
+	// An amount the books cannot hold (beyond int64 minor units) is a
+	// misread number, not money: refusing it here keeps it out of drafts.
+	if _, err := money.Parse(amount, len(frac)); err != nil {
+		return "", "", false
 	}
 	return amount, currency, true
 }
