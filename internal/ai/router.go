@@ -348,7 +348,7 @@ func (l *LLM) extract(ctx context.Context, in extract.Input, prompt string) (ext
 // normalize turns a schema-valid answer into extract.Fields with
 // extract's own normalisers, so that both engines write values the same
 // way; a value they refuse (2018-02-31) rejects the answer.
-func normalize(w wireFields) (extract.Fields, error) {
+func normalize(w extract.Fields) (extract.Fields, error) {
 	bad := func(field, v, what string) error {
 		return &SchemaError{Reason: fmt.Sprintf("%s: %q is not %s", field, v, what)}
 	}

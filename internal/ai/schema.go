@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/vanta-ledger/vanta/internal/extract"
 )
 
 // PromptVersion names the prompt and schema below; every LLM extraction
@@ -115,34 +117,6 @@ func EstimateTokens(text string) int {
 	return len(text)/3 + 1
 }
 
-// wireFields is the model's answer as the schema shapes it.
-type wireFields struct {
-	VendorName     string     `json:"vendor_name"`
-	VendorPIN      string     `json:"vendor_pin"`
-	Customer       string     `json:"customer"`
-	DocumentNumber string     `json:"document_number"`
-	IssueDate      string     `json:"issue_date"`
-	DueDate        string     `json:"due_date"`
-	Currency       string     `json:"currency"`
-	Subtotal       string     `json:"subtotal"`
-	VAT            []wireVAT  `json:"vat"`
-	Total          string     `json:"total"`
-	Lines          []wireLine `json:"lines"`
-	PaymentMethod  string     `json:"payment_method"`
-}
-
-type wireVAT struct {
-	Rate   string `json:"rate"`
-	Amount string `json:"amount"`
-}
-
-type wireLine struct {
-	Description string `json:"description"`
-	Quantity    string `json:"quantity"`
-	UnitPrice   string `json:"unit_price"`
-	Amount      string `json:"amount"`
-}
-
 // SchemaError says a model's answer does not hold to the schema.
 type SchemaError struct{ Reason string }
 
@@ -162,32 +136,32 @@ var (
 // bounds and patterns. The grammar should make this hold; we check anyway,
 // since a server without grammar support, a truncated answer or a bug
 // must not reach the books.
-func parseAnswer(content string) (wireFields, error) {
+func parseAnswer(content string) (extract.Fields, error) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(strings.NewReader(content))
 	if err := dec.Decode(&raw); err != nil {
-		return wireFields{}, &SchemaError{Reason: "not a JSON object: " + err.Error()}
+		return extract.Fields{}, &SchemaError{Reason: "not a JSON object: " + err.Error()}
 	}
 	if dec.More() {
-		return wireFields{}, &SchemaError{Reason: "text after the JSON object"}
+		return extract.Fields{}, &SchemaError{Reason: "text after the JSON object"}
 	}
 	for _, k := range fieldOrder {
 		if _, ok := raw[k]; !ok {
-			return wireFields{}, &SchemaError{Reason: "missing " + k}
+			return extract.Fields{}, &SchemaError{Reason: "missing " + k}
 		}
 	}
 	if len(raw) != len(fieldOrder) {
 		for k := range raw {
 			if !contains(fieldOrder, k) {
-				return wireFields{}, &SchemaError{Reason: fmt.Sprintf("unknown key %q", k)}
+				return extract.Fields{}, &SchemaError{Reason: fmt.Sprintf("unknown key %q", k)}
 			}
 		}
 	}
-	var w wireFields
+	var w extract.Fields
 	dec = json.NewDecoder(strings.NewReader(content))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
-		return wireFields{}, &SchemaError{Reason: err.Error()}
+		return extract.Fields{}, &SchemaError{Reason: err.Error()}
 	}
 	checks := []fieldCheck{
 		{"vendor_name", w.VendorName, maxName, nil},
@@ -202,7 +176,7 @@ func parseAnswer(content string) (wireFields, error) {
 		{"payment_method", w.PaymentMethod, maxMethod, nil},
 	}
 	if len(w.VAT) > maxVAT {
-		return wireFields{}, &SchemaError{Reason: fmt.Sprintf("vat: %d entries (at most %d)", len(w.VAT), maxVAT)}
+		return extract.Fields{}, &SchemaError{Reason: fmt.Sprintf("vat: %d entries (at most %d)", len(w.VAT), maxVAT)}
 	}
 	for i, v := range w.VAT {
 		checks = append(checks,
@@ -210,7 +184,7 @@ func parseAnswer(content string) (wireFields, error) {
 			fieldCheck{fmt.Sprintf("vat[%d].amount", i), v.Amount, 0, reAmount})
 	}
 	if len(w.Lines) > maxLines {
-		return wireFields{}, &SchemaError{Reason: fmt.Sprintf("lines: %d entries (at most %d)", len(w.Lines), maxLines)}
+		return extract.Fields{}, &SchemaError{Reason: fmt.Sprintf("lines: %d entries (at most %d)", len(w.Lines), maxLines)}
 	}
 	for i, l := range w.Lines {
 		p := fmt.Sprintf("lines[%d].", i)
@@ -222,10 +196,10 @@ func parseAnswer(content string) (wireFields, error) {
 	}
 	for _, c := range checks {
 		if c.max > 0 && utf8.RuneCountInString(c.v) > c.max {
-			return wireFields{}, &SchemaError{Reason: fmt.Sprintf("%s: longer than %d characters", c.name, c.max)}
+			return extract.Fields{}, &SchemaError{Reason: fmt.Sprintf("%s: longer than %d characters", c.name, c.max)}
 		}
 		if c.re != nil && !c.re.MatchString(c.v) {
-			return wireFields{}, &SchemaError{Reason: fmt.Sprintf("%s: %q does not match %s", c.name, c.v, c.re)}
+			return extract.Fields{}, &SchemaError{Reason: fmt.Sprintf("%s: %q does not match %s", c.name, c.v, c.re)}
 		}
 	}
 	return w, nil
