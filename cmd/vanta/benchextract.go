@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
+	"github.com/vanta-ledger/vanta/internal/ai"
 	"github.com/vanta-ledger/vanta/internal/extract"
+	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
 const benchExtractUsage = `usage: vanta bench extract --data FILE [--engine rules|llm] [--split train|holdout|all]
@@ -19,7 +22,9 @@ field extraction against labelled receipts (one JSON object a line with
 "key", "entities" {company, date, address, total} and "words"): per-field
 precision (correct/predicted), recall (correct/documents with a truth) and
 F1. --split holdout is every fifth record by key hash, never used to tune
-the rules; train is the rest
+the rules; train is the rest. --engine llm asks the llama-server at
+--llm-url through the appliance's router; a document it cannot answer
+falls back to the rules, and the fallbacks are counted
 `
 
 // extractBenchResult is what --json prints.
@@ -28,6 +33,30 @@ type extractBenchResult struct {
 	Engine    string                        `json:"engine"`
 	Split     string                        `json:"split"`
 	Fields    map[string]extract.FieldScore `json:"fields"`
+	// Fallbacks counts the documents the LLM engine left to the rules.
+	Fallbacks int `json:"fallbacks,omitempty"`
+}
+
+// routedEngine is the LLM engine as the pipeline runs it (the router,
+// with its fallback to rules), counting the fallbacks so that a bench of
+// "llm" cannot silently be a bench of the rules.
+type routedEngine struct {
+	router    *ai.Router
+	fallbacks atomic.Int64
+	firstWhy  atomic.Pointer[string]
+}
+
+func (e *routedEngine) Name() string { return "llm" }
+
+func (e *routedEngine) Extract(ctx context.Context, in extract.Input) (extract.Extraction, error) {
+	// No company: the bench charges no quota (the router's Quota is nil).
+	x, err := e.router.Extract(ctx, tenancy.Scope{}, in)
+	if err == nil && x.Engine != "llm" {
+		e.fallbacks.Add(1)
+		why := x.FallbackReason
+		e.firstWhy.CompareAndSwap(nil, &why)
+	}
+	return x, err
 }
 
 func cmdBenchExtract(args []string) int {
@@ -63,18 +92,20 @@ func benchExtract(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	var eng extract.Engine
+	var routed *routedEngine
 	switch *engine {
 	case "rules":
 		eng = extract.Rules()
 	case "llm":
-		// The LLM engine goes through internal/ai's router, which is wired
-		// in when that package lands; until then say what is needed.
 		if *llmURL == "" {
 			fmt.Fprintln(stderr, "vanta bench extract: --engine llm needs a model server: give --llm-url http://127.0.0.1:8081 (a running llama-server)")
-		} else {
-			fmt.Fprintln(stderr, "vanta bench extract: --engine llm is not available in this build (no LLM router)")
+			return exitUsage
 		}
-		return exitUsage
+		routed = &routedEngine{router: &ai.Router{
+			Endpoints: []ai.Endpoint{{Model: ai.Model{Name: "bench"}, URL: *llmURL}},
+			Rules:     extract.Rules(),
+		}}
+		eng = routed
 	default:
 		fmt.Fprintf(stderr, "vanta bench extract: --engine %q: want rules or llm\n", *engine)
 		return exitUsage
@@ -96,6 +127,12 @@ func benchExtract(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	res := extractBenchResult{Documents: len(samples), Engine: eng.Name(), Split: string(sp), Fields: extract.Score(samples, preds)}
+	if routed != nil {
+		res.Fallbacks = int(routed.fallbacks.Load())
+		if why := routed.firstWhy.Load(); why != nil {
+			fmt.Fprintf(stderr, "vanta bench extract: %d of %d documents fell back to rules; the first because %s\n", res.Fallbacks, res.Documents, *why)
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

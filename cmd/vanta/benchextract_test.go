@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +33,7 @@ func TestBenchExtractScores(t *testing.T) {
 	if code := benchExtract([]string{"--data", data, "--json"}, &out, &errb); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
+	rulesOut := out.String()
 	var res struct {
 		Documents int    `json:"documents"`
 		Engine    string `json:"engine"`
@@ -70,6 +72,41 @@ func TestBenchExtractScores(t *testing.T) {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("table has no %q:\n%s", w, out.String())
 		}
+	}
+
+	// The LLM engine goes through the router: with no server answering,
+	// every document falls back to the rules, is counted as such, and
+	// scores as the rules do.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	out.Reset()
+	errb.Reset()
+	if code := benchExtract([]string{"--data", data, "--engine", "llm", "--llm-url", dead, "--json"}, &out, &errb); code != exitOK {
+		t.Fatalf("llm: exit %d: %s", code, errb.String())
+	}
+	var llm struct {
+		Engine    string          `json:"engine"`
+		Fallbacks int             `json:"fallbacks"`
+		Fields    json.RawMessage `json:"fields"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &llm); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	var rules struct {
+		Fields json.RawMessage `json:"fields"`
+	}
+	if err := json.Unmarshal([]byte(rulesOut), &rules); err != nil {
+		t.Fatal(err)
+	}
+	if llm.Engine != "llm" || llm.Fallbacks != 4 || string(llm.Fields) != string(rules.Fields) {
+		t.Errorf("llm with no server: engine %q, %d fallbacks, fields %s; want llm, 4, the rules' %s", llm.Engine, llm.Fallbacks, llm.Fields, rules.Fields)
+	}
+	if !strings.Contains(errb.String(), "4 of 4 documents fell back to rules") {
+		t.Errorf("stderr does not say the fallbacks: %q", errb.String())
 	}
 }
 
