@@ -74,7 +74,9 @@ func apiDeps(cfg appliance.Config, a *appliance.Appliance) api.Deps {
 		TrustedProxies: cfg.TrustedProxies, GODAllow: cfg.GODNetworks(), PublicURL: cfg.PublicURL,
 		Quotas: api.Quotas{UserPerMinute: q.QuotaUserRPM, CompanyPerMinute: q.QuotaCompanyRPM,
 			Company: quota.Limits{AIPerHour: q.QuotaAIPerHour, StorageBytes: q.QuotaStorageBytes}},
-		Documents: api.DocumentsConfig{MaxBytes: cfg.DocumentMaxBytes, Workers: cfg.DocumentWorkers, Models: a.ModelEndpoints},
+		Documents: api.DocumentsConfig{MaxBytes: cfg.DocumentMaxBytes, Workers: cfg.DocumentWorkers, Models: a.ModelEndpoints,
+			// Replicas share an outside PostgreSQL; a local one is ours alone.
+			SoleWorker: cfg.PostgresURL == ""},
 	}
 }
 

@@ -30,6 +30,10 @@ type DocumentsConfig struct {
 	// Models lists the model servers the router may use, as the appliance
 	// runs them (and as VANTA_LLM_URLS names them); nil: rules only.
 	Models func() []ai.Endpoint
+	// SoleWorker: this appliance alone works the job queue (its own
+	// PostgreSQL), so jobs a crash left running resume at once after the
+	// next unseal (jobs.Config.SoleWorker).
+	SoleWorker bool
 }
 
 // docRuntime is what the documents routes and the queue's handler share,
@@ -104,7 +108,7 @@ func (s *server) documentsRuntime() (*docRuntime, error) {
 		return n
 	}
 	rt.pipeline = documents.Pipeline{Store: store, Text: extract.ReadText, Extractor: s.documentExtractor(cfg, depth), Limits: extract.DefaultLimits(), Temp: temp}
-	q, err := jobs.New(st.App, documentJobs{s}, jobs.Config{Workers: cfg.Workers, StopGrace: jobStopGrace, MaxAttempts: jobMaxAttempts}, s.logger)
+	q, err := jobs.New(st.App, documentJobs{s}, jobs.Config{Workers: cfg.Workers, StopGrace: jobStopGrace, MaxAttempts: jobMaxAttempts, SoleWorker: cfg.SoleWorker}, s.logger)
 	if err != nil {
 		return nil, fmt.Errorf("documents: job queue: %w", err)
 	}

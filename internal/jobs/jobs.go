@@ -81,6 +81,12 @@ type Config struct {
 	// cancels them (they are then made available again, the attempt not
 	// counted); default 10 seconds.
 	StopGrace time.Duration
+	// SoleWorker says this process is the only one that works the queue
+	// (one appliance on its own PostgreSQL). A job still marked running
+	// when its service starts was then left by a process that died, and is
+	// made available at once instead of after RescueAfter. Never set it
+	// where replicas share the database: it would take their live jobs.
+	SoleWorker bool
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -644,6 +644,49 @@ func TestCrashedJobIsRescued(t *testing.T) {
 	}
 }
 
+// TestSoleWorkerTakesBackOrphans: a sole worker's service, started after
+// a crash, runs the job the dead process left running at once, long
+// before RescueAfter, as its next attempt.
+func TestSoleWorkerTakesBackOrphans(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	stuck := make(chan struct{})
+	dead := newRecorder(func(ctx context.Context, c call) error {
+		<-stuck
+		return nil
+	})
+	q1, _ := e.queue(t, dead, Config{Workers: 1, Timeout: time.Hour})
+	tune := q1.tune
+	q1.tune = func(c *river.Config) {
+		tune(c)
+		c.LeaderElectionDisabled = true
+	}
+	s, doc := scope(), uuid.New()
+	if err := q1.EnqueueDocument(ctx, s, doc, uuid.New()); err != nil {
+		t.Fatal(err)
+	}
+	svc1 := q1.Service().(*service)
+	if err := svc1.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		close(stuck)
+		_ = svc1.client.StopAndCancel(context.Background())
+	})
+	dead.next(t) // running, and its process "dies" here: never stopped
+
+	alive := newRecorder(nil)
+	// RescueAfter of a day: only the sole worker's start can free the job.
+	q2, events := e.queue(t, alive, Config{Workers: 1, Timeout: time.Hour, RescueAfter: 24 * time.Hour, SoleWorker: true})
+	start(t, q2)
+	if c := alive.next(t); c.document != doc || c.attempt != 2 {
+		t.Errorf("call after the crash %+v, want document %s attempt 2", c, doc)
+	}
+	if ev := await(t, events, doc); ev.Kind != river.EventKindJobCompleted {
+		t.Errorf("event %s", ev.Kind)
+	}
+}
+
 // TestLazyFollowsTheGate: the lazy service, run by a background runner
 // that follows a gate (the seal), fails to start while the queue is not
 // there and is retried; it works jobs while the gate is open, and a job

@@ -95,6 +95,11 @@ func (s *service) Start(ctx context.Context) error {
 	if s.q.seen != nil {
 		s.q.seen(client)
 	}
+	if s.q.cfg.SoleWorker {
+		if _, err := s.q.pool.Exec(ctx, orphanSQL, queueName); err != nil {
+			return fmt.Errorf("jobs: take back orphaned jobs: %w", err)
+		}
+	}
 	if _, err := s.q.pool.Exec(ctx, refrontSQL, queueName, fairCeiling); err != nil {
 		return fmt.Errorf("jobs: %w", err)
 	}
@@ -118,6 +123,13 @@ UPDATE ` + Schema + `.river_job SET scheduled_at = coalesce(
 	  WHERE state = 'available' AND queue = $1 AND priority = 1 AND scheduled_at < $2),
 	scheduled_at)
 WHERE state = 'available' AND queue = $1 AND scheduled_at >= $2 AND scheduled_at <= now()`
+
+// orphanSQL makes the jobs a dead process left running available again,
+// when no other process can be working them (Config.SoleWorker); the
+// attempt they were in stays counted. refrontSQL then puts them first.
+const orphanSQL = `
+UPDATE ` + Schema + `.river_job SET state = 'available', scheduled_at = now()
+WHERE state = 'running' AND queue = $1`
 
 // stopBound is how long Stop waits, past the grace, for cancelled jobs to
 // return before it gives up on them: a handler that ignores its context
