@@ -582,16 +582,12 @@ func TestStopResumes(t *testing.T) {
 	}
 }
 
-// TestCrashedJobIsRescued: a job left running by a process that died (its
-// client never stopped, it will never finish) is taken back by the leader
-// once it has run longer than RescueAfter, and runs to the end elsewhere
-// as its second attempt.
-func TestCrashedJobIsRescued(t *testing.T) {
+// crashedJob leaves one job running in a process that "dies": its
+// handler never returns and it never leads (so a rescue is another
+// process's), like a replica that lost its leadership with its life.
+func crashedJob(t *testing.T, e env) uuid.UUID {
+	t.Helper()
 	ctx := context.Background()
-	e := newEnv(t)
-	// The process that dies: its handler never returns, and it never leads
-	// (so the rescue is the other process's), like a replica that lost
-	// its leadership with its life.
 	stuck := make(chan struct{})
 	dead := newRecorder(func(ctx context.Context, c call) error {
 		<-stuck
@@ -603,8 +599,8 @@ func TestCrashedJobIsRescued(t *testing.T) {
 		tune(c)
 		c.LeaderElectionDisabled = true
 	}
-	s, doc := scope(), uuid.New()
-	if err := q1.EnqueueDocument(ctx, s, doc, uuid.New()); err != nil {
+	doc := uuid.New()
+	if err := q1.EnqueueDocument(ctx, scope(), doc, uuid.New()); err != nil {
 		t.Fatal(err)
 	}
 	svc1 := q1.Service().(*service)
@@ -616,6 +612,17 @@ func TestCrashedJobIsRescued(t *testing.T) {
 		_ = svc1.client.StopAndCancel(context.Background())
 	})
 	dead.next(t)
+	return doc
+}
+
+// TestCrashedJobIsRescued: a job left running by a process that died (its
+// client never stopped, it will never finish) is taken back by the leader
+// once it has run longer than RescueAfter, and runs to the end elsewhere
+// as its second attempt.
+func TestCrashedJobIsRescued(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	doc := crashedJob(t, e)
 
 	const rescueAfter = 300 * time.Millisecond
 	// The job must have run longer than rescueAfter when the leader
@@ -648,32 +655,8 @@ func TestCrashedJobIsRescued(t *testing.T) {
 // a crash, runs the job the dead process left running at once, long
 // before RescueAfter, as its next attempt.
 func TestSoleWorkerTakesBackOrphans(t *testing.T) {
-	ctx := context.Background()
 	e := newEnv(t)
-	stuck := make(chan struct{})
-	dead := newRecorder(func(ctx context.Context, c call) error {
-		<-stuck
-		return nil
-	})
-	q1, _ := e.queue(t, dead, Config{Workers: 1, Timeout: time.Hour})
-	tune := q1.tune
-	q1.tune = func(c *river.Config) {
-		tune(c)
-		c.LeaderElectionDisabled = true
-	}
-	s, doc := scope(), uuid.New()
-	if err := q1.EnqueueDocument(ctx, s, doc, uuid.New()); err != nil {
-		t.Fatal(err)
-	}
-	svc1 := q1.Service().(*service)
-	if err := svc1.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		close(stuck)
-		_ = svc1.client.StopAndCancel(context.Background())
-	})
-	dead.next(t) // running, and its process "dies" here: never stopped
+	doc := crashedJob(t, e)
 
 	alive := newRecorder(nil)
 	// RescueAfter of a day: only the sole worker's start can free the job.
