@@ -47,6 +47,7 @@ type Config struct {
 	DocumentConfig `yaml:",inline"`
 	ExternalConfig `yaml:",inline"`
 	LLMConfig      `yaml:",inline"`
+	BackupConfig   `yaml:",inline"`
 
 	// Programs are extra programs an operator adds beside the built-in
 	// services (a log shipper, a metrics agent).
@@ -208,6 +209,32 @@ func (c *LLMConfig) validate(bad badFunc) {
 	}
 }
 
+// BackupConfig is where backups go: the pgBackRest repository (WAL
+// archive included) under BackupDir/pgbackrest.
+type BackupConfig struct {
+	// BackupDir holds the backups; empty: $DATA/backups. Validate makes
+	// it absolute.
+	BackupDir string `yaml:"backup_dir"`
+}
+
+// Defaults is the backup section when nothing is set.
+func (BackupConfig) Defaults() BackupConfig { return BackupConfig{} }
+
+func (c *BackupConfig) validate(bad badFunc, dataDir string) {
+	if c.BackupDir == "" {
+		if dataDir != "" {
+			c.BackupDir = filepath.Join(dataDir, "backups")
+		}
+		return
+	}
+	abs, err := filepath.Abs(c.BackupDir)
+	if err != nil {
+		bad("backup_dir", c.BackupDir, err)
+		return
+	}
+	c.BackupDir = abs
+}
+
 // TLSConfig is the listener's TLS: on (the default: the operator's
 // certificate, or one made at first boot) or off (plain HTTP, only behind
 // a TLS proxy).
@@ -286,6 +313,7 @@ func Defaults() Config {
 		ExternalConfig: ExternalConfig{}.Defaults(),
 		LLMConfig:      LLMConfig{}.Defaults(),
 		TLSConfig:      TLSConfig{}.Defaults(),
+		BackupConfig:   BackupConfig{}.Defaults(),
 	}
 }
 
@@ -408,6 +436,7 @@ func (c *Config) envVars() []struct {
 			}
 			return nil
 		}},
+		{"VANTA_BACKUP_DIR", str(&c.BackupDir)},
 	}
 }
 
@@ -518,6 +547,7 @@ func (c *Config) Validate() error {
 	c.DocumentConfig.validate(bad)
 	c.TLSConfig.validate(bad)
 	c.LLMConfig.validate(bad)
+	c.BackupConfig.validate(bad, c.DataDir)
 	for i, p := range c.Programs {
 		if _, err := p.program(); err != nil {
 			bad(fmt.Sprintf("programs[%d]", i), p.Name, err)
