@@ -256,6 +256,14 @@ func TestParseInfo(t *testing.T) {
 	if b, ok := pickBackup(list, "", time.Unix(1764637390, 0)); !ok || b.Kind != "incr" {
 		t.Fatalf("pickBackup at the end: %+v %v", b, ok)
 	}
+	// Within the second the incr stopped in, it may not have ended yet:
+	// the full is the sure one.
+	if b, ok := pickBackup(list, "", time.Unix(1764637382, 500e6)); !ok || b.Kind != "full" {
+		t.Fatalf("pickBackup in the incr's last second: %+v %v", b, ok)
+	}
+	if b, ok := pickBackup(list, list[0].Label, time.Time{}); !ok || b.Label != list[0].Label {
+		t.Fatalf("pickBackup by label: %+v %v", b, ok)
+	}
 	if _, ok := pickBackup(list, "", time.Unix(1764637324, 0)); ok {
 		t.Fatal("pickBackup before every backup finished found one")
 	}
