@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -266,5 +267,43 @@ func TestParseInfo(t *testing.T) {
 	}
 	if _, ok := pickBackup(list, "", time.Unix(1764637324, 0)); ok {
 		t.Fatal("pickBackup before every backup finished found one")
+	}
+}
+
+// The configuration carries the cipher, is the PostgreSQL account's
+// alone, and is not written without a pass.
+func TestWriteConfig(t *testing.T) {
+	p := *pgc.pgbr
+	raw, err := os.ReadFile(p.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass, err := os.ReadFile(p.CipherPassFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"repo1-cipher-type=aes-256-cbc\n", "repo1-cipher-pass=" + string(pass) + "\n",
+		"repo1-path=" + p.RepoPath + "\n", "[vanta]\npg1-path=" + p.PGData + "\n"} {
+		if !bytes.Contains(raw, []byte(want)) {
+			t.Errorf("config lacks %q:\n%s", want, raw)
+		}
+	}
+	st, err := os.Stat(p.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("config mode %04o, want 0600", st.Mode().Perm())
+	}
+	if p.Cred != nil && st.Sys().(*syscall.Stat_t).Uid != p.Cred.Uid {
+		t.Errorf("config owned by uid %d, want the PostgreSQL account's %d", st.Sys().(*syscall.Stat_t).Uid, p.Cred.Uid)
+	}
+	p.CipherPassFile = filepath.Join(t.TempDir(), "missing")
+	p.ConfigPath = filepath.Join(t.TempDir(), "pgbackrest.conf")
+	if err := p.WriteConfig(); err == nil {
+		t.Fatal("config written without a cipher pass")
+	}
+	if _, err := os.Stat(p.ConfigPath); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a config was left behind: %v", err)
 	}
 }
