@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -193,6 +194,34 @@ func TestPGBackRestPointInTime(t *testing.T) {
 		}
 		if list, err := p.Backups(ctx); err != nil || len(list) != 1 {
 			t.Fatalf("the old cluster's backup is no longer listed: %+v %v", list, err)
+		}
+	})
+	t.Run("verify finds a damaged file", func(t *testing.T) {
+		var victim string
+		_ = filepath.WalkDir(filepath.Join(p.RepoPath, "backup"), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && victim == "" && d.Type().IsRegular() && strings.Contains(path, "pg_data") {
+				if st, _ := d.Info(); st != nil && st.Size() > 64 {
+					victim = path
+				}
+			}
+			return err
+		})
+		if victim == "" {
+			t.Fatal("no backup file to damage")
+		}
+		b, err := os.ReadFile(victim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0xff
+		if err := os.WriteFile(victim, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err = p.Verify(ctx)
+		rel, _ := filepath.Rel(filepath.Join(p.RepoPath, "backup", "vanta"), victim)
+		label, _, _ := strings.Cut(rel, "/")
+		if !errors.Is(err, ErrVerifyFailed) || !strings.Contains(err.Error(), label) {
+			t.Fatalf("verify with %s damaged: %v, want ErrVerifyFailed naming %s", victim, err, label)
 		}
 	})
 }
