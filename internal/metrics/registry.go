@@ -125,8 +125,8 @@ func NewRegistry(o Options) *Registry {
 // and left out; the others are still served.
 func (r *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{
-		ErrorHandling:     promhttp.ContinueOnError,
-		ErrorLog:          slog.NewLogLogger(r.opts.Logger.Handler(), slog.LevelWarn),
+		ErrorHandling:      promhttp.ContinueOnError,
+		ErrorLog:           slog.NewLogLogger(r.opts.Logger.Handler(), slog.LevelWarn),
 		DisableCompression: false,
 	})
 }
