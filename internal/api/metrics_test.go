@@ -27,7 +27,7 @@ func (m stubMetrics) ObserveRequest(route, method string, status int, d time.Dur
 	}
 }
 func (stubMetrics) ObserveUser(user, company uuid.UUID, at time.Time) {}
-func (stubMetrics) ObserveInference(in ai.Inference)                   {}
+func (stubMetrics) ObserveInference(in ai.Inference)                  {}
 func (stubMetrics) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
@@ -48,7 +48,7 @@ func TestMetricsPeerCheck(t *testing.T) {
 		{"[::1]:40000", "", 200},
 		{"127.0.0.2:40000", "", 200},
 		{"203.0.113.7:40000", "", 401},
-		{"192.0.2.1:40000", "127.0.0.1", 401},  // a forged forwarded loopback
+		{"192.0.2.1:40000", "127.0.0.1", 401},   // a forged forwarded loopback
 		{"127.0.0.1:40000", "203.0.113.7", 401}, // a local reverse proxy's client
 	}
 	for _, tc := range cases {
