@@ -100,6 +100,10 @@ func TestMetricsEndpoint(t *testing.T) {
 	if strings.Contains(string(body), "vanta_company_") {
 		t.Error("sealed: per-company figures are served")
 	}
+	// A token cannot be checked while the identity keys are sealed.
+	if code, body := in.call("GET", "/metrics", god, nil); code != 503 || errorCode(body) != "sealed" {
+		t.Errorf("sealed, GOD's token: %d %s, want 503 sealed", code, body)
+	}
 }
 
 // promtoolCheck runs Debian's `promtool check metrics` over a scrape: it

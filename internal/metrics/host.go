@@ -22,7 +22,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	descCPUUsage     = desc("host_cpu_usage_ratio", "Share of time each CPU was busy since the previous scrape (0–1; 0 at the first).", "cpu")
+	descCPUUsage     = desc("host_cpu_usage_ratio", "Share of time each CPU was busy since the previous scrape (0–1; since boot at the first).", "cpu")
 	descCPUs         = desc("host_cpus", "Logical CPUs of the host.")
 	descMemTotal     = desc("host_memory_size_bytes", "Physical memory of the host.")
 	descMemAvailable = desc("host_memory_available_bytes", "Memory available to new work without swapping.")
