@@ -18,7 +18,8 @@ import (
 // MinRequests requests), jobs_queue_depth
 // (once the stores are open), users_active over ActiveWindow and
 // service_restarts_recent{service} over RestartWindow. Windows end at the
-// caller's now; a series whose reading fails is left out and the failures
+// caller's now (restarts are dated by the call that first saw them, and
+// counted from the registry's making); a series whose reading fails is left out and the failures
 // are returned together with the rest.
 func (r *Registry) AlertSource() alerts.Source {
 	return alerts.SourceFunc(r.samples)

@@ -77,9 +77,10 @@ func TestErrorRatioNeedsMinimumRequests(t *testing.T) {
 }
 
 // TestRestartsRecent: restarts count for ten minutes from the snapshot
-// that saw them; those before the first snapshot count as at it.
+// that saw them; those before the registry was made are the baseline,
+// not recent.
 func TestRestartsRecent(t *testing.T) {
-	restarts := map[string]int{"llama": 1, "redis": 0}
+	restarts := map[string]int{"llama": 5, "redis": 0}
 	services := func() []supervisor.Status {
 		var out []supervisor.Status
 		for _, n := range []string{"llama", "redis"} {
@@ -88,34 +89,33 @@ func TestRestartsRecent(t *testing.T) {
 		return out
 	}
 	r := NewRegistry(Options{Services: services})
-	recent := func(now time.Time) map[string]float64 {
+	recent := func(now time.Time) map[string]int {
 		t.Helper()
-		out := map[string]float64{}
-		for svc, n := range r.restarts.note(now, services()) {
-			out[svc] = float64(n)
+		return r.restarts.note(now, services())
+	}
+	for _, step := range []struct {
+		at       time.Duration
+		restarts int // llama's count at the supervisor
+		want     int
+	}{
+		{0, 5, 0},                 // the baseline
+		{2 * time.Minute, 7, 2},   // two seen at +2m
+		{9 * time.Minute, 8, 3},   // one more at +9m
+		{10 * time.Minute, 8, 3},  // +2m's are still within ten minutes
+		{12 * time.Minute, 8, 1},  // +2m's have left the window
+		{19 * time.Minute, 8, 0},  // and +9m's
+		{20 * time.Minute, 11, 3}, // a loop again
+	} {
+		restarts["llama"] = step.restarts
+		if got := recent(t0.Add(step.at)); got["llama"] != step.want || got["redis"] != 0 {
+			t.Fatalf("at +%s with %d restarts: %v, want llama %d, redis 0", step.at, step.restarts, got, step.want)
 		}
-		return out
 	}
-	if got := recent(t0); got["llama"] != 1 || got["redis"] != 0 {
-		t.Fatalf("first snapshot: %v", got)
-	}
-	restarts["llama"] = 3
-	if got := recent(t0.Add(2 * time.Minute)); got["llama"] != 3 {
-		t.Fatalf("+2m: %v, want llama 3", got)
-	}
-	restarts["llama"] = 4
-	if got := recent(t0.Add(9 * time.Minute)); got["llama"] != 4 {
-		t.Fatalf("+9m: %v, want llama 4", got)
-	}
-	// The first restart leaves the window at +10m, the next two at +12m.
-	if got := recent(t0.Add(10 * time.Minute)); got["llama"] != 3 {
-		t.Fatalf("+10m: %v, want llama 3", got)
-	}
-	if got := recent(t0.Add(12 * time.Minute)); got["llama"] != 1 {
-		t.Fatalf("+12m: %v, want llama 1", got)
-	}
-	if got := recent(t0.Add(19 * time.Minute)); got["llama"] != 0 {
-		t.Fatalf("+19m: %v, want llama 0", got)
+	// A service first seen after the registry was made: all its
+	// restarts are news.
+	later := r.restarts.note(t0.Add(21*time.Minute), []supervisor.Status{{Name: "llama-big", Restarts: 2}})
+	if later["llama-big"] != 2 {
+		t.Fatalf("a new service's restarts: %v", later)
 	}
 }
 
@@ -143,10 +143,12 @@ func TestActiveUsers(t *testing.T) {
 // labels, at the caller's now.
 func TestAlertSource(t *testing.T) {
 	dir := t.TempDir()
+	pgRestarts := 0
 	r := NewRegistry(Options{
 		Disks:    []string{dir, dir + "/backups/not-yet"},
-		Services: func() []supervisor.Status { return []supervisor.Status{{Name: "postgres", Restarts: 2}} },
+		Services: func() []supervisor.Status { return []supervisor.Status{{Name: "postgres", Restarts: pgRestarts}} },
 	})
+	pgRestarts = 2 // after the registry's baseline of 0
 	r.ObserveUser(uuid.New(), uuid.New(), t0)
 	got, err := r.AlertSource().Samples(context.Background(), t0.Add(time.Minute))
 	if err != nil {

@@ -109,6 +109,9 @@ func NewRegistry(o Options) *Registry {
 		alertCPU: &cpuSampler{},
 	}
 	r.company = &companyCollector{r: r}
+	if o.Services != nil {
+		r.restarts.baseline(o.Services())
+	}
 	r.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

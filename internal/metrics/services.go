@@ -77,9 +77,11 @@ func exitCode(e supervisor.ExitStatus) int {
 }
 
 // restartTracker turns the supervisor's restart counts into restarts in
-// the last span, from the differences between successive snapshots. The
-// first snapshot of a service counts every restart it reports as
-// happening then: the appliance has just started, so they are recent.
+// the last span, from the differences between successive snapshots, each
+// dated by the snapshot that saw it. The counts at the registry's making
+// (at boot) are the baseline: restarts before it are not recent news to an
+// evaluator that starts later (after an unseal, say). A service first seen
+// later counts every restart it reports as happening then.
 type restartTracker struct {
 	mu     sync.Mutex
 	seen   map[string]int
@@ -88,6 +90,15 @@ type restartTracker struct {
 
 func newRestartTracker(span time.Duration) *restartTracker {
 	return &restartTracker{seen: map[string]int{}, events: newEventWindow(span)}
+}
+
+// baseline records the counts of statuses without dating any restart.
+func (t *restartTracker) baseline(statuses []supervisor.Status) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, st := range statuses {
+		t.seen[st.Name] = st.Restarts
+	}
 }
 
 // note takes a snapshot at now and returns the restarts of each service
