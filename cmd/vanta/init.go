@@ -79,6 +79,7 @@ func apiDeps(cfg appliance.Config, a *appliance.Appliance) api.Deps {
 		Documents: api.DocumentsConfig{MaxBytes: cfg.DocumentMaxBytes, Workers: cfg.DocumentWorkers, Models: a.ModelEndpoints,
 			// Replicas share an outside PostgreSQL; a local one is ours alone.
 			SoleWorker: cfg.PostgresURL == ""},
+		Metrics: newMetrics(cfg, a),
 	}
 }
 

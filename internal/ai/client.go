@@ -28,6 +28,19 @@ type Client struct {
 	// Backoff is the first wait between retries, doubled each time;
 	// 0 means 100 ms.
 	Backoff time.Duration
+	// Observe, when set, is told of every completion as it ends (the
+	// appliance's metrics); it must not block.
+	Observe func(Inference)
+}
+
+// Inference is one /completion call as Observe sees it: how long it took
+// in all (retries included) and the tokens llama-server counted.
+type Inference struct {
+	Model           string // the endpoint's model name; set by the Router
+	Duration        time.Duration
+	PromptTokens    int // tokens_evaluated
+	PredictedTokens int // tokens_predicted
+	Err             error
 }
 
 // ErrLoading says the server is up but still loading its model (503).
@@ -252,7 +265,12 @@ func (c *Client) Complete(ctx context.Context, req CompletionRequest) (Completio
 		return Completion{}, fmt.Errorf("encode completion request: %w", err)
 	}
 	var out Completion
-	if err := c.do(ctx, http.MethodPost, "/completion", data, &out); err != nil {
+	start := time.Now()
+	err = c.do(ctx, http.MethodPost, "/completion", data, &out)
+	if c.Observe != nil {
+		c.Observe(Inference{Duration: time.Since(start), PromptTokens: out.TokensEvaluated, PredictedTokens: out.TokensPredicted, Err: err})
+	}
+	if err != nil {
 		return Completion{}, err
 	}
 	return out, nil

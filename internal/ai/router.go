@@ -71,6 +71,9 @@ type Router struct {
 	RequestTimeout time.Duration // 0: DefaultRequestTimeout
 	Retries        int           // per request, on 503 and refused connections; 0: 2
 	Backoff        time.Duration // first retry wait; 0: 100 ms
+	// Observe, when set, is told of every completion with its model's
+	// name (Client.Observe); it must not block.
+	Observe func(Inference)
 
 	// hooks let tests act at exact moments (kill a server mid-request).
 	hooks hooks
@@ -197,7 +200,15 @@ func (r *Router) client(ep Endpoint) *Client {
 	if retries == 0 {
 		retries = 2
 	}
-	return &Client{BaseURL: ep.URL, Retries: retries, Backoff: r.Backoff}
+	c := &Client{BaseURL: ep.URL, Retries: retries, Backoff: r.Backoff}
+	if obs := r.Observe; obs != nil {
+		model := ep.Model.Name
+		c.Observe = func(in Inference) {
+			in.Model = model
+			obs(in)
+		}
+	}
+	return c
 }
 
 func (r *Router) llm(ep Endpoint) *LLM {

@@ -55,6 +55,9 @@ type Deps struct {
 	// Documents are the settings of document intake and its pipeline
 	// (documents_service.go).
 	Documents DocumentsConfig
+	// Metrics, when set, times every request and serves GET /metrics
+	// (metrics.go).
+	Metrics Metrics
 }
 
 type server struct {
@@ -102,6 +105,9 @@ func NewRouter(d Deps) http.Handler {
 	r := gin.New()
 	// gin would believe any X-Forwarded-For; ours is counted from the right.
 	_ = r.SetTrustedProxies(nil)
+	if d.Metrics != nil {
+		r.Use(s.observeRequests) // outermost: a panic's 500 is counted too
+	}
 	r.Use(gin.Recovery(), s.resolveClientIP, securityHeaders, s.auditRequests, s.refuseCrossSite)
 	r.HandleMethodNotAllowed = true
 
@@ -116,6 +122,10 @@ func NewRouter(d Deps) http.Handler {
 		}
 		c.JSON(status, ready)
 	})
+
+	if d.Metrics != nil {
+		s.metricsRoute(r)
+	}
 
 	v1 := r.Group("/api/v1", s.sealedGate)
 	r.GET("/api/v1/openapi.json", serveOpenAPI(r))

@@ -123,6 +123,9 @@ func (s *server) documentsRuntime() (*docRuntime, error) {
 // upload (uploadDocument), so the router asks no quota of its own.
 func (s *server) documentExtractor(cfg DocumentsConfig, depth func() int) documents.Extractor {
 	router := &ai.Router{Rules: extract.Rules(), QueueDepth: depth}
+	if s.Metrics != nil {
+		router.Observe = s.Metrics.ObserveInference
+	}
 	if cfg.Models != nil {
 		router.Endpoints = cfg.Models()
 	}

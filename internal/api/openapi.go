@@ -21,7 +21,7 @@ func openAPIPath(p string) string { return ginParam.ReplaceAllString(p, "{$1}") 
 // documented says whether a registered route belongs in the document:
 // the API, not the console's pages.
 func documented(path string) bool {
-	return strings.HasPrefix(path, "/api/") || path == "/healthz" || path == "/readyz"
+	return strings.HasPrefix(path, "/api/") || path == "/healthz" || path == "/readyz" || path == "/metrics"
 }
 
 var pathParams = map[string]string{
@@ -121,6 +121,8 @@ func operation(o apiOp, g *schemas) gin.H {
 	}
 	ok := gin.H{"description": statusText(o.status)}
 	switch {
+	case o.path == "/metrics":
+		ok["content"] = gin.H{"text/plain": gin.H{"schema": gin.H{"type": "string"}}}
 	case o.html && strings.HasSuffix(o.path, ".css"):
 		ok["content"] = gin.H{"text/css": gin.H{"schema": gin.H{"type": "string"}}}
 	case o.html:

@@ -69,6 +69,8 @@ var apiOps = []apiOp{
 	{method: "GET", path: "/healthz", id: "getHealth", tag: "System", summary: "The process is alive", access: public, status: 200, response: health{}},
 	{method: "GET", path: "/readyz", id: "getReadiness", tag: "System", summary: "Every enabled service is healthy and the appliance is unsealed", access: public, status: 200, response: appliance.Readiness{},
 		note: "Answers 503 with the same body while the appliance is not ready."},
+	{method: "GET", path: "/metrics", id: "getMetrics", tag: "System", summary: "Prometheus metrics in the text exposition format", access: godOnly, status: 200,
+		note: "Without a token it answers only a scraper on the appliance's own host: a loopback peer, with no X-Forwarded-For or Forwarded header. Works sealed; the per-company families appear only while unsealed, and GOD's token can be checked only then. Registered only when the appliance runs its metrics (docs/OPERATIONS.md lists the families)."},
 	{method: "GET", path: "/api/v1/openapi.json", id: "getOpenAPIDocument", tag: "Reference", summary: "This document", access: public, status: 200, response: map[string]any{}},
 	{method: "GET", path: "/api/v1/docs", id: "getAPIReference", tag: "Reference", summary: "This document as a readable page", access: public, status: 200, html: true},
 	{method: "GET", path: "/api/v1/docs/reference.css", id: "getAPIReferenceStyle", tag: "Reference", summary: "The reference page's style sheet", access: public, status: 200, html: true},

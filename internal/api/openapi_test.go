@@ -34,7 +34,7 @@ func fullRouter(t *testing.T) *gin.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewRouter(Deps{Appliance: stubAppliance{}, Seal: s}).(*gin.Engine)
+	return NewRouter(Deps{Appliance: stubAppliance{}, Seal: s, Metrics: stubMetrics{}}).(*gin.Engine)
 }
 
 func fetchDocument(t *testing.T, h http.Handler) []byte {

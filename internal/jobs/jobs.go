@@ -283,8 +283,14 @@ func (q *Queue) Job(ctx context.Context, s tenancy.Scope, document uuid.UUID) (J
 // the oldest has waited since it was enqueued: the router's and the
 // metrics' view of the backlog.
 func (q *Queue) Depth(ctx context.Context) (waiting int, oldest time.Duration, err error) {
+	return Depth(ctx, q.pool)
+}
+
+// Depth is Queue.Depth for a caller that has the pool but no queue (the
+// appliance's metrics).
+func Depth(ctx context.Context, pool *pgxpool.Pool) (waiting int, oldest time.Duration, err error) {
 	var micros int64
-	err = q.pool.QueryRow(ctx, `SELECT count(*), coalesce((extract(epoch FROM now() - min(created_at)) * 1e6)::bigint, 0)
+	err = pool.QueryRow(ctx, `SELECT count(*), coalesce((extract(epoch FROM now() - min(created_at)) * 1e6)::bigint, 0)
 		FROM `+Schema+`.river_job
 		WHERE queue = $1 AND state IN ('available', 'scheduled', 'retryable', 'pending')`, queueName).Scan(&waiting, &micros)
 	if err != nil {

@@ -153,3 +153,20 @@ func (q Quotas) StorageLimit() int64 { return q.Limits.withDefaults().StorageByt
 
 // AILimit is the AI requests an hour each company may make.
 func (q Quotas) AILimit() int { return q.Limits.withDefaults().AIPerHour }
+
+// AIUsedEach reports, for each company, how many AI requests its hourly
+// allowance has counted in the last hour, without charging one (the
+// limiter's state read at cost 0). A company that made none has 0.
+func (q Quotas) AIUsedEach(ctx context.Context, companies []uuid.UUID) (map[uuid.UUID]int, error) {
+	limit := q.Limits.withDefaults().AIPerHour
+	lim := redis_rate.NewLimiter(q.Redis)
+	out := make(map[uuid.UUID]int, len(companies))
+	for _, id := range companies {
+		res, err := lim.AllowN(ctx, tenancy.RedisPrefixOf(id)+"quota:ai", redis_rate.PerHour(limit), 0)
+		if err != nil {
+			return nil, fmt.Errorf("ai quota of %s: %w", id, err)
+		}
+		out[id] = max(limit-res.Remaining, 0)
+	}
+	return out, nil
+}

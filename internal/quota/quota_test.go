@@ -110,3 +110,35 @@ func TestStorageUsedEach(t *testing.T) {
 		t.Errorf("limits: %d, %d, %d", q.StorageLimit(), (Quotas{}).StorageLimit(), (Quotas{}).AILimit())
 	}
 }
+
+// TestAIUsedEach reads what the hourly allowance counted without
+// charging a request: reading twice changes nothing, and a company that
+// made none has 0.
+func TestAIUsedEach(t *testing.T) {
+	ctx := context.Background()
+	q := Quotas{Redis: rdb, Limits: Limits{AIPerHour: 10}}
+	a, b := uuid.New(), uuid.New()
+	for range 4 {
+		if err := q.AIRequest(ctx, tenancy.NewScopeForTest(a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		got, err := q.AIUsedEach(ctx, []uuid.UUID{a, b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[a] != 4 || got[b] != 0 {
+			t.Fatalf("used %v, want %s: 4, %s: 0", got, a, b)
+		}
+	}
+	// The read charged nothing: six more fit, the seventh does not.
+	for i := range 6 {
+		if err := q.AIRequest(ctx, tenancy.NewScopeForTest(a)); err != nil {
+			t.Fatalf("request %d of the remaining 6: %v", i+1, err)
+		}
+	}
+	if err := q.AIRequest(ctx, tenancy.NewScopeForTest(a)); err == nil {
+		t.Fatal("an 11th request of 10 an hour was allowed")
+	}
+}
