@@ -1,0 +1,42 @@
+-- The appliance's own metric history (internal/trends): the series it
+-- has seen (name and canonical labels, bounded in number by the
+-- recorder), their per-minute points (kept one day) and per-hour rollups
+-- (kept 90 days). Each point is an aggregate of the samples recorded in
+-- its minute or hour: min, max, sum and count, so an average is exact.
+CREATE TABLE IF NOT EXISTS vanta.metric_series (
+	id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	key        text        NOT NULL UNIQUE CHECK (length(key) <= 2048),
+	name       text        NOT NULL,
+	labels     jsonb       NOT NULL DEFAULT '{}',
+	first_seen timestamptz NOT NULL,
+	last_seen  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metric_series_name ON vanta.metric_series (name);
+CREATE INDEX IF NOT EXISTS metric_series_last_seen ON vanta.metric_series (last_seen);
+CREATE TABLE IF NOT EXISTS vanta.metric_minutes (
+	series_id bigint           NOT NULL REFERENCES vanta.metric_series (id) ON DELETE CASCADE,
+	t         timestamptz      NOT NULL,
+	min       double precision NOT NULL,
+	max       double precision NOT NULL,
+	sum       double precision NOT NULL,
+	count     bigint           NOT NULL CHECK (count > 0),
+	PRIMARY KEY (series_id, t)
+);
+CREATE INDEX IF NOT EXISTS metric_minutes_t ON vanta.metric_minutes (t);
+CREATE TABLE IF NOT EXISTS vanta.metric_hours (
+	series_id bigint           NOT NULL REFERENCES vanta.metric_series (id) ON DELETE CASCADE,
+	t         timestamptz      NOT NULL,
+	min       double precision NOT NULL,
+	max       double precision NOT NULL,
+	sum       double precision NOT NULL,
+	count     bigint           NOT NULL CHECK (count > 0),
+	PRIMARY KEY (series_id, t)
+);
+CREATE INDEX IF NOT EXISTS metric_hours_t ON vanta.metric_hours (t);
+
+ALTER TABLE vanta.metric_series OWNER TO vanta_owner;
+ALTER TABLE vanta.metric_minutes OWNER TO vanta_owner;
+ALTER TABLE vanta.metric_hours OWNER TO vanta_owner;
+-- The runtime role records (the recorder runs in the appliance), prunes
+-- and reads (the history route).
+GRANT SELECT, INSERT, UPDATE, DELETE ON vanta.metric_series, vanta.metric_minutes, vanta.metric_hours TO vanta_app;
