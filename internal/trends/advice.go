@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vanta-ledger/vanta/internal/alerts"
+	"github.com/vanta-ledger/vanta/internal/quota"
+	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
 // Advice series (the alert rules' defaults raise them at the info level).
@@ -214,4 +216,31 @@ func SlowdownAdvice(series []SeriesPoints, now time.Time) []alerts.Sample {
 		out = append(out, alerts.Sample{Series: AdviceRouteSlowdownRatio, Labels: map[string]string{"route": route}, Value: ratio})
 	}
 	return out
+}
+
+// StorageFunc adapts a function to a StorageReader.
+type StorageFunc func(ctx context.Context) (map[uuid.UUID]int64, int64, error)
+
+// StorageUse calls f.
+func (f StorageFunc) StorageUse(ctx context.Context) (map[uuid.UUID]int64, int64, error) {
+	return f(ctx)
+}
+
+// CompanyStorage reads what StorageReader tells from the appliance's own
+// records: every company that is not archived (tenancy), its storage
+// counter and the storage allowance (quota), in two round trips.
+func CompanyStorage(ctx context.Context, companies tenancy.Companies, q quota.Quotas) (map[uuid.UUID]int64, int64, error) {
+	cos, err := companies.Live(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	ids := make([]uuid.UUID, len(cos))
+	for i, c := range cos {
+		ids[i] = c.ID
+	}
+	used, err := q.StorageUsedEach(ctx, ids)
+	if err != nil {
+		return nil, 0, err
+	}
+	return used, q.StorageLimit(), nil
 }

@@ -3,6 +3,9 @@
 -- recorder), their per-minute points (kept one day) and per-hour rollups
 -- (kept 90 days). Each point is an aggregate of the samples recorded in
 -- its minute or hour: min, max, sum and count, so an average is exact.
+-- Points name their series without a foreign key (a key check runs as the
+-- table's owner, which has no rights on the schema here); a series is
+-- pruned only once unseen for 90 days, when its points are gone already.
 CREATE TABLE IF NOT EXISTS vanta.metric_series (
 	id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	key        text        NOT NULL UNIQUE CHECK (length(key) <= 2048),
@@ -14,7 +17,7 @@ CREATE TABLE IF NOT EXISTS vanta.metric_series (
 CREATE INDEX IF NOT EXISTS metric_series_name ON vanta.metric_series (name);
 CREATE INDEX IF NOT EXISTS metric_series_last_seen ON vanta.metric_series (last_seen);
 CREATE TABLE IF NOT EXISTS vanta.metric_minutes (
-	series_id bigint           NOT NULL REFERENCES vanta.metric_series (id) ON DELETE CASCADE,
+	series_id bigint           NOT NULL,
 	t         timestamptz      NOT NULL,
 	min       double precision NOT NULL,
 	max       double precision NOT NULL,
@@ -24,7 +27,7 @@ CREATE TABLE IF NOT EXISTS vanta.metric_minutes (
 );
 CREATE INDEX IF NOT EXISTS metric_minutes_t ON vanta.metric_minutes (t);
 CREATE TABLE IF NOT EXISTS vanta.metric_hours (
-	series_id bigint           NOT NULL REFERENCES vanta.metric_series (id) ON DELETE CASCADE,
+	series_id bigint           NOT NULL,
 	t         timestamptz      NOT NULL,
 	min       double precision NOT NULL,
 	max       double precision NOT NULL,
