@@ -99,17 +99,9 @@ func (a *Advisor) Samples(ctx context.Context, now time.Time) ([]alerts.Sample, 
 	return out, errors.Join(errs...)
 }
 
-// hourCenter is the mean time of an hour's samples, taken each minute at
-// the minute's start: the middle of its first and last minute, the last
-// being now's for the hour still running.
-func hourCenter(t, now time.Time) time.Time {
-	span := min(now.Truncate(time.Minute).Sub(t), 59*time.Minute)
-	return t.Add(max(span, 0) / 2)
-}
-
 // DiskAdvice is advice_disk_full_days for each disk_used_percent series
 // (hour rollups of the last 7 days): a least-squares line through the
-// hours' averages, its value now, and the days until it reaches 100 %.
+// hours' averages at their samples' mean times, its value now, and the days until it reaches 100 %.
 // A disk with less than a day of history, or not filling, has none.
 func DiskAdvice(series []SeriesPoints, now time.Time) []alerts.Sample {
 	var out []alerts.Sample
@@ -120,7 +112,7 @@ func DiskAdvice(series []SeriesPoints, now time.Time) []alerts.Sample {
 		xs := make([]float64, len(s.Points))
 		ys := make([]float64, len(s.Points))
 		for i, p := range s.Points {
-			xs[i] = hourCenter(p.T, now).Sub(now).Hours() / 24 // days, now at 0
+			xs[i] = p.Mid.Sub(now).Hours() / 24 // days, now at 0
 			ys[i] = p.Avg()
 		}
 		days, ok := DaysUntil(xs, ys, 100)

@@ -10,12 +10,14 @@ import (
 
 	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/pgtest"
+	"github.com/vanta-ledger/vanta/internal/redistest"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
 var (
-	pg       *pgtest.Server
-	migrated *pgtest.Template // tenancy's system schema and the history tables
+	pg          *pgtest.Server
+	migrated    *pgtest.Template // tenancy's system schema and the history tables
+	redisSocket string
 )
 
 // TestMain starts one PostgreSQL cluster for the package; each test takes
@@ -44,6 +46,13 @@ func run(m *testing.M) int {
 		_, err = migrate.New(reg, migrate.Roles{Owner: pgtest.OwnerRole, App: pgtest.AppRole}, nil).System(ctx, db)
 		return err
 	})
+	rs, err := redistest.Start(false)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer rs.Stop()
+	redisSocket = rs.Socket
 	return m.Run()
 }
 
@@ -51,13 +60,24 @@ func run(m *testing.M) int {
 // runtime role (so a missing grant fails the test).
 func appDB(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	name, _ := migrated.Database(t)
-	db, err := pgxpool.New(context.Background(), pg.AppDSN(name))
-	if err != nil {
-		t.Fatal(err)
+	_, app, _ := newDB(t)
+	return app
+}
+
+// newDB is a fresh migrated database, as the runtime role and as the
+// superuser (to set up what the runtime role may not write).
+func newDB(t *testing.T) (name string, app, super *pgxpool.Pool) {
+	t.Helper()
+	name, dsn := migrated.Database(t)
+	pool := func(dsn string) *pgxpool.Pool {
+		db, err := pgxpool.New(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(db.Close)
+		return db
 	}
-	t.Cleanup(db.Close)
-	return db
+	return name, pool(pg.AppDSN(name)), pool(dsn)
 }
 
 // opener gives db to a recorder or advisor.

@@ -108,7 +108,7 @@ func (s Store) Record(ctx context.Context, now time.Time, samples []alerts.Sampl
 			if labels == nil {
 				labels = map[string]string{}
 			}
-			batch.Queue(recordSQL, k.key, k.s.Series, labels, now.UTC(), minute, hour, k.s.Value)
+			batch.Queue(recordSQL, k.key, k.s.Series, labels, now.UTC(), minute, hour, k.s.Value, now.Sub(hour).Seconds())
 			r.Points++
 		}
 		return tx.SendBatch(ctx, batch).Close()
@@ -131,9 +131,9 @@ WITH s AS (
 	ON CONFLICT (series_id, t) DO UPDATE SET min = least(p.min, EXCLUDED.min), max = greatest(p.max, EXCLUDED.max),
 		sum = p.sum + EXCLUDED.sum, count = p.count + 1
 )
-INSERT INTO vanta.metric_hours AS p (series_id, t, min, max, sum, count) SELECT id, $6, $7, $7, $7, 1 FROM s
+INSERT INTO vanta.metric_hours AS p (series_id, t, min, max, sum, count, offset_sum) SELECT id, $6, $7, $7, $7, 1, $8 FROM s
 ON CONFLICT (series_id, t) DO UPDATE SET min = least(p.min, EXCLUDED.min), max = greatest(p.max, EXCLUDED.max),
-	sum = p.sum + EXCLUDED.sum, count = p.count + 1`
+	sum = p.sum + EXCLUDED.sum, count = p.count + 1, offset_sum = p.offset_sum + EXCLUDED.offset_sum`
 
 // Pruned is what one Prune removed.
 type Pruned struct {
@@ -174,6 +174,8 @@ type Point struct {
 	Max   float64
 	Sum   float64
 	Count int64
+	// Mid is the mean time of the samples (hour rollups; a minute's is T).
+	Mid time.Time
 }
 
 // Avg is the mean of the samples of the point.
@@ -214,11 +216,11 @@ func (s Store) History(ctx context.Context, name string, labels map[string]strin
 }
 
 func (s Store) points(ctx context.Context, ids []int64, step Step, from, to time.Time) (map[int64][]Point, error) {
-	table := "vanta.metric_minutes"
+	table, offsets := "vanta.metric_minutes", "0"
 	if step == StepHour {
-		table = "vanta.metric_hours"
+		table, offsets = "vanta.metric_hours", "offset_sum"
 	}
-	rows, err := s.DB.Query(ctx, `SELECT series_id, t, min, max, sum, count FROM `+table+`
+	rows, err := s.DB.Query(ctx, `SELECT series_id, t, min, max, sum, count, `+offsets+` FROM `+table+`
 		WHERE series_id = ANY($1) AND t >= $2 AND t <= $3 ORDER BY series_id, t LIMIT $4`,
 		ids, from.UTC(), to.UTC(), maxPoints*len(ids))
 	if err != nil {
@@ -228,10 +230,12 @@ func (s Store) points(ctx context.Context, ids []int64, step Step, from, to time
 	for rows.Next() {
 		var id int64
 		var p Point
-		if err := rows.Scan(&id, &p.T, &p.Min, &p.Max, &p.Sum, &p.Count); err != nil {
+		var offsets float64
+		if err := rows.Scan(&id, &p.T, &p.Min, &p.Max, &p.Sum, &p.Count, &offsets); err != nil {
 			return nil, err
 		}
 		p.T = p.T.UTC()
+		p.Mid = p.T.Add(time.Duration(offsets / float64(p.Count) * float64(time.Second)))
 		out[id] = append(out[id], p)
 	}
 	return out, rows.Err()

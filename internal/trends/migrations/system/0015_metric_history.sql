@@ -27,12 +27,15 @@ CREATE TABLE IF NOT EXISTS vanta.metric_minutes (
 );
 CREATE INDEX IF NOT EXISTS metric_minutes_t ON vanta.metric_minutes (t);
 CREATE TABLE IF NOT EXISTS vanta.metric_hours (
-	series_id bigint           NOT NULL,
-	t         timestamptz      NOT NULL,
-	min       double precision NOT NULL,
-	max       double precision NOT NULL,
-	sum       double precision NOT NULL,
-	count     bigint           NOT NULL CHECK (count > 0),
+	series_id  bigint           NOT NULL,
+	t          timestamptz      NOT NULL,
+	min        double precision NOT NULL,
+	max        double precision NOT NULL,
+	sum        double precision NOT NULL,
+	count      bigint           NOT NULL CHECK (count > 0),
+	-- the sum of the samples' seconds after t: their mean time, which a
+	-- trend's regression needs, is t + offset_sum / count
+	offset_sum double precision NOT NULL,
 	PRIMARY KEY (series_id, t)
 );
 CREATE INDEX IF NOT EXISTS metric_hours_t ON vanta.metric_hours (t);
