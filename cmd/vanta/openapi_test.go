@@ -56,6 +56,25 @@ func TestOpenAPIAnswersMatchSchemas(t *testing.T) {
 	call("GET", a+"/audit/verify", admin, nil, 200)
 	call("GET", "/api/v1/sys/audit?limit=5", god, nil, 200)
 	call("GET", "/api/v1/sys/audit/verify", god, nil, 200)
+	// The metric history: GOD's alone; a wrong parameter is named.
+	call("GET", "/api/v1/sys/metrics/series", god, nil, 200)
+	for _, c := range []struct {
+		query, field string
+		status       int
+	}{
+		{"", "series", 400},
+		{"?series=host_cpu_percent&step=day", "step", 400},
+		{"?series=host_cpu_percent&from=yesterday", "from", 400},
+		{"?series=host_cpu_percent&label=path", "label", 400},
+		{"?series=no_such_series&step=hour&label=path=/data", "series", 404},
+	} {
+		if f := errorField(call("GET", "/api/v1/sys/metrics/history"+c.query, god, nil, c.status)); f != c.field {
+			t.Errorf("history%s: field %q, want %q", c.query, f, c.field)
+		}
+	}
+	call("GET", "/api/v1/sys/metrics/history?series=host_cpu_percent", admin, nil, 403)
+	call("GET", "/api/v1/sys/metrics/series", admin, nil, 403)
+	call("GET", "/api/v1/sys/metrics/series", "", nil, 401)
 
 	// A member's life: created, role changed, a reset link, disabled.
 	var m struct{ ID string }
