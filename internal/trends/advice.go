@@ -175,8 +175,9 @@ func StorageAdvice(used map[uuid.UUID]int64, limit int64) []alerts.Sample {
 // api_request_p95_seconds series (hour rollups of the last 8 days): the
 // mean of the p95 recorded in the last day over the mean of the seven
 // days before it. A series without a route label is the whole API's
-// (route "all"). None without a day of history before the last day, or
-// without samples in the last day, or with a zero base.
+// (route "all"). Hours in which the p95 read 0 (no request in its
+// window) are left out. None without a day of such history before the
+// last day, or without any in the last day.
 func SlowdownAdvice(series []SeriesPoints, now time.Time) []alerts.Sample {
 	var out []alerts.Sample
 	cut := now.Add(-recentDay)
@@ -186,6 +187,10 @@ func SlowdownAdvice(series []SeriesPoints, now time.Time) []alerts.Sample {
 		var oldest time.Time
 		for _, p := range s.Points {
 			switch {
+			case p.Min <= 0:
+				// The live p95 reads 0 while no request came in its
+				// window: an hour that was idle at times says nothing
+				// of speed, and its zeros would pull the mean down.
 			case !p.T.Before(cut):
 				recentSum += p.Sum
 				recentN += p.Count
@@ -197,7 +202,7 @@ func SlowdownAdvice(series []SeriesPoints, now time.Time) []alerts.Sample {
 				}
 			}
 		}
-		if recentN == 0 || baseN == 0 || cut.Sub(oldest) < baseMinSpan || baseSum <= 0 {
+		if recentN == 0 || baseN == 0 || cut.Sub(oldest) < baseMinSpan {
 			continue
 		}
 		route := s.Labels["route"]

@@ -93,6 +93,16 @@ func hours(from, to time.Time, v float64) []Point {
 	return out
 }
 
+// idle is hours that each had requests at 12 times (v) and none at 12
+// (the live p95 reads 0).
+func idle(from, to time.Time, v float64) []Point {
+	out := hours(from, to, v)
+	for i := range out {
+		out[i].Min, out[i].Count = 0, 24
+	}
+	return out
+}
+
 // TestSlowdownAdvice: the last day's mean p95 over the week before's,
 // per route (the whole API's as route "all"); none without enough
 // history.
@@ -113,7 +123,8 @@ func TestSlowdownAdvice(t *testing.T) {
 		{"older history left out", SeriesPoints{nil, append(append(hours(week.Add(-48*time.Hour), week, 10), hours(week, day, 0.5)...), hours(day, now, 1)...)}, OverallRoute, 2},
 		{"half a day before the last", SeriesPoints{nil, append(hours(day.Add(-12*time.Hour), day, 0.2), hours(day, now, 0.5)...)}, "", 0},
 		{"nothing in the last day", SeriesPoints{nil, hours(week, day, 0.2)}, "", 0},
-		{"a zero base", SeriesPoints{nil, append(hours(week, day, 0), hours(day, now, 0.5)...)}, "", 0},
+		{"only idle hours before", SeriesPoints{nil, append(hours(week, day, 0), hours(day, now, 0.5)...)}, "", 0},
+		{"idle hours left out", SeriesPoints{nil, append(append(hours(week, day, 0.25), idle(day, now.Add(-12*time.Hour), 0.25)...), hours(now.Add(-12*time.Hour), now, 0.5)...)}, OverallRoute, 2},
 	} {
 		got := SlowdownAdvice([]SeriesPoints{c.series}, now)
 		if c.ratio == 0 {
