@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vanta-ledger/vanta/internal/alerts"
 )
@@ -276,4 +279,33 @@ func TestRecorderRunsAsAService(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	rec.Stop()
+}
+
+// BenchmarkRound is one recorder round of 20 series (the live series of
+// an appliance with a few paths and services) into a history that
+// already holds a day of minutes for them, pruning included.
+func BenchmarkRound(b *testing.B) {
+	ctx := context.Background()
+	name, _ := migrated.Database(b)
+	db, err := pgxpool.New(ctx, pg.AppDSN(name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	samples := make([]alerts.Sample, 20)
+	for i := range samples {
+		samples[i] = alerts.Sample{Series: "bench_series", Labels: map[string]string{"n": strconv.Itoa(i)}, Value: float64(i)}
+	}
+	rec := NewRecorder(alerts.SourceFunc(func(context.Context, time.Time) ([]alerts.Sample, error) { return samples, nil }), opener(db), nil)
+	for i := range 24 * 60 {
+		if _, err := (Store{DB: db}).Record(ctx, minute(i), samples); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := rec.Round(ctx, minute(24*60+i)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
