@@ -18,6 +18,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
+	"github.com/vanta-ledger/vanta/internal/trends"
 )
 
 // Migrations is every domain's migrations in one registry. A domain with
@@ -32,6 +33,7 @@ func Migrations() (*migrate.Registry, error) {
 		migrate.Source{Name: "invoicing", FS: invoicing.Migrations},
 		migrate.Source{Name: "interchange", FS: interchange.Migrations},
 		migrate.Source{Name: "jobs", Steps: jobs.Migrations()},
+		migrate.Source{Name: "trends", FS: trends.Migrations},
 	)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
+	"github.com/vanta-ledger/vanta/internal/trends"
 )
 
 // domain holds the domain stores over the appliance's open databases.
@@ -18,6 +19,7 @@ type domain struct {
 	keys        seal.KeyTable
 	invoicing   invoicing.Store
 	reports     reports.Runner // the books' reports and their cache
+	trends      trends.Store   // the metric history
 }
 
 // domain returns the stores, made once when the databases are open (and
@@ -40,6 +42,7 @@ func (s *server) domain() (*domain, error) {
 		keys:        seal.KeyTable{DB: st.App},
 		invoicing:   invoicing.Store{DB: st.App},
 		reports:     reports.Runner{DB: st.App, Redis: st.Redis},
+		trends:      trends.Store{DB: st.App},
 	}
 	s.dom.Store(d)
 	return d, nil

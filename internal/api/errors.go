@@ -28,6 +28,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/statements"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
+	"github.com/vanta-ledger/vanta/internal/trends"
 )
 
 // This file is the one place where errors become HTTP answers. Handlers
@@ -148,6 +149,9 @@ var sentinels = []sentinel{
 	// documents (internal/documents): another company's document is not
 	// found, as a missing one is.
 	{err: documents.ErrNotFound, status: http.StatusNotFound, code: "not_found", message: "no such document"},
+	// the metric history (internal/trends)
+	{err: trends.ErrSeriesNotFound, status: http.StatusNotFound, code: "not_found", field: "series", message: "no such series with these labels",
+		hint: "; GET /api/v1/sys/metrics/series lists them"},
 }
 
 // typedStatus maps the domain packages' typed errors, which carry the
@@ -184,6 +188,10 @@ func typedStatus(err error) *apiError {
 	var ve *tenancy.ValidationError
 	if errors.As(err, &ve) {
 		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: ve.Error(), field: ve.Field}
+	}
+	var tpe *trends.ParamError
+	if errors.As(err, &tpe) {
+		return &apiError{status: http.StatusBadRequest, code: "validation_failed", message: tpe.Message, field: tpe.Field}
 	}
 	var rpe *reports.ParamError
 	if errors.As(err, &rpe) {

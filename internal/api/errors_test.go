@@ -30,6 +30,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/statements"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
+	"github.com/vanta-ledger/vanta/internal/trends"
 )
 
 // TestErrorMapping drives the one mapping: every typed and sentinel error
@@ -122,6 +123,8 @@ func TestErrorMapping(t *testing.T) {
 		{&quota.ExceededError{Quota: "storage_bytes", Limit: 10}, 413, "quota_exceeded", ""},
 		{&quota.ExceededError{Quota: "ai_requests_per_hour", Limit: 10, RetryAfter: time.Minute}, 429, "quota_exceeded", ""},
 		{documents.ErrBadCursor, 400, "validation_failed", "cursor"},
+		{trends.ErrSeriesNotFound, 404, "not_found", "series"},
+		{&trends.ParamError{Field: "step", Message: "\"day\" is not minute or hour"}, 400, "validation_failed", "step"},
 		{badRequest("invalid_json", "x", "body"), 400, "invalid_json", "body"},
 		{errors.New("something nobody expected"), 500, "internal", ""},
 	}

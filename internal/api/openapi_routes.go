@@ -144,6 +144,10 @@ var apiOps = []apiOp{
 	{method: "GET", path: "/api/v1/sys/audit", id: "listSystemAudit", tag: "Audit", summary: "The system audit chain's records, newest first", access: godOnly, status: 200, response: listPage[auditListItem]{}, paged: true, query: auditFilterParams, note: auditFilterNote},
 	{method: "GET", path: "/api/v1/sys/overview", id: "getSystemOverview", tag: "System", summary: "The seal, services, allowances and every live company with its members and storage, in one answer", access: godOnly, status: 200, response: systemOverview{}},
 	{method: "GET", path: "/api/v1/sys/audit/verify", id: "verifySystemAudit", tag: "Audit", summary: "Verify the system audit chain", access: godOnly, status: 200, response: audit.Result{}},
+	{method: "GET", path: "/api/v1/sys/metrics/history", id: "getMetricsHistory", tag: "System", summary: "One series of the appliance's own metric history, per minute (a day) or per hour (90 days)", access: godOnly, status: 200, response: metricsHistory{}, query: historyParams,
+		note: "Values are decimal strings. A series is its name and exactly its labels; an unknown one answers 404 naming series."},
+	{method: "GET", path: "/api/v1/sys/metrics/series", id: "listMetricSeries", tag: "System", summary: "The series the metric history knows, with their labels", access: godOnly, status: 200, response: metricSeriesList{},
+		note: "Not paged: the history keeps a bounded number of series."},
 
 	// Reports (internal/reports): the books' statements, served by s.report.
 	{method: "GET", path: "/api/v1/companies/{cid}/reports/trial-balance", id: "getTrialBalance", tag: "Reports", summary: "Every account's balance on a day, in the company currency and natively", access: companyMember, status: 200, response: reports.TrialBalance{},
