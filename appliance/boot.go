@@ -59,6 +59,8 @@ type Appliance struct {
 	earlyFlush bool
 
 	resume resumeState // interrupted provisioning, finished at unseal (migrate.go)
+
+	sealWatchers []func(action string, details map[string]any) // OnSealEvent
 }
 
 type earlyEvent struct {
@@ -272,6 +274,9 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 // database is open, events wait in memory (and are in the JSON log).
 func (a *Appliance) auditSystem(action string, details map[string]any) {
 	a.noteSealEvent(action)
+	for _, fn := range a.sealWatchers {
+		fn(action, details)
+	}
 	a.earlyMu.Lock()
 	if !a.earlyFlush {
 		if len(a.early) < maxEarlyEvents {

@@ -14,6 +14,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/api"
 	"github.com/vanta-ledger/vanta/internal/extract"
 	"github.com/vanta-ledger/vanta/internal/quota"
+	"github.com/vanta-ledger/vanta/internal/security"
 	"github.com/vanta-ledger/vanta/internal/web"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
@@ -77,7 +78,24 @@ func apiDeps(cfg appliance.Config, a *appliance.Appliance) api.Deps {
 		Documents: api.DocumentsConfig{MaxBytes: cfg.DocumentMaxBytes, Workers: cfg.DocumentWorkers, Models: a.ModelEndpoints,
 			// Replicas share an outside PostgreSQL; a local one is ours alone.
 			SoleWorker: cfg.PostgresURL == ""},
+		Security: securityRecorder(cfg, a),
 	}
+}
+
+// securityRecorder makes the recorder of security events: it writes
+// through the runtime role's pool once the databases are open, takes the
+// seal's events (wrong unseal shares), and runs for the life of the
+// process (security events are recorded sealed or not).
+func securityRecorder(cfg appliance.Config, a *appliance.Appliance) *security.Recorder {
+	rec := security.NewRecorder(cfg.SecurityConfig.Security(), func() security.DB {
+		if st := a.Stores(); st != nil && st.App != nil {
+			return st.App
+		}
+		return nil
+	}, nil, a.Logger())
+	a.OnSealEvent(rec.SealEvent)
+	go rec.Run(context.Background())
+	return rec
 }
 
 // loadConfig layers defaults, the YAML file, VANTA_* variables and flags,

@@ -18,6 +18,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/background"
 	"github.com/vanta-ledger/vanta/internal/interchange"
 	"github.com/vanta-ledger/vanta/internal/seal"
+	secevents "github.com/vanta-ledger/vanta/internal/security"
 )
 
 // Appliance is what the API needs of the running appliance.
@@ -55,6 +56,10 @@ type Deps struct {
 	// Documents are the settings of document intake and its pipeline
 	// (documents_service.go).
 	Documents DocumentsConfig
+	// Security records security events (sign-in failures, probes, GOD's
+	// new addresses, audit verifications) and serves their listings;
+	// nil records nothing and the listings answer 503.
+	Security *secevents.Recorder
 }
 
 type server struct {

@@ -28,6 +28,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
+	secevents "github.com/vanta-ledger/vanta/internal/security"
 	"github.com/vanta-ledger/vanta/internal/statements"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
@@ -122,6 +123,9 @@ func TestErrorMapping(t *testing.T) {
 		{&quota.ExceededError{Quota: "storage_bytes", Limit: 10}, 413, "quota_exceeded", ""},
 		{&quota.ExceededError{Quota: "ai_requests_per_hour", Limit: 10, RetryAfter: time.Minute}, 429, "quota_exceeded", ""},
 		{documents.ErrBadCursor, 400, "validation_failed", "cursor"},
+		{secevents.ErrUnknownKind, 400, "validation_failed", "kind"},
+		{secevents.ErrBadCursor, 400, "validation_failed", "cursor"},
+		{secevents.ErrNotOpen, 503, "starting", ""},
 		{badRequest("invalid_json", "x", "body"), 400, "invalid_json", "body"},
 		{errors.New("something nobody expected"), 500, "internal", ""},
 	}

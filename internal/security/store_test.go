@@ -166,8 +166,8 @@ func TestSummaryListAndCompanyView(t *testing.T) {
 		got[companyLabel(c.CompanyID)+"/"+string(c.Kind)] = [2]int64{c.Count, c.Last24h}
 	}
 	want := map[string][2]int64{
-		"system/" + string(CrossCompanyProbe): {1, 1},
-		"system/" + string(UnsealFailed):      {1, 1},
+		"system/" + string(CrossCompanyProbe):        {1, 1},
+		"system/" + string(UnsealFailed):             {1, 1},
 		a.String() + "/" + string(CrossCompanyProbe): {1, 1},
 		b.String() + "/" + string(CrossCompanyProbe): {3, 2},
 	}
