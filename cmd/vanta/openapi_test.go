@@ -56,6 +56,12 @@ func TestOpenAPIAnswersMatchSchemas(t *testing.T) {
 	call("GET", a+"/audit/verify", admin, nil, 200)
 	call("GET", "/api/v1/sys/audit?limit=5", god, nil, 200)
 	call("GET", "/api/v1/sys/audit/verify", god, nil, 200)
+	// A refused sign-in, so that the security listings have an event.
+	call("POST", "/api/v1/auth/login", "", map[string]string{"email": "admin@acme.test", "password": "not the password at all"}, 401)
+	call("GET", "/api/v1/sys/security-events?limit=5", god, nil, 200)
+	call("GET", "/api/v1/sys/security-events?kind=login_failed", god, nil, 200)
+	call("GET", "/api/v1/sys/security-events/summary", god, nil, 200)
+	call("GET", a+"/security-events", admin, nil, 200)
 
 	// A member's life: created, role changed, a reset link, disabled.
 	var m struct{ ID string }
