@@ -87,12 +87,7 @@ func apiDeps(cfg appliance.Config, a *appliance.Appliance) api.Deps {
 // seal's events (wrong unseal shares), and runs for the life of the
 // process (security events are recorded sealed or not).
 func securityRecorder(cfg appliance.Config, a *appliance.Appliance) *security.Recorder {
-	rec := security.NewRecorder(cfg.SecurityConfig.Security(), func() security.DB {
-		if st := a.Stores(); st != nil && st.App != nil {
-			return st.App
-		}
-		return nil
-	}, nil, a.Logger())
+	rec := security.NewRecorder(cfg.SecurityConfig.Security(), securityDB(a), nil, a.Logger())
 	a.OnSealEvent(rec.SealEvent)
 	go rec.Run(context.Background())
 	return rec
@@ -138,4 +133,16 @@ func configPath(args []string) (path string, explicit bool) {
 		return v, true
 	}
 	return appliance.DefaultConfigFile, false
+}
+
+// securityDB is the runtime role's pool once the databases are open, nil
+// before: the security events' recorder and their alert source
+// (security.NewAlertSource(securityDB(a))) write and read through it.
+func securityDB(a *appliance.Appliance) func() security.DB {
+	return func() security.DB {
+		if st := a.Stores(); st != nil && st.App != nil {
+			return st.App
+		}
+		return nil
+	}
 }

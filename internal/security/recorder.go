@@ -343,11 +343,10 @@ func (r *Recorder) Store() (Store, error) {
 // AlertSource gives the alert evaluator security_events_recent and
 // audit_verify_failed (see Store.Samples).
 func (r *Recorder) AlertSource() alerts.Source {
-	return alerts.SourceFunc(func(ctx context.Context, now time.Time) ([]alerts.Sample, error) {
-		st, err := r.Store()
-		if err != nil {
-			return nil, err
+	return NewAlertSource(func() DB {
+		if r == nil || r.db == nil {
+			return nil
 		}
-		return st.Samples(ctx, now)
+		return r.db()
 	})
 }

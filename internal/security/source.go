@@ -13,10 +13,24 @@ import (
 // RecentWindow is what security_events_recent counts.
 const RecentWindow = 15 * time.Minute
 
+// NewAlertSource is the alert source over the database db gives (nil
+// while it is not open: the round fails, and the evaluator keeps what it
+// had). It needs no Recorder: the series are read from the events kept.
+func NewAlertSource(db func() DB) alerts.Source {
+	return alerts.SourceFunc(func(ctx context.Context, now time.Time) ([]alerts.Sample, error) {
+		d := db()
+		if d == nil {
+			return nil, ErrNotOpen
+		}
+		return Store{DB: d}.Samples(ctx, now)
+	})
+}
+
 // Samples are the alert series at now:
 //
 //   - security_events_recent{kind, company}: events in the 15 minutes
-//     before now; company is the company's id or "system". Every pair
+//     before now; company is the company's id, absent for the
+//     appliance's own events (sign-ins, the seal, GOD). Every pair
 //     seen in the day before now is given, 0 when quiet, so that an
 //     alert resolves.
 //   - audit_verify_failed{chain}: 1 when the latest verification of the
@@ -41,8 +55,11 @@ func (s Store) Samples(ctx context.Context, now time.Time) ([]alerts.Sample, err
 			rows.Close()
 			return nil, fmt.Errorf("security: read recent events: %w", err)
 		}
-		out = append(out, alerts.Sample{Series: "security_events_recent",
-			Labels: map[string]string{"kind": kind, "company": companyLabel(company)}, Value: float64(n)})
+		labels := map[string]string{"kind": kind}
+		if company.Valid {
+			labels["company"] = company.UUID.String()
+		}
+		out = append(out, alerts.Sample{Series: "security_events_recent", Labels: labels, Value: float64(n)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("security: recent events: %w", err)

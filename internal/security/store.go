@@ -425,15 +425,6 @@ func (s Store) Prune(ctx context.Context, before time.Time) (int64, error) {
 	return tag.RowsAffected(), nil
 }
 
-// companyLabel is the alert label of an event's company: its id, or
-// "system" for the appliance's own events.
-func companyLabel(c uuid.NullUUID) string {
-	if c.Valid {
-		return c.UUID.String()
-	}
-	return "system"
-}
-
 // ParseCursor reads a cursor List gave out.
 func ParseCursor(s string) (int64, error) {
 	if s == "" {

@@ -256,6 +256,12 @@ func TestAuditVerifyAndAlertSamples(t *testing.T) {
 		t.Fatalf("audit_verify_failed samples %v", got)
 	}
 	recent := "security_events_recent{company=" + a.String() + ",kind=audit_verify_failed}"
+	if err := st.Insert(ctx, Event{Time: t0, Kind: UnsealFailed}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sample(t0.Add(time.Minute))["security_events_recent{kind=unseal_failed}"]; got != 1 {
+		t.Fatalf("the appliance's own event, without a company label: %v", got)
+	}
 	if got[recent] != 1 {
 		t.Fatalf("%s = %v in %v", recent, got[recent], got)
 	}
@@ -315,4 +321,13 @@ func TestDetailsAreBounded(t *testing.T) {
 	if !strings.Contains(string(b), `"company_id":null`) || !strings.Contains(string(b), `"user_id":null`) {
 		t.Errorf("JSON of an event without company or user: %s", b)
 	}
+}
+
+// companyLabel names an event's company in these tests: its id, or
+// "system" for the appliance's own events.
+func companyLabel(c uuid.NullUUID) string {
+	if c.Valid {
+		return c.UUID.String()
+	}
+	return "system"
 }
