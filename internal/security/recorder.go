@@ -300,7 +300,7 @@ var unsealRefusals = map[string]string{
 }
 
 // SealEvent takes every seal event (the seal service's audit hook, which
-// sees the API's and the control socket's unseal attempts alike) and
+// sees every unseal attempt, whoever makes it) and
 // records unseal_failed for a share that was refused as wrong: malformed,
 // matching no custodian, or combining to a key that opens nothing. A
 // duplicate or a stale round is not a wrong share.
