@@ -61,8 +61,9 @@ type Appliance struct {
 
 	resume resumeState // interrupted provisioning, finished at unseal (migrate.go)
 
-	pgbr   *backup.PGBackRest // WAL archiving and PostgreSQL's backups (pgbackrest.go)
-	stanza pgStanza
+	pgbr         *backup.PGBackRest // WAL archiving and PostgreSQL's backups (pgbackrest.go)
+	stanza       pgStanza
+	sealWatchers []func(action string, details map[string]any) // OnSealEvent
 }
 
 type earlyEvent struct {
@@ -282,6 +283,9 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 // database is open, events wait in memory (and are in the JSON log).
 func (a *Appliance) auditSystem(action string, details map[string]any) {
 	a.noteSealEvent(action)
+	for _, fn := range a.sealWatchers {
+		fn(action, details)
+	}
 	a.earlyMu.Lock()
 	if !a.earlyFlush {
 		if len(a.early) < maxEarlyEvents {

@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vanta-ledger/vanta/internal/quota"
+	"github.com/vanta-ledger/vanta/internal/security"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
 
@@ -48,6 +49,7 @@ type Config struct {
 	ExternalConfig `yaml:",inline"`
 	LLMConfig      `yaml:",inline"`
 	BackupConfig   `yaml:",inline"`
+	SecurityConfig `yaml:",inline"`
 
 	// Programs are extra programs an operator adds beside the built-in
 	// services (a log shipper, a metrics agent).
@@ -312,6 +314,7 @@ func Defaults() Config {
 		DocumentConfig: DocumentConfig{}.Defaults(),
 		ExternalConfig: ExternalConfig{}.Defaults(),
 		LLMConfig:      LLMConfig{}.Defaults(),
+		SecurityConfig: SecurityConfig{}.Defaults(),
 		TLSConfig:      TLSConfig{}.Defaults(),
 		BackupConfig:   BackupConfig{}.Defaults(),
 	}
@@ -427,6 +430,17 @@ func (c *Config) envVars() []struct {
 		{"VANTA_LLM_MEMORY_MB", intVar(&c.LLMMemoryMB)},
 		{"VANTA_LLM_CONTEXT", intVar(&c.LLMContext)},
 		{"VANTA_LLM_PORT", intVar(&c.LLMPort)},
+		{"VANTA_SECURITY_BRUTE_FORCE_FAILURES", intVar(&c.SecurityBruteForceFailures)},
+		{"VANTA_SECURITY_BRUTE_FORCE_WINDOW", func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return errors.New("want a duration like 10m")
+			}
+			c.SecurityBruteForceWindow = Duration(d)
+			return nil
+		}},
+		{"VANTA_SECURITY_GOD_NEW_ADDRESS_DAYS", intVar(&c.SecurityGODNewAddressDays)},
+		{"VANTA_SECURITY_RETENTION_DAYS", intVar(&c.SecurityRetentionDays)},
 		{"VANTA_LLM_URLS", func(v string) error {
 			c.LLMURLs = nil
 			for _, u := range strings.Split(v, ",") {
@@ -548,6 +562,7 @@ func (c *Config) Validate() error {
 	c.TLSConfig.validate(bad)
 	c.LLMConfig.validate(bad)
 	c.BackupConfig.validate(bad, c.DataDir)
+	c.SecurityConfig.validate(bad)
 	for i, p := range c.Programs {
 		if _, err := p.program(); err != nil {
 			bad(fmt.Sprintf("programs[%d]", i), p.Name, err)
@@ -708,4 +723,66 @@ func (p ProgramConfig) program() (supervisor.Program, error) {
 var signalNames = map[string]syscall.Signal{
 	"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT,
 	"HUP": syscall.SIGHUP, "KILL": syscall.SIGKILL, "USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2,
+}
+
+// SecurityConfig is how security events are detected and kept
+// (internal/security); 0 means the default.
+type SecurityConfig struct {
+	// SecurityBruteForceFailures failed sign-ins for one account, or from
+	// one address, within SecurityBruteForceWindow are a brute_force event.
+	SecurityBruteForceFailures int      `yaml:"security_brute_force_failures"`
+	SecurityBruteForceWindow   Duration `yaml:"security_brute_force_window"`
+	// SecurityGODNewAddressDays: GOD acting from an address unused for
+	// this many days is a god_new_address event.
+	SecurityGODNewAddressDays int `yaml:"security_god_new_address_days"`
+	// SecurityRetentionDays is how long events are kept.
+	SecurityRetentionDays int `yaml:"security_retention_days"`
+}
+
+// Defaults is the security section when nothing is set: internal/security's.
+func (SecurityConfig) Defaults() SecurityConfig {
+	return SecurityConfig{SecurityBruteForceFailures: security.DefaultBruteForce.Failures,
+		SecurityBruteForceWindow:  Duration(security.DefaultBruteForce.Window),
+		SecurityGODNewAddressDays: int(security.DefaultGODNewAfter / (24 * time.Hour)),
+		SecurityRetentionDays:     int(security.DefaultRetention / (24 * time.Hour))}
+}
+
+// Security is the section as internal/security takes it.
+func (c SecurityConfig) Security() security.Config {
+	return security.Config{
+		BruteForce:  security.BruteForceRule{Failures: c.SecurityBruteForceFailures, Window: time.Duration(c.SecurityBruteForceWindow)},
+		GODNewAfter: time.Duration(c.SecurityGODNewAddressDays) * 24 * time.Hour,
+		Retention:   time.Duration(c.SecurityRetentionDays) * 24 * time.Hour,
+	}
+}
+
+// validate refuses values out of range and gives 0 its default.
+func (c *SecurityConfig) validate(bad badFunc) {
+	def := SecurityConfig{}.Defaults()
+	ints := []struct {
+		field    string
+		v        *int
+		def, max int
+	}{
+		{"security_brute_force_failures", &c.SecurityBruteForceFailures, def.SecurityBruteForceFailures, 100000},
+		{"security_god_new_address_days", &c.SecurityGODNewAddressDays, def.SecurityGODNewAddressDays, 3650},
+		{"security_retention_days", &c.SecurityRetentionDays, def.SecurityRetentionDays, 3650},
+	}
+	for _, f := range ints {
+		switch {
+		case *f.v < 0 || *f.v > f.max:
+			bad(f.field, strconv.Itoa(*f.v), fmt.Errorf("must be from 1 to %d (0: the default)", f.max))
+		case *f.v == 0:
+			*f.v = f.def
+		}
+	}
+	switch w := time.Duration(c.SecurityBruteForceWindow); {
+	case w == 0:
+		c.SecurityBruteForceWindow = def.SecurityBruteForceWindow
+	case w < time.Minute || w > 24*time.Hour:
+		bad("security_brute_force_window", w.String(), errors.New("must be from 1m to 24h"))
+	}
+	if c.SecurityRetentionDays < c.SecurityGODNewAddressDays {
+		bad("security_retention_days", strconv.Itoa(c.SecurityRetentionDays), errors.New("must be at least security_god_new_address_days: the addresses GOD used are kept as long as events"))
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -30,6 +31,9 @@ func TestSectionsNameTheBadValue(t *testing.T) {
 		{"GOD network", "god_allow[1]", "10.0.0.0/33", func(c *Config) { c.GODAllow = []string{"10.0.0.0/8", "10.0.0.0/33"} }},
 		{"TLS switch", "tls", "maybe", func(c *Config) { c.TLS = "maybe" }},
 		{"key without certificate", "tls_cert", "", func(c *Config) { c.TLSKey = "/k.pem" }},
+		{"negative brute-force count", "security_brute_force_failures", "-1", func(c *Config) { c.SecurityBruteForceFailures = -1 }},
+		{"brute-force window too short", "security_brute_force_window", "30s", func(c *Config) { c.SecurityBruteForceWindow = Duration(30 * time.Second) }},
+		{"retention below GOD's days", "security_retention_days", "7", func(c *Config) { c.SecurityRetentionDays = 7 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/ledger"
 	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/seal"
+	"github.com/vanta-ledger/vanta/internal/security"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 	"github.com/vanta-ledger/vanta/internal/trends"
 )
@@ -34,6 +35,7 @@ func Migrations() (*migrate.Registry, error) {
 		migrate.Source{Name: "interchange", FS: interchange.Migrations},
 		migrate.Source{Name: "jobs", Steps: jobs.Migrations()},
 		migrate.Source{Name: "trends", FS: trends.Migrations},
+		migrate.Source{Name: "security", FS: security.Migrations},
 	)
 	if err != nil {
 		return nil, err
@@ -122,6 +124,13 @@ func (a *Appliance) noteSealEvent(action string) {
 	if action == "seal.unsealed" {
 		a.resume.wake()
 	}
+}
+
+// OnSealEvent adds fn to what is told every seal event with its details
+// (the API's and the control socket's alike): the security events take
+// wrong unseal shares from here. Call it before the appliance serves.
+func (a *Appliance) OnSealEvent(fn func(action string, details map[string]any)) {
+	a.sealWatchers = append(a.sealWatchers, fn)
 }
 
 // resumeProvisioning finishes every company left in provisioning by a

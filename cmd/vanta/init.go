@@ -15,6 +15,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/backup"
 	"github.com/vanta-ledger/vanta/internal/extract"
 	"github.com/vanta-ledger/vanta/internal/quota"
+	"github.com/vanta-ledger/vanta/internal/security"
 	"github.com/vanta-ledger/vanta/internal/web"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
@@ -79,8 +80,20 @@ func apiDeps(cfg appliance.Config, a *appliance.Appliance) api.Deps {
 		Documents: api.DocumentsConfig{MaxBytes: cfg.DocumentMaxBytes, Workers: cfg.DocumentWorkers, Models: a.ModelEndpoints,
 			// Replicas share an outside PostgreSQL; a local one is ours alone.
 			SoleWorker: cfg.PostgresURL == ""},
-		Metrics: newMetrics(cfg, a),
+		Metrics:  newMetrics(cfg, a),
+		Security: securityRecorder(cfg, a),
 	}
+}
+
+// securityRecorder makes the recorder of security events: it writes
+// through the runtime role's pool once the databases are open, takes the
+// seal's events (wrong unseal shares), and runs for the life of the
+// process (security events are recorded sealed or not).
+func securityRecorder(cfg appliance.Config, a *appliance.Appliance) *security.Recorder {
+	rec := security.NewRecorder(cfg.SecurityConfig.Security(), securityDB(a), nil, a.Logger())
+	a.OnSealEvent(rec.SealEvent)
+	go rec.Run(context.Background())
+	return rec
 }
 
 // loadConfig layers defaults, the YAML file, VANTA_* variables and flags,
@@ -123,4 +136,16 @@ func configPath(args []string) (path string, explicit bool) {
 		return v, true
 	}
 	return appliance.DefaultConfigFile, false
+}
+
+// securityDB is the runtime role's pool once the databases are open, nil
+// before: the security events' recorder and their alert source
+// (security.NewAlertSource(securityDB(a))) write and read through it.
+func securityDB(a *appliance.Appliance) func() security.DB {
+	return func() security.DB {
+		if st := a.Stores(); st != nil && st.App != nil {
+			return st.App
+		}
+		return nil
+	}
 }

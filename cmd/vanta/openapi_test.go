@@ -95,6 +95,12 @@ func TestOpenAPIAnswersMatchSchemas(t *testing.T) {
 	call("GET", "/api/v1/sys/metrics/history?series=host_cpu_percent", admin, nil, 403)
 	call("GET", "/api/v1/sys/metrics/series", admin, nil, 403)
 	call("GET", "/api/v1/sys/metrics/series", "", nil, 401)
+	// A refused sign-in, so that the security listings have an event.
+	call("POST", "/api/v1/auth/login", "", map[string]string{"email": "admin@acme.test", "password": "not the password at all"}, 401)
+	call("GET", "/api/v1/sys/security-events?limit=5", god, nil, 200)
+	call("GET", "/api/v1/sys/security-events?kind=login_failed", god, nil, 200)
+	call("GET", "/api/v1/sys/security-events/summary", god, nil, 200)
+	call("GET", a+"/security-events", admin, nil, 200)
 
 	// A member's life: created, role changed, a reset link, disabled.
 	var m struct{ ID string }

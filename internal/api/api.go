@@ -18,6 +18,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/background"
 	"github.com/vanta-ledger/vanta/internal/interchange"
 	"github.com/vanta-ledger/vanta/internal/seal"
+	secevents "github.com/vanta-ledger/vanta/internal/security"
 )
 
 // Appliance is what the API needs of the running appliance.
@@ -58,6 +59,10 @@ type Deps struct {
 	// Metrics, when set, times every request and serves GET /metrics
 	// (metrics.go).
 	Metrics Metrics
+	// Security records security events (sign-in failures, probes, GOD's
+	// new addresses, audit verifications) and serves their listings;
+	// nil records nothing and the listings answer 503.
+	Security *secevents.Recorder
 }
 
 type server struct {

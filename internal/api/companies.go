@@ -163,6 +163,8 @@ func (s *server) companyRoutes() []companyRoute {
 		{CompanyRoute{"PATCH", "/documents/:docid/extraction", auth.ActDocumentsApprove}, h(s.correctDocument)},
 		{CompanyRoute{"POST", "/documents/:docid/approve", auth.ActDocumentsApprove}, h(s.approveDocument)},
 		{CompanyRoute{"POST", "/documents/:docid/retry", auth.ActDocumentsUpload}, h(s.retryDocument)},
+		// security events of this company (security.go), for its admins
+		{CompanyRoute{"GET", "/security-events", auth.ActAuditRead}, h(s.listCompanySecurityEvents)},
 	}
 }
 
@@ -204,6 +206,8 @@ func (s *server) companyGate(action auth.Action) gin.HandlerFunc {
 		p := principal(c)
 		role, err := id.RoleIn(ctx, p.UserID, cid)
 		if errors.Is(err, auth.ErrNotMember) {
+			// A member asking for a company that is not theirs.
+			s.Security.CrossCompanyProbe(p.UserID, cid, ip(c), c.FullPath())
 			return noSuchCompany()
 		}
 		if err != nil {
@@ -321,6 +325,9 @@ func (s *server) companyAPI(v1 *gin.RouterGroup) {
 	authed.GET("/sys/audit/verify", s.requireGOD, s.handle(s.verifyAudit(systemChain)))
 	// GOD's overview of the appliance, every company in one answer.
 	authed.GET("/sys/overview", s.refuseOtherSites, s.requireGOD, s.handle(s.getSystemOverview))
+	// Security events (security.go): GOD's, every company's.
+	authed.GET("/sys/security-events", s.requireGOD, s.handle(s.listSecurityEvents))
+	authed.GET("/sys/security-events/summary", s.requireGOD, s.handle(s.securitySummary))
 	for _, r := range s.companyRoutes() {
 		authed.Handle(r.Method, strings.TrimPrefix(companyPrefix, "/api/v1")+r.Path, s.companyGate(r.Action), r.handle)
 	}
@@ -575,10 +582,12 @@ func (s *server) verifyAudit(chainOf func(*gin.Context) string) func(*gin.Contex
 		if err != nil {
 			return err
 		}
-		res, err := cps.VerifyAndAdvance(c.Request.Context(), d.stores.App, chainOf(c))
+		chain := chainOf(c)
+		res, err := cps.VerifyAndAdvance(c.Request.Context(), d.stores.App, chain)
 		if err != nil {
 			return err
 		}
+		s.Security.AuditVerified(chain, res.OK, res.Reason)
 		c.JSON(http.StatusOK, res)
 		return nil
 	}

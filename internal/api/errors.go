@@ -26,6 +26,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
+	secevents "github.com/vanta-ledger/vanta/internal/security"
 	"github.com/vanta-ledger/vanta/internal/statements"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 	"github.com/vanta-ledger/vanta/internal/trends"
@@ -124,6 +125,11 @@ var sentinels = []sentinel{
 	{err: tenancy.ErrCompanyNotFound, status: http.StatusNotFound, code: "not_found", message: "no such company"},
 	{err: tenancy.ErrTaxIDTaken, status: http.StatusConflict, code: "tax_id_taken", field: "tax_id",
 		message: "another company already has this KRA PIN"},
+	// security events (internal/security)
+	{err: secevents.ErrUnknownKind, status: http.StatusBadRequest, code: "validation_failed", field: "kind",
+		message: "kind must be one of login_failed, brute_force, lockout, cross_company_probe, unseal_failed, god_new_address, audit_verify_failed"},
+	{err: secevents.ErrBadCursor, status: http.StatusBadRequest, code: "validation_failed", field: "cursor", message: "cursor is not one this API gave out"},
+	{err: secevents.ErrNotOpen, status: http.StatusServiceUnavailable, code: "starting"},
 	// the seal (internal/seal)
 	{err: seal.ErrSealed, status: http.StatusServiceUnavailable, code: "sealed"},
 	{err: seal.ErrNotInitialized, status: http.StatusConflict, code: "not_initialized"},

@@ -28,6 +28,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/reports"
 	"github.com/vanta-ledger/vanta/internal/seal"
+	secevents "github.com/vanta-ledger/vanta/internal/security"
 	"github.com/vanta-ledger/vanta/internal/statements"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 	"github.com/vanta-ledger/vanta/internal/trends"
@@ -125,6 +126,9 @@ func TestErrorMapping(t *testing.T) {
 		{documents.ErrBadCursor, 400, "validation_failed", "cursor"},
 		{trends.ErrSeriesNotFound, 404, "not_found", "series"},
 		{&trends.ParamError{Field: "step", Message: "\"day\" is not minute or hour"}, 400, "validation_failed", "step"},
+		{secevents.ErrUnknownKind, 400, "validation_failed", "kind"},
+		{secevents.ErrBadCursor, 400, "validation_failed", "cursor"},
+		{secevents.ErrNotOpen, 503, "starting", ""},
 		{badRequest("invalid_json", "x", "body"), 400, "invalid_json", "body"},
 		{errors.New("something nobody expected"), 500, "internal", ""},
 	}

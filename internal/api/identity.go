@@ -155,7 +155,7 @@ func (i identityMaker) Stop() {
 func (s *server) backgroundServices() []background.Service {
 	return []background.Service{
 		identityMaker{s},
-		&audit.Checkpointer{Logger: s.logger, Open: func(ctx context.Context) (audit.Querier, audit.Checkpoints, error) {
+		&audit.Checkpointer{Logger: s.logger, Verified: s.Security.AuditVerified, Open: func(ctx context.Context) (audit.Querier, audit.Checkpoints, error) {
 			st := s.Appliance.Stores()
 			if st == nil {
 				return nil, audit.Checkpoints{}, errStarting
@@ -257,6 +257,7 @@ func (s *server) resolvePrincipal(c *gin.Context) bool {
 	actor := auth.Actor{UserID: p.UserID, IP: ip(c)}
 	if p.IsGOD {
 		actor.Role = auth.RoleGOD
+		s.Security.GODRequest(p.UserID, ip(c)) // an address not seen lately is an event
 	}
 	c.Request = c.Request.WithContext(auth.WithActor(c.Request.Context(), actor))
 	return true
@@ -352,10 +353,7 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 	}))
 	limited.POST("/auth/login", identityHandler(s, http.StatusOK, func(c *gin.Context, id *auth.Service, req loginRequest) (any, error) {
 		pair, err := id.Login(c.Request.Context(), req.Email, req.Password, req.TOTP, ip(c))
-		var ae *auth.AttemptError
-		if errors.As(err, &ae) && ae.Engaged {
-			s.logger.Warn("security", "event", "lockout", "ip", ip(c), "failures", ae.Failures)
-		}
+		s.noteSignIn(c, err)
 		return pair, err
 	}))
 	limited.POST("/auth/refresh", identityHandler(s, http.StatusOK, func(c *gin.Context, id *auth.Service, req refreshRequest) (any, error) {
@@ -366,10 +364,7 @@ func (s *server) identityRoutes(v1 *gin.RouterGroup) {
 	limited.POST("/auth/password", identityHandler(s, http.StatusOK, func(c *gin.Context, id *auth.Service, req passwordChangeRequest) (any, error) {
 		pair, err := id.ChangePassword(c.Request.Context(), auth.PasswordChange{Email: req.Email, Password: req.Password,
 			NewPassword: req.NewPassword, TOTP: req.TOTP, IP: ip(c)})
-		var ae *auth.AttemptError
-		if errors.As(err, &ae) && ae.Engaged {
-			s.logger.Warn("security", "event", "lockout", "ip", ip(c), "failures", ae.Failures)
-		}
+		s.noteSignIn(c, err)
 		return pair, err
 	}))
 	// A reset link made by an admin or GOD: single use, expiring.

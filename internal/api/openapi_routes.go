@@ -148,6 +148,12 @@ var apiOps = []apiOp{
 		note: "Values are decimal strings. A series is its name and exactly its labels; an unknown one answers 404 naming series."},
 	{method: "GET", path: "/api/v1/sys/metrics/series", id: "listMetricSeries", tag: "System", summary: "The series the metric history knows, with their labels", access: godOnly, status: 200, response: metricSeriesList{},
 		note: "Not paged: the history keeps a bounded number of series."},
+	// Security events (internal/security).
+	{method: "GET", path: "/api/v1/sys/security-events", id: "listSecurityEvents", tag: "Audit", summary: "Security events of the appliance and every company, newest first", access: godOnly, status: 200, response: listPage[securityEventItem]{}, paged: true, query: securityEventsParams,
+		note: "Kinds: login_failed, brute_force, lockout, cross_company_probe, unseal_failed, god_new_address, audit_verify_failed. company_id is null for the appliance's own events. Events are written in the background: one appears within a moment of what caused it."},
+	{method: "GET", path: "/api/v1/sys/security-events/summary", id: "getSecurityEventsSummary", tag: "Audit", summary: "Security events kept, counted per company and kind, with those of the last 24 hours", access: godOnly, status: 200, response: securitySummary{}},
+	{method: "GET", path: "/api/v1/companies/{cid}/security-events", id: "listCompanySecurityEvents", tag: "Audit", summary: "This company's security events (probes of it by members of other companies, its audit chain failing), newest first", access: companyMember, status: 200, response: listPage[securityEventItem]{}, paged: true,
+		query: securityEventsParams[:1], note: "Who stood behind a probe from another company is not shown: user_id and ip are null and empty there."},
 
 	// Reports (internal/reports): the books' statements, served by s.report.
 	{method: "GET", path: "/api/v1/companies/{cid}/reports/trial-balance", id: "getTrialBalance", tag: "Reports", summary: "Every account's balance on a day, in the company currency and natively", access: companyMember, status: 200, response: reports.TrialBalance{},
@@ -401,6 +407,35 @@ type (
 	listPage[T any] struct {
 		Items      []T    `json:"items"`
 		NextCursor string `json:"next_cursor"`
+	}
+	// securityEventItem is securityEvent with the details every kind
+	// gives (internal/security), each present only where it applies.
+	securityEventItem struct {
+		ID        int64                `json:"id"`
+		Time      time.Time            `json:"time"`
+		Kind      string               `json:"kind"`
+		CompanyID *uuid.UUID           `json:"company_id"`
+		UserID    *uuid.UUID           `json:"user_id"`
+		IP        string               `json:"ip"`
+		Details   securityEventDetails `json:"details"`
+	}
+	securityEventDetails struct {
+		Reason           string `json:"reason,omitempty"`            // login_failed: why refused; audit_verify_failed: why it fails
+		Op               string `json:"op,omitempty"`                // lockout: login or password
+		FailuresPair     int64  `json:"failures_pair,omitempty"`     // lockout
+		FailuresIP       int64  `json:"failures_ip,omitempty"`       // lockout
+		FailuresAccount  int64  `json:"failures_account,omitempty"`  // lockout
+		Failures         int64  `json:"failures,omitempty"`          // brute_force: failures in the window
+		WindowSeconds    int64  `json:"window_seconds,omitempty"`    // brute_force
+		By               string `json:"by,omitempty"`                // brute_force: ip or user_id
+		Route            string `json:"route,omitempty"`             // cross_company_probe: the route's template
+		RequestedCompany string `json:"requested_company,omitempty"` // cross_company_probe
+		Refused          string `json:"refused,omitempty"`           // unseal_failed: malformed, unknown or wrong_key
+		Actor            string `json:"actor,omitempty"`             // unseal_failed through the control socket
+		NotSeenDays      int64  `json:"not_seen_days,omitempty"`     // god_new_address
+		LastSeen         string `json:"last_seen,omitempty"`         // god_new_address: when GOD last used it
+		Chain            string `json:"chain,omitempty"`             // audit_verify_failed
+		Truncated        bool   `json:"truncated,omitempty"`         // details were too large to keep
 	}
 )
 

@@ -23,6 +23,9 @@ type Checkpointer struct {
 	// the appliance is unsealed, before the service counts as started.
 	Interval time.Duration
 	Logger   *slog.Logger
+	// Verified, when set, is told each chain's outcome every round (the
+	// security events' audit_verify_failed).
+	Verified func(chain string, ok bool, reason string)
 
 	loop background.Loop
 }
@@ -49,7 +52,7 @@ func (c *Checkpointer) Start(ctx context.Context) error {
 		// the start) for long.
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		checkpointAll(ctx, db, cps, logger)
+		checkpointAll(ctx, db, cps, logger, c.Verified)
 	}
 	round(ctx)
 	c.loop.Go(ctx, func(ctx context.Context) { background.Every(ctx, every, round) })
@@ -61,7 +64,7 @@ func (c *Checkpointer) Stop() { c.loop.Stop() }
 
 // checkpointAll verifies every chain against its checkpoint and moves the
 // checkpoint of each intact chain to its head; what fails is logged.
-func checkpointAll(ctx context.Context, q Querier, cps Checkpoints, logger *slog.Logger) {
+func checkpointAll(ctx context.Context, q Querier, cps Checkpoints, logger *slog.Logger, verified func(chain string, ok bool, reason string)) {
 	chains, err := Chains(ctx, q)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -78,6 +81,9 @@ func checkpointAll(ctx context.Context, q Querier, cps Checkpoints, logger *slog
 			}
 		case !res.OK:
 			logger.Error("audit chain broken", "chain", chain, "first_bad_seq", res.FirstBad, "reason", res.Reason)
+		}
+		if err == nil && verified != nil {
+			verified(chain, res.OK, res.Reason)
 		}
 	}
 }
