@@ -54,6 +54,8 @@ type Config struct {
 
 	TLSConfig `yaml:",inline"`
 
+	AlertConfig `yaml:",inline"`
+
 	// Executable is the path of our own binary, run as `vanta docdb`.
 	Executable string `yaml:"-"`
 }
@@ -286,6 +288,7 @@ func Defaults() Config {
 		ExternalConfig: ExternalConfig{}.Defaults(),
 		LLMConfig:      LLMConfig{}.Defaults(),
 		TLSConfig:      TLSConfig{}.Defaults(),
+		AlertConfig:    AlertConfig{}.Defaults(),
 	}
 }
 
@@ -399,6 +402,18 @@ func (c *Config) envVars() []struct {
 		{"VANTA_LLM_MEMORY_MB", intVar(&c.LLMMemoryMB)},
 		{"VANTA_LLM_CONTEXT", intVar(&c.LLMContext)},
 		{"VANTA_LLM_PORT", intVar(&c.LLMPort)},
+		{"VANTA_ALERT_WEBHOOK", str(&c.AlertWebhook)},
+		{"VANTA_ALERT_SMTP", str(&c.AlertSMTP)},
+		{"VANTA_ALERT_EMAIL_TO", str(&c.AlertEmailTo)},
+		{"VANTA_ALERT_EMAIL_FROM", str(&c.AlertEmailFrom)},
+		{"VANTA_ALERT_INTERVAL", func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return errors.New("want a duration like 30s or 1m")
+			}
+			c.AlertInterval = Duration(d)
+			return nil
+		}},
 		{"VANTA_LLM_URLS", func(v string) error {
 			c.LLMURLs = nil
 			for _, u := range strings.Split(v, ",") {
@@ -518,6 +533,7 @@ func (c *Config) Validate() error {
 	c.DocumentConfig.validate(bad)
 	c.TLSConfig.validate(bad)
 	c.LLMConfig.validate(bad)
+	c.AlertConfig.validate(bad)
 	for i, p := range c.Programs {
 		if _, err := p.program(); err != nil {
 			bad(fmt.Sprintf("programs[%d]", i), p.Name, err)
