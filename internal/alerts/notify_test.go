@@ -258,4 +258,3 @@ func TestParseSMTP(t *testing.T) {
 		}
 	}
 }
-
