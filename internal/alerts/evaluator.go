@@ -41,8 +41,10 @@ func (e *Evaluator) logger() *slog.Logger {
 	return e.Logger
 }
 
-// collect asks every source for its samples. A failing source is logged;
-// the series it last gave are returned as unknown.
+// collect asks every source for its samples. A source that fails is
+// logged, and what it gave is used; the series it gave in earlier rounds
+// but not in this one are returned as unknown (no verdict), so their
+// alerts neither resolve nor fire for want of a reading.
 func (e *Evaluator) collect(ctx context.Context, now time.Time) (samples []Sample, unknown map[string]bool) {
 	if len(e.seen) != len(e.Sources) {
 		e.seen = make([]map[string]bool, len(e.Sources))
@@ -50,16 +52,18 @@ func (e *Evaluator) collect(ctx context.Context, now time.Time) (samples []Sampl
 	unknown = map[string]bool{}
 	for i, src := range e.Sources {
 		got, err := src.Samples(ctx, now)
-		if err != nil {
-			e.logger().Warn("alert source failed", "source", i, "error", err.Error())
-			for s := range e.seen[i] {
-				unknown[s] = true
-			}
-			continue
-		}
 		series := map[string]bool{}
 		for _, s := range got {
 			series[s.Series] = true
+		}
+		if err != nil {
+			e.logger().Warn("alert source failed", "source", i, "error", err.Error())
+			for s := range e.seen[i] {
+				if !series[s] {
+					unknown[s] = true
+					series[s] = true // still this source's
+				}
+			}
 		}
 		e.seen[i] = series
 		samples = append(samples, got...)

@@ -321,3 +321,25 @@ func TestListPagesNewestFirst(t *testing.T) {
 		t.Fatalf("resolved %d %v", len(resolved), err)
 	}
 }
+
+// A source that fails in part gives what it could read: those series are
+// judged, the ones it left out keep their alerts.
+func TestPartlyFailingSource(t *testing.T) {
+	db := appDB(t)
+	rules := []alerts.Rule{
+		{Name: "cpu", Series: "host_cpu_percent", Op: ">", Threshold: 80, Level: alerts.Warning},
+		{Name: "mem", Series: "host_memory_percent", Op: ">", Threshold: 85, Level: alerts.Warning},
+	}
+	src := &fakeSource{}
+	e := evaluator(t, db, rules, src)
+	src.set(alerts.Sample{Series: "host_cpu_percent", Value: 99}, alerts.Sample{Series: "host_memory_percent", Value: 99})
+	evaluate(t, e, t0)
+	src.fail(errors.New("memory: cannot read /proc/meminfo"), alerts.Sample{Series: "host_cpu_percent", Value: 10})
+	evaluate(t, e, t0.Add(time.Minute))
+	if a, _ := only(t, db, "cpu"); a.State != alerts.Resolved {
+		t.Fatalf("cpu read fine at 10: %s", a.State)
+	}
+	if a, _ := only(t, db, "mem"); a.State != alerts.Firing {
+		t.Fatalf("memory unread: %s, want still firing", a.State)
+	}
+}

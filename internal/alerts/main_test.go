@@ -74,10 +74,11 @@ func (f *fakeSource) set(s ...alerts.Sample) {
 	f.samples, f.err = s, nil
 }
 
-func (f *fakeSource) fail(err error) {
+// fail makes the source fail, giving only s with its error.
+func (f *fakeSource) fail(err error, s ...alerts.Sample) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.err = err
+	f.samples, f.err = s, err
 }
 
 func (f *fakeSource) Samples(context.Context, time.Time) ([]alerts.Sample, error) {
