@@ -131,6 +131,7 @@ func NewRouter(d Deps) http.Handler {
 		s.companyAPI(v1)
 		s.invitationRoutes(v1)
 		s.roleRoutes(v1)
+		s.alertRoutes(v1)
 	}
 
 	if d.Pages != nil {

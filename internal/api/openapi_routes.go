@@ -142,6 +142,7 @@ var apiOps = []apiOp{
 	{method: "GET", path: "/api/v1/sys/audit", id: "listSystemAudit", tag: "Audit", summary: "The system audit chain's records, newest first", access: godOnly, status: 200, response: listPage[auditListItem]{}, paged: true, query: auditFilterParams, note: auditFilterNote},
 	{method: "GET", path: "/api/v1/sys/overview", id: "getSystemOverview", tag: "System", summary: "The seal, services, allowances and every live company with its members and storage, in one answer", access: godOnly, status: 200, response: systemOverview{}},
 	{method: "GET", path: "/api/v1/sys/audit/verify", id: "verifySystemAudit", tag: "Audit", summary: "Verify the system audit chain", access: godOnly, status: 200, response: audit.Result{}},
+	{method: "GET", path: "/api/v1/sys/alerts", id: "listAlerts", tag: "System", summary: "The appliance's alerts (pending, firing, resolved), newest first", access: godOnly, status: 200, response: listPage[alertItem]{}, paged: true, query: alertStateParam},
 
 	// Reports (internal/reports): the books' statements, served by s.report.
 	{method: "GET", path: "/api/v1/companies/{cid}/reports/trial-balance", id: "getTrialBalance", tag: "Reports", summary: "Every account's balance on a day, in the company currency and natively", access: companyMember, status: 200, response: reports.TrialBalance{},

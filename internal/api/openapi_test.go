@@ -209,7 +209,7 @@ type schemaDoc struct {
 	Enum       []any                 `json:"enum"`
 	ReadOnly   bool                  `json:"readOnly"`
 	Pattern    string                `json:"pattern"`
-	Additional *bool                 `json:"additionalProperties"`
+	Additional any                   `json:"additionalProperties"` // false, or a map's value schema
 	OneOf      []*schemaDoc          `json:"oneOf"`
 }
 
@@ -268,7 +268,7 @@ func TestOpenAPIDocument(t *testing.T) {
 			}
 			if op.RequestBody != nil {
 				body := op.RequestBody.Content["application/json"].Schema
-				if body.Type != "object" || body.Additional == nil || *body.Additional {
+				if closed, ok := body.Additional.(bool); body.Type != "object" || !ok || closed {
 					t.Errorf("%s: body schema %+v, want a closed object", name, body)
 				}
 			}
