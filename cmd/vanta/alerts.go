@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -108,4 +114,39 @@ func (s *applianceSource) Samples(_ context.Context, now time.Time) ([]alerts.Sa
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// ctlAlerts prints the newest alerts from the running init.
+func ctlAlerts(c *ctlClient, state string, asJSON bool) int {
+	var out struct {
+		Items []alerts.Alert `json:"items"`
+	}
+	if err := c.getJSON("/v1/alerts?state="+url.QueryEscape(state), &out); err != nil {
+		fmt.Fprintf(os.Stderr, "vanta ctl alerts: %v\n", err)
+		return exitFailure
+	}
+	if asJSON {
+		b, _ := json.MarshalIndent(out, "", "  ")
+		fmt.Println(string(b))
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tLEVEL\tRULE\tLABELS\tSINCE\tSUMMARY")
+	for _, a := range out.Items {
+		var labels []string
+		for k, v := range a.Labels {
+			labels = append(labels, k+"="+v)
+		}
+		sort.Strings(labels)
+		since := "-"
+		switch {
+		case a.ResolvedAt != nil:
+			since = a.ResolvedAt.UTC().Format(time.RFC3339)
+		case a.StartedAt != nil:
+			since = a.StartedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.State, a.Level, a.Rule, strings.Join(labels, ","), since, a.Summary)
+	}
+	_ = tw.Flush()
+	return exitOK
 }

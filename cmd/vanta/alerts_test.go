@@ -161,6 +161,12 @@ alerts:
 		t.Fatalf("resolution %+v of %+v", r, a)
 	}
 
+	// The operator sees them on the box, sealed.
+	out, err := exec.Command(vantaBin, "ctl", "alerts", "--data", data, "--state", "firing").Output()
+	if err != nil || !strings.Contains(string(out), "service_restart_loop") || !strings.Contains(string(out), "service=flaky") {
+		t.Fatalf("vanta ctl alerts: %v\n%s", err, out)
+	}
+
 	// GOD lists them; nobody else does.
 	in.unseal(in.initSeal(2, 2))
 	var god struct {
