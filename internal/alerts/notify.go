@@ -117,6 +117,10 @@ func (w *Webhook) Notify(ctx context.Context, alerts []Alert) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its text repeats the URL, query (a token) and all
+		}
 		return fmt.Errorf("webhook %s: %w", redactURL(w.URL), err)
 	}
 	defer resp.Body.Close()

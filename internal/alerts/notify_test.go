@@ -258,3 +258,15 @@ func TestParseSMTP(t *testing.T) {
 		}
 	}
 }
+
+// A webhook URL's query (where receivers keep their token) never shows in
+// a delivery error, which is logged.
+func TestWebhookErrorHidesToken(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL + "/hook?token=s3cret"
+	srv.Close() // nobody answers
+	err := (&alerts.Webhook{URL: url, Timeout: time.Second}).Notify(context.Background(), []alerts.Alert{{Rule: "r", State: alerts.Firing}})
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "/hook") {
+		t.Fatalf("error %v", err)
+	}
+}
