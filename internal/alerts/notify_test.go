@@ -2,8 +2,17 @@ package alerts_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -142,12 +151,18 @@ func smtpReceiver(t *testing.T, refuse int32) (addr string, got <-chan string, s
 	return ln.Addr().String(), ch, &n
 }
 
-func serveSMTP(conn net.Conn, refuse bool, ch chan<- string) {
-	defer conn.Close()
+func serveSMTP(conn net.Conn, refuse bool, ch chan<- string) { serveSMTPWith(conn, refuse, nil, ch) }
+
+// serveSMTPWith serves one session; with tlsConf it offers STARTTLS and
+// AUTH PLAIN (after TLS only), and each message it passes on starts with
+// "tls=<bool> auth=<credentials>".
+func serveSMTPWith(conn net.Conn, refuse bool, tlsConf *tls.Config, ch chan<- string) {
+	defer func() { conn.Close() }()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	tp := textproto.NewConn(conn)
 	_ = tp.PrintfLine("220 test ESMTP")
 	var rcpt []string
+	secure, creds := false, ""
 	for {
 		line, err := tp.ReadLine()
 		if err != nil {
@@ -157,7 +172,30 @@ func serveSMTP(conn net.Conn, refuse bool, ch chan<- string) {
 		switch strings.ToUpper(verb) {
 		case "EHLO", "HELO":
 			_ = tp.PrintfLine("250-test greets %s", arg)
+			switch {
+			case tlsConf != nil && !secure:
+				_ = tp.PrintfLine("250-STARTTLS")
+			case tlsConf != nil:
+				_ = tp.PrintfLine("250-AUTH PLAIN")
+			}
 			_ = tp.PrintfLine("250 8BITMIME")
+		case "STARTTLS":
+			_ = tp.PrintfLine("220 go ahead")
+			tc := tls.Server(conn, tlsConf)
+			if tc.Handshake() != nil {
+				return
+			}
+			conn, secure = tc, true
+			tp = textproto.NewConn(tc)
+		case "AUTH":
+			mech, b64, _ := strings.Cut(arg, " ")
+			raw, err := base64.StdEncoding.DecodeString(b64)
+			if !secure || mech != "PLAIN" || err != nil {
+				_ = tp.PrintfLine("535 no")
+				continue
+			}
+			creds = strings.ReplaceAll(string(raw), "\x00", ":")
+			_ = tp.PrintfLine("235 ok")
 		case "MAIL":
 			if refuse {
 				_ = tp.PrintfLine("451 try again later")
@@ -174,6 +212,10 @@ func serveSMTP(conn net.Conn, refuse bool, ch chan<- string) {
 				return
 			}
 			_ = tp.PrintfLine("250 queued")
+			if tlsConf != nil {
+				ch <- fmt.Sprintf("tls=%v auth=%s\n", secure, creds) + string(data)
+				continue
+			}
 			ch <- strings.Join(rcpt, ",") + "\n" + string(data)
 		case "QUIT":
 			_ = tp.PrintfLine("221 bye")
@@ -181,6 +223,57 @@ func serveSMTP(conn net.Conn, refuse bool, ch chan<- string) {
 		default:
 			_ = tp.PrintfLine("502 not here")
 		}
+	}
+}
+
+// selfSigned is a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "smtp.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+// A server that offers STARTTLS gets the message over TLS, and the
+// password only then.
+func TestEmailUsesSTARTTLSWhenOffered(t *testing.T) {
+	cert, pool := selfSigned(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		serveSMTPWith(conn, false, &tls.Config{Certificates: []tls.Certificate{cert}}, got)
+	}()
+	m := &alerts.Email{Addr: ln.Addr().String(), User: "alerts", Pass: "s3cret", From: "v@example.test", To: []string{"ops@example.test"},
+		TLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if err := m.Notify(context.Background(), []alerts.Alert{{Rule: "disk_full", Level: alerts.Critical, State: alerts.Firing, Summary: "disk 97% full", StartedAt: &now}}); err != nil {
+		t.Fatal(err)
+	}
+	msg := receive(t, got)
+	if !strings.HasPrefix(msg, "tls=true auth=:alerts:s3cret\n") || !strings.Contains(msg, "FIRING  disk_full (critical)") {
+		t.Fatalf("message %q", msg)
 	}
 }
 
