@@ -56,6 +56,7 @@ func TestOpenAPIAnswersMatchSchemas(t *testing.T) {
 	call("GET", a+"/audit/verify", admin, nil, 200)
 	call("GET", "/api/v1/sys/audit?limit=5", god, nil, 200)
 	call("GET", "/api/v1/sys/audit/verify", god, nil, 200)
+	call("GET", "/api/v1/sys/alerts?state=resolved&limit=5", god, nil, 200)
 
 	// A member's life: created, role changed, a reset link, disabled.
 	var m struct{ ID string }
