@@ -29,6 +29,12 @@ func alertSources(cfg appliance.Config, a *appliance.Appliance) []alerts.Source 
 		// disk_used_percent), which gives the same series and labels:
 		// drop it once that one is here.
 		newApplianceSource(a, []string{cfg.DataDir}),
+		// At the merge, append here: a.BackupAlertSource() (backup
+		// scheduler), the metrics registry's AlertSource() (then drop the
+		// stand-in above), trends' Advisor.AlertSource(), security's
+		// Recorder.AlertSource(). A source that needs the keys must return
+		// its series' samples only when it can read them: an error keeps
+		// its alerts as they are.
 	}
 }
 

@@ -57,6 +57,7 @@ func TestOpenAPIAnswersMatchSchemas(t *testing.T) {
 	call("GET", "/api/v1/sys/audit?limit=5", god, nil, 200)
 	call("GET", "/api/v1/sys/audit/verify", god, nil, 200)
 	call("GET", "/api/v1/sys/alerts?state=resolved&limit=5", god, nil, 200)
+	call("GET", "/api/v1/sys/alerts", admin, nil, 403) // GOD's alone
 
 	// A member's life: created, role changed, a reset link, disabled.
 	var m struct{ ID string }
