@@ -117,7 +117,11 @@ alerts:
 	if err := os.WriteFile(crash, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(in.service("flaky").PID, syscall.SIGKILL); err != nil {
+	pid := in.service("flaky").PID
+	if pid <= 0 {
+		t.Fatalf("flaky has no pid (%d) once ready", pid)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	a := awaitAlert(t, got, "service_restart_loop", "firing", "service", "flaky")
