@@ -43,6 +43,10 @@ type Appliance struct {
 	tls   TLSInfo       // the listener's certificate, for ctl status
 
 	background *background.Runner // services bound to the seal
+	// always runs the services that need no keys (alert evaluation) from
+	// the moment the stores are open, sealed or not.
+	always     *background.Runner
+	storesOpen openOnce
 
 	// apiLn is bound by Prepare, before anything touches the disk, so a
 	// port in use fails the boot as a configuration error, not after initdb.
@@ -184,8 +188,10 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 		apiLn.Close()
 		return err
 	}
-	// The handler registers its background services on the runner.
+	// The handler registers its background services on the runners.
 	a.background = background.NewRunner(a.logger)
+	a.always = background.NewRunner(a.logger)
+	a.storesOpen.init()
 	api := &http.Server{Handler: handler(a), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig,
 		// Failed handshakes (a browser that does not trust the certificate
 		// yet, a scanner) are the network's noise, not the appliance's.
@@ -206,7 +212,13 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 	bgDone := make(chan struct{})
 	go func() {
 		defer close(bgDone)
+		alwaysDone := make(chan struct{})
+		go func() {
+			defer close(alwaysDone)
+			a.always.Follow(bgCtx, &a.storesOpen)
+		}()
 		a.background.Follow(bgCtx, a.seal)
+		<-alwaysDone
 	}()
 	defer func() { stopBackground(); <-bgDone }()
 
@@ -397,6 +409,7 @@ func (a *Appliance) watchReady(ctx context.Context) {
 				return
 			}
 			a.stores.Store(stores)
+			a.storesOpen.open()
 			go a.resumeProvisioning(ctx, stores)
 			a.flushEarlyEvents(stores)
 			a.spendSetupTokenIfGOD(ctx, stores)
@@ -443,6 +456,33 @@ func (a *Appliance) Stores() *Stores { return a.stores.Load() }
 // when it is unsealed and stop when it is sealed or the appliance stops.
 // A service joins with one Add before the appliance serves.
 func (a *Appliance) Background() *background.Runner { return a.background }
+
+// Always is the runner of the services that run sealed or not, from the
+// moment the stores are open until the appliance stops (alert evaluation:
+// a full disk or a crashing service matters most while nobody has
+// unsealed). A service joins with one Add before the appliance serves.
+func (a *Appliance) Always() *background.Runner { return a.always }
+
+// openOnce is a background.Gate that opens once and stays open.
+type openOnce struct {
+	ch   chan struct{}
+	once sync.Once
+}
+
+func (g *openOnce) init() { g.ch = make(chan struct{}) }
+
+func (g *openOnce) open() { g.once.Do(func() { close(g.ch) }) }
+
+// Watch reports whether the gate is open; an open gate never changes
+// again (a nil channel).
+func (g *openOnce) Watch() (bool, <-chan struct{}) {
+	select {
+	case <-g.ch:
+		return true, nil
+	default:
+		return false, g.ch
+	}
+}
 
 // Seal is the appliance's seal, for the API.
 func (a *Appliance) Seal() *seal.Service { return a.seal }

@@ -57,6 +57,8 @@ type Config struct {
 
 	TLSConfig `yaml:",inline"`
 
+	AlertConfig `yaml:",inline"`
+
 	// Executable is the path of our own binary, run as `vanta docdb`.
 	Executable string `yaml:"-"`
 }
@@ -317,6 +319,7 @@ func Defaults() Config {
 		SecurityConfig: SecurityConfig{}.Defaults(),
 		TLSConfig:      TLSConfig{}.Defaults(),
 		BackupConfig:   BackupConfig{}.Defaults(),
+		AlertConfig:    AlertConfig{}.Defaults(),
 	}
 }
 
@@ -441,6 +444,18 @@ func (c *Config) envVars() []struct {
 		}},
 		{"VANTA_SECURITY_GOD_NEW_ADDRESS_DAYS", intVar(&c.SecurityGODNewAddressDays)},
 		{"VANTA_SECURITY_RETENTION_DAYS", intVar(&c.SecurityRetentionDays)},
+		{"VANTA_ALERT_WEBHOOK", str(&c.AlertWebhook)},
+		{"VANTA_ALERT_SMTP", str(&c.AlertSMTP)},
+		{"VANTA_ALERT_EMAIL_TO", str(&c.AlertEmailTo)},
+		{"VANTA_ALERT_EMAIL_FROM", str(&c.AlertEmailFrom)},
+		{"VANTA_ALERT_INTERVAL", func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return errors.New("want a duration like 30s or 1m")
+			}
+			c.AlertInterval = Duration(d)
+			return nil
+		}},
 		{"VANTA_LLM_URLS", func(v string) error {
 			c.LLMURLs = nil
 			for _, u := range strings.Split(v, ",") {
@@ -563,6 +578,7 @@ func (c *Config) Validate() error {
 	c.LLMConfig.validate(bad)
 	c.BackupConfig.validate(bad, c.DataDir)
 	c.SecurityConfig.validate(bad)
+	c.AlertConfig.validate(bad)
 	for i, p := range c.Programs {
 		if _, err := p.program(); err != nil {
 			bad(fmt.Sprintf("programs[%d]", i), p.Name, err)

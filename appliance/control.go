@@ -49,6 +49,7 @@ func (a *Appliance) listenControl() (net.Listener, error) {
 //	GET  /v1/events                      state transitions as JSON lines
 //	GET  /v1/seal                        the seal status (as seal-status)
 //	POST /v1/seal                        seal, audited as the operator
+//	GET  /v1/alerts?state=S              the newest 100 alerts (control_alerts.go)
 func (a *Appliance) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/seal", func(w http.ResponseWriter, r *http.Request) {
@@ -71,6 +72,7 @@ func (a *Appliance) controlHandler() http.Handler {
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.Services())
 	})
+	mux.HandleFunc("GET /v1/alerts", a.controlAlerts)
 	mux.HandleFunc("GET /v1/readiness", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.Readiness())
 	})

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/vanta-ledger/vanta/internal/alerts"
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/auth"
 	"github.com/vanta-ledger/vanta/internal/interchange"
@@ -36,6 +37,7 @@ func Migrations() (*migrate.Registry, error) {
 		migrate.Source{Name: "jobs", Steps: jobs.Migrations()},
 		migrate.Source{Name: "trends", FS: trends.Migrations},
 		migrate.Source{Name: "security", FS: security.Migrations},
+		migrate.Source{Name: "alerts", FS: alerts.Migrations},
 	)
 	if err != nil {
 		return nil, err

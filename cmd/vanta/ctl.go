@@ -29,6 +29,7 @@ commands:
   logs NAME [-n N] [-f] [--json]  a service's recent output
   events                        state changes as they happen (JSON lines)
   setup-token [--json]          the one-time first-boot token (until a GOD exists)
+  alerts [--state S] [--json]   the newest alerts: firing, pending, resolved
 
 Every command takes --data DIR (env VANTA_DATA, default /var/lib/vanta) and
 talks to the running 'vanta init' over DIR/run/vanta.sock.
@@ -63,6 +64,9 @@ func cmdCtl(args []string) int {
 		run = func(c *ctlClient, _ *flag.FlagSet) int { return ctlEvents(c) }
 	case "setup-token":
 		run = func(c *ctlClient, _ *flag.FlagSet) int { return ctlSetupToken(c, dataDir, *asJSON) }
+	case "alerts":
+		state := fs.String("state", "", "only alerts in this state: firing, pending or resolved")
+		run = func(c *ctlClient, _ *flag.FlagSet) int { return ctlAlerts(c, *state, *asJSON) }
 	case "help", "-h", "--help":
 		fmt.Print(ctlUsage)
 		return exitOK

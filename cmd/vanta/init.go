@@ -52,6 +52,7 @@ func cmdInit(args []string) int {
 		return exitUsage
 	}
 	err = app.Run(context.Background(), reaper, func(a *appliance.Appliance) http.Handler {
+		a.Always().Add(alertService(cfg, a))
 		return api.NewRouter(apiDeps(cfg, a))
 	})
 	var fatal *supervisor.FatalError

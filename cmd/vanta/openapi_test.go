@@ -101,6 +101,8 @@ func TestOpenAPIAnswersMatchSchemas(t *testing.T) {
 	call("GET", "/api/v1/sys/security-events?kind=login_failed", god, nil, 200)
 	call("GET", "/api/v1/sys/security-events/summary", god, nil, 200)
 	call("GET", a+"/security-events", admin, nil, 200)
+	call("GET", "/api/v1/sys/alerts?state=resolved&limit=5", god, nil, 200)
+	call("GET", "/api/v1/sys/alerts", admin, nil, 403) // GOD's alone
 
 	// A member's life: created, role changed, a reset link, disabled.
 	var m struct{ ID string }

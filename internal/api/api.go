@@ -147,6 +147,7 @@ func NewRouter(d Deps) http.Handler {
 		s.invitationRoutes(v1)
 		s.roleRoutes(v1)
 		s.trendsRoutes(v1)
+		s.alertRoutes(v1)
 	}
 
 	if d.Pages != nil {

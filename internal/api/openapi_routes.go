@@ -154,6 +154,7 @@ var apiOps = []apiOp{
 	{method: "GET", path: "/api/v1/sys/security-events/summary", id: "getSecurityEventsSummary", tag: "Audit", summary: "Security events kept, counted per company and kind, with those of the last 24 hours", access: godOnly, status: 200, response: securitySummary{}},
 	{method: "GET", path: "/api/v1/companies/{cid}/security-events", id: "listCompanySecurityEvents", tag: "Audit", summary: "This company's security events (probes of it by members of other companies, its audit chain failing), newest first", access: companyMember, status: 200, response: listPage[securityEventItem]{}, paged: true,
 		query: securityEventsParams[:1], note: "Who stood behind a probe from another company is not shown: user_id and ip are null and empty there."},
+	{method: "GET", path: "/api/v1/sys/alerts", id: "listAlerts", tag: "System", summary: "The appliance's alerts (pending, firing, resolved), newest first", access: godOnly, status: 200, response: listPage[alertItem]{}, paged: true, query: alertStateParam},
 
 	// Reports (internal/reports): the books' statements, served by s.report.
 	{method: "GET", path: "/api/v1/companies/{cid}/reports/trial-balance", id: "getTrialBalance", tag: "Reports", summary: "Every account's balance on a day, in the company currency and natively", access: companyMember, status: 200, response: reports.TrialBalance{},
