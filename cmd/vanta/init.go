@@ -14,6 +14,7 @@ import (
 	"github.com/vanta-ledger/vanta/internal/api"
 	"github.com/vanta-ledger/vanta/internal/backup"
 	"github.com/vanta-ledger/vanta/internal/extract"
+	"github.com/vanta-ledger/vanta/internal/metrics"
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/security"
 	"github.com/vanta-ledger/vanta/internal/web"
@@ -52,8 +53,13 @@ func cmdInit(args []string) int {
 		return exitUsage
 	}
 	err = app.Run(context.Background(), reaper, func(a *appliance.Appliance) http.Handler {
-		a.Always().Add(alertService(cfg, a))
-		return api.NewRouter(apiDeps(cfg, a))
+		// One metrics registry and one security recorder: the API feeds
+		// them, the metric history records the registry's live series,
+		// and the alert evaluator reads both.
+		reg, sec := newMetrics(cfg, a), securityRecorder(cfg, a)
+		a.Always().Add(trendsRecorder(a, reg.AlertSource()))
+		a.Always().Add(alertService(cfg, a, reg.AlertSource(), sec.AlertSource()))
+		return api.NewRouter(apiDeps(cfg, a, reg, sec))
 	})
 	var fatal *supervisor.FatalError
 	switch {
@@ -70,7 +76,7 @@ func cmdInit(args []string) int {
 
 // apiDeps wires the API: its settings come from the configuration's
 // sections, its collaborators from the running appliance.
-func apiDeps(cfg appliance.Config, a *appliance.Appliance) api.Deps {
+func apiDeps(cfg appliance.Config, a *appliance.Appliance, reg *metrics.Registry, sec *security.Recorder) api.Deps {
 	q := cfg.QuotaConfig
 	return api.Deps{
 		Appliance: a, Seal: a.Seal(), Logger: a.Logger(), Pages: web.Handler(), SetupGate: a.SetupGate(),
@@ -81,8 +87,8 @@ func apiDeps(cfg appliance.Config, a *appliance.Appliance) api.Deps {
 		Documents: api.DocumentsConfig{MaxBytes: cfg.DocumentMaxBytes, Workers: cfg.DocumentWorkers, Models: a.ModelEndpoints,
 			// Replicas share an outside PostgreSQL; a local one is ours alone.
 			SoleWorker: cfg.PostgresURL == ""},
-		Metrics:  newMetrics(cfg, a),
-		Security: securityRecorder(cfg, a),
+		Metrics:  reg,
+		Security: sec,
 	}
 }
 
