@@ -46,6 +46,7 @@ func FilePath(rel string) bool {
 // RekeyStats counts what Rekey re-encrypted.
 type RekeyStats struct {
 	Documents, Files, Texts, Extractions, Corrections, Templates int
+	Bytes                                                        int64 // of the originals, as the storage quota counts them
 }
 
 // Rekey re-encrypts everything of the scope's company that is sealed
@@ -104,7 +105,7 @@ func (s Store) Rekey(ctx context.Context, sc tenancy.Scope, from, to *seal.DataK
 	}
 	for _, c := range []struct {
 		coll, purpose string
-		n           *int
+		n             *int
 	}{{collExtractions, purposeExtraction, &st.Extractions}, {collCorrections, purposeCorrection, &st.Corrections}} {
 		if err := resealAll(ctx, db.Collection(c.coll), c.purpose, from, to, c.n); err != nil {
 			return st, err
@@ -131,7 +132,7 @@ func (s Store) rekeyDocument(ctx context.Context, sc tenancy.Scope, db *mongo.Da
 	}
 	mac := ""
 	path := filepath.Join(sc.Files(s.Files), "documents", r.Category, r.ID)
-	if !FilePath("documents/"+r.Category+"/"+r.ID) {
+	if !FilePath("documents/" + r.Category + "/" + r.ID) {
 		return nil, "", fmt.Errorf("category %q is not a directory name", r.Category)
 	}
 	sum, err := rekeyFile(path, sc.Company(), id, from, to)
@@ -147,6 +148,7 @@ func (s Store) rekeyDocument(ctx context.Context, sc tenancy.Scope, db *mongo.Da
 		mac = hex.EncodeToString(m)
 		set = append(set, bson.E{Key: "content_mac", Value: mac})
 		st.Files++
+		st.Bytes += r.Size
 	}
 	var a analysisRecord
 	err = db.Collection(collAnalyses).FindOne(ctx, bson.D{{Key: "_id", Value: r.ID}}).Decode(&a)
