@@ -49,8 +49,10 @@ func (a *Appliance) listenControl() (net.Listener, error) {
 //	GET  /v1/events                      state transitions as JSON lines
 //	GET  /v1/seal                        the seal status (as seal-status)
 //	POST /v1/seal                        seal, audited as the operator
+//	POST /v1/companies/{id}/export, POST /v1/companies/import (transfer.go)
 func (a *Appliance) controlHandler() http.Handler {
 	mux := http.NewServeMux()
+	a.transferRoutes(mux)
 	mux.HandleFunc("GET /v1/seal", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.seal.Status())
 	})
