@@ -334,3 +334,21 @@ func templateID(key *seal.DataKey, vendor string) (string, error) {
 	}
 	return hex.EncodeToString(mac), nil
 }
+
+// InterruptUnfinished fails every document the pipeline had not finished
+// (queued or in a stage) with reason, so that a reviewer can retry it
+// (Requeue): after a company import its jobs stayed in the source
+// appliance's queue. It returns how many it failed.
+func (s Store) InterruptUnfinished(ctx context.Context, sc tenancy.Scope, reason string) (int, error) {
+	db, err := s.db(sc)
+	if err != nil {
+		return 0, err
+	}
+	res, err := db.Collection(collDocuments).UpdateMany(ctx,
+		bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{string(StatusQueued), string(StatusOCR), string(StatusClassify), string(StatusExtract)}}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: string(StatusFailed)}, {Key: "error", Value: reason}, {Key: "updated_at", Value: now()}}}})
+	if err != nil {
+		return 0, fmt.Errorf("interrupt unfinished documents: %w", err)
+	}
+	return int(res.ModifiedCount), nil
+}

@@ -35,6 +35,7 @@ type ImportResult struct {
 	Documents    map[string]int       `json:"documents"`
 	Files        int                  `json:"files"`
 	Rekeyed      documents.RekeyStats `json:"rekeyed"`
+	Interrupted  int                  `json:"interrupted_documents"` // unfinished on the source: failed here, to retry
 	AuditChain   audit.Result         `json:"audit_chain"`
 	Members      []Member             `json:"source_members"`
 }
@@ -158,7 +159,12 @@ func Import(ctx context.Context, st Stores, r io.Reader, rawKey []byte, by tenan
 		if res.Name == "" {
 			return fmt.Errorf("%w: no company section", ErrMalformed)
 		}
-		if res.Rekeyed, err = (documents.Store{Mongo: st.Mongo, Files: st.Files}).Rekey(ctx, sc, oldKey, newKey); err != nil {
+		docs := documents.Store{Mongo: st.Mongo, Files: st.Files}
+		if res.Rekeyed, err = docs.Rekey(ctx, sc, oldKey, newKey); err != nil {
+			return err
+		}
+		// Their jobs stayed in the source's queue: a reviewer retries them.
+		if res.Interrupted, err = docs.InterruptUnfinished(ctx, sc, "the company was moved to this appliance while the document was processed: retry it"); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = origin"); err != nil {
