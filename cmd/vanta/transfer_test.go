@@ -110,7 +110,9 @@ func TestCompanyExportImport(t *testing.T) {
 	if tbB := trialBalances(inB, godB.AccessToken, baseB); !reflect.DeepEqual(tbA, tbB) {
 		t.Errorf("trial balance in B %v, in A %v", tbB, tbA)
 	}
-	var entries struct{ Items []struct{ Description string } }
+	var entries struct {
+		Items []struct{ Description string }
+	}
 	inB.mustCall("GET", baseB+"/journal-entries?limit=100", godB.AccessToken, nil, 200, &entries)
 	if !strings.Contains(mustJSON(entries), description) {
 		t.Errorf("B's entries: %+v", entries)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/vanta-ledger/vanta/internal/audit"
@@ -314,8 +315,11 @@ func loadBody(ctx context.Context, tx pgx.Tx, st Stores, sc tenancy.Scope, br *R
 	}
 }
 
+// taxIDTaken is the register's refusal of a second live company with the
+// same KRA PIN (its unique index companies_tax_id_active).
 func taxIDTaken(err error) error {
-	if err != nil && bytes.Contains([]byte(err.Error()), []byte("companies_tax_id_active")) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "companies_tax_id_active" {
 		return tenancy.ErrTaxIDTaken
 	}
 	return err
