@@ -23,6 +23,15 @@
 // taken. A company id this appliance already has, or once had (its audit
 // chain remains after a purge), is refused with ErrCompanyExists.
 //
+// The operator runs it over the running, unsealed appliance's control
+// socket (appliance/transfer.go):
+//
+//	vanta company export --company ID --out FILE --recipient AGE_RECIPIENT [--data DIR] [--json]
+//	vanta company import --in FILE --identity FILE [--data DIR] [--json]
+//
+// The identity never leaves the operator's command: it checks the bundle's
+// checksum, unwraps the company key and sends the bundle with that key.
+//
 // Users and memberships are not carried: they are the appliance's, not
 // the company's. An account has one password, second factor and sessions
 // across every company it belongs to; making accounts on the target from
