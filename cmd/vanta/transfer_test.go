@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/vanta-ledger/vanta/internal/extract/extracttest"
@@ -206,6 +207,14 @@ func TestCompanyExportImport(t *testing.T) {
 	}
 	if code, out := vantaCompany(t, "import", "--data", inB.data, "--in", bad, "--identity", idFile); code == 0 || !strings.Contains(string(out), "checksum does not match") {
 		t.Errorf("import of a damaged bundle: exit %d: %s", code, out)
+	}
+	if code, out := vantaCompany(t, "export", "--data", r.data, "--company", uuid.NewString(), "--out", bad, "--recipient", id.Recipient().String()); code == 0 || !strings.Contains(string(out), "no such company") {
+		t.Errorf("export of a company A does not have: exit %d: %s", code, out)
+	}
+	// Sealed, the appliance has no keys to export or import with.
+	inB.mustCall("POST", "/api/v1/sys/seal", godB.AccessToken, map[string]any{}, 200, nil)
+	if code, out := vantaCompany(t, "export", "--data", inB.data, "--company", a, "--out", bad, "--recipient", id.Recipient().String()); code == 0 || !strings.Contains(string(out), "sealed") {
+		t.Errorf("export while sealed: exit %d: %s", code, out)
 	}
 }
 
