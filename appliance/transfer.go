@@ -41,8 +41,10 @@ func (a *Appliance) transferRoutes(mux *http.ServeMux) {
 			writeJSON(w, http.StatusConflict, errorBody("sealed", "the appliance is sealed: a company export or import needs its keys; unseal it first", ""))
 			return transfer.Stores{}, false
 		}
+		// The appliance is named by its certificate's fingerprint, as
+		// `vanta ctl status` shows it (none with TLS off).
 		return transfer.Stores{Admin: st.Admin, Mongo: st.Mongo, Redis: st.Redis, Files: st.Files, Audit: st.Audit,
-			Migrator: st.Migrator, Keyring: a.seal.Keyring}, true
+			Migrator: st.Migrator, Keyring: a.seal.Keyring, Appliance: a.TLSInfo().Fingerprint}, true
 	}
 	mux.HandleFunc("POST /v1/companies/{id}/export", func(w http.ResponseWriter, r *http.Request) {
 		id, err := uuid.Parse(r.PathValue("id"))
