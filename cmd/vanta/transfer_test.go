@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 	"github.com/google/uuid"
@@ -78,9 +79,11 @@ func TestCompanyExportImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	bundle := filepath.Join(dir, "company.vxp")
+	started := time.Now()
 	if code, out := vantaCompany(t, "export", "--data", r.data, "--company", a, "--out", bundle, "--recipient", id.Recipient().String()); code != 0 {
 		t.Fatalf("export: exit %d: %s", code, out)
 	}
+	exportTook := time.Since(started)
 	raw, err := os.ReadFile(bundle)
 	if err != nil {
 		t.Fatal(err)
@@ -96,10 +99,12 @@ func TestCompanyExportImport(t *testing.T) {
 
 	// Import into another appliance.
 	inB, godB, _ := godInstance(t, nil)
+	started = time.Now()
 	code, out := vantaCompany(t, "import", "--data", inB.data, "--in", bundle, "--identity", idFile)
 	if code != 0 {
 		t.Fatalf("import: exit %d: %s", code, out)
 	}
+	t.Logf("bundle %d bytes; export %v, import %v (command to exit)", len(raw), exportTook.Round(time.Millisecond), time.Since(started).Round(time.Millisecond))
 	var res transfer.ImportResult
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("import result %s: %v", out, err)
