@@ -23,6 +23,12 @@
 // taken. A company id this appliance already has, or once had (its audit
 // chain remains after a purge), is refused with ErrCompanyExists.
 //
+// Rows are loaded as they were stored, with triggers and foreign keys off
+// (session_replication_role = replica), as a restore loads them: the
+// ledger's running balances come with the rows rather than being posted
+// again. The company schema has no sequences (its keys are UUIDs and its
+// counters are rows), so there is none to advance after the load.
+//
 // The operator runs it over the running, unsealed appliance's control
 // socket (appliance/transfer.go):
 //
