@@ -59,6 +59,13 @@ func TestCompanyExportImport(t *testing.T) {
 	} {
 		in.mustCall("POST", base+"/journal-entries", r.god, e, 201, nil)
 	}
+	// An issued invoice: contacts, invoices, lines, counters and its entry.
+	const customer = "Mwangaza Solar Installers"
+	var contact, inv struct{ ID, Number string }
+	in.mustCall("POST", base+"/contacts", r.god, map[string]any{"kind": "customer", "name": customer}, 201, &contact)
+	in.mustCall("POST", base+"/invoices", r.god, map[string]any{"contact_id": contact.ID, "issue_date": "2026-02-03",
+		"lines": []map[string]string{{"description": "Panel mounting", "quantity": "2", "unit_price": "1500.00", "tax_code": "VAT16"}}}, 201, &inv)
+	in.mustCall("POST", base+"/invoices/"+inv.ID+"/issue", r.god, nil, 200, &inv)
 	invoice := extracttest.InvoiceVariant(1)
 	pdf := extracttest.PDF(invoice.Lines)
 	doc := r.upload(t, r.manager, a, "lease-invoice.pdf", pdf)
@@ -88,7 +95,7 @@ func TestCompanyExportImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{description, invoice.VendorName, invoice.Customer, "lease-invoice.pdf", r.a.Name} {
+	for _, secret := range []string{description, customer, invoice.VendorName, invoice.Customer, "lease-invoice.pdf", r.a.Name} {
 		if bytes.Contains(raw, []byte(secret)) {
 			t.Errorf("the bundle holds %q in the clear", secret)
 		}
@@ -122,6 +129,19 @@ func TestCompanyExportImport(t *testing.T) {
 	inB.mustCall("GET", baseB+"/journal-entries?limit=100", godB.AccessToken, nil, 200, &entries)
 	if !strings.Contains(mustJSON(entries), description) {
 		t.Errorf("B's entries: %+v", entries)
+	}
+	var invB struct{ Number, Total, Status string }
+	inB.mustCall("GET", baseB+"/invoices/"+inv.ID, godB.AccessToken, nil, 200, &invB)
+	if invB.Number != inv.Number || invB.Status != "issued" || invB.Total != "3480.00" {
+		t.Errorf("invoice in B: %+v (in A %s)", invB, inv.Number)
+	}
+	// The next invoice in B follows A's numbering.
+	var next struct{ ID, Number string }
+	inB.mustCall("POST", baseB+"/invoices", godB.AccessToken, map[string]any{"contact_id": contact.ID, "issue_date": "2026-02-04",
+		"lines": []map[string]string{{"description": "Inspection", "quantity": "1", "unit_price": "100.00", "tax_code": "VAT16"}}}, 201, &next)
+	inB.mustCall("POST", baseB+"/invoices/"+next.ID+"/issue", godB.AccessToken, nil, 200, &next)
+	if next.Number == inv.Number || next.Number == "" {
+		t.Errorf("the next invoice in B is numbered %q after %q", next.Number, inv.Number)
 	}
 	// The document opens in B with B's key: metadata, extraction, the
 	// original itself, and search by a word of its text.
