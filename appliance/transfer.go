@@ -8,6 +8,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/seal"
@@ -74,11 +75,20 @@ func (a *Appliance) transferRoutes(mux *http.ServeMux) {
 			return
 		}
 		// An export hands the company's data to whoever holds the
-		// recipient's identity: the system chain says who asked, and for whom.
+		// recipient's identity: the system chain and the company's own say
+		// who asked, and for whom.
 		e := audit.Entry{Actor: ControlSocketActor, Role: "operator", Action: "company.export", Resource: "company/" + id.String(), Outcome: "ok",
 			Details: map[string]any{"recipient": r.URL.Query().Get("recipient"), "tables": len(sum.Tables), "files": sum.Files,
 				"audit_records": sum.AuditRecords}}
-		if _, err := audit.AppendAlone(context.WithoutCancel(r.Context()), st.Admin, "system", e); err != nil {
+		ctx := context.WithoutCancel(r.Context()) // recorded even if the client has gone
+		err = pgx.BeginFunc(ctx, st.Admin, func(tx pgx.Tx) error {
+			if _, err := audit.Append(ctx, tx, "system", e); err != nil {
+				return err
+			}
+			_, err := audit.Append(ctx, tx, id.String(), e)
+			return err
+		})
+		if err != nil {
 			a.logger.Error("audit append", "action", e.Action, "error", err.Error())
 		}
 	})

@@ -84,13 +84,21 @@ func Import(ctx context.Context, st Stores, r io.Reader, rawKey []byte, by tenan
 	if here := st.Migrator.Registry().Head(migrate.Company); here != br.Header.CompanyMigration {
 		return res, &VersionError{Bundle: br.Header.CompanyMigration, Here: here}
 	}
-	var exists bool
-	if err := st.Admin.QueryRow(ctx, `SELECT EXISTS (SELECT FROM vanta.companies WHERE id = $1)
-		OR EXISTS (SELECT FROM audit.records WHERE chain = $2)`, id, id.String()).Scan(&exists); err != nil {
-		return res, fmt.Errorf("import company %s: %w", id, err)
+	exists := func(q interface {
+		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	}) error {
+		var found bool
+		if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM vanta.companies WHERE id = $1)
+			OR EXISTS (SELECT FROM audit.records WHERE chain = $2)`, id, id.String()).Scan(&found); err != nil {
+			return fmt.Errorf("import company %s: %w", id, err)
+		}
+		if found {
+			return fmt.Errorf("company %s: %w", id, ErrCompanyExists)
+		}
+		return nil
 	}
-	if exists {
-		return res, fmt.Errorf("company %s: %w", id, ErrCompanyExists)
+	if err := exists(st.Admin); err != nil { // before the keys are touched
+		return res, err
 	}
 	kr, err := st.Keyring()
 	if err != nil {
@@ -123,6 +131,14 @@ func Import(ctx context.Context, st Stores, r io.Reader, rawKey []byte, by tenan
 		}
 	}
 	err = pgx.BeginFunc(ctx, st.Admin, func(tx pgx.Tx) error {
+		// Two imports of one bundle at once: the second waits here, then
+		// finds the first's company, and touches none of its stores.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('vanta.transfer:' || $1, 0))", id.String()); err != nil {
+			return err
+		}
+		if err := exists(tx); err != nil {
+			return err
+		}
 		var err error
 		if sc, err = tenancy.Provision(ctx, tx, st.Migrator, id); err != nil {
 			return err
