@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/extract/extracttest"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/internal/transfer"
@@ -106,6 +109,39 @@ func TestCompanyExportImport(t *testing.T) {
 
 	// Import into another appliance.
 	inB, godB, _ := godInstance(t, nil)
+
+	// The appliance checks too: a bundle with a flipped byte sent straight
+	// to the socket (past the command's own check) is refused, naming the
+	// chunk, and leaves nothing; the import below then succeeds.
+	br, err := transfer.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawKey, err := br.UnwrapKey(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := bytes.Clone(raw)
+	flipped[len(flipped)/2] ^= 0x01
+	req, err := http.NewRequest("POST", "http://vanta/v1/companies/import", bytes.NewReader(flipped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(appliance.CompanyKeyHeader, base64.StdEncoding.EncodeToString(rawKey))
+	resp, err := newCtlClient(inB.data).http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 422 || !strings.Contains(string(body), "does not decrypt") {
+		t.Errorf("a damaged bundle sent to the socket: %d %s", resp.StatusCode, body)
+	}
+	keyA, err := seal.ImportDataKey(a, rawKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keyA.Destroy()
 	started = time.Now()
 	code, out := vantaCompany(t, "import", "--data", inB.data, "--in", bundle, "--identity", idFile)
 	if code != 0 {
@@ -150,9 +186,9 @@ func TestCompanyExportImport(t *testing.T) {
 	if d.Extraction == nil || !settled(d.Status) {
 		t.Errorf("document in B: %+v", d)
 	}
-	req := inB.request("GET", baseB+"/documents/"+doc.DocumentID+"/file", nil)
+	req = inB.request("GET", baseB+"/documents/"+doc.DocumentID+"/file", nil)
 	req.Header.Set("Authorization", "Bearer "+godB.AccessToken)
-	resp, err := inB.client().Do(req)
+	resp, err = inB.client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,19 +213,6 @@ func TestCompanyExportImport(t *testing.T) {
 
 	// B sealed the document's fields under a key of its own: A's company
 	// key (from the bundle) opens A's ciphertexts and none of B's.
-	br, err := transfer.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rawKey, err := br.UnwrapKey(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyA, err := seal.ImportDataKey(a, rawKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer keyA.Destroy()
 	sealedIn := func(data, coll, field string) []byte {
 		var rec bson.M
 		db := mongoClient(t, data).Database("vanta_c_" + strings.ReplaceAll(a, "-", ""))
@@ -224,8 +247,6 @@ func TestCompanyExportImport(t *testing.T) {
 	if code, out := vantaCompany(t, "import", "--data", inB.data, "--in", bundle, "--identity", idFile); code == 0 || !strings.Contains(string(out), "already has a company") {
 		t.Errorf("second import: exit %d: %s", code, out)
 	}
-	flipped := bytes.Clone(raw)
-	flipped[len(flipped)/2] ^= 0x01
 	bad := filepath.Join(dir, "flipped.vxp")
 	if err := os.WriteFile(bad, flipped, 0o600); err != nil {
 		t.Fatal(err)
