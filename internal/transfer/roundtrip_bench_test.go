@@ -3,6 +3,7 @@ package transfer
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,9 +17,9 @@ import (
 )
 
 // benchLines is how many journal lines BenchmarkCompanyRoundTrip moves.
-const benchLines = 200_000
+var benchLines = flag.Int("transfer.lines", 200_000, "journal lines of BenchmarkCompanyRoundTrip's company (even)")
 
-// BenchmarkCompanyRoundTrip exports a company of benchLines posted
+// BenchmarkCompanyRoundTrip exports a company of -transfer.lines posted
 // journal lines (two per entry, written straight into its schema) to a
 // file and imports it into another database: the PostgreSQL part of a
 // move, end to end through the real stores.
@@ -52,7 +53,7 @@ func BenchmarkCompanyRoundTrip(b *testing.B) {
 				FROM generate_series(1, $2::bigint) n RETURNING id, number, date)
 			INSERT INTO `+schema+`.journal_lines (company_id, entry_id, line_no, account_id, amount, currency, base_amount, date, posted)
 			SELECT $1, e.id, l.no, a.ids[l.no], l.sign * (1000 + e.number), 'KES', l.sign * (1000 + e.number), e.date, true
-			FROM e, a, (VALUES (1, 1), (2, -1)) AS l(no, sign)`, id, benchLines/2)
+			FROM e, a, (VALUES (1, 1), (2, -1)) AS l(no, sign)`, id, *benchLines/2)
 		return err
 	})
 	if err != nil {
@@ -98,7 +99,7 @@ func BenchmarkCompanyRoundTrip(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if res.Tables["journal_lines"] != benchLines {
+		if res.Tables["journal_lines"] != *benchLines {
 			b.Fatalf("imported %d lines", res.Tables["journal_lines"])
 		}
 		b.ReportMetric(exported.Seconds(), "export-s")
