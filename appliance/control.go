@@ -50,8 +50,10 @@ func (a *Appliance) listenControl() (net.Listener, error) {
 //	GET  /v1/seal                        the seal status (as seal-status)
 //	POST /v1/seal                        seal, audited as the operator
 //	GET  /v1/alerts?state=S              the newest 100 alerts (control_alerts.go)
+//	POST /v1/companies/{id}/export, POST /v1/companies/import (transfer.go)
 func (a *Appliance) controlHandler() http.Handler {
 	mux := http.NewServeMux()
+	a.transferRoutes(mux)
 	mux.HandleFunc("GET /v1/seal", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.seal.Status())
 	})

@@ -31,6 +31,7 @@ commands:
   ledger    a company's books: import and export (hledger/ledger-cli journals, CSV)
   docdb     run the embedded MongoDB-protocol document store
   bench     measure the appliance (bench boot)
+  company   move one company: export to a bundle, import from one
   version   print the version
 
 Run 'vanta <command> -h' for a command's flags.
@@ -58,6 +59,8 @@ func main() {
 		code = cmdLedger(args)
 	case "bench":
 		code = cmdBench(args)
+	case "company":
+		code = cmdCompany(args)
 	case "version", "-version", "--version":
 		fmt.Printf("vanta %s (%s, %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":

@@ -2,7 +2,6 @@ package documents
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -238,11 +237,10 @@ func (s Store) Correct(ctx context.Context, sc tenancy.Scope, id uuid.UUID, f ex
 }
 
 func (s Store) saveTemplate(ctx context.Context, db *mongo.Database, key *seal.DataKey, t extract.Template) error {
-	mac, err := key.MAC(purposeVendor, []byte(strings.Join(strings.Fields(strings.ToLower(t.Vendor)), " ")))
+	tid, err := templateID(key, t.Vendor)
 	if err != nil {
 		return err
 	}
-	tid := hex.EncodeToString(mac)
 	plain, err := json.Marshal(t)
 	if err != nil {
 		return err
