@@ -1,9 +1,12 @@
+// Package backup (temporary comment until h-pg lands).
 package backup
 
 // Temporary copy of the pgBackRest contract (brief) until h-pg lands; it is
 // deleted when pgbackrest.go is merged.
 
 import (
+	"fmt"
+	"strings"
 	"context"
 	"io"
 	"syscall"
@@ -32,3 +35,21 @@ func (p *PGBackRest) Restore(ctx context.Context, set string, target time.Time, 
 	return nil
 }
 func (p *PGBackRest) Expire(ctx context.Context, keepFull int) error { return nil }
+
+// Kinds of backup (pgBackRest's): a full copies everything, a diff what
+// changed since the last full, an incr since the last backup of any kind.
+const (
+	KindFull Kind = "full"
+	KindDiff Kind = "diff"
+	KindIncr Kind = "incr"
+)
+
+// ParseKind checks a kind's name.
+func ParseKind(s string) (Kind, error) {
+	switch k := Kind(strings.ToLower(strings.TrimSpace(s))); k {
+	case KindFull, KindDiff, KindIncr:
+		return k, nil
+	}
+	return "", fmt.Errorf("backup kind %q: must be full, diff or incr", s)
+}
+

@@ -18,23 +18,6 @@ import (
 	_ "modernc.org/sqlite" // VACUUM INTO for the embedded document store's files
 )
 
-// Kinds of backup (pgBackRest's): a full copies everything, a diff what
-// changed since the last full, an incr since the last backup of any kind.
-const (
-	KindFull Kind = "full"
-	KindDiff Kind = "diff"
-	KindIncr Kind = "incr"
-)
-
-// ParseKind checks a kind's name.
-func ParseKind(s string) (Kind, error) {
-	switch k := Kind(strings.ToLower(strings.TrimSpace(s))); k {
-	case KindFull, KindDiff, KindIncr:
-		return k, nil
-	}
-	return "", fmt.Errorf("backup kind %q: must be full, diff or incr", s)
-}
-
 // IdentityFile is where a generated age identity lives under the data
 // directory when no recipient is configured.
 func IdentityFile(dataDir string) string {
