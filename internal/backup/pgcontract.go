@@ -5,10 +5,10 @@ package backup
 // deleted when pgbackrest.go is merged.
 
 import (
-	"fmt"
-	"strings"
 	"context"
+	"fmt"
 	"io"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -18,10 +18,10 @@ type CommandRunner func(ctx context.Context, name string, args, env []string, cr
 type Kind string
 
 type PGBackup struct {
-	Label            string
-	Kind             Kind
-	Start, Stop      time.Time
-	Size, RepoSize   int64
+	Label             string
+	Kind              Kind
+	Start, Stop       time.Time
+	Size, RepoSize    int64
 	WALStart, WALStop string
 }
 
@@ -30,7 +30,7 @@ type PGBackRest struct {
 }
 
 func (p *PGBackRest) Backup(ctx context.Context, kind Kind) (PGBackup, error) { return PGBackup{}, nil }
-func (p *PGBackRest) Verify(ctx context.Context) error                          { return nil }
+func (p *PGBackRest) Verify(ctx context.Context) error                        { return nil }
 func (p *PGBackRest) Restore(ctx context.Context, set string, target time.Time, pgdata string) error {
 	return nil
 }
@@ -52,4 +52,3 @@ func ParseKind(s string) (Kind, error) {
 	}
 	return "", fmt.Errorf("backup kind %q: must be full, diff or incr", s)
 }
-

@@ -197,7 +197,10 @@ func (s *Service) Create(ctx context.Context, kind Kind, progress func(Progress)
 	m = Manifest{Format: FormatVersion, ID: id, Started: started, Kind: kind, Engine: s.o.Engine, Version: s.o.Version, Recipients: names}
 	steps := len(dirParts) + 2
 	step := 0
-	next := func(phase, part string) { step++; progress(Progress{Phase: phase, Part: part, Step: step, Steps: steps}) }
+	next := func(phase, part string) {
+		step++
+		progress(Progress{Phase: phase, Part: part, Step: step, Steps: steps})
+	}
 
 	next("postgres", "postgres")
 	if s.o.PG != nil {
