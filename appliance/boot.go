@@ -59,6 +59,8 @@ type Appliance struct {
 	earlyFlush bool
 
 	resume resumeState // interrupted provisioning, finished at unseal (migrate.go)
+
+	backups *backupSets // backup sets and their schedule (backupset.go)
 }
 
 type earlyEvent struct {
@@ -151,6 +153,9 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 		prov.extra = append(prov.extra, a.catalog.writeMongodConfig)
 	}
 	if err := prov.run(ctx); err != nil {
+		return err
+	}
+	if err := a.setupBackups(reaper); err != nil {
 		return err
 	}
 	if err := a.openSetupGate(prov.madeSetupToken); err != nil {
@@ -385,6 +390,7 @@ func (a *Appliance) watchReady(ctx context.Context) {
 			go a.resumeProvisioning(ctx, stores)
 			a.flushEarlyEvents(stores)
 			a.spendSetupTokenIfGOD(ctx, stores)
+			a.startBackupSchedule(ctx)
 			a.logger.Info("services healthy", "sealed", a.seal.Sealed())
 			return
 		}

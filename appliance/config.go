@@ -54,6 +54,8 @@ type Config struct {
 
 	TLSConfig `yaml:",inline"`
 
+	BackupSetConfig `yaml:",inline"`
+
 	// Executable is the path of our own binary, run as `vanta docdb`.
 	Executable string `yaml:"-"`
 }
@@ -275,17 +277,18 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // place defaults come from (each section's Defaults).
 func Defaults() Config {
 	return Config{
-		DataDir:        "/var/lib/vanta",
-		Listen:         ":8443",
-		StopTimeout:    Duration(10 * time.Second),
-		MongoEngine:    "auto",
-		KeyConfig:      KeyConfig{}.Defaults(),
-		AccessConfig:   AccessConfig{}.Defaults(),
-		QuotaConfig:    QuotaConfig{}.Defaults(),
-		DocumentConfig: DocumentConfig{}.Defaults(),
-		ExternalConfig: ExternalConfig{}.Defaults(),
-		LLMConfig:      LLMConfig{}.Defaults(),
-		TLSConfig:      TLSConfig{}.Defaults(),
+		DataDir:         "/var/lib/vanta",
+		Listen:          ":8443",
+		StopTimeout:     Duration(10 * time.Second),
+		MongoEngine:     "auto",
+		KeyConfig:       KeyConfig{}.Defaults(),
+		AccessConfig:    AccessConfig{}.Defaults(),
+		QuotaConfig:     QuotaConfig{}.Defaults(),
+		DocumentConfig:  DocumentConfig{}.Defaults(),
+		ExternalConfig:  ExternalConfig{}.Defaults(),
+		LLMConfig:       LLMConfig{}.Defaults(),
+		TLSConfig:       TLSConfig{}.Defaults(),
+		BackupSetConfig: BackupSetConfig{}.Defaults(),
 	}
 }
 
@@ -397,6 +400,9 @@ func (c *Config) envVars() []struct {
 		{"VANTA_TLS_KEY", str(&c.TLSKey)},
 		{"VANTA_LLAMA_SERVER", str(&c.LlamaServer)},
 		{"VANTA_LLM_MEMORY_MB", intVar(&c.LLMMemoryMB)},
+		{"VANTA_BACKUP_RECIPIENTS", str(&c.BackupRecipients)},
+		{"VANTA_BACKUP_SCHEDULE", str(&c.BackupSchedule)},
+		{"VANTA_BACKUP_RETENTION", str(&c.BackupRetention)},
 		{"VANTA_LLM_CONTEXT", intVar(&c.LLMContext)},
 		{"VANTA_LLM_PORT", intVar(&c.LLMPort)},
 		{"VANTA_LLM_URLS", func(v string) error {
@@ -518,6 +524,7 @@ func (c *Config) Validate() error {
 	c.DocumentConfig.validate(bad)
 	c.TLSConfig.validate(bad)
 	c.LLMConfig.validate(bad)
+	c.BackupSetConfig.validate(bad)
 	for i, p := range c.Programs {
 		if _, err := p.program(); err != nil {
 			bad(fmt.Sprintf("programs[%d]", i), p.Name, err)

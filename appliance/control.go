@@ -51,6 +51,7 @@ func (a *Appliance) listenControl() (net.Listener, error) {
 //	POST /v1/seal                        seal, audited as the operator
 func (a *Appliance) controlHandler() http.Handler {
 	mux := http.NewServeMux()
+	a.backupRoutes(mux)
 	mux.HandleFunc("GET /v1/seal", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.seal.Status())
 	})
