@@ -306,3 +306,7 @@ func Tx(t testing.TB, db Beginner, role string) pgx.Tx {
 	}
 	return tx
 }
+
+// BinDir is the directory of the PostgreSQL server binaries the tests
+// run (initdb, postgres), for a package that starts its own cluster.
+func BinDir() (string, error) { return binDir() }
