@@ -43,7 +43,7 @@ func (a *Appliance) setupBackups(reaper *supervisor.Reaper) error {
 	}
 	svc := backup.New(backup.Options{
 		DataDir:    a.cfg.DataDir,
-		Dir:        a.cfg.backupDir(),
+		Dir:        a.cfg.BackupDir,
 		Recipients: a.cfg.BackupRecipientList(),
 		Engine:     a.catalog.engine,
 		MongoURI:   a.catalog.mongoURI(),

@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vanta-ledger/vanta/internal/backup"
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
@@ -47,14 +48,13 @@ type Config struct {
 	DocumentConfig `yaml:",inline"`
 	ExternalConfig `yaml:",inline"`
 	LLMConfig      `yaml:",inline"`
+	BackupConfig   `yaml:",inline"`
 
 	// Programs are extra programs an operator adds beside the built-in
 	// services (a log shipper, a metrics agent).
 	Programs []ProgramConfig `yaml:"programs"`
 
 	TLSConfig `yaml:",inline"`
-
-	BackupSetConfig `yaml:",inline"`
 
 	// Executable is the path of our own binary, run as `vanta docdb`.
 	Executable string `yaml:"-"`
@@ -210,6 +210,41 @@ func (c *LLMConfig) validate(bad badFunc) {
 	}
 }
 
+// BackupConfig is where backups go: the pgBackRest repository (WAL
+// archive included) under BackupDir/pgbackrest.
+type BackupConfig struct {
+	// BackupDir holds the backups; empty: $DATA/backups. Validate makes
+	// it absolute.
+	BackupDir string `yaml:"backup_dir"`
+	// BackupRecipients are age public keys (age1…), comma separated; empty:
+	// an identity generated on the box ($DATA/secrets/backup-identity.age).
+	BackupRecipients string `yaml:"backup_recipients"`
+	// BackupSchedule is "KIND PERIOD [at HH:MM]" entries (UTC), or "off".
+	BackupSchedule string `yaml:"backup_schedule"`
+	// BackupRetention is daily=N,weekly=N,monthly=N.
+	BackupRetention string `yaml:"backup_retention"`
+}
+
+// Defaults is the backup section when nothing is set.
+func (BackupConfig) Defaults() BackupConfig {
+	return BackupConfig{BackupSchedule: backup.DefaultSchedule, BackupRetention: backup.DefaultRetention}
+}
+
+func (c *BackupConfig) validate(bad badFunc, dataDir string) {
+	if c.BackupDir == "" {
+		if dataDir != "" {
+			c.BackupDir = filepath.Join(dataDir, "backups")
+		}
+		return
+	}
+	abs, err := filepath.Abs(c.BackupDir)
+	if err != nil {
+		bad("backup_dir", c.BackupDir, err)
+		return
+	}
+	c.BackupDir = abs
+}
+
 // TLSConfig is the listener's TLS: on (the default: the operator's
 // certificate, or one made at first boot) or off (plain HTTP, only behind
 // a TLS proxy).
@@ -277,18 +312,18 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // place defaults come from (each section's Defaults).
 func Defaults() Config {
 	return Config{
-		DataDir:         "/var/lib/vanta",
-		Listen:          ":8443",
-		StopTimeout:     Duration(10 * time.Second),
-		MongoEngine:     "auto",
-		KeyConfig:       KeyConfig{}.Defaults(),
-		AccessConfig:    AccessConfig{}.Defaults(),
-		QuotaConfig:     QuotaConfig{}.Defaults(),
-		DocumentConfig:  DocumentConfig{}.Defaults(),
-		ExternalConfig:  ExternalConfig{}.Defaults(),
-		LLMConfig:       LLMConfig{}.Defaults(),
-		TLSConfig:       TLSConfig{}.Defaults(),
-		BackupSetConfig: BackupSetConfig{}.Defaults(),
+		DataDir:        "/var/lib/vanta",
+		Listen:         ":8443",
+		StopTimeout:    Duration(10 * time.Second),
+		MongoEngine:    "auto",
+		KeyConfig:      KeyConfig{}.Defaults(),
+		AccessConfig:   AccessConfig{}.Defaults(),
+		QuotaConfig:    QuotaConfig{}.Defaults(),
+		DocumentConfig: DocumentConfig{}.Defaults(),
+		ExternalConfig: ExternalConfig{}.Defaults(),
+		LLMConfig:      LLMConfig{}.Defaults(),
+		TLSConfig:      TLSConfig{}.Defaults(),
+		BackupConfig:   BackupConfig{}.Defaults(),
 	}
 }
 
@@ -414,6 +449,7 @@ func (c *Config) envVars() []struct {
 			}
 			return nil
 		}},
+		{"VANTA_BACKUP_DIR", str(&c.BackupDir)},
 	}
 }
 
@@ -524,7 +560,8 @@ func (c *Config) Validate() error {
 	c.DocumentConfig.validate(bad)
 	c.TLSConfig.validate(bad)
 	c.LLMConfig.validate(bad)
-	c.BackupSetConfig.validate(bad)
+	c.BackupConfig.validate(bad, c.DataDir)
+	c.BackupConfig.validateSets(bad)
 	for i, p := range c.Programs {
 		if _, err := p.program(); err != nil {
 			bad(fmt.Sprintf("programs[%d]", i), p.Name, err)

@@ -367,8 +367,9 @@ func (p *PGBackRest) Verify(ctx context.Context) error {
 // is filled). With a zero target it recovers to the end of the archived
 // WAL; otherwise to target (PostgreSQL's recovery_target_time) and then
 // promotes. set picks a backup by label; empty: the newest one that
-// finished by target. A target within the chosen backup's own run
-// restores to the backup's consistent point. PostgreSQL must not be running on pgdata. The cluster recovers
+// finished by target. A target not after the chosen backup's stop time
+// (Backups' Stop, whole seconds) restores to the backup's consistent
+// point: the end of that backup. PostgreSQL must not be running on pgdata. The cluster recovers
 // when it next starts.
 func (p *PGBackRest) Restore(ctx context.Context, set string, target time.Time, pgdata string) error {
 	if pgdata == "" {
@@ -404,9 +405,9 @@ func (p *PGBackRest) Restore(ctx context.Context, set string, target time.Time, 
 	switch {
 	case target.IsZero():
 		// The end of the archive: pgBackRest's default type.
-	case target.Before(from.Stop.Add(time.Second)):
-		// Within the backup's own run (info's times are whole seconds):
-		// the backup's consistent point is the nearest moment there is.
+	case !target.After(from.Stop):
+		// Not after the backup's end (as info gives it, in whole
+		// seconds): its consistent point is the nearest moment there is.
 		args = append(args, "--type=immediate", "--target-action=promote")
 	default:
 		args = append(args, "--type=time", "--target="+target.UTC().Format("2006-01-02 15:04:05.999999-07"), "--target-action=promote")
@@ -416,21 +417,28 @@ func (p *PGBackRest) Restore(ctx context.Context, set string, target time.Time, 
 }
 
 // pickBackup finds the backup labelled set or, with no set, the newest
-// one that finished by target (any, with a zero target).
+// one that finished by target (any, with a zero target). info's times are
+// whole seconds, so a backup stopped in the same second as target is
+// taken only when no earlier one is there.
 func pickBackup(backups []PGBackup, set string, target time.Time) (PGBackup, bool) {
-	var found PGBackup
-	ok := false
-	for _, b := range backups {
+	var sure, near PGBackup
+	haveSure, haveNear := false, false
+	for _, b := range backups { // oldest first: the last match is the newest
 		switch {
 		case set != "":
 			if b.Label == set {
 				return b, true
 			}
-		case target.IsZero() || !b.Stop.After(target):
-			found, ok = b, true // oldest first: the last match is the newest
+		case target.IsZero() || !b.Stop.Add(time.Second).After(target):
+			sure, haveSure = b, true
+		case !b.Stop.After(target):
+			near, haveNear = b, true
 		}
 	}
-	return found, ok
+	if haveSure {
+		return sure, true
+	}
+	return near, haveNear
 }
 
 // restoreCommand fetches archived WAL for a cluster restored into
