@@ -47,7 +47,7 @@ func (a *Appliance) setupBackups(reaper *supervisor.Reaper) error {
 		Recipients: a.cfg.BackupRecipientList(),
 		Engine:     a.catalog.engine,
 		MongoURI:   a.catalog.mongoURI(),
-		PG:         a.pgBackRestForSets(reaper),
+		PG:         a.pgBackRestForSets(),
 		Run:        reaperBackupRunner(reaper),
 		Version:    BackupVersion,
 		Logger:     a.logger,
@@ -200,7 +200,7 @@ func reaperBackupRunner(r *supervisor.Reaper) backup.CommandRunner {
 }
 
 // pgBackRestForSets is the pgBackRest the sets use (nil until h-pg lands).
-func (a *Appliance) pgBackRestForSets(reaper *supervisor.Reaper) *backup.PGBackRest { return nil }
+func (a *Appliance) pgBackRestForSets() func(context.Context) (*backup.PGBackRest, error) { return nil }
 
 // LockDataDir takes the data directory's lock for a tool that must run
 // with the appliance stopped (vanta restore); a running appliance holds

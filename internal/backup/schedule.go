@@ -358,7 +358,11 @@ func (sc *Scheduler) Prune(ctx context.Context, now time.Time) ([]Manifest, erro
 		sc.Service.o.Logger.Info("backup set pruned", "id", m.ID)
 	}
 	if sc.Service.o.PG != nil && keepFull > 0 {
-		if err := sc.Service.o.PG.Expire(ctx, keepFull); err != nil {
+		pg, err := sc.Service.o.PG(ctx)
+		if err != nil {
+			return drop, fmt.Errorf("pgbackrest expire: %w", err)
+		}
+		if err := pg.Expire(ctx, keepFull); err != nil {
 			return drop, fmt.Errorf("pgbackrest expire: %w", err)
 		}
 	}

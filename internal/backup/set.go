@@ -34,11 +34,13 @@ type Options struct {
 	Recipients []string // age1… public keys; none: a generated identity (IdentityFile)
 	Engine     string   // docdb (embedded, SQLite files) or mongod
 	MongoURI   string   // mongod: where mongodump connects
-	PG         *PGBackRest
-	Run        CommandRunner // runs mongodump; nil: os/exec
-	Version    string
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// PG gives the pgBackRest of the running appliance (its stanza made
+	// on first use); nil: no PostgreSQL part.
+	PG      func(ctx context.Context) (*PGBackRest, error)
+	Run     CommandRunner // runs mongodump; nil: os/exec
+	Version string
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Service makes and checks backup sets; one at a time.
@@ -204,7 +206,11 @@ func (s *Service) Create(ctx context.Context, kind Kind, progress func(Progress)
 
 	next("postgres", "postgres")
 	if s.o.PG != nil {
-		b, err := s.o.PG.Backup(ctx, kind)
+		pg, err := s.o.PG(ctx)
+		if err != nil {
+			return m, fmt.Errorf("postgres backup: %w", err)
+		}
+		b, err := pg.Backup(ctx, kind)
 		if err != nil {
 			return m, fmt.Errorf("postgres backup: %w", err)
 		}
@@ -356,7 +362,11 @@ func (s *Service) Verify(ctx context.Context, id string) (VerifyReport, error) {
 		return rep, err
 	}
 	if s.o.PG != nil && m.Postgres != nil {
-		if err := s.o.PG.Verify(ctx); err != nil {
+		pg, err := s.o.PG(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("pgbackrest verify: %w", err)
+		}
+		if err := pg.Verify(ctx); err != nil {
 			return rep, fmt.Errorf("pgbackrest verify: %w", err)
 		}
 		rep.Postgres = true
