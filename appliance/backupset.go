@@ -199,8 +199,14 @@ func reaperBackupRunner(r *supervisor.Reaper) backup.CommandRunner {
 	}
 }
 
-// pgBackRestForSets is the pgBackRest the sets use (nil until h-pg lands).
-func (a *Appliance) pgBackRestForSets() func(context.Context) (*backup.PGBackRest, error) { return nil }
+// pgBackRestForSets is the pgBackRest the sets use: the appliance's own
+// cluster's, none for an external PostgreSQL (VANTA_POSTGRES_URL).
+func (a *Appliance) pgBackRestForSets() func(context.Context) (*backup.PGBackRest, error) {
+	if a.cfg.PostgresURL != "" {
+		return nil // an external PostgreSQL is backed up by its own tools
+	}
+	return a.PGBackRest
+}
 
 // LockDataDir takes the data directory's lock for a tool that must run
 // with the appliance stopped (vanta restore); a running appliance holds
@@ -224,5 +230,19 @@ func RestorePostgres(cfg Config, backupDir string) (func() (*backup.PGBackRest, 
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	return func() (*backup.PGBackRest, error) { return nil, nil }, acc.uid, acc.gid, nil
+	cfg.BackupDir = backupDir
+	get := func() (*backup.PGBackRest, error) {
+		pg, err := PGBackRestFor(cfg)
+		if err != nil {
+			return nil, err
+		}
+		// The cipher pass is the restored secret; the configuration is
+		// where the appliance keeps it, so the restored cluster's
+		// restore_command finds it at the next boot.
+		if err := pg.WriteConfig(); err != nil {
+			return nil, err
+		}
+		return pg, nil
+	}
+	return get, acc.uid, acc.gid, nil
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/internal/audit"
 	"github.com/vanta-ledger/vanta/internal/background"
+	"github.com/vanta-ledger/vanta/internal/backup"
 	"github.com/vanta-ledger/vanta/internal/seal"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
@@ -59,6 +60,9 @@ type Appliance struct {
 	earlyFlush bool
 
 	resume resumeState // interrupted provisioning, finished at unseal (migrate.go)
+
+	pgbr   *backup.PGBackRest // WAL archiving and PostgreSQL's backups (pgbackrest.go)
+	stanza pgStanza
 
 	backups *backupSets // backup sets and their schedule (backupset.go)
 }
@@ -96,6 +100,11 @@ func Prepare(cfg Config, reaper *supervisor.Reaper, out io.Writer) (*Appliance, 
 		return nil, &supervisor.ConfigError{Program: ServicePostgres, Field: "user", Problem: err.Error()}
 	}
 	redisAcc, _ := serviceAccount("redis", false)
+	pgbackrestBin, err := exec.LookPath("pgbackrest")
+	if err != nil {
+		return nil, &supervisor.ConfigError{Program: ServicePostgres, Field: "archive_command",
+			Problem: "pgbackrest, which archives PostgreSQL's WAL and takes its backups, is not installed (scripts/install-deps installs it)"}
+	}
 	engine := cfg.MongoEngine
 	if engine == "auto" {
 		engine = "docdb"
@@ -126,7 +135,8 @@ func Prepare(cfg Config, reaper *supervisor.Reaper, out io.Writer) (*Appliance, 
 			Err: fmt.Errorf("cannot listen (set --listen or VANTA_LISTEN to a free address): %w", err)}
 	}
 	return &Appliance{cfg: cfg, layout: layout, catalog: cat, sup: sup, logger: logger, apiLn: apiLn,
-		resume: resumeState{unsealed: make(chan struct{}, 1)}}, nil
+		resume: resumeState{unsealed: make(chan struct{}, 1)},
+		pgbr:   newPGBackRest(cfg, layout, pgbackrestBin, pgUser)}, nil
 }
 
 // Run provisions the data directory, starts every service and serves
@@ -148,7 +158,7 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 	defer unlock()
 
 	prov := &provisioner{cfg: &a.cfg, layout: a.layout, reaper: reaper, logger: a.logger,
-		pgBin: a.catalog.pgBin, pgUser: a.catalog.pgUser, redisAcc: a.catalog.redis}
+		pgBin: a.catalog.pgBin, pgUser: a.catalog.pgUser, redisAcc: a.catalog.redis, pgbr: a.pgbr}
 	if a.catalog.engine == "mongod" {
 		prov.extra = append(prov.extra, a.catalog.writeMongodConfig)
 	}
@@ -380,6 +390,7 @@ func (a *Appliance) watchReady(ctx context.Context) {
 	for {
 		if servicesHealthy(a.sup.Status()) {
 			a.everReady.Store(true)
+			go a.ensureStanza(ctx) // beside the stores: a backup's first need, not theirs
 			stores, err := a.openStores(ctx)
 			if err != nil {
 				// Readiness stays below ready; the log says why.

@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/vanta-ledger/vanta/internal/atomicfile"
+	"github.com/vanta-ledger/vanta/internal/backup"
 	"github.com/vanta-ledger/vanta/supervisor"
 )
 
@@ -98,7 +99,8 @@ type provisioner struct {
 	pgBin    string
 	pgUser   account
 	redisAcc account
-	extra    []func() error // engine-specific steps
+	pgbr     *backup.PGBackRest // WAL archiving: its config, archive_command
+	extra    []func() error     // engine-specific steps
 
 	madeSetupToken bool // this boot made the setup token: print it once
 }
@@ -120,7 +122,9 @@ func (p *provisioner) run(ctx context.Context) error {
 		{"secrets", p.makeSecrets},
 		{"setup-token", func() (err error) { p.madeSetupToken, err = p.makeSetupToken(); return err }},
 		{"tls", p.makeSelfSigned},
+		{"postgres-version", p.checkPostgresVersion},
 		{"postgres-cluster", func() error { return p.initPostgres(ctx) }},
+		{"pgbackrest-config", p.writePGBackRestConfig},
 		{"postgres-config", p.writePostgresConfig},
 		{"redis-config", p.writeRedisConfig},
 	}
@@ -203,7 +207,7 @@ func checkReachable(dir string, a account) error {
 }
 
 func (p *provisioner) makeSecrets() error {
-	for _, name := range []string{"postgres-superuser", "postgres-app", "redis"} {
+	for _, name := range []string{"postgres-superuser", "postgres-app", "redis", pgBackRestCipher} {
 		if err := ensureSecret(p.layout.Secret(name)); err != nil {
 			return err
 		}
@@ -331,7 +335,10 @@ unix_socket_permissions = 0700
 password_encryption = 'scram-sha-256'
 logging_collector = off
 log_line_prefix = '%%m [%%p] '
-`, p.layout.Path("run", "postgres"))
+wal_level = replica
+archive_mode = on
+archive_command = %s
+`, p.layout.Path("run", "postgres"), backup.QuoteConfValue(p.pgbr.ArchiveCommand()))
 	return writeConfigFile(p.layout.Path("postgres", "vanta.conf"), []byte(conf), p.pgUser)
 }
 
@@ -419,19 +426,29 @@ func (p *provisioner) chown(path string, a account) error {
 // exit), as the postgres user, and returns its output in the error when it
 // fails.
 func (p *provisioner) exec(ctx context.Context, step, path string, stdin io.Reader, args ...string) error {
+	_, err := p.run1(ctx, step, path, stdin, args...)
+	return err
+}
+
+// output runs a one-off command as exec does and returns its output.
+func (p *provisioner) output(ctx context.Context, step, path string, args ...string) (string, error) {
+	return p.run1(ctx, step, path, nil, args...)
+}
+
+func (p *provisioner) run1(ctx context.Context, step, path string, stdin io.Reader, args ...string) (string, error) {
 	var cred *syscall.Credential
 	if !p.pgUser.self() {
 		cred = &syscall.Credential{Uid: uint32(p.pgUser.uid), Gid: uint32(p.pgUser.gid), Groups: []uint32{}}
 	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		return err
+		return "", err
 	}
 	var inR *os.File
 	if stdin != nil {
 		var inW *os.File
 		if inR, inW, err = os.Pipe(); err != nil {
-			return err
+			return "", err
 		}
 		go func() {
 			_, _ = io.Copy(inW, stdin)
@@ -451,7 +468,7 @@ func (p *provisioner) exec(ctx context.Context, step, path string, stdin io.Read
 	}
 	if err != nil {
 		outR.Close()
-		return err
+		return "", err
 	}
 	var out bytes.Buffer
 	copied := make(chan struct{})
@@ -469,9 +486,9 @@ func (p *provisioner) exec(ctx context.Context, step, path string, stdin io.Read
 	}
 	<-copied
 	if st := proc.Exit(); !st.Success() {
-		return fmt.Errorf("%s: %s: %s", step, st, lastLines(out.String(), 8))
+		return "", fmt.Errorf("%s: %s: %s", step, st, lastLines(out.String(), 8))
 	}
-	return nil
+	return out.String(), nil
 }
 
 func lastLines(s string, n int) string {

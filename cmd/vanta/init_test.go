@@ -804,3 +804,25 @@ func TestDataDirUnreachableForPostgres(t *testing.T) {
 		t.Errorf("err %v, output:\n%s", err, out)
 	}
 }
+
+// A data directory of another PostgreSQL major version stops the boot
+// before anything starts, naming both versions and the upgrade path.
+func TestPostgresMajorMismatchRefused(t *testing.T) {
+	data := dataDir(t)
+	if err := os.MkdirAll(filepath.Join(data, "postgres"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "postgres", "PG_VERSION"), []byte("99\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(vantaBin, "init", "--data", data, "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "VANTA_CONFIG=/dev/null")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "made by PostgreSQL 99, but this appliance runs PostgreSQL ") ||
+		!strings.Contains(string(out), "docs/OPERATIONS.md") {
+		t.Errorf("err %v, output:\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "postgres", "postmaster.pid")); !os.IsNotExist(err) {
+		t.Errorf("PostgreSQL was started on it: %v", err)
+	}
+}
