@@ -30,6 +30,9 @@ func TestSectionsNameTheBadValue(t *testing.T) {
 		{"GOD network", "god_allow[1]", "10.0.0.0/33", func(c *Config) { c.GODAllow = []string{"10.0.0.0/8", "10.0.0.0/33"} }},
 		{"TLS switch", "tls", "maybe", func(c *Config) { c.TLS = "maybe" }},
 		{"key without certificate", "tls_cert", "", func(c *Config) { c.TLSKey = "/k.pem" }},
+		{"backup recipient", "backup_recipients", "age1nope", func(c *Config) { c.BackupRecipients = "age1nope" }},
+		{"backup schedule", "backup_schedule", "full yearly", func(c *Config) { c.BackupSchedule = "full yearly" }},
+		{"backup retention", "backup_retention", "daily=-1", func(c *Config) { c.BackupRetention = "daily=-1" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
