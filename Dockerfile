@@ -129,7 +129,7 @@ RUN for v in PGDG_REPO PGDG_KEY_URL PGDG_KEY_FINGERPRINT \
     # does not have; let those calls succeed as no-ops during the install.
     ln -s /bin/true /usr/local/bin/systemctl; \
     apt-get install -y --no-install-recommends \
-      "postgresql-${PG_MAJOR}" \
+      "postgresql-${PG_MAJOR}" pgbackrest \
       "redis-server=${redis_version}" "redis-tools=${redis_version}" \
       mongodb-org-server \
       tesseract-ocr tesseract-ocr-eng poppler-utils; \

@@ -224,6 +224,16 @@ func (in *instance) waitLine(what string, match func(map[string]any) bool) map[s
 	}
 }
 
+// waitAnyLine is waitLine over every line so far, not only those past
+// the last match: for a line logged beside others in no fixed order.
+func (in *instance) waitAnyLine(what string, match func(map[string]any) bool) map[string]any {
+	in.t.Helper()
+	saved := in.cursor
+	in.cursor = 0
+	defer func() { in.cursor = saved }()
+	return in.waitLine(what, match)
+}
+
 func msg(m string) func(map[string]any) bool {
 	return func(l map[string]any) bool { return l["msg"] == m }
 }
@@ -537,6 +547,26 @@ func TestBootWriteStopReboot(t *testing.T) {
 	}
 	if _, err := pg.Exec(ctx, "INSERT INTO boot_probe VALUES ('ledger row')"); err != nil {
 		t.Fatal(err)
+	}
+	// PostgreSQL archives its WAL through pgBackRest, whose stanza the
+	// boot made once PostgreSQL was healthy.
+	in.waitAnyLine("pgbackrest stanza ready", msg("pgbackrest stanza ready"))
+	var segment string
+	if err := pg.QueryRow(ctx, "SELECT pg_walfile_name(pg_switch_wal())").Scan(&segment); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(guard); ; {
+		var last, failed *string
+		if err := pg.QueryRow(ctx, "SELECT last_archived_wal, last_failed_wal FROM pg_stat_archiver").Scan(&last, &failed); err != nil {
+			t.Fatal(err)
+		}
+		if last != nil && *last >= segment {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("WAL segment %s not archived (last archived %v, last failed %v)", segment, last, failed)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a real condition, with a deadline
 	}
 	pg.Close(ctx)
 	rc := redisClient(t, data)

@@ -206,11 +206,20 @@ func (p *PGBackRest) WriteConfig() error {
 // 0711 and left to their maker's account, so the account can pass
 // through them yet list nothing.
 func (p *PGBackRest) ownedDir(dir string) error {
-	if parent := filepath.Dir(dir); parent != dir {
-		if _, err := os.Stat(parent); errors.Is(err, os.ErrNotExist) {
-			if err := os.MkdirAll(parent, 0o711); err != nil {
-				return err
-			}
+	var missing []string
+	for d := filepath.Dir(dir); d != filepath.Dir(d); d = filepath.Dir(d) {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		missing = append(missing, d)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		// Chmod too: the umask (vanta init's is 077) would take the x bits.
+		if err := os.Mkdir(missing[i], 0o711); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		if err := os.Chmod(missing[i], 0o711); err != nil {
+			return err
 		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -255,9 +264,16 @@ func shellQuote(s string) string {
 
 // EnsureStanza creates the stanza (the repository's record of this
 // cluster) when it is missing and checks it when it is there; PostgreSQL
-// must be running. It is safe to call at every boot.
+// must be running. It is safe to call at every boot. A stanza made for
+// another cluster at this path (before a pg_upgrade: another version and
+// system identifier) is upgraded, so new backups follow the new cluster
+// while the old ones stay listed and restorable.
 func (p *PGBackRest) EnsureStanza(ctx context.Context) error {
 	_, err := p.command(ctx, "stanza-create")
+	var ce *CommandError
+	if errors.As(err, &ce) && strings.Contains(ce.Output, "[028]") { // info files exist but do not match the database
+		_, err = p.command(ctx, "stanza-upgrade")
+	}
 	return err
 }
 

@@ -155,8 +155,7 @@ func TestPGBackRestPointInTime(t *testing.T) {
 		if err := p.Expire(ctx, 0); err == nil {
 			t.Fatal("Expire(0) would drop every backup; it must refuse")
 		}
-		if err := pgc.start(pgc.pgdata, pgc.socket, "-c", "archive_mode=on", "-c", "wal_level=replica",
-			"-c", "archive_command="+p.ArchiveCommand()); err != nil {
+		if err := pgc.startArchiving(); err != nil {
 			t.Fatal(err)
 		}
 		full2, err := p.Backup(ctx, "full")
@@ -172,6 +171,27 @@ func TestPGBackRestPointInTime(t *testing.T) {
 		}
 		if len(list) != 1 || list[0].Label != full2.Label {
 			t.Fatalf("after expire: %+v, want only %s", list, full2.Label)
+		}
+	})
+	t.Run("a new cluster at the same path upgrades the stanza", func(t *testing.T) {
+		// As after pg_upgrade: another system identifier at pg1-path.
+		pgc.stop()
+		if err := os.Rename(pgc.pgdata, pgc.pgdata+".old"); err != nil {
+			t.Fatal(err)
+		}
+		if err := pgc.initdb(); err != nil {
+			t.Fatal(err)
+		}
+		if err := pgc.startArchiving(); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := p.EnsureStanza(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if list, err := p.Backups(ctx); err != nil || len(list) != 1 {
+			t.Fatalf("the old cluster's backup is no longer listed: %+v %v", list, err)
 		}
 	})
 }

@@ -106,25 +106,43 @@ func startPGCluster() (_ *pgCluster, err error) {
 	if err := c.pgbr.WriteConfig(); err != nil {
 		return nil, err
 	}
-	pwfile := filepath.Join(c.socket, "pw")
-	if err := os.WriteFile(pwfile, []byte(c.password+"\n"), 0o600); err != nil {
+	if err := c.initdb(); err != nil {
 		return nil, err
 	}
-	if err := c.chown(pwfile); err != nil {
-		return nil, err
-	}
-	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", c.pgdata, "-U", "postgres", "--pwfile="+pwfile,
-		"--auth=scram-sha-256", "--no-locale", "--encoding=UTF8", "--no-sync")
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	if out, err := initdb.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("initdb: %v: %s", err, out)
-	}
-	_ = os.Remove(pwfile)
-	if err := c.start(c.pgdata, c.socket, "-c", "archive_mode=on", "-c", "wal_level=replica",
-		"-c", "archive_command="+c.pgbr.ArchiveCommand()); err != nil {
+	if err := c.startArchiving(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// initdb makes a new cluster at c.pgdata, whose superuser's password
+// is c.password.
+func (c *pgCluster) initdb() error {
+	if err := c.ownedDir(c.pgdata); err != nil {
+		return err
+	}
+	pwfile := filepath.Join(c.socket, "pw")
+	if err := os.WriteFile(pwfile, []byte(c.password+"\n"), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(pwfile)
+	if err := c.chown(pwfile); err != nil {
+		return err
+	}
+	initdb := exec.Command(filepath.Join(c.bin, "initdb"), "-D", c.pgdata, "-U", "postgres", "--pwfile="+pwfile,
+		"--auth=scram-sha-256", "--no-locale", "--encoding=UTF8", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return fmt.Errorf("initdb: %v: %s", err, out)
+	}
+	return nil
+}
+
+// startArchiving starts the cluster at c.pgdata archiving into the
+// repository, as the appliance's is.
+func (c *pgCluster) startArchiving() error {
+	return c.start(c.pgdata, c.socket, "-c", "archive_mode=on", "-c", "wal_level=replica",
+		"-c", "archive_command="+c.pgbr.ArchiveCommand())
 }
 
 func (c *pgCluster) chown(path string) error {
