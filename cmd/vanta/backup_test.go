@@ -244,6 +244,23 @@ func TestBackupRestoreDrill(t *testing.T) {
 
 	// Onto a fresh data directory, with the identity copied off the box.
 	fresh := dataDir(t)
+	dumpLogs := func(dir string) {
+		t.Cleanup(func() {
+			if !t.Failed() {
+				return
+			}
+			logs, _ := filepath.Glob(filepath.Join(dir, "log", "*"))
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				if len(b) > 3000 {
+					b = b[len(b)-3000:]
+				}
+				t.Logf("%s:\n%s", l, b)
+			}
+		})
+	}
+	dumpLogs(fresh)
+	dumpLogs(data)
 	idFile := filepath.Join(t.TempDir(), "backup.key")
 	key, _ := os.ReadFile(backup.IdentityFile(data))
 	if err := os.WriteFile(idFile, key, 0o600); err != nil {
