@@ -127,6 +127,9 @@ func Restore(ctx context.Context, o RestoreOptions) (Manifest, error) {
 		if err := pg.Restore(ctx, m.Postgres.Label, target, pgdata); err != nil {
 			return m, fmt.Errorf("postgres restore: %w", err)
 		}
+		if err := noHotStandby(pgdata); err != nil {
+			return m, fmt.Errorf("postgres restore: %w", err)
+		}
 	}
 	if err := os.RemoveAll(stage); err != nil {
 		return m, fmt.Errorf("remove the old data: %w", err)
@@ -166,4 +169,19 @@ func swapIn(restored, target, old string) error {
 		return err
 	}
 	return os.Rename(restored, target)
+}
+
+// noHotStandby keeps the restored cluster closed to connections until its
+// recovery is over: a hot standby would answer the appliance's health
+// check and its migrations would meet a read-only database.
+func noHotStandby(pgdata string) error {
+	f, err := os.OpenFile(filepath.Join(pgdata, "postgresql.auto.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString("\n# vanta restore: no connections until recovery ends\nhot_standby = 'off'\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
