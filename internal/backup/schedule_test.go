@@ -1,6 +1,9 @@
 package backup
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +163,49 @@ func TestRetentionSelect(t *testing.T) {
 		if got := ids(keep); got != tc.keep || keepFull != tc.keepFull || len(keep)+len(drop) != len(tc.sets) {
 			t.Errorf("%s: keep %q (keepFull %d), drop %q; want keep %q (keepFull %d)", tc.name, got, keepFull, ids(drop), tc.keep, tc.keepFull)
 		}
+	}
+}
+
+// The scheduler makes a set when one is due and not otherwise, and the
+// retention prunes the older sets (a fake clock: now is passed in).
+func TestSchedulerStepAndPrune(t *testing.T) {
+	ctx := context.Background()
+	data, bdir := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(data, "companies"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	now := ts("2026-12-01T12:00:00Z")
+	svc := New(Options{DataDir: data, Dir: bdir, Engine: "docdb", Now: func() time.Time { return now }})
+	sched, _ := ParseSchedule("full daily at 01:00")
+	sc := &Scheduler{Service: svc, Schedule: sched, Retention: Retention{Daily: 1}, Started: now}
+	count := func() int {
+		sets, err := svc.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(sets)
+	}
+	step := func(at string, want int) {
+		t.Helper()
+		now = ts(at)
+		if err := sc.Step(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		if got := count(); got != want {
+			t.Fatalf("at %s: %d sets, want %d", at, got, want)
+		}
+	}
+	step("2026-12-01T12:00:00Z", 0) // started after today's 01:00: wait for tomorrow's
+	step("2026-12-02T00:59:00Z", 0)
+	step("2026-12-02T01:00:30Z", 1)
+	step("2026-12-02T01:01:30Z", 1) // done for today
+	step("2026-12-03T01:00:10Z", 1) // a new one, and yesterday's pruned
+	sets, _ := svc.List()
+	if sets[0].Started.Day() != 3 {
+		t.Fatalf("kept %s, want the newest", sets[0].ID)
+	}
+	samples, _ := sc.AlertSource().Samples(ctx, now.Add(time.Hour))
+	if len(samples) != 2 || samples[0].Value != 0 || samples[1].Value < 3600 || samples[1].Value > 3601 {
+		t.Fatalf("samples %+v", samples)
 	}
 }
