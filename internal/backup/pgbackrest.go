@@ -376,11 +376,27 @@ func parseInfo(out []byte, stanza string) ([]PGBackup, error) {
 	return list, nil
 }
 
+// ErrVerifyFailed is a repository whose files do not all match their
+// checksums (Verify's error wraps it, with pgBackRest's report).
+var ErrVerifyFailed = errors.New("pgbackrest verify found damaged or missing files")
+
 // Verify checks every file of the repository (backups and archived WAL)
-// against its checksum; an error names what is wrong.
+// against its checksum; an error names what is wrong. pgBackRest 2.45
+// exits 0 whatever it finds, so its report (--verbose: a line per
+// backup) is read: any "status: error" or "status: invalid" line fails.
 func (p *PGBackRest) Verify(ctx context.Context) error {
-	_, err := p.command(ctx, "verify")
-	return err
+	out, err := p.command(ctx, "verify", "--output=text", "--verbose")
+	if err != nil {
+		return err
+	}
+	report := strings.TrimSpace(string(out))
+	if !strings.Contains(report, "status: ") {
+		return &CommandError{Command: "verify", Output: report, Err: errors.New("no status in its report")}
+	}
+	if strings.Contains(report, "status: error") || strings.Contains(report, "status: invalid") {
+		return fmt.Errorf("%w:\n%s", ErrVerifyFailed, report)
+	}
+	return nil
 }
 
 // Restore restores the cluster into pgdata (its files are replaced in

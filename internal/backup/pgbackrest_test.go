@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -194,6 +196,34 @@ func TestPGBackRestPointInTime(t *testing.T) {
 			t.Fatalf("the old cluster's backup is no longer listed: %+v %v", list, err)
 		}
 	})
+	t.Run("verify finds a damaged file", func(t *testing.T) {
+		var victim string
+		_ = filepath.WalkDir(filepath.Join(p.RepoPath, "backup"), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && victim == "" && d.Type().IsRegular() && strings.Contains(path, "pg_data") {
+				if st, _ := d.Info(); st != nil && st.Size() > 64 {
+					victim = path
+				}
+			}
+			return err
+		})
+		if victim == "" {
+			t.Fatal("no backup file to damage")
+		}
+		b, err := os.ReadFile(victim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0xff
+		if err := os.WriteFile(victim, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err = p.Verify(ctx)
+		rel, _ := filepath.Rel(filepath.Join(p.RepoPath, "backup", "vanta"), victim)
+		label, _, _ := strings.Cut(rel, "/")
+		if !errors.Is(err, ErrVerifyFailed) || !strings.Contains(err.Error(), label) {
+			t.Fatalf("verify with %s damaged: %v, want ErrVerifyFailed naming %s", victim, err, label)
+		}
+	})
 }
 
 // filesContaining counts the regular files under dir that hold s.
@@ -256,7 +286,53 @@ func TestParseInfo(t *testing.T) {
 	if b, ok := pickBackup(list, "", time.Unix(1764637390, 0)); !ok || b.Kind != "incr" {
 		t.Fatalf("pickBackup at the end: %+v %v", b, ok)
 	}
+	// Within the second the incr stopped in, it may not have ended yet:
+	// the full is the sure one.
+	if b, ok := pickBackup(list, "", time.Unix(1764637382, 500e6)); !ok || b.Kind != "full" {
+		t.Fatalf("pickBackup in the incr's last second: %+v %v", b, ok)
+	}
+	if b, ok := pickBackup(list, list[0].Label, time.Time{}); !ok || b.Label != list[0].Label {
+		t.Fatalf("pickBackup by label: %+v %v", b, ok)
+	}
 	if _, ok := pickBackup(list, "", time.Unix(1764637324, 0)); ok {
 		t.Fatal("pickBackup before every backup finished found one")
+	}
+}
+
+// The configuration carries the cipher, is the PostgreSQL account's
+// alone, and is not written without a pass.
+func TestWriteConfig(t *testing.T) {
+	p := *pgc.pgbr
+	raw, err := os.ReadFile(p.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass, err := os.ReadFile(p.CipherPassFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"repo1-cipher-type=aes-256-cbc\n", "repo1-cipher-pass=" + string(pass) + "\n",
+		"repo1-path=" + p.RepoPath + "\n", "[vanta]\npg1-path=" + p.PGData + "\n"} {
+		if !bytes.Contains(raw, []byte(want)) {
+			t.Errorf("config lacks %q:\n%s", want, raw)
+		}
+	}
+	st, err := os.Stat(p.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("config mode %04o, want 0600", st.Mode().Perm())
+	}
+	if p.Cred != nil && st.Sys().(*syscall.Stat_t).Uid != p.Cred.Uid {
+		t.Errorf("config owned by uid %d, want the PostgreSQL account's %d", st.Sys().(*syscall.Stat_t).Uid, p.Cred.Uid)
+	}
+	p.CipherPassFile = filepath.Join(t.TempDir(), "missing")
+	p.ConfigPath = filepath.Join(t.TempDir(), "pgbackrest.conf")
+	if err := p.WriteConfig(); err == nil {
+		t.Fatal("config written without a cipher pass")
+	}
+	if _, err := os.Stat(p.ConfigPath); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a config was left behind: %v", err)
 	}
 }
