@@ -125,7 +125,7 @@ func Restore(ctx context.Context, o RestoreOptions) (Manifest, error) {
 			target = m.Postgres.Stop
 		}
 		if err := pg.Restore(ctx, m.Postgres.Label, target, pgdata); err != nil {
-			return m, fmt.Errorf("postgres restore: %w", err)
+			return m, fmt.Errorf("postgres restore: %w (the data directory's previous trees are kept in %s until the next restore)", err, oldDir)
 		}
 		if err := noHotStandby(pgdata); err != nil {
 			return m, fmt.Errorf("postgres restore: %w", err)
