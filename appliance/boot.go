@@ -68,6 +68,8 @@ type Appliance struct {
 	pgbr         *backup.PGBackRest // WAL archiving and PostgreSQL's backups (pgbackrest.go)
 	stanza       pgStanza
 	sealWatchers []func(action string, details map[string]any) // OnSealEvent
+
+	backups *backupSets // backup sets and their schedule (backupset.go)
 }
 
 type earlyEvent struct {
@@ -166,6 +168,9 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 		prov.extra = append(prov.extra, a.catalog.writeMongodConfig)
 	}
 	if err := prov.run(ctx); err != nil {
+		return err
+	}
+	if err := a.setupBackups(reaper); err != nil {
 		return err
 	}
 	if err := a.openSetupGate(prov.madeSetupToken); err != nil {
@@ -413,6 +418,7 @@ func (a *Appliance) watchReady(ctx context.Context) {
 			go a.resumeProvisioning(ctx, stores)
 			a.flushEarlyEvents(stores)
 			a.spendSetupTokenIfGOD(ctx, stores)
+			a.startBackupSchedule(ctx)
 			a.logger.Info("services healthy", "sealed", a.seal.Sealed())
 			return
 		}

@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vanta-ledger/vanta/internal/backup"
 	"github.com/vanta-ledger/vanta/internal/quota"
 	"github.com/vanta-ledger/vanta/internal/security"
 	"github.com/vanta-ledger/vanta/supervisor"
@@ -219,10 +220,19 @@ type BackupConfig struct {
 	// BackupDir holds the backups; empty: $DATA/backups. Validate makes
 	// it absolute.
 	BackupDir string `yaml:"backup_dir"`
+	// BackupRecipients are age public keys (age1…), comma separated; empty:
+	// an identity generated on the box ($DATA/secrets/backup-identity.age).
+	BackupRecipients string `yaml:"backup_recipients"`
+	// BackupSchedule is "KIND PERIOD [at HH:MM]" entries (UTC), or "off".
+	BackupSchedule string `yaml:"backup_schedule"`
+	// BackupRetention is daily=N,weekly=N,monthly=N.
+	BackupRetention string `yaml:"backup_retention"`
 }
 
 // Defaults is the backup section when nothing is set.
-func (BackupConfig) Defaults() BackupConfig { return BackupConfig{} }
+func (BackupConfig) Defaults() BackupConfig {
+	return BackupConfig{BackupSchedule: backup.DefaultSchedule, BackupRetention: backup.DefaultRetention}
+}
 
 func (c *BackupConfig) validate(bad badFunc, dataDir string) {
 	if c.BackupDir == "" {
@@ -431,6 +441,9 @@ func (c *Config) envVars() []struct {
 		{"VANTA_TLS_KEY", str(&c.TLSKey)},
 		{"VANTA_LLAMA_SERVER", str(&c.LlamaServer)},
 		{"VANTA_LLM_MEMORY_MB", intVar(&c.LLMMemoryMB)},
+		{"VANTA_BACKUP_RECIPIENTS", str(&c.BackupRecipients)},
+		{"VANTA_BACKUP_SCHEDULE", str(&c.BackupSchedule)},
+		{"VANTA_BACKUP_RETENTION", str(&c.BackupRetention)},
 		{"VANTA_LLM_CONTEXT", intVar(&c.LLMContext)},
 		{"VANTA_LLM_PORT", intVar(&c.LLMPort)},
 		{"VANTA_SECURITY_BRUTE_FORCE_FAILURES", intVar(&c.SecurityBruteForceFailures)},
@@ -579,6 +592,7 @@ func (c *Config) Validate() error {
 	c.BackupConfig.validate(bad, c.DataDir)
 	c.SecurityConfig.validate(bad)
 	c.AlertConfig.validate(bad)
+	c.BackupConfig.validateSets(bad)
 	for i, p := range c.Programs {
 		if _, err := p.program(); err != nil {
 			bad(fmt.Sprintf("programs[%d]", i), p.Name, err)

@@ -34,6 +34,9 @@ func TestSectionsNameTheBadValue(t *testing.T) {
 		{"negative brute-force count", "security_brute_force_failures", "-1", func(c *Config) { c.SecurityBruteForceFailures = -1 }},
 		{"brute-force window too short", "security_brute_force_window", "30s", func(c *Config) { c.SecurityBruteForceWindow = Duration(30 * time.Second) }},
 		{"retention below GOD's days", "security_retention_days", "7", func(c *Config) { c.SecurityRetentionDays = 7 }},
+		{"backup recipient", "backup_recipients", "age1nope", func(c *Config) { c.BackupRecipients = "age1nope" }},
+		{"backup schedule", "backup_schedule", "full yearly", func(c *Config) { c.BackupSchedule = "full yearly" }},
+		{"backup retention", "backup_retention", "daily=-1", func(c *Config) { c.BackupRetention = "daily=-1" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

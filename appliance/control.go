@@ -54,6 +54,7 @@ func (a *Appliance) listenControl() (net.Listener, error) {
 func (a *Appliance) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	a.transferRoutes(mux)
+	a.backupRoutes(mux)
 	mux.HandleFunc("GET /v1/seal", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.seal.Status())
 	})

@@ -30,7 +30,10 @@ const benchUsage = `usage: vanta bench boot [--runs N] [--json]
        vanta bench ledger [--clients 1,8,32,64] [--duration 10s] [--json] (--help for all)
        vanta bench extract --data FILE [--engine rules|llm] [--split train|holdout|all] [--json]
        vanta bench documents [--data DIR] [--count N] [--json] (--help for all)
+       vanta bench backup [--lines 1000000] [--json]
 
+backup a full backup set of a company of --lines journal lines, its
+       restore onto a fresh data directory and that one's boot
 boot   cold first boot, warm boot to ready and shutdown of 'vanta init',
        beside PostgreSQL and Redis started bare in the same data directory
 ledger posting, batches, a hot account and reports through the API of a
@@ -48,6 +51,9 @@ func cmdBench(args []string) int {
 	}
 	if len(args) > 0 && args[0] == "extract" {
 		return cmdBenchExtract(args[1:])
+	}
+	if len(args) > 0 && args[0] == "backup" {
+		return cmdBenchBackup(args[1:])
 	}
 	if len(args) > 0 && args[0] == "documents" {
 		return cmdBenchDocuments(args[1:])

@@ -361,55 +361,12 @@ func (a *benchAppliance) reportTimes(ctx context.Context, cfg ledgerBenchConfig,
 	if err := a.relogin(ctx, []*benchCompany{c}); err != nil {
 		return nil, err
 	}
-	entries := (cfg.Lines + 1) / 2
-	batches := (entries + cfg.Batch - 1) / cfg.Batch
 	now := time.Now().UTC()
-	begin := time.Now()
-	workers := 4
-	jobs := make(chan int)
-	var mu sync.Mutex
-	var firstErr error
-	done := 0
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 7))
-			for n := range jobs {
-				size := min(cfg.Batch, entries-n*cfg.Batch)
-				body := c.batchJSON(rng, size, func() string { return now.AddDate(0, 0, -rng.IntN(365)).Format(time.DateOnly) })
-				code, data, err := a.call(ctx, "POST", c.path("/journal-entries/batch"), c.token, body)
-				mu.Lock()
-				if err == nil && code != 201 {
-					err = fmt.Errorf("batch: %d %.300s", code, data)
-				}
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				done++
-				if done%50 == 0 {
-					fmt.Fprintf(progress, "reports company: %d/%d batches\n", done, batches)
-				}
-				mu.Unlock()
-			}
-		}()
+	build, err := a.fillLines(ctx, c, cfg.Lines, cfg.Batch, progress)
+	if err != nil {
+		return nil, err
 	}
-	for n := range batches {
-		mu.Lock()
-		failed := firstErr != nil
-		mu.Unlock()
-		if failed || ctx.Err() != nil {
-			break
-		}
-		jobs <- n
-	}
-	close(jobs)
-	wg.Wait()
-	if firstErr != nil {
-		return nil, fmt.Errorf("building %d lines: %w", cfg.Lines, firstErr)
-	}
-	rep.BuildS = time.Since(begin).Seconds()
+	rep.BuildS = build.Seconds()
 	if err := a.relogin(ctx, []*benchCompany{c}); err != nil {
 		return nil, err
 	}
@@ -449,4 +406,59 @@ func (a *benchAppliance) reportTimes(ctx context.Context, cfg ledgerBenchConfig,
 	}
 	rep.TrialBalance, rep.ProfitLoss, rep.TBCached = summarize(tb), summarize(pl), summarize(cached)
 	return rep, nil
+}
+
+// fillLines posts about lines journal lines (two per entry, dated over
+// the last year) into c, in batches from four workers, and returns how
+// long it took.
+func (a *benchAppliance) fillLines(ctx context.Context, c *benchCompany, lines, batch int, progress io.Writer) (time.Duration, error) {
+	entries := (lines + 1) / 2
+	batches := (entries + batch - 1) / batch
+	now := time.Now().UTC()
+	begin := time.Now()
+	workers := 4
+	jobs := make(chan int)
+	var mu sync.Mutex
+	var firstErr error
+	done := 0
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for n := range jobs {
+				size := min(batch, entries-n*batch)
+				body := c.batchJSON(rng, size, func() string { return now.AddDate(0, 0, -rng.IntN(365)).Format(time.DateOnly) })
+				code, data, err := a.call(ctx, "POST", c.path("/journal-entries/batch"), c.token, body)
+				mu.Lock()
+				if err == nil && code != 201 {
+					err = fmt.Errorf("batch: %d %.300s", code, data)
+				}
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				done++
+				if done%50 == 0 {
+					fmt.Fprintf(progress, "lines:  %d/%d batches\n", done, batches)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for n := range batches {
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed || ctx.Err() != nil {
+			break
+		}
+		jobs <- n
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		return 0, fmt.Errorf("building %d lines: %w", lines, firstErr)
+	}
+	return time.Since(begin), nil
 }

@@ -65,16 +65,22 @@ type benchAccount struct {
 // quotas raised out of the way (the load is the point, not the limiter)
 // and waits until its services are healthy.
 func startBenchAppliance(ctx context.Context, progress io.Writer) (*benchAppliance, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "vanta-bench-ledger-")
 	if err != nil {
 		return nil, err
 	}
 	if err := os.Chmod(dir, 0o711); err != nil { // postgres and redis run as their own users
 		os.RemoveAll(dir)
+		return nil, err
+	}
+	return startBenchApplianceIn(ctx, dir, nil, progress)
+}
+
+// startBenchApplianceIn boots an appliance on dir (new or restored) with
+// extra environment; on failure dir is removed.
+func startBenchApplianceIn(ctx context.Context, dir string, env []string, progress io.Writer) (*benchAppliance, error) {
+	self, err := os.Executable()
+	if err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -88,6 +94,7 @@ func startBenchAppliance(ctx context.Context, progress io.Writer) (*benchApplian
 	a.cmd = exec.Command(self, "init", "--data", dir, "--listen", addr)
 	a.cmd.Env = append(os.Environ(), "VANTA_CONFIG=/dev/null",
 		"VANTA_QUOTA_USER_RPM=1000000000", "VANTA_QUOTA_COMPANY_RPM=1000000000")
+	a.cmd.Env = append(a.cmd.Env, env...)
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := a.cmd.StdoutPipe()
 	if err != nil {
@@ -166,6 +173,12 @@ func (a *benchAppliance) lastLines() string {
 
 // stop ends the appliance and removes its data directory.
 func (a *benchAppliance) stop() {
+	a.halt()
+	os.RemoveAll(a.dir)
+}
+
+// halt ends the appliance, keeping its data directory.
+func (a *benchAppliance) halt() {
 	select {
 	case <-a.exited:
 	default:
@@ -177,7 +190,6 @@ func (a *benchAppliance) stop() {
 			<-a.exited
 		}
 	}
-	os.RemoveAll(a.dir)
 }
 
 // call sends one request; body is JSON bytes or nil.

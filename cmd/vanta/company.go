@@ -149,18 +149,6 @@ func (p *progress) finish() {
 	}
 }
 
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
 func companyExport(c *ctlClient, company, out, recipient string, asJSON bool) int {
 	if _, err := uuid.Parse(company); err != nil {
 		return companyFail("export", fmt.Errorf("--company %q is not a company id", company), asJSON)

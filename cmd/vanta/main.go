@@ -32,6 +32,8 @@ commands:
   docdb     run the embedded MongoDB-protocol document store
   bench     measure the appliance (bench boot)
   company   move one company: export to a bundle, import from one
+  backup    backup sets: now, list, verify (over the control socket)
+  restore   restore a backup set, with the appliance stopped
   version   print the version
 
 Run 'vanta <command> -h' for a command's flags.
@@ -61,6 +63,10 @@ func main() {
 		code = cmdBench(args)
 	case "company":
 		code = cmdCompany(args)
+	case "backup":
+		code = cmdBackup(args)
+	case "restore":
+		code = cmdRestore(args)
 	case "version", "-version", "--version":
 		fmt.Printf("vanta %s (%s, %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":
