@@ -22,6 +22,7 @@ import (
 func alertSources(cfg appliance.Config, a *appliance.Appliance, live []alerts.Source) []alerts.Source {
 	return append(live,
 		trendsAdvisor(cfg, a).AlertSource(),
+		a.BackupAlertSource(),
 	)
 }
 

@@ -165,6 +165,22 @@ alerts:
 		t.Fatalf("resolution %+v of %+v", r, a)
 	}
 
+	// A failed backup: the set has nowhere to go (its directory is a
+	// file), the command says so, and the alert reaches the receiver.
+	sets := filepath.Join(data, "backups", "sets")
+	if err := os.RemoveAll(sets); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sets, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(vantaBin, "backup", "now", "--data", data, "--json").CombinedOutput(); err == nil {
+		t.Fatalf("vanta backup now succeeded with no room for its set:\n%s", out)
+	}
+	if b := awaitAlert(t, got, "backup_failed", "firing", "alertname", "backup_failed"); b.Labels["severity"] != "critical" {
+		t.Fatalf("backup alert %+v", b)
+	}
+
 	// The operator sees them on the box, sealed.
 	out, err := exec.Command(vantaBin, "ctl", "alerts", "--data", data, "--state", "firing").Output()
 	if err != nil || !strings.Contains(string(out), "service_restart_loop") || !strings.Contains(string(out), "service=flaky") {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"path/filepath"
-
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/metrics"
 	"github.com/vanta-ledger/vanta/internal/quota"
@@ -15,9 +13,9 @@ func newMetrics(cfg appliance.Config, a *appliance.Appliance) *metrics.Registry 
 	q := cfg.QuotaConfig
 	return metrics.NewRegistry(metrics.Options{
 		Services: a.Supervisor().Status,
-		// The backup directory's default (VANTA_BACKUP_DIR); the
-		// filesystem of its nearest existing parent until it is made.
-		Disks:     []string{cfg.DataDir, filepath.Join(cfg.DataDir, "backups")},
+		// The backup directory (VANTA_BACKUP_DIR): the filesystem of its
+		// nearest existing parent until it is made.
+		Disks:     []string{cfg.DataDir, cfg.BackupDir},
 		Stores:    a.Stores,
 		Sealed:    a.Seal().Sealed,
 		Companies: metrics.StoresCompanyReader{Stores: a.Stores, Limits: quota.Limits{AIPerHour: q.QuotaAIPerHour, StorageBytes: q.QuotaStorageBytes}},
