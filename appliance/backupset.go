@@ -154,48 +154,7 @@ func reaperBackupRunner(r *supervisor.Reaper) backup.CommandRunner {
 		if err != nil {
 			return err
 		}
-		if stdout == nil {
-			stdout = io.Discard
-		}
-		if stderr == nil {
-			stderr = io.Discard
-		}
-		outR, outW, err := os.Pipe()
-		if err != nil {
-			return err
-		}
-		errR, errW, err := os.Pipe()
-		if err != nil {
-			outR.Close()
-			outW.Close()
-			return err
-		}
-		proc, err := r.Start(supervisor.Command{Path: path, Args: append([]string{name}, args...), Env: env, Cred: cred, Stdout: outW, Stderr: errW})
-		outW.Close()
-		errW.Close()
-		if err != nil {
-			outR.Close()
-			errR.Close()
-			return err
-		}
-		var copied sync.WaitGroup
-		copied.Add(2)
-		go func() { defer copied.Done(); _, _ = io.Copy(stdout, outR); outR.Close() }()
-		go func() { defer copied.Done(); _, _ = io.Copy(stderr, errR); errR.Close() }()
-		select {
-		case <-proc.Done():
-		case <-ctx.Done():
-			_ = proc.SignalGroup(syscall.SIGKILL)
-			<-proc.Done()
-		}
-		copied.Wait()
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		if st := proc.Exit(); !st.Success() {
-			return fmt.Errorf("%s: %s", name, st)
-		}
-		return nil
+		return r.Exec(ctx, supervisor.Command{Path: path, Args: append([]string{name}, args...), Env: env, Cred: cred}, stdout, stderr)
 	}
 }
 

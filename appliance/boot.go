@@ -139,9 +139,11 @@ func Prepare(cfg Config, reaper *supervisor.Reaper, out io.Writer) (*Appliance, 
 		return nil, &FieldError{Source: "config", Field: "listen", Value: cfg.Listen,
 			Err: fmt.Errorf("cannot listen (set --listen or VANTA_LISTEN to a free address): %w", err)}
 	}
+	pgbr := newPGBackRest(cfg, layout, pgbackrestBin, pgUser)
+	pgbr.Run = reaperBackupRunner(reaper) // we reap every child: never os/exec
 	return &Appliance{cfg: cfg, layout: layout, catalog: cat, sup: sup, logger: logger, apiLn: apiLn,
 		resume: resumeState{unsealed: make(chan struct{}, 1)},
-		pgbr:   newPGBackRest(cfg, layout, pgbackrestBin, pgUser)}, nil
+		pgbr:   pgbr}, nil
 }
 
 // Run provisions the data directory, starts every service and serves

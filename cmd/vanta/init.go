@@ -12,7 +12,6 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/api"
-	"github.com/vanta-ledger/vanta/internal/backup"
 	"github.com/vanta-ledger/vanta/internal/extract"
 	"github.com/vanta-ledger/vanta/internal/metrics"
 	"github.com/vanta-ledger/vanta/internal/quota"
@@ -45,7 +44,6 @@ func cmdInit(args []string) int {
 	go reaper.Run(context.Background())
 	// The document pipeline's tools are children too: the reaper starts them.
 	extract.Runner = reaperRunner(reaper)
-	backup.DefaultRunner = backupRunner(reaper) // pgbackrest, as PostgreSQL's account
 
 	app, err := appliance.Prepare(cfg, reaper, out)
 	if err != nil {

@@ -29,11 +29,6 @@ import (
 // status); nil means os/exec, for the CLI and tests.
 type CommandRunner func(ctx context.Context, name string, args, env []string, cred *syscall.Credential, stdout, stderr io.Writer) error
 
-// DefaultRunner, when set, runs the tools of every PGBackRest whose Run is
-// nil. vanta init sets it once, before anything runs, to a runner that
-// starts them through its reaper.
-var DefaultRunner CommandRunner
-
 // Kind is a pgBackRest backup type: "full" (a copy of everything),
 // "diff" (the changes since the last full) or "incr" (the changes since
 // the last backup of any kind).
@@ -515,9 +510,6 @@ func (p *PGBackRest) command(ctx context.Context, cmd string, args ...string) ([
 	var stdout bytes.Buffer
 	stderr := &tailBuffer{max: 8 << 10}
 	run := p.Run
-	if run == nil {
-		run = DefaultRunner
-	}
 	if run == nil {
 		run = ExecRunner
 	}

@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -63,7 +64,7 @@ func New(o Options) *Service {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if o.Run == nil {
-		o.Run = execRunner
+		o.Run = ExecRunner
 	}
 	return &Service{o: o}
 }
@@ -244,10 +245,11 @@ func (s *Service) Create(ctx context.Context, kind Kind, progress func(Progress)
 }
 
 func writeManifest(dir string, m Manifest) error {
-	b, err := jsonIndent(m)
+	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
+	b = append(b, '\n')
 	tmp := filepath.Join(dir, ManifestFile+".tmp")
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
