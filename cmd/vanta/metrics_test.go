@@ -9,14 +9,13 @@ import (
 	"testing"
 )
 
-// TestMetricsEndpoint scrapes the real appliance's /metrics as GOD and as
-// a scraper on the same host without a token, is refused for a company
+// checkMetrics scrapes the real appliance's /metrics as GOD and as a
+// scraper on the same host without a token, is refused for a company
 // admin, a bad token and a forwarded request, holds the output to
 // promtool's checks (no warnings), and finds the series per route, per
-// service and per company; sealed, the host and service families stay
-// and the company ones go.
-func TestMetricsEndpoint(t *testing.T) {
-	w := newWorld(t)
+// service and per company. It shares TestSecurityEventsAndMetrics's world:
+// a world is the suite's dearest fixture.
+func checkMetrics(t *testing.T, w *world) {
 	in := w.in
 	god, admin := w.god.AccessToken, w.byRole["admin"].AccessToken
 	a := "/api/v1/companies/" + w.a.ID
@@ -87,9 +86,14 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 
-	// Sealed: still served to the local scraper, without company figures.
-	in.mustCall("POST", "/api/v1/sys/seal", god, map[string]any{}, 200, nil)
-	code, body = in.call("GET", "/metrics", "", nil)
+}
+
+// checkSealedMetrics runs while w is sealed: the host and service
+// families are still served to the local scraper, the company ones are
+// not, and GOD's token (god) cannot be checked.
+func checkSealedMetrics(t *testing.T, w *world, god string) {
+	in := w.in
+	code, body := in.call("GET", "/metrics", "", nil)
 	if code != 200 {
 		t.Fatalf("/metrics sealed: %d %s", code, body)
 	}

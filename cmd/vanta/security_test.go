@@ -42,16 +42,19 @@ func (w *world) securityEvents(t *testing.T, path, token string, match func(secu
 	}
 }
 
-// TestSecurityEvents: on one appliance, each detector's cause shows up as
-// its event (brute force, a probe of another company, GOD from a new
-// address, an audit chain that stops verifying, a wrong unseal share), is
-// counted per company, and only GOD (and a company's admin, for its own)
-// may read them.
-func TestSecurityEvents(t *testing.T) {
+// TestSecurityEventsAndMetrics: on one appliance, /metrics answers as
+// checkMetrics and checkSealedMetrics say, and each security detector's
+// cause shows up as its event (brute force, a probe of another company,
+// GOD from a new address, an audit chain that stops verifying, a wrong
+// unseal share), is counted per company, and only GOD (and a company's
+// admin, for its own) may read them.
+func TestSecurityEventsAndMetrics(t *testing.T) {
 	w := newWorldWith(t, []string{"VANTA_TRUSTED_PROXIES=1", "VANTA_SECURITY_BRUTE_FORCE_FAILURES=3"})
 	in := w.in
 	god := w.god.AccessToken
 	const sys = "/api/v1/sys/security-events"
+
+	t.Run("metrics", func(t *testing.T) { checkMetrics(t, w) })
 
 	t.Run("attackers are refused", func(t *testing.T) {
 		for _, path := range []string{sys, sys + "/summary"} {
@@ -156,6 +159,7 @@ func TestSecurityEvents(t *testing.T) {
 
 	t.Run("wrong unseal share", func(t *testing.T) {
 		in.mustCall("POST", "/api/v1/sys/seal", god, nil, 200, nil)
+		checkSealedMetrics(t, w, god)
 		wrong := []byte(w.shares[0])
 		i := len(wrong) / 2
 		if wrong[i] == 'a' {
