@@ -443,7 +443,13 @@ func mongoClient(t *testing.T, data string) *mongo.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Disconnect(context.Background()) })
+	// Bounded: a client whose server has stopped (the test stopped its
+	// appliance) otherwise waits a long time to let go.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		c.Disconnect(ctx)
+	})
 	return c
 }
 
