@@ -12,8 +12,8 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/alerts"
-	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/pgtest"
+	"github.com/vanta-ledger/vanta/internal/pgtest/systemtest"
 )
 
 var (
@@ -32,19 +32,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer pg.Stop()
-	migrated = pg.Template(func(ctx context.Context, dsn string) error {
-		reg, err := appliance.Migrations()
-		if err != nil {
-			return err
-		}
-		db, err := pgxpool.New(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		_, err = migrate.New(reg, migrate.Roles{Owner: pgtest.OwnerRole, App: pgtest.AppRole}, nil).System(ctx, db)
-		return err
-	})
+	migrated = systemtest.Registry(pg, appliance.Migrations)
 	return m.Run()
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/pgtest"
+	"github.com/vanta-ledger/vanta/internal/pgtest/systemtest"
 	"github.com/vanta-ledger/vanta/internal/tenancy"
 )
 
@@ -31,19 +32,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer pg.Stop()
-	migrated = pg.Template(func(ctx context.Context, dsn string) error {
-		reg, err := migrate.NewRegistry(migrate.Source{Name: "tenancy", FS: tenancy.Migrations}, migrate.Source{Name: "security", FS: Migrations})
-		if err != nil {
-			return err
-		}
-		db, err := pgxpool.New(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		_, err = migrate.New(reg, migrate.Roles{Owner: pgtest.OwnerRole, App: pgtest.AppRole}, nil).System(ctx, db)
-		return err
-	})
+	migrated = systemtest.Template(pg, migrate.Source{Name: "tenancy", FS: tenancy.Migrations}, migrate.Source{Name: "security", FS: Migrations})
 	return m.Run()
 }
 
