@@ -275,7 +275,7 @@ RUN for v in PGDG_REPO PGDG_KEY_URL PGDG_KEY_FINGERPRINT \
     if [[ "$(redis-server --version)" != *" v=${REDIS_SERIES}."* ]]; then echo "redis-server is not ${REDIS_SERIES}.x: $(redis-server --version)" >&2; exit 1; fi; \
     command -v mongodump >/dev/null; \
     test -x /usr/pgadmin4/venv/bin/python3; \
-    test -d /usr/pgadmin4/web; \
+    test -f /usr/pgadmin4/web/pgAdmin4.py; \
     # Build-only tools go; apt verifies with gpgv, which stays.
     apt-get purge -y --auto-remove curl gnupg; \
     rm -rf "$GNUPGHOME" /var/lib/apt/lists/* /tmp/packages.list; \
