@@ -1,3 +1,7 @@
+# check=skip=SecretsUsedInArgOrEnv
+# (The *_KEY_URL and *_KEY_FINGERPRINT build args name public signing keys,
+# not secrets; BuildKit's check flags them by their names alone.)
+#
 # Vanta Ledger appliance image: Ubuntu 22.04 with one `vanta init` (PID 1)
 # supervising PostgreSQL 15, Redis 7, MongoDB 8.0, the llama.cpp model
 # servers, pgAdmin 4 and Mongo Express, all keeping their state under one
@@ -201,7 +205,7 @@ RUN for v in PGDG_REPO PGDG_KEY_URL PGDG_KEY_FINGERPRINT \
     # Build-only tools (purged below), and ca-certificates, which the list
     # keeps installed.
     apt-get install -y --no-install-recommends ca-certificates curl gnupg; \
-    export GNUPGHOME="$(mktemp -d)"; \
+    GNUPGHOME="$(mktemp -d)"; export GNUPGHOME; \
     install -d -m 0755 /etc/apt/keyrings; \
     # trust_key URL FINGERPRINT NAME: import the file into a scratch keyring
     # and export only the key with that fingerprint, so extra keys in the
@@ -273,9 +277,10 @@ RUN for v in PGDG_REPO PGDG_KEY_URL PGDG_KEY_FINGERPRINT \
     mongo_version="$(dpkg-query -W -f='${Version}' mongodb-org-server)"; \
     if [[ "${mongo_version#*:}" != "${MONGODB_SERIES}."* ]]; then echo "mongodb-org-server is $mongo_version, want ${MONGODB_SERIES}.x" >&2; exit 1; fi; \
     if [[ "$(redis-server --version)" != *" v=${REDIS_SERIES}."* ]]; then echo "redis-server is not ${REDIS_SERIES}.x: $(redis-server --version)" >&2; exit 1; fi; \
-    command -v mongodump >/dev/null; \
-    test -x /usr/pgadmin4/venv/bin/python3; \
-    test -f /usr/pgadmin4/web/pgAdmin4.py; \
+    command -v mongodump >/dev/null || { echo "no mongodump: backups of mongod's data need mongodb-database-tools" >&2; exit 1; }; \
+    for f in /usr/pgadmin4/venv/bin/python3 /usr/pgadmin4/web/pgAdmin4.py; do \
+      if [ ! -e "$f" ]; then echo "pgadmin4-server did not install $f, where vanta init looks for pgAdmin" >&2; exit 1; fi; \
+    done; \
     # Build-only tools go; apt verifies with gpgv, which stays.
     apt-get purge -y --auto-remove curl gnupg; \
     rm -rf "$GNUPGHOME" /var/lib/apt/lists/* /tmp/packages.list; \
