@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 )
@@ -155,4 +156,43 @@ func Packages(list, scope string) []string {
 		}
 	}
 	return out
+}
+
+// Environ is the environment as KEY=VALUE words, sorted by key: what a
+// process of the image starts with (exec.Cmd.Env; a later word for the
+// same key overrides an earlier one).
+func (s Spec) Environ() []string {
+	keys := make([]string, 0, len(s.Env))
+	for k := range s.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k+"="+s.Env[k])
+	}
+	return out
+}
+
+// Load reads a file of ENV, EXPOSE and VOLUME instructions, such as
+// rootfs/etc/vanta/image.conf, which the rootfs test runs vanta init with.
+func Load(path string) (Spec, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Spec{}, fmt.Errorf("image spec: %w", err)
+	}
+	ins, err := Parse(string(b))
+	if err != nil {
+		return Spec{}, fmt.Errorf("image spec %s: %w", path, err)
+	}
+	for _, in := range ins {
+		if in.Cmd != "ENV" && in.Cmd != "EXPOSE" && in.Cmd != "VOLUME" {
+			return Spec{}, fmt.Errorf("image spec %s: line %d: %s (only ENV, EXPOSE and VOLUME belong there)", path, in.Line, in.Cmd)
+		}
+	}
+	s, err := SpecOf(ins)
+	if err != nil {
+		return Spec{}, fmt.Errorf("image spec %s: %w", path, err)
+	}
+	return s, nil
 }

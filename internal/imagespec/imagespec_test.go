@@ -19,6 +19,7 @@ const (
 	imageConfPath  = "../../rootfs/etc/vanta/image.conf"
 	readmePath     = "../../README.md"
 	rootfsTestPath = "../../scripts/rootfs-test"
+	rootfsTestGo   = "../rootfstest/*.go"
 )
 
 func read(t *testing.T, path string) string {
@@ -297,16 +298,51 @@ func TestImageAgreesWithItsDescriptions(t *testing.T) {
 	for _, p := range specProblems(dockerfile, read(t, imageConfPath), read(t, readmePath)) {
 		t.Error(p)
 	}
-	// The rootfs test (once it exists on this branch) must take its
-	// packages and environment from the same two files.
-	if script, err := os.ReadFile(rootfsTestPath); err == nil {
+	// The rootfs test (once it is on this branch: scripts/rootfs-test and
+	// the Go test it drives) must take its packages and its environment
+	// from the same two files.
+	sources := []string{rootfsTestPath}
+	goFiles, err := filepath.Glob(rootfsTestGo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rootfsTest strings.Builder
+	for _, f := range append(sources, goFiles...) {
+		b, err := os.ReadFile(f)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rootfsTest.Write(b)
+	}
+	if rootfsTest.Len() > 0 {
 		for _, want := range []string{"packages.list", "image.conf"} {
-			if !strings.Contains(string(script), want) {
-				t.Errorf("scripts/rootfs-test does not read %s", want)
+			if !strings.Contains(rootfsTest.String(), want) {
+				t.Errorf("the rootfs test (scripts/rootfs-test, internal/rootfstest) does not read %s", want)
 			}
 		}
-	} else if !os.IsNotExist(err) {
+	}
+}
+
+func TestLoad(t *testing.T) {
+	s, err := Load(imageConfPath)
+	if err != nil {
 		t.Fatal(err)
+	}
+	want := []string{"VANTA_DATA=/var/lib/vanta", "VANTA_LISTEN=:8443", "VANTA_MONGO_EXPRESS=/usr/local/lib/vanta/mongo-express"}
+	if got := s.Environ(); !slices.Equal(got, want) {
+		t.Errorf("Environ() = %v, want %v", got, want)
+	}
+	bad := filepath.Join(t.TempDir(), "image.conf")
+	for _, src := range []string{"RUN true\n", "ENV A=\"quoted\"\n", "ENV A=1 \\\n"} {
+		if err := os.WriteFile(bad, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(bad); err == nil {
+			t.Errorf("Load accepted %q", src)
+		}
 	}
 }
 
