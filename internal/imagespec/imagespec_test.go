@@ -410,6 +410,59 @@ func TestDriftIsCaught(t *testing.T) {
 	}
 }
 
+// TestImageEssentials: what the issue asks of the image beyond its
+// packages: vanta init as PID 1 with no init in front, the health check
+// that counts sealed as alive, SIGTERM, the OCI labels with the version
+// from a build argument, the service users, the pinned llama.cpp and the
+// vendor repositories' keys checked by fingerprint.
+func TestImageEssentials(t *testing.T) {
+	ins, err := Parse(read(t, dockerfilePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := FinalStage(ins)
+	find := func(in []Instruction, cmd, contains string) bool {
+		for _, i := range in {
+			if i.Cmd == cmd && strings.Contains(i.Args, contains) {
+				return true
+			}
+		}
+		return false
+	}
+	tests := []struct {
+		name          string
+		in            []Instruction
+		cmd, contains string
+	}{
+		{"vanta init is the entry point", final, "ENTRYPOINT", `["vanta","init"]`},
+		{"sealed counts as healthy", final, "HEALTHCHECK", `"--allow-sealed"`},
+		{"SIGTERM stops it", final, "STOPSIGNAL", "SIGTERM"},
+		{"the version label comes from VERSION", final, "LABEL", `org.opencontainers.image.version="${VERSION}"`},
+		{"the base is Ubuntu 22.04", ins, "FROM", "ubuntu:22.04"},
+		{"the service users exist", final, "RUN", "for u in postgres redis mongodb pgadmin; do"},
+		{"keys are trusted by fingerprint", final, "RUN", `trust_key "$PGADMIN_KEY_URL" "$PGADMIN_KEY_FINGERPRINT" pgadmin`},
+		{"llama.cpp is pinned to a tag", ins, "ARG", "LLAMA_CPP_TAG=b"},
+		{"llama-server is built", ins, "RUN", "--target llama-server"},
+		{"Mongo Express is installed from the lockfile", ins, "RUN", "npm ci --omit=dev --ignore-scripts"},
+		{"Mongo Express goes where the appliance looks", final, "COPY", "/usr/local/lib/vanta/mongo-express /usr/local/lib/vanta/mongo-express"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !find(tt.in, tt.cmd, tt.contains) {
+				t.Errorf("no %s with %s", tt.cmd, tt.contains)
+			}
+		})
+	}
+	for _, i := range final {
+		if i.Cmd == "USER" {
+			t.Errorf("line %d: USER %s: vanta init must start as root to run each service as its own user", i.Line, i.Args)
+		}
+		if (i.Cmd == "ENTRYPOINT" || i.Cmd == "CMD") && (strings.Contains(i.Args, "tini") || strings.Contains(i.Args, "dumb-init")) {
+			t.Errorf("line %d: %s %s: vanta init reaps; nothing goes in front of it", i.Line, i.Cmd, i.Args)
+		}
+	}
+}
+
 // TestRunBlocksParse: every RUN of the Dockerfile is valid shell for the
 // shell its stage runs it with (bash -n for SHELL ["/bin/bash", …], sh -n
 // otherwise), as docker will hand it over.
