@@ -123,10 +123,14 @@ RUN if [ -z "${LLAMA_CPP_REPO:-}" ]; then echo "build arg LLAMA_CPP_REPO is requ
     git clone --quiet --depth 1 --branch "$LLAMA_CPP_TAG" "$LLAMA_CPP_REPO" /src/llama.cpp; \
     # GGML_NATIVE=OFF: code for the x86-64 AVX2 baseline (or generic
     # ARMv8), not for whichever CPU the build machine has. No curl: the
-    # appliance gives llama-server model files, it never downloads one.
+    # appliance gives llama-server model files, it never downloads one. No
+    # web UI (its assets may be fetched at build time; the appliance only
+    # calls the API): llama.cpp renamed those options, both names are
+    # given, and cmake only warns about the one a release lacks.
     PATH="/usr/local/cuda/bin:$PATH" CC=gcc-12 CXX=g++-12 cmake -S /src/llama.cpp -B /src/build \
       -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF \
       -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON \
+      -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_WEBUI=OFF -DLLAMA_USE_PREBUILT_WEBUI=OFF \
       "${gpu[@]}"; \
     PATH="/usr/local/cuda/bin:$PATH" cmake --build /src/build --target llama-server -j"$(nproc)"; \
     install -D -m 0755 /src/build/bin/llama-server /out/bin/llama-server; \
