@@ -113,7 +113,9 @@ RUN if [ -z "${LLAMA_CPP_REPO:-}" ]; then echo "build arg LLAMA_CPP_REPO is requ
       cpu) ;; \
       # --allow-shlib-undefined: the build links against the toolkit's stub
       # libcuda; the real one is the driver's, present only at run time.
-      cuda) gpu=(-DGGML_CUDA=ON -DCMAKE_CUDA_HOST_COMPILER=g++-12 "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined"); \
+      # No NCCL: it serves several GPUs working on one model, and its
+      # library would be one more to carry.
+      cuda) gpu=(-DGGML_CUDA=ON -DGGML_CUDA_NCCL=OFF -DCMAKE_CUDA_HOST_COMPILER=g++-12 "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined"); \
             if [ -n "$CUDA_ARCHITECTURES" ]; then gpu+=("-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCHITECTURES"); fi; \
             command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || { echo "LLAMA_GPU=cuda needs LLAMA_BASE to be a CUDA devel image (no nvcc in $LLAMA_BASE)" >&2; exit 1; };; \
       *) echo "LLAMA_GPU must be cpu or cuda, not $LLAMA_GPU" >&2; exit 1;; \
