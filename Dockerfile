@@ -108,21 +108,24 @@ ARG CUDA_ARCHITECTURES=
 ARG DEBIAN_FRONTEND=noninteractive
 SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 RUN if [ -z "${LLAMA_CPP_REPO:-}" ]; then echo "build arg LLAMA_CPP_REPO is required (see the top of the Dockerfile)" >&2; exit 1; fi; \
-    gpu=(); \
+    extra=(); \
     case "$LLAMA_GPU" in \
       cpu) ;; \
       # --allow-shlib-undefined: the build links against the toolkit's stub
       # libcuda; the real one is the driver's, present only at run time.
       # No NCCL: it serves several GPUs working on one model, and its
       # library would be one more to carry.
-      cuda) gpu=(-DGGML_CUDA=ON -DGGML_CUDA_NCCL=OFF -DCMAKE_CUDA_HOST_COMPILER=g++-12 "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined"); \
-            if [ -n "$CUDA_ARCHITECTURES" ]; then gpu+=("-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCHITECTURES"); fi; \
+      cuda) extra=(-DGGML_CUDA=ON -DGGML_CUDA_NCCL=OFF -DCMAKE_CUDA_HOST_COMPILER=g++-12 "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined"); \
+            if [ -n "$CUDA_ARCHITECTURES" ]; then extra+=("-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCHITECTURES"); fi; \
             command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || { echo "LLAMA_GPU=cuda needs LLAMA_BASE to be a CUDA devel image (no nvcc in $LLAMA_BASE)" >&2; exit 1; };; \
       *) echo "LLAMA_GPU must be cpu or cuda, not $LLAMA_GPU" >&2; exit 1;; \
     esac; \
     apt-get update; \
     apt-get install -y --no-install-recommends ca-certificates git cmake make gcc-12 g++-12; \
     git clone --quiet --depth 1 --branch "$LLAMA_CPP_TAG" "$LLAMA_CPP_REPO" /src/llama.cpp; \
+    # A shallow clone cannot count the commits that make the build number
+    # `llama-server --version` prints; a bNNNN tag names it.
+    if [[ "$LLAMA_CPP_TAG" =~ ^b([0-9]+)$ ]]; then extra+=("-DLLAMA_BUILD_NUMBER=${BASH_REMATCH[1]}"); fi; \
     # GGML_NATIVE=OFF: code for the x86-64 AVX2 baseline (or generic
     # ARMv8), not for whichever CPU the build machine has. No curl: the
     # appliance gives llama-server model files, it never downloads one. No
@@ -133,15 +136,16 @@ RUN if [ -z "${LLAMA_CPP_REPO:-}" ]; then echo "build arg LLAMA_CPP_REPO is requ
       -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF \
       -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON \
       -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_WEBUI=OFF -DLLAMA_USE_PREBUILT_WEBUI=OFF \
-      "${gpu[@]}"; \
+      "${extra[@]}"; \
     PATH="/usr/local/cuda/bin:$PATH" cmake --build /src/build --target llama-server -j"$(nproc)"; \
     install -D -m 0755 /src/build/bin/llama-server /out/bin/llama-server; \
     install -d /out/lib; \
-    # A CUDA build's toolkit libraries (cudart, cuBLAS) go with the binary;
+    # A CUDA build's toolkit libraries (cuBLAS, and cudart unless linked
+    # statically) go with the binary;
     # libcuda.so.1 is the driver's and must not be copied.
     if [ "$LLAMA_GPU" = cuda ]; then \
       ldd /out/bin/llama-server | awk '$3 ~ /cuda/ && $1 !~ /^libcuda[.]so/ { print $3 }' | xargs -r cp -L -t /out/lib; \
-      ls /out/lib/libcudart.so.* >/dev/null; \
+      ls /out/lib/libcublas.so.* >/dev/null; \
     else \
       /out/bin/llama-server --version; \
     fi; \
