@@ -57,7 +57,7 @@ func newSimulation(t *testing.T, script string, stubs map[string]string) *simula
 	}
 	// Move every absolute path under root. The script must name nothing
 	// this misses: a path the regexp does not see would be the machine's.
-	abs := regexp.MustCompile(`(^|[\s"'=>(])(/[A-Za-z0-9._-][A-Za-z0-9._/-]*)`)
+	abs := regexp.MustCompile("(^|[\\s\"'=>(:,;|`])(/[A-Za-z0-9._-][A-Za-z0-9._/-]*)")
 	s.script = abs.ReplaceAllStringFunc(script, func(m string) string {
 		sub := abs.FindStringSubmatch(m)
 		if keptPaths[sub[2]] {
