@@ -122,8 +122,19 @@ func Prepare(cfg Config, reaper *supervisor.Reaper, out io.Writer) (*Appliance, 
 			return nil, fmt.Errorf("locate own executable for docdb: %w", err)
 		}
 	}
+	// mongod runs as its package's account when we are root; the
+	// embedded engine is this binary, run as ourselves.
+	mongoAcc := currentAccount()
+	if engine == "mongod" {
+		mongoAcc, _ = serviceAccount("mongodb", false)
+	}
+	tools, err := planTools(&cfg, realMachine())
+	if err != nil {
+		return nil, err
+	}
 	layout := Layout{Root: cfg.DataDir}
-	cat := &catalog{cfg: &cfg, layout: layout, budget: splitBudget(time.Duration(cfg.StopTimeout)), pgBin: pgBin, pgUser: pgUser, redis: redisAcc, engine: engine}
+	cat := &catalog{cfg: &cfg, layout: layout, budget: splitBudget(time.Duration(cfg.StopTimeout)), pgBin: pgBin, pgUser: pgUser, redis: redisAcc, engine: engine,
+		mongoAcc: mongoAcc, tools: tools}
 	sup, err := supervisor.New(supervisor.Config{
 		Programs: cat.programs(),
 		Reaper:   reaper,
@@ -165,10 +176,13 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 	defer unlock()
 
 	prov := &provisioner{cfg: &a.cfg, layout: a.layout, reaper: reaper, logger: a.logger,
-		pgBin: a.catalog.pgBin, pgUser: a.catalog.pgUser, redisAcc: a.catalog.redis, pgbr: a.pgbr}
+		pgBin: a.catalog.pgBin, pgUser: a.catalog.pgUser, redisAcc: a.catalog.redis, pgbr: a.pgbr,
+		mongoAcc: a.catalog.mongoAcc, pgSocketShared: a.catalog.tools.pgaReason == ""}
 	if a.catalog.engine == "mongod" {
 		prov.extra = append(prov.extra, a.catalog.writeMongodConfig)
 	}
+	prov.extra = append(prov.extra, a.catalog.writeMongoExpressFiles,
+		func() error { return a.catalog.setupPgAdmin(ctx, prov) })
 	if err := prov.run(ctx); err != nil {
 		return err
 	}

@@ -65,6 +65,11 @@ type catalog struct {
 	pgUser account
 	redis  account
 	engine string // mongod or docdb
+	// mongoAcc runs the document store, and Mongo Express, which must
+	// reach its private socket: mongod's own account when init is root
+	// and it exists, else ourselves.
+	mongoAcc account
+	tools    tools // the management tools (tools.go)
 
 	llamaMu        sync.Mutex
 	llamaEndpoints []ai.Endpoint // the model servers started, for the router
@@ -139,7 +144,7 @@ func sha256Hex(s string) string {
 func (c *catalog) programs() []supervisor.Program {
 	progs := []supervisor.Program{c.postgres(), c.redisProgram(), c.mongo()}
 	progs = append(progs, c.llamaServers()...)
-	progs = append(progs, c.mongoExpress(), c.pgAdmin())
+	progs = append(progs, c.pgAdmin(), c.mongoExpress())
 
 	for _, pc := range c.cfg.Programs {
 		p, _ := pc.program() // validated with the config
@@ -260,6 +265,9 @@ func (c *catalog) mongo() supervisor.Program {
 	if c.engine == "mongod" {
 		p.Command = "mongod"
 		p.Args = []string{"--config", c.layout.Path("mongodb", "mongod.conf")}
+		if !c.mongoAcc.self() {
+			p.User = c.mongoAcc.name
+		}
 	} else {
 		p.Command = c.cfg.Executable
 		p.Args = []string{"docdb", "--data", c.layout.Path("docdb"), "--socket", c.layout.Path("run", "mongodb", "mongodb.sock")}
@@ -427,14 +435,6 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-func (c *catalog) mongoExpress() supervisor.Program {
-	return supervisor.Program{Name: ServiceMongoExpress, Disabled: "not installed", DependsOn: []string{ServiceMongo}}
-}
-
-func (c *catalog) pgAdmin() supervisor.Program {
-	return supervisor.Program{Name: ServicePgAdmin, Disabled: "not installed (image only)", DependsOn: []string{ServicePostgres}}
-}
-
 // writeMongodConfig writes mongod's config for the image, where mongod is
 // installed: data under $DATA/mongodb, loopback and a private socket only.
 func (c *catalog) writeMongodConfig() error {
@@ -451,7 +451,7 @@ net:
 processManagement:
   fork: false
 `, c.layout.Path("mongodb"), c.layout.Path("run", "mongodb"))
-	return writeConfigFile(c.layout.Path("mongodb", "mongod.conf"), []byte(conf), currentAccount())
+	return writeConfigFile(c.layout.Path("mongodb", "mongod.conf"), []byte(conf), c.mongoAcc)
 }
 
 // modelName makes a program name from a model file name (ai.ModelName).

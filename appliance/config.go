@@ -60,6 +60,8 @@ type Config struct {
 
 	AlertConfig `yaml:",inline"`
 
+	ToolsConfig `yaml:",inline"`
+
 	// Executable is the path of our own binary, run as `vanta docdb`.
 	Executable string `yaml:"-"`
 }
@@ -330,6 +332,7 @@ func Defaults() Config {
 		TLSConfig:      TLSConfig{}.Defaults(),
 		BackupConfig:   BackupConfig{}.Defaults(),
 		AlertConfig:    AlertConfig{}.Defaults(),
+		ToolsConfig:    ToolsConfig{}.Defaults(),
 	}
 }
 
@@ -479,6 +482,9 @@ func (c *Config) envVars() []struct {
 			return nil
 		}},
 		{"VANTA_BACKUP_DIR", str(&c.BackupDir)},
+		{"VANTA_MONGO_EXPRESS", str(&c.MongoExpress)},
+		{"VANTA_MONGO_EXPRESS_PORT", intVar(&c.MongoExpressPort)},
+		{"VANTA_PGADMIN_PORT", intVar(&c.PgAdminPort)},
 	}
 }
 
@@ -592,6 +598,7 @@ func (c *Config) Validate() error {
 	c.BackupConfig.validate(bad, c.DataDir)
 	c.SecurityConfig.validate(bad)
 	c.AlertConfig.validate(bad)
+	c.ToolsConfig.validate(bad)
 	c.BackupConfig.validateSets(bad)
 	for i, p := range c.Programs {
 		if _, err := p.program(); err != nil {

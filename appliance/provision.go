@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/user"
@@ -100,7 +101,11 @@ type provisioner struct {
 	pgUser   account
 	redisAcc account
 	pgbr     *backup.PGBackRest // WAL archiving: its config, archive_command
-	extra    []func() error     // engine-specific steps
+	extra    []func() error     // engine-specific steps, the tools' files
+	mongoAcc account            // runs the document store
+	// pgSocketShared opens PostgreSQL's socket to other local accounts
+	// (pgAdmin's); every role still needs its SCRAM password.
+	pgSocketShared bool
 
 	madeSetupToken bool // this boot made the setup token: print it once
 }
@@ -155,12 +160,12 @@ func (p *provisioner) makeLayout() error {
 		// but list nothing.
 		{l.Root, 0o711, me},
 		{l.Path("run"), 0o711, me},
-		{l.Path("run", "postgres"), 0o700, p.pgUser},
+		{l.Path("run", "postgres"), p.pgSocketDirMode(), p.pgUser},
 		{l.Path("run", "redis"), 0o700, p.redisAcc},
-		{l.Path("run", "mongodb"), 0o700, me},
+		{l.Path("run", "mongodb"), 0o700, p.mongoAcc},
 		{l.Path("redis"), 0o700, p.redisAcc},
 		{l.Path("docdb"), 0o700, me},
-		{l.Path("mongodb"), 0o700, me},
+		{l.Path("mongodb"), 0o700, p.mongoAcc},
 		{l.Path("secrets"), 0o700, me},
 		{l.Path("log"), 0o700, me},
 		{l.Path("models"), 0o700, me},
@@ -181,7 +186,42 @@ func (p *provisioner) makeLayout() error {
 			}
 		}
 	}
-	return checkReachable(l.Root, p.pgUser)
+	// mongod's files made while it ran as another account become its own.
+	if err := chownTree(l.Path("mongodb"), p.mongoAcc); err != nil {
+		return err
+	}
+	if err := checkReachable(l.Root, p.pgUser); err != nil {
+		return err
+	}
+	return checkReachable(l.Root, p.mongoAcc)
+}
+
+func (p *provisioner) pgSocketDirMode() os.FileMode {
+	if p.pgSocketShared {
+		return 0o711
+	}
+	return 0o700
+}
+
+// chownTree gives everything under dir to a, if anything there is not
+// a's already.
+func chownTree(dir string, a account) error {
+	if a.self() {
+		return nil // the appliance's own: nothing else writes there
+	}
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st := info.Sys().(*syscall.Stat_t); int(st.Uid) != a.uid || int(st.Gid) != a.gid {
+			return os.Lchown(path, a.uid, a.gid)
+		}
+		return nil
+	})
 }
 
 // checkReachable fails with a clear message when a service user could not
@@ -207,7 +247,7 @@ func checkReachable(dir string, a account) error {
 }
 
 func (p *provisioner) makeSecrets() error {
-	for _, name := range []string{"postgres-superuser", "postgres-app", "redis", pgBackRestCipher} {
+	for _, name := range []string{"postgres-superuser", "postgres-app", "redis", pgBackRestCipher, mongoExpressSecret, pgAdminSecret, pgAdminSecretKey} {
 		if err := ensureSecret(p.layout.Secret(name)); err != nil {
 			return err
 		}
@@ -329,16 +369,20 @@ func (p *provisioner) initPostgres(ctx context.Context) error {
 }
 
 func (p *provisioner) writePostgresConfig() error {
+	perm := "0700"
+	if p.pgSocketShared {
+		perm = "0777" // pgAdmin's account connects; the directory lists nothing
+	}
 	conf := fmt.Sprintf(`listen_addresses = ''
 unix_socket_directories = '%s'
-unix_socket_permissions = 0700
+unix_socket_permissions = %s
 password_encryption = 'scram-sha-256'
 logging_collector = off
 log_line_prefix = '%%m [%%p] '
 wal_level = replica
 archive_mode = on
 archive_command = %s
-`, p.layout.Path("run", "postgres"), backup.QuoteConfValue(p.pgbr.ArchiveCommand()))
+`, p.layout.Path("run", "postgres"), perm, backup.QuoteConfValue(p.pgbr.ArchiveCommand()))
 	return writeConfigFile(p.layout.Path("postgres", "vanta.conf"), []byte(conf), p.pgUser)
 }
 
@@ -440,6 +484,17 @@ func (p *provisioner) run1(ctx context.Context, step, path string, stdin io.Read
 	if !p.pgUser.self() {
 		cred = &syscall.Credential{Uid: uint32(p.pgUser.uid), Gid: uint32(p.pgUser.gid), Groups: []uint32{}}
 	}
+	return p.start(ctx, step, supervisor.Command{
+		Path: path, Args: append([]string{path}, args...),
+		Env:  append(os.Environ(), "LC_ALL=C"),
+		Dir:  p.layout.Root,
+		Cred: cred,
+	}, stdin)
+}
+
+// start runs cmd through the reaper, feeding it stdin, and returns its
+// output (in the error when it fails).
+func (p *provisioner) start(ctx context.Context, step string, cmd supervisor.Command, stdin io.Reader) (string, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return "", err
@@ -455,13 +510,8 @@ func (p *provisioner) run1(ctx context.Context, step, path string, stdin io.Read
 			inW.Close()
 		}()
 	}
-	proc, err := p.reaper.Start(supervisor.Command{
-		Path: path, Args: append([]string{path}, args...),
-		Env:   append(os.Environ(), "LC_ALL=C"),
-		Dir:   p.layout.Root,
-		Cred:  cred,
-		Stdin: inR, Stdout: outW, Stderr: outW,
-	})
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, outW
+	proc, err := p.reaper.Start(cmd)
 	outW.Close()
 	if inR != nil {
 		inR.Close()

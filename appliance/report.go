@@ -84,6 +84,9 @@ func report(st supervisor.Status, engine string, now time.Time) ServiceReport {
 // servicesHealthy reports whether every enabled service is healthy.
 func servicesHealthy(statuses []supervisor.Status) bool {
 	for _, st := range statuses {
+		if managementTool(st.Name) {
+			continue
+		}
 		if st.State != supervisor.StateHealthy && st.State != supervisor.StateDisabled {
 			return false
 		}
@@ -99,6 +102,9 @@ func readiness(statuses []supervisor.Status, everReady, stopping, sealed bool) R
 	failed := false
 	for _, st := range statuses {
 		r.Services = append(r.Services, ServiceBrief{Name: st.Name, State: string(st.State), Critical: st.Critical, Reason: st.Reason})
+		if managementTool(st.Name) {
+			continue // listed, but never what the appliance waits on
+		}
 		switch st.State {
 		case supervisor.StateHealthy, supervisor.StateDisabled:
 		case supervisor.StateFatal, supervisor.StateExited:
@@ -118,3 +124,8 @@ func readiness(statuses []supervisor.Status, everReady, stopping, sealed bool) R
 	}
 	return r
 }
+
+// managementTool reports whether a service is one of the management
+// tools: a GOD's convenience, whose failure neither delays the stores nor
+// makes the appliance less than ready.
+func managementTool(name string) bool { return name == ServiceMongoExpress || name == ServicePgAdmin }

@@ -29,6 +29,8 @@ func TestReadiness(t *testing.T) {
 		{"fatal during boot", []supervisor.Status{st("redis", supervisor.StateFatal), st("postgres", supervisor.StateStarting)}, false, false, false, StatusDegraded},
 		{"unhealthy non-critical", []supervisor.Status{st("llama-x", supervisor.StateUnhealthy)}, true, false, false, StatusDegraded},
 		{"stopping", healthy, true, true, false, StatusStopping},
+		{"a management tool starting", append(healthy, st(ServiceMongoExpress, supervisor.StateStarting)), false, false, false, StatusReady},
+		{"a management tool fatal", append(healthy, st(ServicePgAdmin, supervisor.StateFatal), st(ServiceMongoExpress, supervisor.StateBackoff)), true, false, false, StatusReady},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

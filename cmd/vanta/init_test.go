@@ -143,7 +143,9 @@ func bootWith(t *testing.T, data string, env []string, extraArgs ...string) *ins
 	}
 	args := append([]string{"init", "--data", data, "--listen", in.addr}, extraArgs...)
 	in.cmd = exec.Command(vantaBin, args...)
-	in.cmd.Env = append(append(os.Environ(), "VANTA_CONFIG=/dev/null"), env...)
+	// Mongo Express is off unless a test's own env turns it on: a Node
+	// process in every boot would cost the suite minutes.
+	in.cmd.Env = append(append(os.Environ(), "VANTA_CONFIG=/dev/null", "VANTA_MONGO_EXPRESS=off"), env...)
 	in.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := in.cmd.StdoutPipe()
 	if err != nil {
