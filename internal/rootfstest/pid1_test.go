@@ -3,7 +3,6 @@
 package rootfstest
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
@@ -68,10 +67,11 @@ type pid1 struct {
 	exited chan struct{}
 	err    error // after exited
 
-	mu     sync.Mutex
-	lines  []map[string]any
-	more   chan struct{} // closed and replaced when a line arrives
-	cursor int
+	mu      sync.Mutex
+	partial []byte           // of vanta init's stdout, up to the next newline
+	lines   []map[string]any // its JSON log lines
+	more    chan struct{}    // closed and replaced when a line arrives
+	cursor  int
 
 	client *http.Client // trusts exactly the appliance's certificate
 }
@@ -122,20 +122,25 @@ func boot(t *testing.T, root string) *pid1 {
 	p.cmd = exec.Command("unshare", "--pid", "--fork", "--kill-child", "--mount", "--propagation", "private",
 		"--", "/bin/sh", "-c", enterRoot, "vanta-rootfs", root)
 	p.cmd.Env = p.env
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A writer, not a pipe: Wait returns only once every line is read.
+	p.cmd.Stdout = p
 	p.cmd.Stderr = os.Stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("unshare: %v", err)
 	}
-	go p.readLines(stdout)
 	go func() {
 		p.err = p.cmd.Wait()
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
+		if t.Failed() {
+			p.mu.Lock()
+			from := max(0, len(p.lines)-40)
+			for _, l := range p.lines[from:] {
+				t.Logf("vanta init logged: %v", l)
+			}
+			p.mu.Unlock()
+		}
 		select {
 		case <-p.exited:
 			return
@@ -194,20 +199,37 @@ func (p *pid1) findInit() int {
 	}
 }
 
-func (p *pid1) readLines(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) != nil {
-			continue
+// Write takes vanta init's stdout and keeps its JSON log lines.
+func (p *pid1) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.partial = append(p.partial, b...)
+	for {
+		i := bytes.IndexByte(p.partial, '\n')
+		if i < 0 {
+			return len(b), nil
 		}
-		p.mu.Lock()
-		p.lines = append(p.lines, m)
-		close(p.more)
-		p.more = make(chan struct{})
-		p.mu.Unlock()
+		var m map[string]any
+		if json.Unmarshal(p.partial[:i], &m) == nil {
+			p.lines = append(p.lines, m)
+			close(p.more)
+			p.more = make(chan struct{})
+		}
+		p.partial = append([]byte(nil), p.partial[i+1:]...)
 	}
+}
+
+// stoppedAt is the index of the log line, after from, where program went
+// to state stopped; -1 if none did.
+func (p *pid1) stoppedAt(program string, from int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := from; i < len(p.lines); i++ {
+		if l := p.lines[i]; l["msg"] == "state" && l["program"] == program && l["to"] == "stopped" {
+			return i
+		}
+	}
+	return -1
 }
 
 // waitLine waits for a JSON log line, after the last one it matched, whose
@@ -577,6 +599,15 @@ func TestPID1InRootFS(t *testing.T) {
 	step("SIGTERM stops everything within the budget", func(t *testing.T) {
 		p.t = t
 		before := processesIn(p.pidNS)
+		var running []string
+		for _, s := range p.ctlStatus().Services {
+			if s.State == "healthy" {
+				running = append(running, s.Name)
+			}
+		}
+		p.mu.Lock()
+		from := len(p.lines)
+		p.mu.Unlock()
 		took, code := p.stop()
 		t.Logf("SIGTERM to PID 1: exited %d after %s (%d processes in the namespace before)", code, took.Round(time.Millisecond), len(before))
 		if code != 0 {
@@ -587,6 +618,19 @@ func TestPID1InRootFS(t *testing.T) {
 		}
 		if left := processesIn(p.pidNS); len(left) > 0 {
 			t.Errorf("processes of the namespace left: %v", left)
+		}
+		// The kernel kills whatever is left when PID 1 exits; so that
+		// nothing was, every running service stopped on request before
+		// it, PostgreSQL last.
+		pg := p.stoppedAt("postgres", from)
+		for _, name := range running {
+			at := p.stoppedAt(name, from)
+			switch {
+			case at < 0:
+				t.Errorf("%s was running and never logged its stop", name)
+			case name != "postgres" && at > pg:
+				t.Errorf("%s stopped after PostgreSQL", name)
+			}
 		}
 		if fi, err := os.Stat(filepath.Join(p.data, "log", "postgres.log")); err == nil {
 			pgLogFrom = fi.Size()
