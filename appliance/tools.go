@@ -190,7 +190,9 @@ func (c *catalog) mongoExpress() supervisor.Program {
 		return p
 	}
 	p.Command = c.tools.meNode
-	p.Args = []string{c.tools.meApp}
+	// Diagnostic reports go beside its password file; the data
+	// directory in its command line also names whose it is (ps).
+	p.Args = []string{"--diagnostic-dir=" + c.mongoExpressDir(), c.tools.meApp}
 	p.Dir = filepath.Dir(c.tools.meApp)
 	p.Env = c.mongoExpressEnv(randomHex(), randomHex())
 	if !c.mongoAcc.self() {

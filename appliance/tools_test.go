@@ -109,7 +109,7 @@ func envMap(env []string) map[string]string {
 func TestMongoExpressProgram(t *testing.T) {
 	c := toolsCatalog(t)
 	p := c.mongoExpress()
-	if p.Disabled != "" || p.Command != "/usr/bin/node" || !slices.Equal(p.Args, []string{c.tools.meApp}) || p.Critical ||
+	if p.Disabled != "" || p.Command != "/usr/bin/node" || !slices.Equal(p.Args, []string{"--diagnostic-dir=" + c.layout.Path("mongo-express"), c.tools.meApp}) || p.Critical ||
 		!slices.Equal(p.DependsOn, []string{ServiceMongo}) || p.Health == nil || p.Health.Func == nil || p.Restart != supervisor.RestartAlways {
 		t.Fatalf("program %+v", p)
 	}
