@@ -25,15 +25,17 @@ import (
 
 	"github.com/vanta-ledger/vanta/appliance"
 	"github.com/vanta-ledger/vanta/internal/auth"
+	"github.com/vanta-ledger/vanta/internal/imagespec"
 )
 
 const (
 	// guard bounds every wait: reaching it fails the test, it never paces it.
 	guard = 120 * time.Second
-	// stopBudget is VANTA_STOP_TIMEOUT as the image has it (its default).
-	stopBudget = 10 * time.Second
-	// dataInRoot is VANTA_DATA inside the root, as in the image.
-	dataInRoot = "/var/lib/vanta"
+	// defaultStopTimeout is VANTA_STOP_TIMEOUT's default, the budget
+	// unless the image's environment sets another.
+	defaultStopTimeout = 10 * time.Second
+	// imageConf is where rootfs/ puts the image's ENV, EXPOSE and VOLUME.
+	imageConf = "/etc/vanta/image.conf"
 )
 
 // enterRoot runs as PID 1 of the new namespaces, before it becomes vanta
@@ -55,14 +57,15 @@ exec chroot "$root" /usr/local/bin/vanta init
 // pid1 is one `vanta init` running as PID 1 of its own PID and mount
 // namespaces, chrooted into the root filesystem.
 type pid1 struct {
-	t     *testing.T
-	root  string // the root filesystem, on the host
-	data  string // VANTA_DATA seen from the host
-	addr  string
-	env   []string
-	cmd   *exec.Cmd // unshare, the namespaces' parent on the host
-	pid   int       // vanta init's pid on the host
-	pidNS string    // its PID namespace, as /proc/PID/ns/pid names it
+	t      *testing.T
+	root   string        // the root filesystem, on the host
+	data   string        // VANTA_DATA seen from the host
+	budget time.Duration // VANTA_STOP_TIMEOUT
+	addr   string
+	env    []string
+	cmd    *exec.Cmd // unshare, the namespaces' parent on the host
+	pid    int       // vanta init's pid on the host
+	pidNS  string    // its PID namespace, as /proc/PID/ns/pid names it
 
 	exited chan struct{}
 	err    error // after exited
@@ -103,20 +106,31 @@ func freeAddr(t *testing.T) string {
 }
 
 // boot starts vanta init as PID 1 of new PID and mount namespaces, as
-// `docker run` starts the image: its environment is the image's (with a
-// loopback listener on a free port), its config file the shipped one.
+// `docker run` starts the image: its environment is the image's, from
+// image.conf in the root, but for the API's address, a free loopback port
+// of the host's network; its config file is the shipped one.
 func boot(t *testing.T, root string) *pid1 {
 	t.Helper()
-	p := &pid1{t: t, root: root, data: filepath.Join(root, dataInRoot), addr: freeAddr(t),
-		exited: make(chan struct{}), more: make(chan struct{})}
-	p.env = []string{
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME=/root",
-		"LANG=C.UTF-8",
-		"VANTA_DATA=" + dataInRoot,
-		"VANTA_LISTEN=" + p.addr,
-		"VANTA_STOP_TIMEOUT=" + stopBudget.String(),
+	spec, err := imagespec.Load(filepath.Join(root, imageConf))
+	if err != nil {
+		t.Fatalf("the image's environment: %v", err)
 	}
+	data := spec.Env["VANTA_DATA"]
+	if !filepath.IsAbs(data) {
+		t.Fatalf("%s sets no absolute VANTA_DATA (%q)", imageConf, data)
+	}
+	p := &pid1{t: t, root: root, data: filepath.Join(root, data), budget: defaultStopTimeout, addr: freeAddr(t),
+		exited: make(chan struct{}), more: make(chan struct{})}
+	if v, ok := spec.Env["VANTA_STOP_TIMEOUT"]; ok {
+		if p.budget, err = time.ParseDuration(v); err != nil {
+			t.Fatalf("%s: VANTA_STOP_TIMEOUT=%s: %v", imageConf, v, err)
+		}
+	}
+	// What docker adds to the image's ENV, then the image's ENV, then the
+	// listener (a later word wins).
+	p.env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"},
+		spec.Environ()...)
+	p.env = append(p.env, "VANTA_LISTEN="+p.addr)
 	// --kill-child: should this test die, the kernel kills PID 1 and with
 	// it the whole namespace.
 	p.cmd = exec.Command("unshare", "--pid", "--fork", "--kill-child", "--mount", "--propagation", "private",
@@ -502,7 +516,7 @@ func TestPID1InRootFS(t *testing.T) {
 			{"postgres", "healthy", ""},
 			{"redis", "healthy", ""},
 			{"mongodb", "healthy", ""},
-			{"llama", "disabled", "no models in " + dataInRoot + "/models"},
+			{"llama", "disabled", "no models in " + strings.TrimPrefix(p.data, p.root) + "/models"},
 			{"pgadmin", "disabled", "not installed: pgAdmin 4 ships in the image only (Debian 12 has no package)"},
 			{"mongo-express", "healthy", ""},
 		}
@@ -613,8 +627,8 @@ func TestPID1InRootFS(t *testing.T) {
 		if code != 0 {
 			t.Errorf("vanta init exited %d, want 0 (every service stopped within its grace)", code)
 		}
-		if took > stopBudget {
-			t.Errorf("shutdown took %s, over VANTA_STOP_TIMEOUT=%s", took, stopBudget)
+		if took > p.budget {
+			t.Errorf("shutdown took %s, over VANTA_STOP_TIMEOUT=%s", took, p.budget)
 		}
 		if left := processesIn(p.pidNS); len(left) > 0 {
 			t.Errorf("processes of the namespace left: %v", left)
@@ -675,7 +689,7 @@ func TestPID1InRootFS(t *testing.T) {
 
 		took, code := again.stop()
 		t.Logf("second SIGTERM: exited %d after %s", code, took.Round(time.Millisecond))
-		if code != 0 || took > stopBudget {
+		if code != 0 || took > again.budget {
 			t.Errorf("second stop: exit %d after %s", code, took)
 		}
 	})
