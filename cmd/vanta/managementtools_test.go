@@ -74,8 +74,12 @@ func TestManagementToolsStatus(t *testing.T) {
 			}
 		}
 		if mongoHealthy < 0 || meStarted < mongoHealthy {
-			t.Errorf("mongo-express started at log line %d, mongodb healthy at %d", meStarted, mongoHealthy)
+			t.Fatalf("mongo-express started at log line %d, mongodb healthy at %d", meStarted, mongoHealthy)
 		}
+		healthy := in.waitAnyLine("mongo-express healthy", stateLine(appliance.ServiceMongoExpress, "healthy"))
+		start, _ := time.Parse(time.RFC3339Nano, lines[meStarted]["time"].(string))
+		up, _ := time.Parse(time.RFC3339Nano, healthy["time"].(string))
+		t.Logf("Mongo Express took %s from its start to healthy", up.Sub(start).Round(time.Millisecond))
 	})
 
 	t.Run("its login, on loopback only", func(t *testing.T) {
