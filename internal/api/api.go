@@ -3,6 +3,7 @@
 package api
 
 import (
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -63,6 +64,10 @@ type Deps struct {
 	// new addresses, audit verifications) and serves their listings;
 	// nil records nothing and the listings answer 503.
 	Security *secevents.Recorder
+	// AdminTools, when set, is where the management tools listen: the
+	// proxy at /admin/mongo/ and /admin/pgadmin/ (adminproxy.go) reaches
+	// them. Nil: those paths answer 503.
+	AdminTools AdminTools
 }
 
 type server struct {
@@ -93,20 +98,36 @@ type server struct {
 	// docState is the documents' store, pipeline and job queue, made once the
 	// stores are open (documents_service.go).
 	docState docState
+
+	// adminKey MACs the management tools' session records in Redis
+	// (adminproxy.go); it lives in this process's memory only.
+	adminKey []byte
 }
 
 // NewRouter returns the HTTP handler for the whole API.
 func NewRouter(d Deps) http.Handler {
-	gin.SetMode(gin.ReleaseMode)
+	return newServer(d).router()
+}
+
+func newServer(d Deps) *server {
 	d.Quotas = d.Quotas.withDefaults()
 	s := &server{Deps: d, logger: d.Logger, loginLimiter: newClientLimiter(120, 30), denialLimiter: newClientLimiter(30, 60),
-		idChanged: make(chan struct{})}
+		idChanged: make(chan struct{}), adminKey: make([]byte, 32)}
+	if _, err := rand.Read(s.adminKey); err != nil {
+		panic("api: no randomness: " + err.Error()) // crypto/rand does not fail on Linux
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if d.Background != nil && d.Seal != nil {
 		d.Background.Add(s.backgroundServices()...)
 	}
+	return s
+}
+
+func (s *server) router() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	d := s.Deps
 	r := gin.New()
 	// gin would believe any X-Forwarded-For; ours is counted from the right.
 	_ = r.SetTrustedProxies(nil)
@@ -148,6 +169,7 @@ func NewRouter(d Deps) http.Handler {
 		s.roleRoutes(v1)
 		s.trendsRoutes(v1)
 		s.alertRoutes(v1)
+		s.adminToolRoutes(r, sys)
 	}
 
 	if d.Pages != nil {
