@@ -248,10 +248,13 @@ func (s *server) adminGate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	// A bearer token wins; any other Authorization (a browser's Basic
+	// for the tool, say) is no credential of ours and is dropped on the
+	// way, so the cookie decides.
 	var p auth.Principal
-	if h := c.GetHeader("Authorization"); h != "" {
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || token == "" {
+	token, bearer := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if bearer {
+		if token == "" {
 			c.Header("WWW-Authenticate", `Bearer realm="vanta"`)
 			return errAdminUnauthenticated
 		}
@@ -425,6 +428,9 @@ func (s *server) proxyTo(c *gin.Context, tool adminTool, ep appliance.AdminToolE
 					}
 				}
 			}
+			// The tool's login is ours to send: a browser must never be
+			// asked for it (nor remember one it was given).
+			rh.Del("WWW-Authenticate")
 			rh.Set("X-Content-Type-Options", "nosniff")
 			rh.Set("X-Frame-Options", tool.frameOptions)
 			// A tool's forms may check Referer (pgAdmin's CSRF check over

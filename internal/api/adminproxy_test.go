@@ -125,6 +125,7 @@ func newUpstream(t *testing.T) *upstream {
 		http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: "set-by-the-tool", Path: "/"})
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("X-Frame-Options", "ALLOWALL")
+		w.Header().Set("WWW-Authenticate", `Basic realm="tool"`)
 		fmt.Fprintf(w, "<html>tool at %s</html>", r.URL.Path)
 	}))
 	t.Cleanup(u.srv.Close)
@@ -434,6 +435,7 @@ func TestAdminToolsProxy(t *testing.T) {
 			{"no credentials", "GET", "/admin/mongo/", godIP, nil, 401, "unauthenticated"},
 			{"no credentials pgadmin", "POST", "/admin/pgadmin/login", godIP, nil, 401, "unauthenticated"},
 			{"basic scheme", "GET", "/admin/mongo/", godIP, http.Header{"Authorization": {"Basic Z29kOmdvZA=="}}, 401, "unauthenticated"},
+			{"empty bearer", "GET", "/admin/mongo/", godIP, http.Header{"Authorization": {"Bearer "}}, 401, "unauthenticated"},
 			{"forged bearer", "GET", "/admin/mongo/", godIP, bearer("eyJhbGciOiJub25lIn0.e30."), 401, "invalid_token"},
 			{"forged cookie", "GET", "/admin/mongo/", godIP, withCookie(&http.Cookie{Name: adminCookie, Value: strings.Repeat("A", 43)}), 401, "invalid_session"},
 			{"expired cookie", "GET", "/admin/mongo/", godIP, withCookie(expiringCookie), 401, "invalid_session"},
@@ -522,7 +524,8 @@ func TestAdminToolsProxy(t *testing.T) {
 		}
 		if csp := res.Header.Values("Content-Security-Policy"); len(csp) != 1 || !strings.Contains(csp[0], "frame-ancestors 'none'") ||
 			!strings.Contains(csp[0], "'unsafe-inline'") || res.Header.Get("X-Frame-Options") != "DENY" || len(res.Header.Values("X-Frame-Options")) != 1 ||
-			res.Header.Get("Cache-Control") != "no-store" || res.Header.Get("X-Content-Type-Options") != "nosniff" {
+			res.Header.Get("Cache-Control") != "no-store" || res.Header.Get("X-Content-Type-Options") != "nosniff" ||
+			res.Header.Get("WWW-Authenticate") != "" {
 			t.Errorf("response headers %v", res.Header)
 		}
 		for _, c := range res.Cookies() {
@@ -540,8 +543,11 @@ func TestAdminToolsProxy(t *testing.T) {
 			t.Errorf("record %+v", r)
 		}
 
-		// The console's way: the cookie alone; a posted body streams through.
-		res = w.req("POST", "/admin/pgadmin/browser/save?x=1", godIP, withCookie(cookie), strings.NewReader("name=acme"))
+		// The console's way: the cookie (and a Basic login a browser may
+		// send, which is no credential of ours); a posted body streams through.
+		hdr = withCookie(cookie)
+		hdr.Set("Authorization", "Basic Z29kOmdvZA==")
+		res = w.req("POST", "/admin/pgadmin/browser/save?x=1", godIP, hdr, strings.NewReader("name=acme"))
 		if res.StatusCode != 200 {
 			t.Fatalf("cookie: %d", res.StatusCode)
 		}
