@@ -181,8 +181,17 @@ func (a *Appliance) Run(ctx context.Context, reaper *supervisor.Reaper, handler 
 	if a.catalog.engine == "mongod" {
 		prov.extra = append(prov.extra, a.catalog.writeMongodConfig)
 	}
-	prov.extra = append(prov.extra, a.catalog.writeMongoExpressFiles,
-		func() error { return a.catalog.setupPgAdmin(ctx, prov) })
+	// The tools are a convenience: their setup failing costs the tool,
+	// which then fails its start and says so, never the boot.
+	prov.extra = append(prov.extra, func() error {
+		if err := a.catalog.writeMongoExpressFiles(); err != nil {
+			a.logger.Error("mongo-express setup", "error", err.Error())
+		}
+		if err := a.catalog.setupPgAdmin(ctx, prov); err != nil {
+			a.logger.Error("pgadmin setup", "error", err.Error())
+		}
+		return nil
+	})
 	if err := prov.run(ctx); err != nil {
 		return err
 	}

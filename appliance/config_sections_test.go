@@ -37,6 +37,9 @@ func TestSectionsNameTheBadValue(t *testing.T) {
 		{"backup recipient", "backup_recipients", "age1nope", func(c *Config) { c.BackupRecipients = "age1nope" }},
 		{"backup schedule", "backup_schedule", "full yearly", func(c *Config) { c.BackupSchedule = "full yearly" }},
 		{"backup retention", "backup_retention", "daily=-1", func(c *Config) { c.BackupRetention = "daily=-1" }},
+		{"Mongo Express where", "mongo_express", "node_modules", func(c *Config) { c.MongoExpress = "node_modules" }},
+		{"Mongo Express port", "mongo_express_port", "70000", func(c *Config) { c.MongoExpressPort = 70000 }},
+		{"pgAdmin port", "pgadmin_port", "-1", func(c *Config) { c.PgAdminPort = -1 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,6 +155,31 @@ func TestREADMEConfigTable(t *testing.T) {
 	for k := range keys {
 		if !listed[k] {
 			t.Errorf("the YAML key %s is not in the README's table", k)
+		}
+	}
+}
+
+// The tools section from the environment: off, a directory, ports.
+func TestToolsFromEnv(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want ToolsConfig
+	}{
+		{nil, ToolsConfig{MongoExpress: DefaultMongoExpressDir}},
+		{map[string]string{"VANTA_MONGO_EXPRESS": "off"}, ToolsConfig{MongoExpress: "off"}},
+		{map[string]string{"VANTA_MONGO_EXPRESS": "/opt/me", "VANTA_MONGO_EXPRESS_PORT": "8091", "VANTA_PGADMIN_PORT": "5050"},
+			ToolsConfig{MongoExpress: "/opt/me", MongoExpressPort: 8091, PgAdminPort: 5050}},
+	}
+	for _, tc := range tests {
+		cfg := Defaults()
+		if err := cfg.LoadEnv(func(k string) string { return tc.env[k] }); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.ToolsConfig != tc.want {
+			t.Errorf("%v: %+v, want %+v", tc.env, cfg.ToolsConfig, tc.want)
 		}
 	}
 }

@@ -193,6 +193,7 @@ func TestLoadEnvErrorsSayWhatIsWanted(t *testing.T) {
 		"VANTA_TRUSTED_PROXIES":     "want a whole number",
 		"VANTA_QUOTA_STORAGE_BYTES": "want a whole number of bytes",
 		"VANTA_STOP_TIMEOUT":        "want a duration",
+		"VANTA_MONGO_EXPRESS_PORT":  "want a whole number",
 	} {
 		cfg := Defaults()
 		err := cfg.LoadEnv(func(k string) string {

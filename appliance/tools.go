@@ -190,7 +190,9 @@ func (c *catalog) mongoExpress() supervisor.Program {
 		return p
 	}
 	p.Command = c.tools.meNode
-	p.Args = []string{c.tools.meApp}
+	// Diagnostic reports go beside its password file; the data
+	// directory in its command line also names whose it is (ps).
+	p.Args = []string{"--diagnostic-dir=" + c.mongoExpressDir(), c.tools.meApp}
 	p.Dir = filepath.Dir(c.tools.meApp)
 	p.Env = c.mongoExpressEnv(randomHex(), randomHex())
 	if !c.mongoAcc.self() {
@@ -455,33 +457,46 @@ func (c *catalog) setupPgAdmin(ctx context.Context, p *provisioner) error {
 
 // AdminTool answers for "mongo-express" or "pgadmin".
 func (a *Appliance) AdminTool(name string) (AdminToolEndpoint, error) {
+	return a.catalog.adminTool(name, a.sup.Status())
+}
+
+// adminTool is AdminTool given the supervisor's statuses.
+func (c *catalog) adminTool(name string, statuses []supervisor.Status) (AdminToolEndpoint, error) {
 	var ep AdminToolEndpoint
 	var reason string
 	var port int
 	switch name {
 	case ServiceMongoExpress:
-		reason, port = a.catalog.tools.meReason, a.catalog.tools.mePort
+		reason, port = c.tools.meReason, c.tools.mePort
 	case ServicePgAdmin:
-		reason, port = a.catalog.tools.pgaReason, a.catalog.tools.pgaPort
+		reason, port = c.tools.pgaReason, c.tools.pgaPort
 	default:
 		return ep, &ToolUnavailableError{Tool: name, Reason: "no such management tool"}
 	}
 	if reason != "" {
 		return ep, &ToolUnavailableError{Tool: name, Reason: reason}
 	}
-	for _, st := range a.sup.Status() {
-		if st.Name == name && st.State != supervisor.StateHealthy {
+	healthy := false
+	for _, st := range statuses {
+		if st.Name != name {
+			continue
+		}
+		if st.State != supervisor.StateHealthy {
 			why := "not healthy: " + string(st.State)
 			if st.Reason != "" {
-				why += ": " + strings.ReplaceAll(st.Reason, a.cfg.DataDir, "$DATA")
+				why += ": " + strings.ReplaceAll(st.Reason, c.layout.Root, "$DATA")
 			}
 			return ep, &ToolUnavailableError{Tool: name, Reason: why}
 		}
+		healthy = true
+	}
+	if !healthy {
+		return ep, &ToolUnavailableError{Tool: name, Reason: "not supervised"}
 	}
 	ep.URL = &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	switch name {
 	case ServiceMongoExpress:
-		h, err := a.catalog.mongoExpressHeader()
+		h, err := c.mongoExpressHeader()
 		if err != nil {
 			return AdminToolEndpoint{}, &ToolUnavailableError{Tool: name, Reason: err.Error()}
 		}

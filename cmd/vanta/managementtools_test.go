@@ -21,8 +21,8 @@ import (
 // scripts/install-deps in its default directory): `vanta ctl status
 // --json` lists every service in boot order, Mongo Express started only
 // once the document store was healthy and is healthy itself, pgAdmin is
-// disabled with its reason, and Mongo Express answers on its loopback port
-// only, and only with its login.
+// disabled with its reason, Mongo Express answers on its loopback port
+// only, and only with its login, and it stops with the appliance.
 func TestManagementToolsStatus(t *testing.T) {
 	if _, err := os.Stat(appliance.DefaultMongoExpressDir + "/node_modules/mongo-express/app.js"); err != nil {
 		t.Fatalf("Mongo Express is not installed (run scripts/install-deps): %v", err)
@@ -74,8 +74,12 @@ func TestManagementToolsStatus(t *testing.T) {
 			}
 		}
 		if mongoHealthy < 0 || meStarted < mongoHealthy {
-			t.Errorf("mongo-express started at log line %d, mongodb healthy at %d", meStarted, mongoHealthy)
+			t.Fatalf("mongo-express started at log line %d, mongodb healthy at %d", meStarted, mongoHealthy)
 		}
+		healthy := in.waitAnyLine("mongo-express healthy", stateLine(appliance.ServiceMongoExpress, "healthy"))
+		start, _ := time.Parse(time.RFC3339Nano, lines[meStarted]["time"].(string))
+		up, _ := time.Parse(time.RFC3339Nano, healthy["time"].(string))
+		t.Logf("Mongo Express took %s from its start to healthy", up.Sub(start).Round(time.Millisecond))
 	})
 
 	t.Run("its login, on loopback only", func(t *testing.T) {
@@ -125,6 +129,23 @@ func TestManagementToolsStatus(t *testing.T) {
 				c.Close()
 				t.Errorf("Mongo Express answers on %s", ip.IP)
 			}
+		}
+	})
+
+	t.Run("stops with the appliance", func(t *testing.T) {
+		var node bool
+		for _, cmdline := range processesUnder(data) {
+			node = node || strings.Contains(cmdline, "mongo-express/app.js")
+		}
+		if !node {
+			t.Fatalf("no Mongo Express among the appliance's processes: %v", processesUnder(data))
+		}
+		in.stop()
+		if in.err != nil {
+			t.Errorf("vanta init exited with %v", in.err)
+		}
+		if left := processesUnder(data); len(left) > 0 {
+			t.Errorf("processes left after shutdown: %v", left)
 		}
 	})
 }
