@@ -67,7 +67,14 @@ func TestAdminToolsThroughTheProxy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		answer, _ := io.ReadAll(res.Body)
 		res.Body.Close()
+		// The answer is the one the OpenAPI document describes.
+		code, doc := in.call("GET", "/api/v1/openapi.json", "", nil)
+		if code != 200 {
+			t.Fatalf("openapi.json: %d", code)
+		}
+		newAnswerChecker(t, doc).check("POST", "/api/v1/sys/admin-tools/session", res.StatusCode, answer)
 		var cookie *http.Cookie
 		for _, c := range res.Cookies() {
 			if c.Name == "vanta_admin_tools" {

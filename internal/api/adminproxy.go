@@ -410,6 +410,15 @@ func (s *server) proxyTo(c *gin.Context, tool adminTool, ep appliance.AdminToolE
 			} else {
 				out.Header.Del("Cookie")
 			}
+			// A header named with "_" reaches a WSGI or CGI tool under the
+			// same name as its "-" twin (both become HTTP_X_…): a client's
+			// X_Vanta_Pgadmin_User could stand in for the login header we
+			// set. No browser sends such names; none is passed on.
+			for k := range out.Header {
+				if strings.Contains(k, "_") {
+					delete(out.Header, k)
+				}
+			}
 			for k, v := range ep.Header {
 				out.Header[http.CanonicalHeaderKey(k)] = slices.Clone(v)
 			}

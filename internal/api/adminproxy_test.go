@@ -547,13 +547,15 @@ func TestAdminToolsProxy(t *testing.T) {
 		// send, which is no credential of ours); a posted body streams through.
 		hdr = withCookie(cookie)
 		hdr.Set("Authorization", "Basic Z29kOmdvZA==")
+		hdr.Set("X-Script-Name", "/elsewhere")
+		hdr["X_Remote_User"] = []string{"someone-else"}
 		res = w.req("POST", "/admin/pgadmin/browser/save?x=1", godIP, hdr, strings.NewReader("name=acme"))
 		if res.StatusCode != 200 {
 			t.Fatalf("cookie: %d", res.StatusCode)
 		}
 		got, gotBody := w.up.lastRequest()
 		if got.URL.Path != "/browser/save" || gotBody != "name=acme" || got.Header.Get("X-Script-Name") != "/admin/pgadmin" ||
-			got.Header.Get("Cookie") != "" || got.Header.Get("Authorization") != "" {
+			got.Header.Get("Cookie") != "" || got.Header.Get("Authorization") != "" || len(got.Header.Values("X-Script-Name")) != 1 || underscored(got.Header) {
 			t.Errorf("pgAdmin saw %v %q %v", got.URL, gotBody, got.Header)
 		}
 		if res.Header.Get("X-Frame-Options") != "SAMEORIGIN" || !strings.Contains(res.Header.Get("Content-Security-Policy"), "frame-ancestors 'self'") {
@@ -645,6 +647,16 @@ func TestToolCookies(t *testing.T) {
 	if got != "a=1; b=2; pga4_session=s" {
 		t.Errorf("%q", got)
 	}
+}
+
+// underscored says whether a header name has "_" in it.
+func underscored(h http.Header) bool {
+	for k := range h {
+		if strings.Contains(k, "_") {
+			return true
+		}
+	}
+	return false
 }
 
 func sha256Hex(s string) string {
