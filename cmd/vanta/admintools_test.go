@@ -88,6 +88,22 @@ func TestAdminToolsThroughTheProxy(t *testing.T) {
 		if status != 200 || !strings.Contains(body, dbA) {
 			t.Errorf("GOD's cookie, company A's database: %d\n%.2000s", status, body)
 		}
+		// A form posted from the tool's own page (as a browser sends it,
+		// with the appliance's origin) reaches the tool: a collection is made.
+		post := in.request("POST", "/admin/mongo/db/"+dbA+"/", strings.NewReader("collection=made_through_the_proxy"))
+		post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		post.Header.Set("Origin", "https://"+in.addr)
+		post.Header.Set("Cookie", cookie.Name+"="+cookie.Value)
+		pres, err := (&http.Client{Transport: in.client().Transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(post)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pres.Body.Close()
+		status, _, body = get("/admin/mongo/db/"+dbA+"/", map[string]string{"Cookie": cookie.Name + "=" + cookie.Value})
+		if pres.StatusCode >= 400 || !strings.Contains(body, "made_through_the_proxy") {
+			t.Errorf("creating a collection: %d, then %d\n%.2000s", pres.StatusCode, status, body)
+		}
 	})
 
 	newest := func(t *testing.T) auditEntry {
@@ -119,6 +135,7 @@ func TestAdminToolsThroughTheProxy(t *testing.T) {
 			{"double encoding", "GET", "/admin/mongo/%252e%252e/", god, "", nil, 400, "invalid_path"},
 			{"backslash", "GET", `/admin/mongo/..\..\api`, god, "", nil, 400, "invalid_path"},
 			{"empty segment", "GET", "/admin/mongo//db", god, "", nil, 400, "invalid_path"},
+			{"another site's page", "POST", "/admin/mongo/db/" + dbA + "/", god, "", map[string]string{"Origin": "https://evil.example"}, 403, "cross_site"},
 			{"WebSocket", "GET", "/admin/mongo/", god, "", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket",
 				"Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}, 403, "upgrade_refused"},
 		} {

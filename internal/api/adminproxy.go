@@ -244,6 +244,15 @@ func (s *server) adminProxy(c *gin.Context) {
 // adminGate admits GOD only, from GOD's networks, with a request the
 // proxy can pass on safely; it returns why not.
 func (s *server) adminGate(c *gin.Context) error {
+	switch c.Request.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default:
+		// As on every route: no other site's page changes anything
+		// (refuseCrossSite leaves /admin/ to this, so that it is recorded).
+		if err := s.otherSite(c); err != nil {
+			return err
+		}
+	}
 	id, st, err := s.identity(c.Request.Context())
 	if err != nil {
 		return err

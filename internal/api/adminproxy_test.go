@@ -464,6 +464,16 @@ func TestAdminToolsProxy(t *testing.T) {
 			{"Upgrade alone", "GET", "/admin/mongo/", godIP, upgrade(bearer(god.AccessToken), "", "h2c"), 403, "upgrade_refused"},
 			{"Connection: upgrade alone", "GET", "/admin/mongo/", godIP, upgrade(bearer(god.AccessToken), "upgrade", ""), 403, "upgrade_refused"},
 			{"TRACE", "TRACE", "/admin/mongo/", godIP, bearer(god.AccessToken), 405, "method_not_allowed"},
+			{"another site's page", "POST", "/admin/mongo/db/acme", godIP, func() http.Header {
+				h := withCookie(cookie)
+				h.Set("Origin", "https://evil.example")
+				return h
+			}(), 403, "cross_site"},
+			{"another site's page, Sec-Fetch-Site", "DELETE", "/admin/pgadmin/browser/server/1", godIP, func() http.Header {
+				h := bearer(god.AccessToken)
+				h.Set("Sec-Fetch-Site", "cross-site")
+				return h
+			}(), 403, "cross_site"},
 			{"no such tool", "GET", "/admin/redis/", godIP, bearer(god.AccessToken), 404, "not_found"},
 		}
 		for _, tc := range cases {
