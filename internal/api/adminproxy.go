@@ -467,6 +467,7 @@ func (s *server) proxyTo(c *gin.Context, tool adminTool, ep appliance.AdminToolE
 				c.Abort()
 				return
 			}
+			setSecurityHeaders(c.Writer.Header()) // our answer, not the tool's
 			s.fail(c, &appliance.ToolUnavailableError{Tool: tool.name, Reason: "it did not answer: " + err.Error()})
 		},
 	}

@@ -596,6 +596,22 @@ func TestAdminToolsProxy(t *testing.T) {
 		}
 	})
 
+	t.Run("tool not answering", func(t *testing.T) {
+		dead := httptest.NewServer(http.NotFoundHandler())
+		deadURL, _ := url.Parse(dead.URL)
+		dead.Close()
+		w.tools.mu.Lock()
+		live := w.tools.eps["pgadmin"]
+		w.tools.eps["pgadmin"] = appliance.AdminToolEndpoint{URL: deadURL, StripPrefix: true}
+		w.tools.mu.Unlock()
+		t.Cleanup(func() { w.tools.mu.Lock(); w.tools.eps["pgadmin"] = live; w.tools.mu.Unlock() })
+		res := w.req("GET", "/admin/pgadmin/", godIP, withCookie(cookie), nil)
+		if code := errCode(res); res.StatusCode != 503 || code != "tool_unavailable" ||
+			!strings.Contains(res.Header.Get("Content-Security-Policy"), "default-src 'self'") || res.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%d %s %v", res.StatusCode, code, res.Header)
+		}
+	})
+
 	t.Run("an anonymous flood is answered and recorded within bounds", func(t *testing.T) {
 		before := len(w.adminRecords())
 		for range 100 {

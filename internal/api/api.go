@@ -219,7 +219,11 @@ var errSealedGate = &apiError{status: http.StatusServiceUnavailable, code: "seal
 
 // securityHeaders sets the headers every response carries.
 func securityHeaders(c *gin.Context) {
-	h := c.Writer.Header()
+	setSecurityHeaders(c.Writer.Header())
+	c.Next()
+}
+
+func setSecurityHeaders(h http.Header) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -229,7 +233,6 @@ func securityHeaders(c *gin.Context) {
 	// cannot carry) from a Blob URL, which only the console's own scripts
 	// can make; scripts stay 'self' alone.
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; frame-src blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-	c.Next()
 }
 
 // errorBody is the error shape of API.md.
