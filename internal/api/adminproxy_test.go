@@ -35,33 +35,41 @@ import (
 // The package's real services: one PostgreSQL cluster (a template at the
 // appliance's system head) and one redis-server, for the tests that need
 // the identity service and the audit chain (the management tools' proxy).
+// They start once, for the first test that asks (the package's other
+// tests, and the fuzzer's workers, need neither), and TestMain stops them.
 var (
+	services    sync.Once
+	servicesErr error
 	pg          *pgtest.Server
 	systemHead  *pgtest.Template
-	redisSocket string
+	rs          *redistest.Server
 	redisDBs    atomic.Int32 // each world takes its own Redis database
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
+	code := m.Run()
+	if rs != nil {
+		rs.Stop()
+	}
+	if pg != nil {
+		pg.Stop()
+	}
+	os.Exit(code)
 }
 
-func runTests(m *testing.M) int {
-	var err error
-	if pg, err = pgtest.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+// realServices starts the package's PostgreSQL and Redis on first use.
+func realServices(t *testing.T) {
+	t.Helper()
+	services.Do(func() {
+		if pg, servicesErr = pgtest.Start(); servicesErr != nil {
+			return
+		}
+		systemHead = systemtest.Registry(pg, appliance.Migrations)
+		rs, servicesErr = redistest.Start(false)
+	})
+	if servicesErr != nil {
+		t.Fatal(servicesErr)
 	}
-	defer pg.Stop()
-	systemHead = systemtest.Registry(pg, appliance.Migrations)
-	rs, err := redistest.Start(false)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer rs.Stop()
-	redisSocket = rs.Socket
-	return m.Run()
 }
 
 // storesAppliance is an appliance whose databases are open.
@@ -160,6 +168,7 @@ type proxyWorld struct {
 
 func newProxyWorld(t *testing.T) *proxyWorld {
 	t.Helper()
+	realServices(t)
 	ctx := context.Background()
 	db, _ := systemHead.Database(t)
 	pool, err := pgxpool.New(ctx, pg.AppDSN(db))
@@ -167,7 +176,7 @@ func newProxyWorld(t *testing.T) *proxyWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: redisSocket, DB: int(redisDBs.Add(1))})
+	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: rs.Socket, DB: int(redisDBs.Add(1))})
 	t.Cleanup(func() { _ = rdb.Close() })
 	sl, err := seal.Open(seal.Options{Dir: t.TempDir(),
 		Provider: seal.SoftwareProvider{Params: seal.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}}})
