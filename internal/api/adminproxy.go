@@ -213,14 +213,13 @@ func (s *server) adminCookiePrincipal(ctx context.Context, id *auth.Service, st 
 // the tool; every request leaves a record in the system audit chain.
 func (s *server) adminProxy(c *gin.Context) {
 	c.Set(ctxOwnAudit, true)
-	var tool adminTool
-	defer s.recordAdminRequest(c, &tool)
+	tool, known := adminToolBySegment(c.Param("tool"))
+	defer s.recordAdminRequest(c, tool)
 	if err := s.adminGate(c); err != nil {
 		s.fail(c, err)
 		return
 	}
-	var ok bool
-	if tool, ok = adminToolBySegment(c.Param("tool")); !ok {
+	if !known {
 		s.fail(c, notFound("no such management tool: /admin/"+truncate(c.Param("tool"), 40)+"/ (there are /admin/mongo/ and /admin/pgadmin/)", ""))
 		return
 	}
@@ -509,7 +508,7 @@ var (
 // contents), status, actor, address, and the error code of a refusal.
 // Never a body. A handler that panicked (a client or tool that hung up
 // mid-answer) is recorded too, and the panic goes on.
-func (s *server) recordAdminRequest(c *gin.Context, tool *adminTool) {
+func (s *server) recordAdminRequest(c *gin.Context, tool adminTool) {
 	rec := recover()
 	defer func() {
 		if rec == nil {

@@ -501,6 +501,9 @@ func TestAdminToolsProxy(t *testing.T) {
 					r.Details["status"] != float64(tc.status) || r.Details["code"] != tc.code {
 					t.Errorf("audit record %+v", r)
 				}
+				if wantTool := map[string]any{"mongo": "mongo-express", "pgadmin": "pgadmin"}[strings.Split(tc.target, "/")[2]]; r.Details["tool"] != wantTool {
+					t.Errorf("record names tool %v, want %v", r.Details["tool"], wantTool)
+				}
 				if strings.Contains(fmt.Sprint(r), "websocket") {
 					t.Errorf("query values recorded: %+v", r)
 				}
