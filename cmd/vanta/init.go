@@ -85,8 +85,9 @@ func apiDeps(cfg appliance.Config, a *appliance.Appliance, reg *metrics.Registry
 		Documents: api.DocumentsConfig{MaxBytes: cfg.DocumentMaxBytes, Workers: cfg.DocumentWorkers, Models: a.ModelEndpoints,
 			// Replicas share an outside PostgreSQL; a local one is ours alone.
 			SoleWorker: cfg.PostgresURL == ""},
-		Metrics:  reg,
-		Security: sec,
+		Metrics:    reg,
+		Security:   sec,
+		AdminTools: a,
 	}
 }
 

@@ -537,6 +537,12 @@ func TestConsolePagesGODOverviewAndCompanies(t *testing.T) {
 	if states["postgres"] != "healthy" || states["redis"] != "healthy" {
 		t.Errorf("services shown: %v", states)
 	}
+	// The management tools' buttons: off in this boot (the harness turns
+	// Mongo Express off), so disabled, saying why.
+	tools := eval[[]string](p.tab, `[...document.querySelectorAll('[data-testid="management-tools"] button')].map(b => b.textContent + "|" + b.disabled + "|" + b.title)`)
+	if len(tools) != 2 || !strings.HasPrefix(tools[0], "Open Mongo Express|true|Mongo Express is disabled") || !strings.HasPrefix(tools[1], "Open pgAdmin|true|pgAdmin is disabled") {
+		t.Errorf("management tools' buttons %q", tools)
+	}
 	p.waitText(`[data-testid="seal-state"]`, "Unsealed")
 	p.waitText(`[data-testid="key-version"]`, "1")
 	for c, stored := range map[company]string{w.a: "2.0 KiB", w.b: "0 bytes"} {

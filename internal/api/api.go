@@ -3,6 +3,7 @@
 package api
 
 import (
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -63,6 +64,10 @@ type Deps struct {
 	// new addresses, audit verifications) and serves their listings;
 	// nil records nothing and the listings answer 503.
 	Security *secevents.Recorder
+	// AdminTools, when set, is where the management tools listen: the
+	// proxy at /admin/mongo/ and /admin/pgadmin/ (adminproxy.go) reaches
+	// them. Nil: those paths answer 503.
+	AdminTools AdminTools
 }
 
 type server struct {
@@ -93,20 +98,36 @@ type server struct {
 	// docState is the documents' store, pipeline and job queue, made once the
 	// stores are open (documents_service.go).
 	docState docState
+
+	// adminKey MACs the management tools' session records in Redis
+	// (adminproxy.go); it lives in this process's memory only.
+	adminKey []byte
 }
 
 // NewRouter returns the HTTP handler for the whole API.
 func NewRouter(d Deps) http.Handler {
-	gin.SetMode(gin.ReleaseMode)
+	return newServer(d).router()
+}
+
+func newServer(d Deps) *server {
 	d.Quotas = d.Quotas.withDefaults()
 	s := &server{Deps: d, logger: d.Logger, loginLimiter: newClientLimiter(120, 30), denialLimiter: newClientLimiter(30, 60),
-		idChanged: make(chan struct{})}
+		idChanged: make(chan struct{}), adminKey: make([]byte, 32)}
+	if _, err := rand.Read(s.adminKey); err != nil {
+		panic("api: no randomness: " + err.Error()) // crypto/rand does not fail on Linux
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if d.Background != nil && d.Seal != nil {
 		d.Background.Add(s.backgroundServices()...)
 	}
+	return s
+}
+
+func (s *server) router() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	d := s.Deps
 	r := gin.New()
 	// gin would believe any X-Forwarded-For; ours is counted from the right.
 	_ = r.SetTrustedProxies(nil)
@@ -148,6 +169,7 @@ func NewRouter(d Deps) http.Handler {
 		s.roleRoutes(v1)
 		s.trendsRoutes(v1)
 		s.alertRoutes(v1)
+		s.adminToolRoutes(r, sys)
 	}
 
 	if d.Pages != nil {
@@ -197,7 +219,11 @@ var errSealedGate = &apiError{status: http.StatusServiceUnavailable, code: "seal
 
 // securityHeaders sets the headers every response carries.
 func securityHeaders(c *gin.Context) {
-	h := c.Writer.Header()
+	setSecurityHeaders(c.Writer.Header())
+	c.Next()
+}
+
+func setSecurityHeaders(h http.Header) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -207,7 +233,6 @@ func securityHeaders(c *gin.Context) {
 	// cannot carry) from a Blob URL, which only the console's own scripts
 	// can make; scripts stay 'self' alone.
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; frame-src blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-	c.Next()
 }
 
 // errorBody is the error shape of API.md.
@@ -241,6 +266,10 @@ func (s *server) refuseCrossSite(c *gin.Context) {
 		c.Next()
 		return
 	}
+	if strings.HasPrefix(c.Request.URL.Path, "/admin/") {
+		c.Next() // the tools' proxy checks, and records, it itself (adminGate)
+		return
+	}
 	s.refuseOtherSites(c)
 }
 
@@ -250,16 +279,23 @@ func (s *server) refuseCrossSite(c *gin.Context) {
 // runs it for reads too, so that no other page could read it even with a
 // token it should never have.
 func (s *server) refuseOtherSites(c *gin.Context) {
-	site := strings.ToLower(c.GetHeader("Sec-Fetch-Site"))
-	if site == "cross-site" || site == "same-site" {
-		s.fail(c, &apiError{http.StatusForbidden, "cross_site", "requests from another site's pages are refused (Sec-Fetch-Site: " + site + ")", "", 0})
-		return
-	}
-	if origin := c.GetHeader("Origin"); origin != "" && !s.ownOrigin(c, origin) {
-		s.fail(c, &apiError{http.StatusForbidden, "cross_site", "requests from another origin's pages are refused (Origin: " + truncate(origin, 100) + ")", "", 0})
+	if err := s.otherSite(c); err != nil {
+		s.fail(c, err)
 		return
 	}
 	c.Next()
+}
+
+// otherSite is why refuseOtherSites refuses the request, nil if it does not.
+func (s *server) otherSite(c *gin.Context) error {
+	site := strings.ToLower(c.GetHeader("Sec-Fetch-Site"))
+	if site == "cross-site" || site == "same-site" {
+		return &apiError{http.StatusForbidden, "cross_site", "requests from another site's pages are refused (Sec-Fetch-Site: " + site + ")", "", 0}
+	}
+	if origin := c.GetHeader("Origin"); origin != "" && !s.ownOrigin(c, origin) {
+		return &apiError{http.StatusForbidden, "cross_site", "requests from another origin's pages are refused (Origin: " + truncate(origin, 100) + ")", "", 0}
+	}
+	return nil
 }
 
 // ownOrigin says whether origin is the appliance's: the host the request

@@ -248,8 +248,8 @@ func (s *server) companyGate(action auth.Action) gin.HandlerFunc {
 // 60 and then one every 2 s are recorded; past that each is only logged
 // (WARN), so an authenticated flood cannot grow a chain without bound.
 func (s *server) recordRefusal(c *gin.Context, ae *apiError) {
-	if ae.status == http.StatusUnauthorized || ae.status == http.StatusTooManyRequests {
-		return
+	if ae.status == http.StatusUnauthorized || ae.status == http.StatusTooManyRequests || c.GetBool(ctxOwnAudit) {
+		return // the management tools' proxy records its requests itself
 	}
 	v, authed := c.Get(ctxPrincipal)
 	p, _ := v.(auth.Principal)

@@ -179,6 +179,11 @@ func typedStatus(err error) *apiError {
 	if errors.As(err, &pe) {
 		return &apiError{status: http.StatusBadRequest, code: "weak_password", message: pe.Error(), field: "password"}
 	}
+	var tu *appliance.ToolUnavailableError
+	if errors.As(err, &tu) {
+		return &apiError{status: http.StatusServiceUnavailable, code: "tool_unavailable", retryAfter: 5 * time.Second,
+			message: "the management tool " + tu.Tool + " is unavailable: " + tu.Reason}
+	}
 	if ae := uploadStatus(err); ae != nil {
 		return ae
 	}

@@ -27,6 +27,41 @@ const VantaGodPages = (() => {
     return (d ? d + " d " : "") + (d || h ? h + " h " : "") + m + " min";
   }
 
+  // toolButtons opens Mongo Express or pgAdmin (the API's proxy at
+  // /admin/…): a cookie for GOD's session is set first (it is HttpOnly, so
+  // no script here ever holds it), then the tool opens in a new tab. The
+  // tab is opened at the click, before the request, so that no popup
+  // blocker takes it for an unasked one.
+  function toolButtons(services, ctx) {
+    const box = P.messageBox("tools-message");
+    const tools = [["mongo-express", "Mongo Express", "/admin/mongo/"], ["pgadmin", "pgAdmin", "/admin/pgadmin/"]];
+    const row = el("p", { class: "actions", "data-testid": "management-tools" });
+    for (const [name, title, path] of tools) {
+      const svc = services.find((v) => v.name === name);
+      const up = svc && svc.state === "healthy";
+      const b = el("button", { type: "button", "data-testid": "open-" + name, disabled: !up,
+        title: up ? "Opens in a new tab" : title + " is " + (svc ? svc.state + (svc.reason ? ": " + svc.reason : "") : "not configured"),
+        text: "Open " + title });
+      b.addEventListener("click", async () => {
+        const tab = window.open("about:blank", "_blank");
+        const res = await ctx.api("POST", "/api/v1/sys/admin-tools/session");
+        if (!res.ok) {
+          if (tab) tab.close();
+          P.failed(box, title + " could not be opened.", res);
+          return;
+        }
+        if (tab) {
+          tab.opener = null;
+          tab.location.href = path;
+        } else {
+          window.location.assign(path);
+        }
+      });
+      row.append(b, " ");
+    }
+    return el("div", {}, [row, box]);
+  }
+
   // overview: services and their state, the seal, every company with its
   // people and storage, and the allowances in force, from one request
   // (GET /sys/overview): one per company would use up GOD's requests a
@@ -63,6 +98,8 @@ const VantaGodPages = (() => {
         P.td(uptime(v.uptime_s)), P.td(v.restarts), P.td(v.last_exit), P.td(v.reason),
       ]));
     }
+
+    root.append(el("h2", { text: "Management tools" }), toolButtons(services.services, ctx));
 
     root.append(el("h2", { text: "Companies" }));
     const cos = P.table("overview-companies", ["Company", "KRA PIN", "Status", "People", "Stored", "Storage allowance"]);
