@@ -10,9 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vanta-ledger/vanta/internal/audit"
-	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/pgtest"
-	"github.com/vanta-ledger/vanta/internal/tenancy"
+	"github.com/vanta-ledger/vanta/internal/pgtest/systemtest"
 )
 
 var (
@@ -31,19 +30,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer pg.Stop()
-	migrated = pg.Template(func(ctx context.Context, dsn string) error {
-		reg, err := Migrations()
-		if err != nil {
-			return err
-		}
-		db, err := pgxpool.New(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		_, err = migrate.New(reg, tenancy.Roles, nil).System(ctx, db)
-		return err
-	})
+	migrated = systemtest.Registry(pg, Migrations)
 	return m.Run()
 }
 

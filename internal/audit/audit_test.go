@@ -15,6 +15,7 @@ import (
 
 	"github.com/vanta-ledger/vanta/internal/migrate"
 	"github.com/vanta-ledger/vanta/internal/pgtest"
+	"github.com/vanta-ledger/vanta/internal/pgtest/systemtest"
 )
 
 var (
@@ -28,19 +29,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	migrated = pg.Template(func(ctx context.Context, dsn string) error {
-		reg, err := migrate.NewRegistry(migrate.Source{Name: "audit", FS: Migrations})
-		if err != nil {
-			return err
-		}
-		db, err := pgxpool.New(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		_, err = migrate.New(reg, migrate.Roles{Owner: pgtest.OwnerRole, App: pgtest.AppRole}, nil).System(ctx, db)
-		return err
-	})
+	migrated = systemtest.Template(pg, migrate.Source{Name: "audit", FS: Migrations})
 	code := m.Run()
 	pg.Stop()
 	os.Exit(code)
